@@ -1,0 +1,157 @@
+import { AuthError, InvalidResponseError } from '../errors.js';
+import type { Transport } from '../http/transport.js';
+import type { Challenge } from './challenge.js';
+import { parseChallenges } from './challenge.js';
+import type { Credentials } from './credentials.js';
+
+/**
+ * Authorization for one registry: remembers the challenge from `GET /v2/`, fetches bearer tokens
+ * (docs.docker.com/registry/spec/auth/token) and caches them per realm/service/scope until shortly
+ * before `expires_in`, so a run of a thousand requests pays one token round trip per scope,
+ * not one 401 per request. Concurrent callers share one in-flight token request.
+ */
+
+interface CachedToken {
+  token: string;
+  expiresAt: number;
+}
+
+/** A token expiring within this margin is renewed before use (clock skew, slow requests). */
+const EXPIRY_MARGIN_MS = 10_000;
+/** The token spec's default lifetime when `expires_in` is absent. */
+const DEFAULT_EXPIRES_IN_S = 60;
+
+export function describeScope(scope: string): string {
+  const [type, name, actions] = scope.split(':');
+  if (type === 'registry' && name === 'catalog') return 'listing the catalog';
+  return `${actions ?? 'access'} on ${type ?? 'resource'} ${name ?? ''}`.trim();
+}
+
+export class AuthSession {
+  #challenge: Challenge | undefined;
+  readonly #tokens = new Map<string, CachedToken>();
+  readonly #inflight = new Map<string, Promise<CachedToken>>();
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly registry: string,
+    private readonly credentials: Credentials | undefined,
+  ) {}
+
+  get who(): string {
+    return this.credentials ? `the credentials from ${this.credentials.source}` : 'anonymous access';
+  }
+
+  /** Records the challenge of a 401 answer. Returns false when it names no scheme we support. */
+  setChallenge(header: string | undefined): boolean {
+    const challenges = parseChallenges(header ?? '');
+    const chosen = challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic');
+    if (!chosen) return false;
+    this.#challenge = chosen;
+    return true;
+  }
+
+  /** The Authorization header for a request needing `scope`, or undefined when none is needed. */
+  async authorization(scope: string): Promise<string | undefined> {
+    const challenge = this.#challenge;
+    if (!challenge) return undefined;
+    if (challenge.scheme === 'basic') {
+      if (!this.credentials || this.credentials.identityToken) {
+        throw new AuthError(`${this.registry} requires a username and password: pass --username with --password-stdin, set KRILL_USERNAME/KRILL_PASSWORD, or run docker login ${this.registry}`);
+      }
+      return `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64')}`;
+    }
+    const token = await this.#token(challenge, scope);
+    return `Bearer ${token.token}`;
+  }
+
+  /**
+   * Called when a request got 401: takes the new challenge and returns a header worth one retry
+   * (a token may have been revoked early, or the first request went out unauthenticated).
+   * The caller retries once and calls `refused` if that fails too.
+   */
+  async retryAuthorization(wwwAuthenticate: string | undefined, scope: string, sentHeader: string | undefined): Promise<string> {
+    if (!this.setChallenge(wwwAuthenticate)) {
+      throw new AuthError(`${this.registry} refused ${describeScope(scope)} and sent no usable authentication challenge`);
+    }
+    const challenge = this.#challenge!;
+    if (sentHeader !== undefined && (challenge.scheme === 'basic' || challenge.params.error === 'insufficient_scope')) {
+      throw this.refused(scope);
+    }
+    this.#tokens.delete(this.#key(challenge, scope));
+    const header = await this.authorization(scope);
+    if (header === undefined) throw this.refused(scope);
+    return header;
+  }
+
+  refused(scope: string): AuthError {
+    if (this.#challenge?.scheme === 'basic') {
+      return new AuthError(`${this.registry} rejected ${this.who}: check the username and password`);
+    }
+    return new AuthError(`${this.registry} refused ${describeScope(scope)} for ${this.who}: check that the account has this permission`);
+  }
+
+  #key(challenge: Challenge, scope: string): string {
+    return `${challenge.params.realm ?? ''}|${challenge.params.service ?? ''}|${scope}`;
+  }
+
+  async #token(challenge: Challenge, scope: string): Promise<CachedToken> {
+    const key = this.#key(challenge, scope);
+    const cached = this.#tokens.get(key);
+    if (cached && cached.expiresAt - EXPIRY_MARGIN_MS > Date.now()) return cached;
+    let pending = this.#inflight.get(key);
+    if (!pending) {
+      pending = this.#fetchToken(challenge, scope).finally(() => this.#inflight.delete(key));
+      this.#inflight.set(key, pending);
+    }
+    const token = await pending;
+    this.#tokens.set(key, token);
+    return token;
+  }
+
+  async #fetchToken(challenge: Challenge, scope: string): Promise<CachedToken> {
+    const realm = challenge.params.realm;
+    if (!realm) throw new AuthError(`${this.registry} sent a Bearer challenge without a realm: the registry's auth.token configuration is incomplete`);
+    let url: URL;
+    try {
+      url = new URL(realm);
+    } catch (cause) {
+      throw new AuthError(`${this.registry} sent an invalid token realm "${realm}"`, { cause });
+    }
+    const service = challenge.params.service;
+    const started = Date.now();
+    const creds = this.credentials;
+    let response;
+    if (creds?.identityToken) {
+      // OAuth2 refresh-token grant, as docker does for identity tokens (docker login with SSO).
+      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.identityToken, client_id: 'krill', scope });
+      if (service) form.set('service', service);
+      response = await this.transport.send({ method: 'POST', url, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString(), maxBodyBytes: 1024 * 1024 });
+    } else {
+      if (service) url.searchParams.set('service', service);
+      url.searchParams.set('scope', scope);
+      const headers: Record<string, string> = {};
+      if (creds) headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
+      response = await this.transport.send({ method: 'GET', url, headers, maxBodyBytes: 1024 * 1024 });
+    }
+    if (response.status === 401 || response.status === 403) {
+      if (!creds) {
+        throw new AuthError(`${this.registry} requires authentication for ${describeScope(scope)}: pass --username with --password-stdin, set KRILL_USERNAME/KRILL_PASSWORD, or run docker login ${this.registry}`);
+      }
+      throw new AuthError(`the token server of ${this.registry} (${url.host}) rejected ${this.who} (HTTP ${response.status}): check the username and password`);
+    }
+    if (response.status !== 200) {
+      throw new AuthError(`the token server of ${this.registry} (${url.host}) answered HTTP ${response.status} for ${describeScope(scope)}: check the registry's auth configuration or try again later`);
+    }
+    let body: { token?: unknown; access_token?: unknown; expires_in?: unknown };
+    try {
+      body = JSON.parse(response.body.toString('utf8')) as typeof body;
+    } catch (cause) {
+      throw new InvalidResponseError(`the token server of ${this.registry} (${url.host}) answered something that is not JSON`, { cause });
+    }
+    const token = typeof body.token === 'string' && body.token ? body.token : typeof body.access_token === 'string' ? body.access_token : '';
+    if (!token) throw new InvalidResponseError(`the token server of ${this.registry} (${url.host}) answered without a token`);
+    const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : DEFAULT_EXPIRES_IN_S;
+    return { token, expiresAt: started + expiresIn * 1000 };
+  }
+}

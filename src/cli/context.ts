@@ -1,0 +1,159 @@
+import { readFileSync } from 'node:fs';
+import { resolveCredentials } from '../auth/credentials.js';
+import { UsageError } from '../errors.js';
+import type { TlsOptions } from '../http/transport.js';
+import { Transport } from '../http/transport.js';
+import type { Logger } from '../logger.js';
+import type { Reference, RegistryAddress } from '../ref/reference.js';
+import { isLoopbackHost, parseReference, parseRegistryAddress, parseRepositoryReference } from '../ref/reference.js';
+import { RegistryClient } from '../registry/client.js';
+import { ContentCache, defaultCacheDir } from '../registry/content-cache.js';
+
+/** Options shared by every command (declared once in main.ts). */
+export interface GlobalOptions {
+  registry?: string;
+  username?: string;
+  password?: string;
+  passwordStdin?: boolean;
+  caCert?: string;
+  clientCert?: string;
+  clientKey?: string;
+  insecure?: boolean;
+  plainHttp?: boolean;
+  concurrency: number;
+  timeout: number;
+  json?: boolean;
+  verbose?: boolean;
+  color: boolean;
+  cache: boolean;
+}
+
+export interface Io {
+  out(text: string | Uint8Array): void;
+  err(text: string): void;
+  readStdin(): Promise<string>;
+  stdoutIsTty: boolean;
+  stderrIsTty: boolean;
+  stdinIsTty: boolean;
+  env: NodeJS.ProcessEnv;
+}
+
+/** Env vars naming the default registry, ours first, then Plankton's and docker-registry-util's. */
+const REGISTRY_ENV = ['KRILL_REGISTRY', 'REGISTRY_CLI_HOSTNAME', 'REGISTRY'];
+
+function readTlsFile(path: string | undefined, flag: string): Buffer | undefined {
+  if (path === undefined) return undefined;
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new UsageError(`cannot read ${flag} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; check the path`, { cause: error });
+  }
+}
+
+/**
+ * Everything a command needs to reach registries, built from the global options. All local input
+ * (files, flags, references) is validated here or by the caller before the first request.
+ */
+export class CliContext {
+  readonly logger: Logger;
+  /** Terminal styling; identity functions when colors are off or stdout is not a terminal. */
+  readonly style: { header: (text: string) => string };
+  readonly #transport: Transport;
+  readonly #clients = new Map<string, Promise<RegistryClient>>();
+  readonly #cache: ContentCache | undefined;
+  #password: string | undefined;
+
+  constructor(
+    readonly options: GlobalOptions,
+    readonly io: Io,
+    readonly signal: AbortSignal,
+  ) {
+    this.logger = {
+      debug: (message) => {
+        if (options.verbose) io.err(`krill: ${message}\n`);
+      },
+      warn: (message) => io.err(`krill: warning: ${message}\n`),
+    };
+    const color = options.color && io.stdoutIsTty && !io.env.NO_COLOR;
+    this.style = { header: color ? (text) => `\x1b[1m${text}\x1b[0m` : (text) => text };
+    if (options.clientCert !== undefined && options.clientKey === undefined) throw new UsageError('--client-cert needs --client-key with the matching private key');
+    if (options.clientKey !== undefined && options.clientCert === undefined) throw new UsageError('--client-key needs --client-cert with the matching certificate');
+    if (options.password !== undefined && options.passwordStdin) throw new UsageError('use either --password or --password-stdin, not both');
+    if ((options.password !== undefined || options.passwordStdin) && options.username === undefined) {
+      throw new UsageError('a password was given without --username: add --username USER');
+    }
+    const tls: TlsOptions = {};
+    const ca = readTlsFile(options.caCert, '--ca-cert');
+    const cert = readTlsFile(options.clientCert, '--client-cert');
+    const key = readTlsFile(options.clientKey, '--client-key');
+    if (ca) tls.ca = ca;
+    if (cert) tls.cert = cert;
+    if (key) tls.key = key;
+    if (options.insecure) {
+      tls.insecure = true;
+      this.logger.warn('--insecure: TLS certificates are not verified; anyone on the network path can read and alter this traffic');
+    }
+    if (options.password !== undefined) {
+      this.logger.warn('--password on the command line is visible in shell history and process lists; prefer --password-stdin');
+    }
+    this.#password = options.password;
+    this.#cache = options.cache ? new ContentCache(defaultCacheDir(io.env)) : undefined;
+    this.#transport = new Transport({
+      concurrency: options.concurrency,
+      timeoutMs: options.timeout,
+      tls,
+      logger: this.logger,
+      signal,
+      userAgent: 'krill',
+    });
+  }
+
+  /** --registry, else the environment; undefined means Docker Hub. */
+  defaultRegistry(): RegistryAddress | undefined {
+    const plainHttp = this.options.plainHttp ?? false;
+    if (this.options.registry !== undefined) return parseRegistryAddress(this.options.registry, { plainHttp });
+    for (const name of REGISTRY_ENV) {
+      const value = this.io.env[name];
+      if (value) return parseRegistryAddress(value, { plainHttp });
+    }
+    return undefined;
+  }
+
+  parseReference(input: string): Reference {
+    return parseReference(input, this.defaultRegistry(), { plainHttp: this.options.plainHttp ?? false });
+  }
+
+  parseRepository(input: string): Reference {
+    return parseRepositoryReference(input, this.defaultRegistry(), { plainHttp: this.options.plainHttp ?? false });
+  }
+
+  /** One client per registry host, sharing the connection pool. */
+  client(address: RegistryAddress): Promise<RegistryClient> {
+    let pending = this.#clients.get(address.host);
+    if (!pending) {
+      pending = this.#createClient(address);
+      this.#clients.set(address.host, pending);
+    }
+    return pending;
+  }
+
+  async #createClient(address: RegistryAddress): Promise<RegistryClient> {
+    if (this.options.passwordStdin && this.#password === undefined) {
+      this.#password = (await this.io.readStdin()).replace(/\r?\n$/, '');
+      if (this.#password === '') throw new UsageError('--password-stdin read an empty password: pipe the password into krill');
+    }
+    const credentials = await resolveCredentials(address.host, {
+      username: this.options.username,
+      password: this.#password,
+      env: this.io.env,
+    });
+    if (credentials && address.scheme === 'http' && !isLoopbackHost(address.host)) {
+      this.logger.warn(`credentials for ${address.host} will be sent over plain HTTP, unencrypted`);
+    }
+    return new RegistryClient({ address, transport: this.#transport, credentials, cache: this.#cache });
+  }
+
+  async close(): Promise<void> {
+    await this.#transport.close();
+  }
+}

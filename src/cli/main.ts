@@ -1,0 +1,196 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { KrillError } from '../errors.js';
+import type { CliContext, GlobalOptions, Io } from './context.js';
+
+/**
+ * The CLI entry: declares commands and global options, loads each command's module only when it
+ * runs (so `krill --version` stays close to `node -e 0`), and is the one place that exits.
+ */
+
+export function parseIntegerOption(name: string, min: number, max: number) {
+  return (value: string): number => {
+    if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError(`${name} must be a whole number between ${min} and ${max}`);
+    const n = Number(value);
+    if (n < min || n > max) throw new InvalidArgumentError(`${name} must be between ${min} and ${max}`);
+    return n;
+  };
+}
+
+/** `30s`, `2m`, `500ms`, or plain seconds. */
+export function parseTimeout(value: string): number {
+  const match = /^(\d+)(ms|s|m)?$/.exec(value.trim());
+  if (!match) throw new InvalidArgumentError('expected a duration such as 30s, 2m or 500ms');
+  const n = Number(match[1]);
+  const ms = match[2] === 'ms' ? n : match[2] === 'm' ? n * 60_000 : n * 1000;
+  if (ms < 100) throw new InvalidArgumentError('must be at least 100ms');
+  return ms;
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+const GLOBAL_HELP = `
+Registry and credentials:
+  A reference is HOST[:PORT]/REPO[:TAG|@DIGEST], or REPO[:TAG] on the default registry:
+  --registry, else $KRILL_REGISTRY ($REGISTRY_CLI_HOSTNAME, $REGISTRY), else Docker Hub.
+  Credentials: --username with --password-stdin, else $KRILL_USERNAME/$KRILL_PASSWORD,
+  else ~/.docker/config.json (credential helpers included), else anonymous.
+
+Examples:
+  $ krill tags alpine                              # Docker Hub, anonymous
+  $ krill repos registry.example.com
+  $ krill tags -r registry.example.com apps/web --limit 10
+  $ echo "$TOKEN" | krill -u ci --password-stdin inspect registry.example.com/apps/web:1.2.0
+
+Exit codes: 0 success, 1 operation failed, 2 bad usage (nothing was sent), 130 interrupted.
+`;
+
+export function buildProgram(run: (cmd: Command, load: () => Promise<CommandModule>, args: unknown[]) => Promise<void>, io: Io): Command {
+  const program = new Command('krill')
+    // Set before subcommands are added: they inherit these settings when created.
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.out(text),
+      writeErr: (text) => io.err(text),
+      outputError: (text, write) => write(`krill: ${text.replace(/^error: /, '').trimEnd()} (see krill --help)\n`),
+    })
+    .description('List, inspect and clean up images in Docker Registry v2 / OCI registries.')
+    .version(version(), '--version', 'print the version')
+    .helpOption('-h, --help', 'show help')
+    .showSuggestionAfterError(true)
+    .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
+    .addHelpText('after', GLOBAL_HELP)
+    .option('-r, --registry <host>', 'default registry for short references: host[:port] or URL (http:// = plain HTTP)')
+    .option('-u, --username <user>', 'registry username')
+    .option('-p, --password <password>', 'registry password (prefer --password-stdin)')
+    .option('--password-stdin', 'read the password from standard input')
+    .option('--ca-cert <file>', 'PEM file of CA certificates to trust')
+    .option('--client-cert <file>', 'PEM client certificate (mutual TLS)')
+    .option('--client-key <file>', 'PEM private key for --client-cert')
+    .option('--insecure', 'do not verify TLS certificates')
+    .option('--plain-http', 'use plain HTTP for registries without a scheme')
+    .addOption(new Option('--concurrency <n>', 'requests in flight at most').default(8).argParser(parseIntegerOption('--concurrency', 1, 256)))
+    .addOption(new Option('--timeout <duration>', 'per-request timeout, e.g. 30s').default(60_000, '60s').argParser(parseTimeout))
+    .option('--json', 'machine-readable JSON on stdout')
+    .option('-v, --verbose', 'log each request on stderr (credentials redacted)')
+    .option('--no-color', 'no colors (also NO_COLOR)')
+    .option('--no-cache', 'bypass the on-disk manifest cache');
+
+  program
+    .command('repos')
+    .description('list the repositories of a registry (the catalog), sorted')
+    .argument('[registry]', 'registry host[:port] or URL (default: --registry)')
+    .addHelpText('after', '\nExamples:\n  $ krill repos registry.example.com\n  $ krill repos localhost:5000 --json\n')
+    .action((...args: unknown[]) => run(args.at(-1) as Command, () => import('./commands/repos.js'), args.slice(0, -2)));
+
+  program
+    .command('tags')
+    .description('list the tags of a repository with digest, created date, size and platforms, newest first')
+    .argument('<repository>', 'REPO or HOST/REPO')
+    .addOption(new Option('--limit <n>', 'show at most N tags').argParser(parseIntegerOption('--limit', 1, 1_000_000)))
+    .option('--no-details', 'tag names only, sorted (one request per page: the fast path)')
+    .option('--filter <regex>', 'only tags matching this JavaScript regex')
+    .option('--exclude <regex>', 'leave out tags matching this JavaScript regex')
+    .option('--no-trunc', 'show full digests in the table')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ krill tags alpine --limit 5\n  $ krill tags localhost:5000/apps/web --filter "^v1\\." --json\n  $ krill tags -r registry.example.com apps/web --no-details\n',
+    )
+    .action((...args: unknown[]) => run(args.at(-1) as Command, () => import('./commands/tags.js'), args.slice(0, -2)));
+
+  program
+    .command('inspect')
+    .description('show the details of an image: digest, created, author, platforms, layers, labels')
+    .argument('<reference>', 'REPO[:TAG|@DIGEST] or HOST/REPO[:TAG|@DIGEST]')
+    .option('--platform <os/arch[/variant]>', 'for a multi-arch image, inspect this platform')
+    .option('--raw', 'print the manifest exactly as the registry served it')
+    .addHelpText('after', '\nExamples:\n  $ krill inspect alpine:3.20\n  $ krill inspect alpine:3.20 --platform linux/arm64/v8\n  $ krill inspect localhost:5000/apps/web@sha256:… --raw | sha256sum\n')
+    .action((...args: unknown[]) => run(args.at(-1) as Command, () => import('./commands/inspect.js'), args.slice(0, -2)));
+
+  return program;
+}
+
+export interface CommandModule {
+  execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void>;
+}
+
+function defaultIo(): Io {
+  return {
+    out: (text) => void process.stdout.write(text),
+    err: (text) => void process.stderr.write(text),
+    readStdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    },
+    stdoutIsTty: process.stdout.isTTY === true,
+    stderrIsTty: process.stderr.isTTY === true,
+    stdinIsTty: process.stdin.isTTY === true,
+    env: process.env,
+  };
+}
+
+/** Runs the CLI and returns the exit code (used directly by tests; `main` exits with it). */
+export async function runCli(argv: string[], io: Io = defaultIo(), signal: AbortSignal = new AbortController().signal): Promise<number> {
+  let context: CliContext | undefined;
+  let verbose = false;
+  const program = buildProgram(async (cmd, load, args) => {
+    const { CliContext } = await import('./context.js');
+    const options = cmd.optsWithGlobals<GlobalOptions & Record<string, unknown>>();
+    verbose = options.verbose === true;
+    if (io.env.NO_COLOR) options.color = false;
+    const module = await load();
+    context = new CliContext(options, io, signal);
+    await module.execute(context, args, options);
+  }, io);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help' ? 0 : 2;
+    }
+    return reportError(error, io, verbose);
+  } finally {
+    await context?.close();
+  }
+}
+
+function reportError(error: unknown, io: Io, verbose: boolean): number {
+  if (error instanceof KrillError) {
+    io.err(`krill: ${error.message}\n`);
+    if (verbose) {
+      let cause = error.cause;
+      while (cause instanceof Error) {
+        io.err(`krill:   caused by: ${cause.message}\n`);
+        cause = cause.cause;
+      }
+    }
+    return error.exitCode;
+  }
+  // A bug, not a user error: say so, and show the stack only when asked.
+  const message = error instanceof Error ? error.message : String(error);
+  io.err(`krill: internal error: ${message} (rerun with --verbose and report it)\n`);
+  if (verbose && error instanceof Error && error.stack) io.err(`${error.stack}\n`);
+  return 1;
+}
+
+/** Process entry point: the only place krill calls process.exit. */
+export async function main(argv: string[]): Promise<void> {
+  const controller = new AbortController();
+  let interrupted = false;
+  const onSignal = () => {
+    if (interrupted) process.exit(130); // second Ctrl-C: stop now
+    interrupted = true;
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const code = await runCli(argv, defaultIo(), controller.signal);
+  // Let stdout drain before exiting: large --json output into a pipe is written asynchronously.
+  await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
+  process.exit(interrupted ? 130 : code);
+}

@@ -1,0 +1,43 @@
+/** Pure formatting for the terminal: tables, sizes, dates. */
+
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+
+/** Binary units with two decimals, as Plankton shows them: `273.27 MiB`, `512 B`. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(2)} ${UNITS[unit]}`;
+}
+
+/** ISO 8601 UTC without milliseconds (`2017-09-24T16:36:00Z`), or `-` when unknown. */
+export function formatDate(iso: string | null): string {
+  return iso === null ? '-' : iso.replace(/\.\d{3}Z$/, 'Z');
+}
+
+/** `sha256:` and the first 12 hex characters, like docker's short image ids. */
+export function shortDigest(digest: string): string {
+  const colon = digest.indexOf(':');
+  return colon === -1 ? digest : digest.slice(0, colon + 13);
+}
+
+export interface TableOptions {
+  /** Style for the header row (bold on a color terminal). */
+  header?: (text: string) => string;
+}
+
+/** Left-aligned columns separated by two spaces; the last column is not padded. */
+export function formatTable(headers: string[], rows: string[][], options: TableOptions = {}): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, i) => (i === cells.length - 1 ? cell : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  const head = line(headers);
+  return [options.header ? options.header(head) : head, ...rows.map(line)].join('\n') + '\n';
+}

@@ -1,0 +1,124 @@
+/**
+ * Every error krill raises on purpose. Each class has a stable `code` (for --json output and
+ * scripts) and an `exitCode`; the CLI maps them to one stderr line without a stack trace.
+ * `cause` is always kept so --verbose can show the chain.
+ */
+
+export type ErrorCode =
+  | 'USAGE'
+  | 'NETWORK'
+  | 'TLS'
+  | 'AUTH'
+  | 'NOT_FOUND'
+  | 'REGISTRY'
+  | 'INVALID_RESPONSE'
+  | 'UNSUPPORTED'
+  | 'ABORTED';
+
+export class KrillError extends Error {
+  readonly code: ErrorCode;
+  readonly exitCode: number;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; exitCode?: number } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.exitCode = options.exitCode ?? 1;
+  }
+}
+
+/** Bad flags, references, regexes, files: exit 2, and nothing was sent. */
+export class UsageError extends KrillError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('USAGE', message, { ...options, exitCode: 2 });
+  }
+}
+
+/** Connection refused, reset, DNS failure, timeout. */
+export class NetworkError extends KrillError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('NETWORK', message, options);
+  }
+}
+
+/** Certificate problems. Never a reason to fall back to plain HTTP. */
+export class TlsError extends KrillError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('TLS', message, options);
+  }
+}
+
+/** Wrong credentials, refused scope, token server failure. */
+export class AuthError extends KrillError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('AUTH', message, options);
+  }
+}
+
+export class AbortedError extends KrillError {
+  constructor(message = 'interrupted', options: { cause?: unknown } = {}) {
+    super('ABORTED', message, { ...options, exitCode: 130 });
+  }
+}
+
+/** One entry of the distribution spec's error body: {"errors":[{"code","message","detail"}]}. */
+export interface RegistryErrorEntry {
+  code: string;
+  message: string;
+  detail?: unknown;
+}
+
+/** A registry answered with an error status. `errors` holds the parsed spec error body, if any. */
+export class RegistryError extends KrillError {
+  readonly status: number;
+  readonly errors: RegistryErrorEntry[];
+
+  constructor(
+    message: string,
+    options: { status: number; errors?: RegistryErrorEntry[]; cause?: unknown; code?: ErrorCode },
+  ) {
+    super(options.code ?? (options.status === 404 ? 'NOT_FOUND' : 'REGISTRY'), message, options);
+    this.status = options.status;
+    this.errors = options.errors ?? [];
+  }
+
+  hasCode(code: string): boolean {
+    return this.errors.some((e) => e.code === code);
+  }
+}
+
+/** The registry answered something that is not what the protocol promises (bad JSON, wrong digest). */
+export class InvalidResponseError extends KrillError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('INVALID_RESPONSE', message, options);
+  }
+}
+
+/**
+ * Parses a distribution error body. Proxies answer HTML and Docker Hub's 429 is plain text,
+ * so anything that is not the spec's shape yields an empty list rather than an exception.
+ */
+export function parseRegistryErrors(body: string): RegistryErrorEntry[] {
+  try {
+    const parsed: unknown = JSON.parse(body);
+    if (typeof parsed !== 'object' || parsed === null) return [];
+    const list = (parsed as { errors?: unknown }).errors;
+    if (!Array.isArray(list)) return [];
+    return list
+      .filter((e): e is Record<string, unknown> => typeof e === 'object' && e !== null)
+      .map((e) => ({
+        code: typeof e.code === 'string' ? e.code : 'UNKNOWN',
+        message: typeof e.message === 'string' ? e.message : '',
+        ...(e.detail === undefined ? {} : { detail: e.detail }),
+      }));
+  } catch {
+    return [];
+  }
+}
+
+export function isAbortError(error: unknown): boolean {
+  return (
+    error instanceof AbortedError ||
+    (error instanceof Error && (error.name === 'AbortError' || (error as { code?: unknown }).code === 'ABORT_ERR'))
+  );
+}

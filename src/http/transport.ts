@@ -1,0 +1,269 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Readable } from 'node:stream';
+import { Agent, request } from 'undici';
+import { AbortedError, InvalidResponseError, NetworkError, TlsError, isAbortError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { silentLogger } from '../logger.js';
+import { Limiter } from './limiter.js';
+
+/**
+ * The one place that talks HTTP: a shared keep-alive pool (undici Agent), a bound on requests in
+ * flight, retries of what is safe to retry, TLS options, redirects handled by hand, body size
+ * limits and the --verbose request log. Knows nothing about registries or auth.
+ */
+
+export interface TlsOptions {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+  /** Skip certificate verification (--insecure). */
+  insecure?: boolean;
+}
+
+export interface TransportOptions {
+  concurrency?: number;
+  /** Per-request timeout for headers and for each gap in the body. */
+  timeoutMs?: number;
+  tls?: TlsOptions;
+  logger?: Logger;
+  signal?: AbortSignal;
+  /** Attempts for idempotent requests (GET, HEAD, DELETE). */
+  maxAttempts?: number;
+  userAgent?: string;
+}
+
+export interface HttpRequest {
+  method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
+  url: URL;
+  headers?: Record<string, string>;
+  body?: Buffer | string;
+  /** Largest body accepted; bigger answers are an error (defence against hostile servers). */
+  maxBodyBytes?: number;
+}
+
+export interface HttpResponse {
+  status: number;
+  url: URL;
+  headers: Record<string, string | undefined>;
+  body: Buffer;
+}
+
+export interface StreamResponse {
+  status: number;
+  url: URL;
+  headers: Record<string, string | undefined>;
+  body: Readable;
+}
+
+const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
+const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'DELETE']);
+const RETRY_NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** Node/OpenSSL codes for a server that does not speak TLS at all (plain HTTP on the port). */
+const NO_TLS_CODES = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_HTTP_REQUEST', 'EPROTO']);
+const CERT_CODE_RE = /CERT|SELF_SIGNED|UNABLE_TO_(GET_ISSUER|VERIFY)|ERR_TLS_CERT_ALTNAME_INVALID|HOSTNAME_MISMATCH/;
+
+function errorCode(error: unknown): string | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
+    const code = (current as NodeJS.ErrnoException).code;
+    if (typeof code === 'string' && code !== 'UND_ERR') return code;
+    current = current.cause;
+  }
+  return undefined;
+}
+
+export function isCertificateError(error: unknown): boolean {
+  const code = errorCode(error);
+  return code !== undefined && CERT_CODE_RE.test(code);
+}
+
+export function isNoTlsError(error: unknown): boolean {
+  const code = errorCode(error);
+  return code !== undefined && NO_TLS_CODES.has(code);
+}
+
+/** Query parameters that may carry secrets in token flows; never logged. */
+export function redactUrl(url: URL): string {
+  const copy = new URL(url.href);
+  copy.username = '';
+  copy.password = '';
+  for (const key of [...copy.searchParams.keys()]) {
+    if (/token|password|secret|auth|code/i.test(key)) copy.searchParams.set(key, 'REDACTED');
+  }
+  return copy.href;
+}
+
+/** Retry-After is seconds or an HTTP date (RFC 9110 §10.2.3). */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (!value) return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [key, value] of Object.entries(headers)) out[key.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  return out;
+}
+
+export class Transport {
+  readonly #agent: Agent;
+  readonly #limiter: Limiter;
+  readonly #logger: Logger;
+  readonly #signal: AbortSignal | undefined;
+  readonly #maxAttempts: number;
+  readonly #userAgent: string;
+
+  constructor(options: TransportOptions = {}) {
+    const concurrency = options.concurrency ?? 8;
+    const timeout = options.timeoutMs ?? 60_000;
+    this.#agent = new Agent({
+      connections: concurrency,
+      keepAliveTimeout: 30_000,
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+      connect: {
+        timeout: Math.min(timeout, 30_000),
+        rejectUnauthorized: !options.tls?.insecure,
+        ...(options.tls?.ca ? { ca: options.tls.ca } : {}),
+        ...(options.tls?.cert ? { cert: options.tls.cert } : {}),
+        ...(options.tls?.key ? { key: options.tls.key } : {}),
+      },
+    });
+    this.#limiter = new Limiter(concurrency);
+    this.#logger = options.logger ?? silentLogger;
+    this.#signal = options.signal;
+    this.#maxAttempts = options.maxAttempts ?? 4;
+    this.#userAgent = options.userAgent ?? 'krill';
+  }
+
+  get logger(): Logger {
+    return this.#logger;
+  }
+
+  /** Sends a request and buffers the body (up to maxBodyBytes). */
+  async send(req: HttpRequest): Promise<HttpResponse> {
+    return this.#withRetries(req, async () => {
+      const res = await this.#dispatch(req);
+      const body = await readBody(res.body, req.maxBodyBytes ?? DEFAULT_MAX_BODY, req);
+      return { status: res.status, url: res.url, headers: res.headers, body };
+    });
+  }
+
+  /** Sends a request and hands back the body as a stream (blobs). The caller must consume or destroy it. */
+  async stream(req: HttpRequest): Promise<StreamResponse> {
+    return this.#withRetries(req, () => this.#dispatch(req));
+  }
+
+  async close(): Promise<void> {
+    await this.#agent.close();
+  }
+
+  async #withRetries<T extends { status: number; headers: Record<string, string | undefined> }>(req: HttpRequest, attempt: () => Promise<T>): Promise<T> {
+    const retryable = IDEMPOTENT.has(req.method);
+    for (let n = 1; ; n++) {
+      this.#throwIfAborted();
+      let result: T;
+      try {
+        result = await this.#limiter.run(attempt);
+      } catch (error) {
+        if (isAbortError(error) || this.#signal?.aborted) throw new AbortedError('interrupted', { cause: error });
+        const code = errorCode(error);
+        if (retryable && n < this.#maxAttempts && code !== undefined && RETRY_NETWORK_CODES.has(code)) {
+          await this.#backoff(n, undefined, `${req.method} ${redactUrl(req.url)} failed (${code})`);
+          continue;
+        }
+        throw toNetworkError(error, req);
+      }
+      if (retryable && n < this.#maxAttempts && RETRY_STATUS.has(result.status)) {
+        const body = (result as { body?: unknown }).body;
+        if (body && typeof (body as Readable).destroy === 'function') (body as Readable).destroy();
+        await this.#backoff(n, parseRetryAfter(result.headers['retry-after']), `${req.method} ${redactUrl(req.url)} answered ${result.status}`);
+        continue;
+      }
+      return result;
+    }
+  }
+
+  async #backoff(attempt: number, retryAfterMs: number | undefined, why: string): Promise<void> {
+    const exponential = 250 * 2 ** (attempt - 1);
+    const delay = Math.min(retryAfterMs ?? exponential * (0.5 + Math.random()), 60_000);
+    this.#logger.debug(`${why}; retrying in ${Math.round(delay)} ms`);
+    try {
+      await sleep(delay, undefined, this.#signal ? { signal: this.#signal } : undefined);
+    } catch (error) {
+      throw new AbortedError('interrupted', { cause: error });
+    }
+  }
+
+  #throwIfAborted(): void {
+    if (this.#signal?.aborted) throw new AbortedError();
+  }
+
+  /**
+   * One request, following redirects by hand: registries redirect blob GETs to object storage.
+   * Authorization is dropped when the redirect leaves the host, and https→http is refused.
+   */
+  async #dispatch(req: HttpRequest): Promise<StreamResponse> {
+    let url = req.url;
+    let headers: Record<string, string> = { 'user-agent': this.#userAgent, ...req.headers };
+    for (let hops = 0; ; hops++) {
+      const started = performance.now();
+      const res = await request(url, {
+        method: req.method,
+        headers,
+        body: req.body ?? null,
+        dispatcher: this.#agent,
+        ...(this.#signal ? { signal: this.#signal } : {}),
+      });
+      const flat = flattenHeaders(res.headers);
+      this.#logger.debug(`${req.method} ${redactUrl(url)} → ${res.statusCode} (${Math.round(performance.now() - started)} ms)`);
+      const location = flat.location;
+      if ([301, 302, 303, 307, 308].includes(res.statusCode) && location && (req.method === 'GET' || req.method === 'HEAD')) {
+        res.body.destroy();
+        if (hops >= 5) throw new InvalidResponseError(`${req.method} ${redactUrl(req.url)}: too many redirects`);
+        const target = new URL(location, url);
+        if (url.protocol === 'https:' && target.protocol !== 'https:') {
+          throw new InvalidResponseError(`${req.method} ${redactUrl(req.url)}: refusing redirect from https to ${target.protocol}//${target.host}`);
+        }
+        if (target.host !== url.host) {
+          headers = Object.fromEntries(Object.entries(headers).filter(([key]) => key.toLowerCase() !== 'authorization'));
+        }
+        url = target;
+        continue;
+      }
+      return { status: res.statusCode, url, headers: flat, body: res.body };
+    }
+  }
+}
+
+async function readBody(body: Readable, limit: number, req: HttpRequest): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body) {
+    total += (chunk as Buffer).length;
+    if (total > limit) {
+      body.destroy();
+      throw new InvalidResponseError(`${req.method} ${redactUrl(req.url)}: answer larger than ${limit} bytes`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks, total);
+}
+
+function toNetworkError(error: unknown, req: HttpRequest): Error {
+  if (error instanceof Error && 'exitCode' in error) return error; // already a KrillError
+  const code = errorCode(error) ?? 'unknown error';
+  const where = `${req.url.protocol}//${req.url.host}`;
+  if (isCertificateError(error)) {
+    return new TlsError(
+      `TLS certificate of ${where} was rejected (${code}): pass --ca-cert FILE with the registry's CA, or --insecure to skip verification`,
+      { cause: error },
+    );
+  }
+  const detail = code === 'ECONNREFUSED' ? 'connection refused' : code === 'ENOTFOUND' ? 'host not found' : code;
+  return new NetworkError(`cannot reach ${where} (${detail}): check the address and that the registry is running`, { cause: error });
+}

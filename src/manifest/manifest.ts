@@ -1,0 +1,157 @@
+import { InvalidResponseError } from '../errors.js';
+import { OCI_INDEX, OCI_MANIFEST, isImageManifestMediaType, isIndexMediaType } from './media-types.js';
+
+/** Types for the JSON documents a registry serves, and pure helpers over them. No I/O here. */
+
+export interface Platform {
+  os: string;
+  architecture: string;
+  variant?: string;
+}
+
+export interface Descriptor {
+  mediaType: string;
+  digest: string;
+  size: number;
+  platform?: Platform;
+  annotations?: Record<string, string>;
+}
+
+export interface ImageManifest {
+  kind: 'image';
+  mediaType: string;
+  config: Descriptor;
+  layers: Descriptor[];
+  subject?: Descriptor;
+}
+
+export interface IndexManifest {
+  kind: 'index';
+  mediaType: string;
+  manifests: Descriptor[];
+}
+
+export interface UnknownManifest {
+  kind: 'unknown';
+  mediaType: string;
+}
+
+export type Manifest = ImageManifest | IndexManifest | UnknownManifest;
+
+/** The parts of an image config (OCI image-spec `config`) krill shows. */
+export interface ImageConfig {
+  created?: string;
+  author?: string;
+  os?: string;
+  architecture?: string;
+  variant?: string;
+  docker_version?: string;
+  config?: { Labels?: Record<string, string> | null };
+  history?: unknown[];
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function parseDescriptor(value: unknown, where: string): Descriptor {
+  if (!isRecord(value) || typeof value.digest !== 'string' || typeof value.size !== 'number') {
+    throw new InvalidResponseError(`${where}: descriptor without digest or size`);
+  }
+  const descriptor: Descriptor = {
+    mediaType: typeof value.mediaType === 'string' ? value.mediaType : '',
+    digest: value.digest,
+    size: value.size,
+  };
+  if (isRecord(value.platform) && typeof value.platform.os === 'string' && typeof value.platform.architecture === 'string') {
+    descriptor.platform = {
+      os: value.platform.os,
+      architecture: value.platform.architecture,
+      ...(typeof value.platform.variant === 'string' ? { variant: value.platform.variant } : {}),
+    };
+  }
+  if (isRecord(value.annotations)) descriptor.annotations = value.annotations as Record<string, string>;
+  return descriptor;
+}
+
+/**
+ * Parses manifest bytes. `mediaType` is the Content-Type the registry sent, if any; the body's
+ * own `mediaType` wins when present, and an OCI document without one is recognised by shape
+ * (image-spec makes the field optional for OCI manifests).
+ */
+export function parseManifest(bytes: Uint8Array, mediaType: string | undefined, where: string): Manifest {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch (cause) {
+    throw new InvalidResponseError(`${where}: manifest is not valid JSON`, { cause });
+  }
+  if (!isRecord(doc)) throw new InvalidResponseError(`${where}: manifest is not a JSON object`);
+  const declared = typeof doc.mediaType === 'string' ? doc.mediaType : undefined;
+  let type = declared ?? mediaType ?? '';
+  if (declared === undefined && !isIndexMediaType(type) && !isImageManifestMediaType(type)) {
+    if (Array.isArray(doc.manifests)) type = OCI_INDEX;
+    else if (isRecord(doc.config) && Array.isArray(doc.layers)) type = OCI_MANIFEST;
+  }
+  if (isIndexMediaType(type)) {
+    if (!Array.isArray(doc.manifests)) throw new InvalidResponseError(`${where}: index without "manifests"`);
+    return { kind: 'index', mediaType: type, manifests: doc.manifests.map((m) => parseDescriptor(m, where)) };
+  }
+  if (isImageManifestMediaType(type)) {
+    if (!Array.isArray(doc.layers)) throw new InvalidResponseError(`${where}: manifest without "layers"`);
+    const manifest: ImageManifest = {
+      kind: 'image',
+      mediaType: type,
+      config: parseDescriptor(doc.config, where),
+      layers: doc.layers.map((l) => parseDescriptor(l, where)),
+    };
+    if (doc.subject !== undefined) manifest.subject = parseDescriptor(doc.subject, where);
+    return manifest;
+  }
+  return { kind: 'unknown', mediaType: type };
+}
+
+export function parseImageConfig(bytes: Uint8Array, where: string): ImageConfig {
+  try {
+    const doc: unknown = JSON.parse(Buffer.from(bytes).toString('utf8'));
+    if (!isRecord(doc)) throw new Error('not an object');
+    return doc as ImageConfig;
+  } catch (cause) {
+    throw new InvalidResponseError(`${where}: image config is not a JSON object`, { cause });
+  }
+}
+
+export function formatPlatform(platform: Platform): string {
+  return [platform.os, platform.architecture, platform.variant].filter((p) => p !== undefined && p !== '').join('/');
+}
+
+/**
+ * BuildKit stores provenance/SBOM attestations in the index as `unknown/unknown` entries; they are
+ * not runnable platforms (docs.docker.com/build/attestations/attestation-storage/).
+ */
+export function isAttestationEntry(descriptor: Descriptor): boolean {
+  return (
+    descriptor.platform?.os === 'unknown' ||
+    descriptor.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest'
+  );
+}
+
+/**
+ * `created` as ISO 8601 UTC, or null when missing, unparsable or the Unix epoch: reproducible
+ * builds stamp 1970-01-01, which says nothing about age and must not win or lose keep-N.
+ */
+export function normalizeCreated(created: string | undefined): string | null {
+  if (created === undefined) return null;
+  const time = Date.parse(created);
+  if (Number.isNaN(time) || time <= 0) return null;
+  return new Date(time).toISOString();
+}
+
+/** Sum of distinct blobs: each digest counted once, whatever number of manifests reference it. */
+export function sumDistinctBlobs(descriptors: Iterable<Descriptor>): number {
+  const seen = new Map<string, number>();
+  for (const d of descriptors) seen.set(d.digest, d.size);
+  let total = 0;
+  for (const size of seen.values()) total += size;
+  return total;
+}

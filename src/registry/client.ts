@@ -1,0 +1,268 @@
+import type { Credentials } from '../auth/credentials.js';
+import { AuthSession } from '../auth/session.js';
+import { InvalidResponseError, NetworkError, RegistryError, parseRegistryErrors } from '../errors.js';
+import { nextLink } from '../http/link.js';
+import type { HttpRequest, HttpResponse, Transport } from '../http/transport.js';
+import { isNoTlsError } from '../http/transport.js';
+import type { Manifest } from '../manifest/manifest.js';
+import { parseManifest } from '../manifest/manifest.js';
+import { DOCKER_SCHEMA1_SIGNED, MANIFEST_ACCEPT } from '../manifest/media-types.js';
+import type { RegistryAddress } from '../ref/reference.js';
+import { apiHost } from '../ref/reference.js';
+import type { ContentCache } from './content-cache.js';
+import { sha256Digest } from './content-cache.js';
+
+/**
+ * The narrow registry API every command is built on (OCI distribution spec, "pull", "push",
+ * "content discovery", "content management"). It owns scheme detection, authorization and error
+ * mapping; it knows nothing about policies or rendering.
+ */
+
+export interface ManifestHead {
+  digest: string;
+  mediaType: string;
+  size: number;
+}
+
+export interface FetchedManifest extends ManifestHead {
+  bytes: Buffer;
+  manifest: Manifest;
+}
+
+export interface RegistryClientOptions {
+  address: RegistryAddress;
+  transport: Transport;
+  credentials?: Credentials | undefined;
+  cache?: ContentCache | undefined;
+}
+
+/** distribution answers 400 for n > 1000 on the catalog; ECR rejects it on tags. */
+const PAGE_SIZE = 1000;
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
+
+export type Action = 'pull' | 'push' | 'delete';
+
+export function repositoryScope(repository: string, actions: Action[]): string {
+  return `repository:${repository}:${actions.join(',')}`;
+}
+
+interface RequestOptions {
+  method: HttpRequest['method'];
+  /** Path under the base URL, or an absolute URL (pagination). */
+  path: string | URL;
+  scope: string;
+  headers?: Record<string, string>;
+  body?: Buffer | string;
+  maxBodyBytes?: number;
+  /** Statuses the caller handles itself instead of getting a RegistryError. */
+  accept?: number[];
+}
+
+export class RegistryClient {
+  readonly address: RegistryAddress;
+  readonly #transport: Transport;
+  readonly #auth: AuthSession;
+  readonly #cache: ContentCache | undefined;
+  #base: Promise<URL> | undefined;
+
+  constructor(options: RegistryClientOptions) {
+    this.address = options.address;
+    this.#transport = options.transport;
+    this.#cache = options.cache;
+    this.#auth = new AuthSession(options.transport, options.address.host, options.credentials);
+  }
+
+  get host(): string {
+    return this.address.host;
+  }
+
+  /** `GET /v2/`: finds the scheme (once) and learns the auth challenge before real requests. */
+  ping(): Promise<URL> {
+    this.#base ??= this.#resolveBase();
+    return this.#base;
+  }
+
+  async #resolveBase(): Promise<URL> {
+    const host = apiHost(this.address);
+    const tryScheme = async (scheme: 'https' | 'http'): Promise<URL> => {
+      const base = new URL(`${scheme}://${host}/`);
+      const res = await this.#transport.send({ method: 'GET', url: new URL('/v2/', base), headers: {} });
+      if (res.status === 401) this.#auth.setChallenge(res.headers['www-authenticate']);
+      else if (res.status !== 200) {
+        throw new RegistryError(
+          `${this.host} does not look like a registry: GET ${base.origin}/v2/ answered HTTP ${res.status}`,
+          { status: res.status, errors: parseRegistryErrors(res.body.toString('utf8')), code: 'REGISTRY' },
+        );
+      }
+      return base;
+    };
+    if (this.address.scheme !== 'auto') return tryScheme(this.address.scheme);
+    try {
+      return await tryScheme('https');
+    } catch (error) {
+      // Loopback only: a server that does not speak TLS at all gets plain HTTP. A certificate
+      // error is a TLS server we do not trust, never a reason to drop encryption.
+      if (error instanceof NetworkError && isNoTlsError(error.cause)) {
+        this.#transport.logger.debug(`${host} does not speak TLS; using plain HTTP (loopback)`);
+        return tryScheme('http');
+      }
+      throw error;
+    }
+  }
+
+  async #request(options: RequestOptions): Promise<HttpResponse> {
+    const base = await this.ping();
+    const url = options.path instanceof URL ? options.path : new URL(options.path, base);
+    let authorization = await this.#auth.authorization(options.scope);
+    for (let attempt = 0; ; attempt++) {
+      const headers: Record<string, string> = { ...options.headers };
+      if (authorization) headers.authorization = authorization;
+      const res = await this.#transport.send({
+        method: options.method,
+        url,
+        headers,
+        ...(options.body === undefined ? {} : { body: options.body }),
+        maxBodyBytes: options.maxBodyBytes ?? MAX_MANIFEST_BYTES,
+      });
+      if (res.status === 401) {
+        if (attempt > 0) throw this.#auth.refused(options.scope);
+        authorization = await this.#auth.retryAuthorization(res.headers['www-authenticate'], options.scope, authorization);
+        continue;
+      }
+      if (res.status >= 400 && !options.accept?.includes(res.status)) throw this.#errorFor(options, url, res);
+      return res;
+    }
+  }
+
+  #errorFor(options: RequestOptions, url: URL, res: HttpResponse): RegistryError {
+    const errors = parseRegistryErrors(res.body.toString('utf8'));
+    const first = errors[0];
+    const what = first ? ` ${first.code}${first.message ? ` (${first.message})` : ''}` : '';
+    let message = `${this.host}: ${options.method} ${url.pathname} answered HTTP ${res.status}${what}`;
+    if (res.status === 403) message += ` (check that the account has permission for ${options.scope.split(':').slice(1).join(' ')})`;
+    if (res.status === 429) message += ' (rate limited: wait and try again, or log in for a higher limit)';
+    return new RegistryError(message, { status: res.status, errors });
+  }
+
+  /** Every repository in the catalog, following `Link` pages. */
+  async listRepositories(): Promise<string[]> {
+    return this.#paginate(`/v2/_catalog?n=${PAGE_SIZE}`, 'registry:catalog:*', 'repositories');
+  }
+
+  /** Every tag of a repository, following `Link` pages; `"tags": null` (all tags deleted) is empty. */
+  async listTags(repository: string): Promise<string[]> {
+    return this.#paginate(`/v2/${repository}/tags/list?n=${PAGE_SIZE}`, repositoryScope(repository, ['pull']), 'tags');
+  }
+
+  async #paginate(first: string, scope: string, field: 'repositories' | 'tags'): Promise<string[]> {
+    const items: string[] = [];
+    let next: string | URL | undefined = first;
+    const seen = new Set<string>();
+    while (next !== undefined) {
+      const res = await this.#request({ method: 'GET', path: next, scope, maxBodyBytes: 64 * 1024 * 1024 });
+      let body: Record<string, unknown>;
+      try {
+        body = JSON.parse(res.body.toString('utf8')) as Record<string, unknown>;
+      } catch (cause) {
+        throw new InvalidResponseError(`${this.host}: GET ${res.url.pathname} answered something that is not JSON`, { cause });
+      }
+      const page = body[field];
+      if (page !== null && page !== undefined && !Array.isArray(page)) {
+        throw new InvalidResponseError(`${this.host}: GET ${res.url.pathname} answered "${field}" that is not a list`);
+      }
+      for (const item of page ?? []) if (typeof item === 'string') items.push(item);
+      const link = nextLink(res.headers.link, res.url);
+      if (link && seen.has(link.href)) throw new InvalidResponseError(`${this.host}: pagination loops back to ${link.pathname}${link.search}`);
+      if (link) seen.add(link.href);
+      next = link;
+    }
+    return items;
+  }
+
+  /**
+   * Digest and media type of a manifest without its body. Registries that refuse HEAD (Nexus) or
+   * omit Docker-Content-Digest get a GET instead, and the digest is computed from the bytes.
+   */
+  async headManifest(repository: string, reference: string): Promise<ManifestHead> {
+    const res = await this.#request({
+      method: 'HEAD',
+      path: `/v2/${repository}/manifests/${reference}`,
+      scope: repositoryScope(repository, ['pull']),
+      headers: { accept: MANIFEST_ACCEPT },
+      accept: [405, 501],
+    });
+    const digest = res.headers['docker-content-digest'];
+    if (res.status >= 400 || !digest) return this.getManifest(repository, reference);
+    return { digest, mediaType: contentType(res.headers['content-type']), size: Number(res.headers['content-length'] ?? 0) };
+  }
+
+  /** A manifest by tag or digest. By digest it comes from the cache when possible and is always verified. */
+  async getManifest(repository: string, reference: string): Promise<FetchedManifest> {
+    const byDigest = reference.includes(':');
+    const where = `${this.host}/${repository}${byDigest ? '@' : ':'}${reference}`;
+    if (byDigest) {
+      const cached = await this.#cache?.get(reference);
+      if (cached) return toFetched(cached, reference, undefined, where);
+    }
+    const res = await this.#request({
+      method: 'GET',
+      path: `/v2/${repository}/manifests/${reference}`,
+      scope: repositoryScope(repository, ['pull']),
+      headers: { accept: MANIFEST_ACCEPT },
+    });
+    const mediaType = contentType(res.headers['content-type']);
+    const computed = sha256Digest(res.body);
+    const header = res.headers['docker-content-digest'];
+    let digest = computed;
+    if (byDigest) {
+      if (reference.startsWith('sha256:') && computed !== reference) {
+        throw new InvalidResponseError(`${where}: the manifest served does not match its digest (got ${computed})`);
+      }
+      digest = reference;
+    } else if (header) {
+      // schema1 signed manifests are served with the signature, which their digest excludes.
+      if (header.startsWith('sha256:') && header !== computed && mediaType !== DOCKER_SCHEMA1_SIGNED) {
+        throw new InvalidResponseError(`${where}: Docker-Content-Digest ${header} does not match the manifest bytes (${computed})`);
+      }
+      digest = header;
+    }
+    if (digest === computed) await this.#cache?.put(digest, res.body);
+    return toFetched(res.body, digest, mediaType, where);
+  }
+
+  /** A small blob (an image config) by digest: cached, size-limited and verified. */
+  async getBlob(repository: string, digest: string): Promise<Buffer> {
+    const cached = await this.#cache?.get(digest);
+    if (cached) return cached;
+    const res = await this.#request({
+      method: 'GET',
+      path: `/v2/${repository}/blobs/${digest}`,
+      scope: repositoryScope(repository, ['pull']),
+      maxBodyBytes: MAX_CONFIG_BYTES,
+    });
+    if (digest.startsWith('sha256:') && sha256Digest(res.body) !== digest) {
+      throw new InvalidResponseError(`${this.host}/${repository}: blob ${digest} does not match its digest`);
+    }
+    await this.#cache?.put(digest, res.body);
+    return res.body;
+  }
+
+  /** Cache marker: see ContentCache.hasSeen. */
+  async cacheIsWarm(repository: string): Promise<boolean> {
+    return (await this.#cache?.hasSeen(`${this.host}/${repository}`)) ?? false;
+  }
+
+  async markCacheWarm(repository: string): Promise<void> {
+    await this.#cache?.markSeen(`${this.host}/${repository}`);
+  }
+}
+
+function contentType(header: string | undefined): string {
+  return (header ?? '').split(';')[0]!.trim();
+}
+
+function toFetched(bytes: Buffer, digest: string, mediaType: string | undefined, where: string): FetchedManifest {
+  const manifest = parseManifest(bytes, mediaType || undefined, where);
+  return { digest, bytes, manifest, mediaType: manifest.mediaType, size: bytes.length };
+}

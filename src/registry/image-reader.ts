@@ -1,0 +1,212 @@
+import { mapConcurrent } from '../http/limiter.js';
+import type { Descriptor, ImageConfig } from '../manifest/manifest.js';
+import { formatPlatform, isAttestationEntry, normalizeCreated, parseImageConfig, sumDistinctBlobs } from '../manifest/manifest.js';
+import type { FetchedManifest, RegistryClient } from './client.js';
+
+/**
+ * Reads what `tags` and `inspect` show: digest, created, size, platforms. Every manifest and config
+ * is fetched at most once per run (in-flight promises are shared), and by digest so the disk cache
+ * serves them on the next run.
+ */
+
+export interface ImageSummary {
+  digest: string;
+  mediaType: string;
+  /** ISO 8601 UTC; for an index the newest of its platforms; null when unknown. */
+  created: string | null;
+  /** Bytes of the distinct config and layer blobs (of every platform, for an index). */
+  size: number;
+  /** e.g. ["linux/amd64", "linux/arm64/v8"]; attestation entries left out. */
+  platforms: string[];
+}
+
+export interface TagSummary extends ImageSummary {
+  tag: string;
+}
+
+export interface LayerInfo {
+  digest: string;
+  mediaType: string;
+  size: number;
+}
+
+export interface ConfigInfo {
+  digest: string;
+  author: string | null;
+  os: string | null;
+  architecture: string | null;
+  variant: string | null;
+  dockerVersion: string | null;
+  labels: Record<string, string>;
+  historySteps: number;
+}
+
+export interface PlatformEntry {
+  platform: string;
+  digest: string;
+  mediaType: string;
+  size: number;
+  created: string | null;
+}
+
+export interface ImageInspection extends ImageSummary {
+  reference: string;
+  layers?: LayerInfo[];
+  config?: ConfigInfo;
+  manifests?: PlatformEntry[];
+}
+
+interface Internals {
+  summary: ImageSummary;
+  /** Blobs counted in `size`, to merge children of an index without double counting. */
+  blobs: Descriptor[];
+}
+
+export interface ListTagsOptions {
+  concurrency?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export class ImageReader {
+  readonly #manifests = new Map<string, Promise<FetchedManifest>>();
+  readonly #configs = new Map<string, Promise<ImageConfig>>();
+  readonly #summaries = new Map<string, Promise<Internals>>();
+
+  constructor(
+    private readonly client: RegistryClient,
+    private readonly repository: string,
+  ) {}
+
+  manifest(digest: string): Promise<FetchedManifest> {
+    let pending = this.#manifests.get(digest);
+    if (!pending) {
+      pending = this.client.getManifest(this.repository, digest);
+      this.#manifests.set(digest, pending);
+    }
+    return pending;
+  }
+
+  config(digest: string): Promise<ImageConfig> {
+    let pending = this.#configs.get(digest);
+    if (!pending) {
+      const where = `${this.client.host}/${this.repository} config ${digest}`;
+      pending = this.client.getBlob(this.repository, digest).then((bytes) => parseImageConfig(bytes, where));
+      this.#configs.set(digest, pending);
+    }
+    return pending;
+  }
+
+  /**
+   * Resolves a tag to its manifest. Cold cache: one GET by tag (the body fills the cache). Warm
+   * cache: one HEAD for the digest, and the body comes from disk.
+   */
+  async resolveTag(tag: string, warm: boolean): Promise<FetchedManifest> {
+    if (warm) {
+      const head = await this.client.headManifest(this.repository, tag);
+      return this.manifest(head.digest);
+    }
+    const fetched = await this.client.getManifest(this.repository, tag);
+    if (!this.#manifests.has(fetched.digest)) this.#manifests.set(fetched.digest, Promise.resolve(fetched));
+    return fetched;
+  }
+
+  async summarize(digest: string): Promise<ImageSummary> {
+    return (await this.#internals(digest)).summary;
+  }
+
+  #internals(digest: string): Promise<Internals> {
+    let pending = this.#summaries.get(digest);
+    if (!pending) {
+      pending = this.#compute(digest);
+      this.#summaries.set(digest, pending);
+    }
+    return pending;
+  }
+
+  async #compute(digest: string): Promise<Internals> {
+    const fetched = await this.manifest(digest);
+    const { manifest } = fetched;
+    if (manifest.kind === 'image') {
+      const config = await this.config(manifest.config.digest);
+      const blobs = [manifest.config, ...manifest.layers];
+      const platform = config.os && config.architecture ? [formatPlatform({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) })] : [];
+      return {
+        summary: { digest, mediaType: fetched.mediaType, created: normalizeCreated(config.created), size: sumDistinctBlobs(blobs), platforms: platform },
+        blobs,
+      };
+    }
+    if (manifest.kind === 'index') {
+      const children = manifest.manifests.filter((d) => !isAttestationEntry(d));
+      const parts = await Promise.all(children.map((child) => this.#internals(child.digest)));
+      const blobs = parts.flatMap((p) => p.blobs);
+      const created = parts.map((p) => p.summary.created).filter((c): c is string => c !== null).sort().at(-1) ?? null;
+      const platforms = children.map((child, i) => (child.platform ? formatPlatform(child.platform) : parts[i]!.summary.platforms[0])).filter((p): p is string => p !== undefined);
+      return {
+        summary: { digest, mediaType: fetched.mediaType, created, size: sumDistinctBlobs(blobs), platforms: [...new Set(platforms)] },
+        blobs,
+      };
+    }
+    return { summary: { digest, mediaType: fetched.mediaType, created: null, size: 0, platforms: [] }, blobs: [] };
+  }
+
+  /** Full details of one manifest, as `inspect` shows them. */
+  async inspect(reference: string, digest: string): Promise<ImageInspection> {
+    const summary = await this.summarize(digest);
+    const { manifest } = await this.manifest(digest);
+    if (manifest.kind === 'image') {
+      const config = await this.config(manifest.config.digest);
+      return {
+        reference,
+        ...summary,
+        layers: manifest.layers.map((l) => ({ digest: l.digest, mediaType: l.mediaType, size: l.size })),
+        config: {
+          digest: manifest.config.digest,
+          author: config.author ?? null,
+          os: config.os ?? null,
+          architecture: config.architecture ?? null,
+          variant: config.variant ?? null,
+          dockerVersion: config.docker_version ?? null,
+          labels: config.config?.Labels ?? {},
+          historySteps: Array.isArray(config.history) ? config.history.length : 0,
+        },
+      };
+    }
+    if (manifest.kind === 'index') {
+      const children = manifest.manifests.filter((d) => !isAttestationEntry(d));
+      const manifests = await Promise.all(
+        children.map(async (child) => {
+          const s = await this.summarize(child.digest);
+          return { platform: child.platform ? formatPlatform(child.platform) : (s.platforms[0] ?? 'unknown'), digest: child.digest, mediaType: child.mediaType, size: s.size, created: s.created };
+        }),
+      );
+      return { reference, ...summary, manifests };
+    }
+    return { reference, ...summary };
+  }
+}
+
+/** Newest first; ties by tag name; unknown dates last. Deterministic whatever the registry's order. */
+export function compareTagSummaries(a: TagSummary, b: TagSummary): number {
+  if (a.created !== b.created) {
+    if (a.created === null) return 1;
+    if (b.created === null) return -1;
+    return a.created < b.created ? 1 : -1;
+  }
+  return a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0;
+}
+
+/** Summaries of the given tags of a repository, newest first. */
+export async function summarizeTags(client: RegistryClient, repository: string, tags: string[], options: ListTagsOptions = {}): Promise<TagSummary[]> {
+  const reader = new ImageReader(client, repository);
+  const warm = await client.cacheIsWarm(repository);
+  let done = 0;
+  // More workers than connections keeps the pool busy while some wait on the cache or a config.
+  const rows = await mapConcurrent(tags, (options.concurrency ?? 8) * 4, async (tag) => {
+    const fetched = await reader.resolveTag(tag, warm);
+    const summary = await reader.summarize(fetched.digest);
+    options.onProgress?.(++done, tags.length);
+    return { tag, ...summary };
+  });
+  await client.markCacheWarm(repository);
+  return rows.sort(compareTagSummaries);
+}
