@@ -34,6 +34,8 @@ export interface RegistryClientOptions {
   transport: Transport;
   credentials?: Credentials | undefined;
   cache?: ContentCache | undefined;
+  /** `n` for catalog and tag list pages (default 1000, the most distribution accepts). */
+  pageSize?: number;
 }
 
 /** distribution answers 400 for n > 1000 on the catalog; ECR rejects it on tags. */
@@ -64,12 +66,14 @@ export class RegistryClient {
   readonly #transport: Transport;
   readonly #auth: AuthSession;
   readonly #cache: ContentCache | undefined;
+  readonly #pageSize: number;
   #base: Promise<URL> | undefined;
 
   constructor(options: RegistryClientOptions) {
     this.address = options.address;
     this.#transport = options.transport;
     this.#cache = options.cache;
+    this.#pageSize = options.pageSize ?? PAGE_SIZE;
     this.#auth = new AuthSession(options.transport, options.address.host, options.credentials);
   }
 
@@ -147,12 +151,12 @@ export class RegistryClient {
 
   /** Every repository in the catalog, following `Link` pages. */
   async listRepositories(): Promise<string[]> {
-    return this.#paginate(`/v2/_catalog?n=${PAGE_SIZE}`, 'registry:catalog:*', 'repositories');
+    return this.#paginate(`/v2/_catalog?n=${this.#pageSize}`, 'registry:catalog:*', 'repositories');
   }
 
   /** Every tag of a repository, following `Link` pages; `"tags": null` (all tags deleted) is empty. */
   async listTags(repository: string): Promise<string[]> {
-    return this.#paginate(`/v2/${repository}/tags/list?n=${PAGE_SIZE}`, repositoryScope(repository, ['pull']), 'tags');
+    return this.#paginate(`/v2/${repository}/tags/list?n=${this.#pageSize}`, repositoryScope(repository, ['pull']), 'tags');
   }
 
   async #paginate(first: string, scope: string, field: 'repositories' | 'tags'): Promise<string[]> {

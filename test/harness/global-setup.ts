@@ -1,0 +1,5 @@
+import { ensurePrerequisites } from './prereqs.js';
+
+export default function setup(): void {
+  ensurePrerequisites();
+}

@@ -1,0 +1,166 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Agent, request } from 'undici';
+import { readFileSync } from 'node:fs';
+import type { Pki } from './pki.js';
+import { makePki } from './pki.js';
+import type { TokenIssuer } from './token-issuer.js';
+import { ISSUER, SERVICE, startTokenIssuer } from './token-issuer.js';
+
+/**
+ * Starts the real registry (Debian's docker-registry, distribution 2.8) on 127.0.0.1 with a free
+ * port and a temp storage dir, in one of the modes the tests need.
+ */
+
+export type AuthMode = 'none' | 'basic' | 'token';
+
+export interface RegistryOptions {
+  auth?: AuthMode;
+  tls?: boolean;
+  /** Require a client certificate signed by the test CA. */
+  clientCa?: boolean;
+  deleteEnabled?: boolean;
+  tokenExpiresIn?: number;
+}
+
+export const BASIC_USER = 'alice';
+export const BASIC_PASSWORD = 'alice-secret-pw';
+
+export interface TestRegistry {
+  /** host:port, as a user types it. */
+  host: string;
+  /** Base URL with scheme. */
+  url: string;
+  dir: string;
+  configPath: string;
+  storageDir: string;
+  pki?: Pki;
+  issuer?: TokenIssuer;
+  /** Authorization header value with every permission on `repository` (for test setup and checks). */
+  adminAuth(repository?: string): string | undefined;
+  /** undici dispatcher trusting the test CA. */
+  dispatcher: Agent;
+  stop(): Promise<void>;
+  /** Stops the server, runs `docker-registry garbage-collect`, starts it again on the same port. */
+  garbageCollect(): Promise<string>;
+}
+
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+function yaml(value: unknown, indent = ''): string {
+  if (typeof value !== 'object' || value === null) return JSON.stringify(value);
+  return Object.entries(value as Record<string, unknown>)
+    .map(([k, v]) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? `\n${indent}${k}:${yaml(v, `${indent}  `)}` : `\n${indent}${k}: ${JSON.stringify(v)}`))
+    .join('');
+}
+
+export async function startRegistry(options: RegistryOptions = {}): Promise<TestRegistry> {
+  const dir = mkdtempSync(join(tmpdir(), 'krill-registry-'));
+  const storageDir = join(dir, 'storage');
+  const port = await freePort();
+  const host = `127.0.0.1:${port}`;
+  const pki = options.tls ? makePki(dir) : undefined;
+  const issuer = options.auth === 'token' ? await startTokenIssuer(dir, options.tokenExpiresIn ? { expiresIn: options.tokenExpiresIn } : {}) : undefined;
+
+  const http: Record<string, unknown> = { addr: host, secret: 'krill-test-secret' };
+  if (pki) {
+    http.tls = { certificate: pki.serverCert, key: pki.serverKey, ...(options.clientCa ? { clientcas: [pki.caCert] } : {}) };
+  }
+  const config: Record<string, unknown> = {
+    version: 0.1,
+    log: { level: 'error', accesslog: { disabled: true } },
+    storage: {
+      filesystem: { rootdirectory: storageDir },
+      delete: { enabled: options.deleteEnabled ?? true },
+      maintenance: { uploadpurging: { enabled: false } },
+    },
+    http,
+  };
+  if (options.auth === 'basic') {
+    const htpasswd = join(dir, 'htpasswd');
+    writeFileSync(htpasswd, execFileSync('htpasswd', ['-Bbn', BASIC_USER, BASIC_PASSWORD]));
+    config.auth = { htpasswd: { realm: 'krill-test', path: htpasswd } };
+  } else if (issuer) {
+    config.auth = { token: { realm: issuer.url, service: SERVICE, issuer: ISSUER, rootcertbundle: issuer.certPath } };
+  }
+  const configPath = join(dir, 'config.yml');
+  // YAML is a superset of JSON scalars, so JSON.stringify'd values are valid YAML.
+  writeFileSync(configPath, yaml(config).trimStart() + '\n');
+
+  const dispatcher = new Agent({
+    connect: pki ? { ca: readFileSync(pki.caCert), ...(options.clientCa ? { cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey) } : {}) } : {},
+  });
+  const url = `${pki ? 'https' : 'http'}://${host}`;
+  let child: ChildProcess | undefined;
+  let stderr = '';
+
+  const launch = async () => {
+    stderr = '';
+    child = spawn('docker-registry', ['serve', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      try {
+        const res = await request(`${url}/v2/`, { dispatcher });
+        await res.body.dump();
+        if (res.statusCode === 200 || res.statusCode === 401) return;
+      } catch {
+        // not up yet
+      }
+      if (child.exitCode !== null) throw new Error(`docker-registry exited (${child.exitCode}): ${stderr.trim()}`);
+      if (Date.now() > deadline) throw new Error(`docker-registry did not start on ${host}: ${stderr.trim()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const halt = async () => {
+    const running = child;
+    if (!running || running.exitCode !== null) return;
+    await new Promise<void>((resolve) => {
+      running.once('exit', () => resolve());
+      running.kill('SIGTERM');
+    });
+  };
+  await launch();
+
+  return {
+    host,
+    url,
+    dir,
+    configPath,
+    storageDir,
+    ...(pki ? { pki } : {}),
+    ...(issuer ? { issuer } : {}),
+    dispatcher,
+    adminAuth(repository) {
+      if (options.auth === 'basic') return `Basic ${Buffer.from(`${BASIC_USER}:${BASIC_PASSWORD}`).toString('base64')}`;
+      if (issuer) {
+        const access: Array<{ type: string; name: string; actions: string[] }> = [{ type: 'registry', name: 'catalog', actions: ['*'] }];
+        if (repository) access.push({ type: 'repository', name: repository, actions: ['pull', 'push', 'delete'] });
+        return `Bearer ${issuer.mint(access)}`;
+      }
+      return undefined;
+    },
+    async stop() {
+      await halt();
+      await issuer?.stop();
+      await dispatcher.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+    async garbageCollect() {
+      await halt();
+      const out = execFileSync('docker-registry', ['garbage-collect', configPath], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      await launch();
+      return out;
+    },
+  };
+}
