@@ -133,6 +133,9 @@ export function parseReference(
 ): Reference {
   const text = input.trim();
   if (text === '') throw new UsageError('missing image reference: expected REPO[:TAG] or HOST/REPO[:TAG|@DIGEST]');
+  if (text.includes('://')) {
+    throw new UsageError(`invalid reference "${input}": references take no URL scheme; write HOST/REPO[:TAG] and give the scheme with --registry http://HOST or --plain-http`);
+  }
   let remainder = text;
   let digest: string | undefined;
   const at = remainder.indexOf('@');

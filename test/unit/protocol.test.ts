@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { parseChallenges } from '../../src/auth/challenge.js';
+import { parseRegistryErrors } from '../../src/errors.js';
+import { nextLink } from '../../src/http/link.js';
+import { parseRetryAfter, redactUrl } from '../../src/http/transport.js';
+
+describe('parseChallenges', () => {
+  it('parses Docker Hub bearer challenges with quoted commas', () => {
+    expect(parseChallenges('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/alpine:pull,push"')).toEqual([
+      { scheme: 'bearer', params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/alpine:pull,push' } },
+    ]);
+  });
+
+  it('parses GitLab JWT realm and insufficient_scope errors', () => {
+    const [c] = parseChallenges('Bearer realm="https://gitlab.example.com/jwt/auth",service="container_registry",scope="repository:g/p:delete",error="insufficient_scope"');
+    expect(c!.params).toMatchObject({ realm: 'https://gitlab.example.com/jwt/auth', service: 'container_registry', error: 'insufficient_scope' });
+  });
+
+  it('parses basic and several challenges, unquoted values and escapes', () => {
+    expect(parseChallenges('Basic realm="Registry Realm"')).toEqual([{ scheme: 'basic', params: { realm: 'Registry Realm' } }]);
+    expect(parseChallenges('Basic realm=plain, Bearer realm="x\\"y", service=s')).toEqual([
+      { scheme: 'basic', params: { realm: 'plain' } },
+      { scheme: 'bearer', params: { realm: 'x"y', service: 's' } },
+    ]);
+    expect(parseChallenges('')).toEqual([]);
+  });
+});
+
+describe('nextLink', () => {
+  const current = new URL('https://reg.example.com/v2/_catalog?n=2');
+  it('resolves relative and absolute next links', () => {
+    expect(nextLink('</v2/_catalog?last=b&n=2>; rel="next"', current)?.href).toBe('https://reg.example.com/v2/_catalog?last=b&n=2');
+    expect(nextLink('<https://reg.example.com/v2/_catalog?last=c>; rel=next', current)?.href).toBe('https://reg.example.com/v2/_catalog?last=c');
+    expect(nextLink('</a>; rel="prev", </b>; rel="next"', current)?.pathname).toBe('/b');
+    expect(nextLink(undefined, current)).toBeUndefined();
+    expect(nextLink('</a>; rel="prev"', current)).toBeUndefined();
+  });
+
+  it('refuses links to another host or scheme', () => {
+    expect(() => nextLink('<https://evil.example.com/v2/_catalog?last=b>; rel="next"', current)).toThrow(/refusing to follow/);
+    expect(() => nextLink('<http://reg.example.com/v2/_catalog?last=b>; rel="next"', current)).toThrow(/refusing to follow/);
+  });
+});
+
+describe('transport helpers', () => {
+  it('parses Retry-After as seconds or a date', () => {
+    expect(parseRetryAfter('3')).toBe(3000);
+    expect(parseRetryAfter('Wed, 21 Oct 2015 07:28:10 GMT', Date.parse('Wed, 21 Oct 2015 07:28:00 GMT'))).toBe(10_000);
+    expect(parseRetryAfter('soon')).toBeUndefined();
+    expect(parseRetryAfter(undefined)).toBeUndefined();
+  });
+
+  it('redacts secrets from logged URLs', () => {
+    expect(redactUrl(new URL('https://u:p@auth.example.com/token?scope=x&access_token=abc&password=p'))).toBe('https://auth.example.com/token?scope=x&access_token=REDACTED&password=REDACTED');
+  });
+
+  it('parses registry error bodies and tolerates non-JSON ones', () => {
+    expect(parseRegistryErrors('{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry","detail":{"name":"x"}}]}')).toEqual([
+      { code: 'NAME_UNKNOWN', message: 'repository name not known to registry', detail: { name: 'x' } },
+    ]);
+    expect(parseRegistryErrors('<html>502 Bad Gateway</html>')).toEqual([]);
+    expect(parseRegistryErrors('Too Many Requests')).toEqual([]);
+  });
+});
