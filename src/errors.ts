@@ -13,6 +13,7 @@ export type ErrorCode =
   | 'REGISTRY'
   | 'INVALID_RESPONSE'
   | 'UNSUPPORTED'
+  | 'REFUSED'
   | 'ABORTED';
 
 export class KrillError extends Error {

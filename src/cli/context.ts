@@ -32,6 +32,8 @@ export interface Io {
   out(text: string | Uint8Array): void;
   err(text: string): void;
   readStdin(): Promise<string>;
+  /** Asks a question on the terminal and returns the answer line. */
+  prompt(question: string): Promise<string>;
   stdoutIsTty: boolean;
   stderrIsTty: boolean;
   stdinIsTty: boolean;

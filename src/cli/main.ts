@@ -45,6 +45,7 @@ Examples:
   $ krill tags -r registry.example.com apps/web --limit 10
   $ echo "$TOKEN" | krill -u ci --password-stdin inspect registry.example.com/apps/web:1.2.0
 
+krill --version prints the version.
 Exit codes: 0 success, 1 operation failed, 2 bad usage (nothing was sent), 130 interrupted.
 `;
 
@@ -58,7 +59,6 @@ export function buildProgram(run: (cmd: Command, load: () => Promise<CommandModu
       outputError: (text, write) => write(`krill: ${text.replace(/^error: /, '').trimEnd()} (see krill --help)\n`),
     })
     .description('List, inspect and clean up images in Docker Registry v2 / OCI registries.')
-    .version(version(), '--version', 'print the version')
     .helpOption('-h, --help', 'show help')
     .showSuggestionAfterError(true)
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
@@ -110,6 +110,73 @@ export function buildProgram(run: (cmd: Command, load: () => Promise<CommandModu
     .addHelpText('after', '\nExamples:\n  $ krill inspect alpine:3.20\n  $ krill inspect alpine:3.20 --platform linux/arm64/v8\n  $ krill inspect localhost:5000/apps/web@sha256:… --raw | sha256sum\n')
     .action((...args: unknown[]) => run(args.at(-1) as Command, () => import('./commands/inspect.js'), args.slice(0, -2)));
 
+  const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+  const deletionOptions = (cmd: Command) =>
+    cmd
+      .option('--dry-run', 'show what would happen; change nothing')
+      .option('-y, --yes', 'do not ask for confirmation (needed without a terminal)')
+      .option('--plan-out <file>', 'save the plan as JSON (apply it later with krill apply)')
+      .option('--journal <file>', 'undo journal path (default: $XDG_STATE_HOME/krill/journals/…)');
+
+  deletionOptions(
+    program
+      .command('rm')
+      .description('remove tags or manifests safely: a digest shared with a tag that stays is only untagged')
+      .argument('<reference...>', 'REPO:TAG (remove the tag) or REPO@DIGEST (delete the manifest and its tags)')
+      .option('--force', 'delete a manifest even though a remaining index references it'),
+  )
+    .addHelpText('after', '\nExamples:\n  $ krill rm registry.example.com/apps/web:1.0.0\n  $ krill rm -r registry.example.com apps/web:mr-12 apps/web:mr-13 --yes\n  $ krill rm localhost:5000/apps/web@sha256:… --dry-run\n')
+    .action((...args: unknown[]) => run(args.at(-1) as Command, () => import('./commands/rm.js'), args.slice(0, -2)));
+
+  deletionOptions(
+    program
+      .command('cleanup')
+      .description('delete old tags by retention rules: plan first, then apply')
+      .argument('[repository...]', 'repositories to clean (with --all-repos: the registry)')
+      .option('--all-repos', 'every repository of the catalog')
+      .option('-f, --file <policy.yaml>', 'rules per repository from a policy file')
+      .addOption(new Option('--keep <n>', 'keep the N newest images (default 3 when no rule is given)').argParser(parseIntegerOption('--keep', 0, 100_000)))
+      .option('--delete-regex <regex>', 'only tags matching are candidates (repeatable)', collect)
+      .option('--keep-regex <regex>', 'tags matching are always kept (repeatable)', collect)
+      .option('--no-protect-latest', 'let the tag "latest" be deleted')
+      .option('--older-than <duration>', 'only delete images created before now minus this (30d, 12h, 2w)')
+      .option('--version <range>', "only semver tags in this range are candidates, e.g. '<1.4'")
+      .option('--scan-all', 'read every repository to account for blobs shared across repositories'),
+  )
+    .addHelpText(
+      'after',
+      `
+Rules, in order: candidates are the tags matching the delete filters (--delete-regex, --version) and not
+kept by --keep-regex or "latest"; the N newest candidate images are kept; of the rest, images newer than
+--older-than are kept; every other candidate is deleted. An image's manifest is deleted only when all its
+tags go; otherwise the tags are untagged. Signature tags (sha256-….sig/.att/.sbom) follow their subject.
+
+Examples:
+  $ krill cleanup registry.example.com/apps/web --keep 10 --dry-run
+  $ krill cleanup -r registry.example.com apps/web --delete-regex '^mr-' --older-than 14d --yes
+  $ krill cleanup --all-repos registry.example.com --keep 5 --plan-out plan.json
+  $ krill cleanup -f policy.yaml --all-repos --yes
+`,
+    )
+    .action((...args: unknown[]) => run(args.at(-1) as Command, () => import('./commands/cleanup.js'), args.slice(0, -2)));
+
+  deletionOptions(
+    program
+      .command('apply')
+      .description('apply a saved plan, re-checking every tag right before deleting')
+      .argument('<plan.json>', 'a plan written by --plan-out'),
+  )
+    .addHelpText('after', '\nExamples:\n  $ krill cleanup --all-repos registry.example.com --keep 5 --plan-out plan.json\n  $ krill apply plan.json --yes\n')
+    .action((...args: unknown[]) => run(args.at(-1) as Command, () => import('./commands/apply.js'), args.slice(0, -2)));
+
+  program
+    .command('undo')
+    .description('put back what a cleanup or rm removed, from its journal (until garbage collection)')
+    .argument('<journal>', 'the journal file krill printed after deleting')
+    .option('--dry-run', 'list what would be restored')
+    .addHelpText('after', '\nExamples:\n  $ krill undo ~/.local/state/krill/journals/2026-11-23T06-00-00-000Z-registry.example.com.jsonl\n')
+    .action((...args: unknown[]) => run(args.at(-1) as Command, () => import('./commands/undo.js'), args.slice(0, -2)));
+
   return program;
 }
 
@@ -126,6 +193,15 @@ function defaultIo(): Io {
       for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
       return Buffer.concat(chunks).toString('utf8');
     },
+    prompt: async (question) => {
+      const { createInterface } = await import('node:readline/promises');
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      try {
+        return await rl.question(question);
+      } finally {
+        rl.close();
+      }
+    },
     stdoutIsTty: process.stdout.isTTY === true,
     stderrIsTty: process.stderr.isTTY === true,
     stdinIsTty: process.stdin.isTTY === true,
@@ -135,6 +211,11 @@ function defaultIo(): Io {
 
 /** Runs the CLI and returns the exit code (used directly by tests; `main` exits with it). */
 export async function runCli(argv: string[], io: Io = defaultIo(), signal: AbortSignal = new AbortController().signal): Promise<number> {
+  // Handled before commander: `cleanup --version RANGE` must not be taken for the program's --version.
+  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+    io.out(`${version()}\n`);
+    return 0;
+  }
   let context: CliContext | undefined;
   let verbose = false;
   const program = buildProgram(async (cmd, load, args) => {

@@ -19,11 +19,7 @@ export function formatDate(iso: string | null): string {
   return iso === null ? '-' : iso.replace(/\.\d{3}Z$/, 'Z');
 }
 
-/** `sha256:` and the first 12 hex characters, like docker's short image ids. */
-export function shortDigest(digest: string): string {
-  const colon = digest.indexOf(':');
-  return colon === -1 ? digest : digest.slice(0, colon + 13);
-}
+export { shortDigest } from '../manifest/manifest.js';
 
 export interface TableOptions {
   /** Style for the header row (bold on a color terminal). */

@@ -155,3 +155,9 @@ export function sumDistinctBlobs(descriptors: Iterable<Descriptor>): number {
   for (const size of seen.values()) total += size;
   return total;
 }
+
+/** `sha256:` and the first 12 hex characters, like docker's short image ids. */
+export function shortDigest(digest: string): string {
+  const colon = digest.indexOf(':');
+  return colon === -1 ? digest : digest.slice(0, colon + 13);
+}

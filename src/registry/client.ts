@@ -1,6 +1,6 @@
 import type { Credentials } from '../auth/credentials.js';
 import { AuthSession } from '../auth/session.js';
-import { InvalidResponseError, NetworkError, RegistryError, parseRegistryErrors } from '../errors.js';
+import { InvalidResponseError, KrillError, NetworkError, RegistryError, parseRegistryErrors } from '../errors.js';
 import { nextLink } from '../http/link.js';
 import type { HttpRequest, HttpResponse, Transport } from '../http/transport.js';
 import { isNoTlsError } from '../http/transport.js';
@@ -250,6 +250,59 @@ export class RegistryClient {
     }
     await this.#cache?.put(digest, res.body);
     return res.body;
+  }
+
+  /** Stores a manifest under a tag or digest; returns its digest as the registry computed it. */
+  async putManifest(repository: string, reference: string, bytes: Buffer, mediaType: string): Promise<string> {
+    const res = await this.#request({
+      method: 'PUT',
+      path: `/v2/${repository}/manifests/${reference}`,
+      scope: repositoryScope(repository, ['pull', 'push']),
+      headers: { 'content-type': mediaType },
+      body: bytes,
+    });
+    return res.headers['docker-content-digest'] ?? sha256Digest(bytes);
+  }
+
+  /**
+   * `DELETE /v2/<repo>/manifests/<digest>`: removes the manifest and, on distribution, every tag of
+   * this repository that points at it. 404 means already gone (a rerun after an interruption).
+   */
+  async deleteManifest(repository: string, digest: string): Promise<'deleted' | 'not-found'> {
+    const res = await this.#request({ method: 'DELETE', path: `/v2/${repository}/manifests/${digest}`, scope: repositoryScope(repository, ['delete']), accept: [404, 405] });
+    if (res.status === 405) throw this.#deletesDisabled(res);
+    return res.status === 404 ? 'not-found' : 'deleted';
+  }
+
+  /**
+   * The OCI 1.1 tag delete (`DELETE /v2/<repo>/manifests/<tag>`, 202). distribution 2.8 answers
+   * 400 DIGEST_INVALID, and 405 with deletes disabled: both mean "not supported here".
+   */
+  async deleteTag(repository: string, tag: string): Promise<'deleted' | 'unsupported' | 'not-found'> {
+    const res = await this.#request({ method: 'DELETE', path: `/v2/${repository}/manifests/${tag}`, scope: repositoryScope(repository, ['delete']), accept: [400, 404, 405, 501] });
+    if (res.status === 202 || res.status === 200) return 'deleted';
+    const errors = parseRegistryErrors(res.body.toString('utf8'));
+    if (res.status === 404 && errors.some((e) => e.code === 'MANIFEST_UNKNOWN' || e.code === 'NAME_UNKNOWN')) return 'not-found';
+    return 'unsupported';
+  }
+
+  /**
+   * Whether this registry accepts deletes, found out without changing anything: a DELETE of a
+   * digest that cannot exist answers 404 when deletes are enabled and 405 when they are not.
+   * Auth refusals surface as AuthError (e.g. a GitLab job token outside its project).
+   */
+  async checkDeletesEnabled(repository: string): Promise<void> {
+    const impossible = `sha256:${'0'.repeat(64)}`;
+    const res = await this.#request({ method: 'DELETE', path: `/v2/${repository}/manifests/${impossible}`, scope: repositoryScope(repository, ['delete']), accept: [400, 404, 405] });
+    if (res.status === 405) throw this.#deletesDisabled(res);
+  }
+
+  #deletesDisabled(res: HttpResponse): KrillError {
+    const code = parseRegistryErrors(res.body.toString('utf8'))[0]?.code;
+    return new KrillError(
+      'UNSUPPORTED',
+      `${this.host} does not allow deletes (HTTP 405${code ? ` ${code}` : ''}): enable them with storage.delete.enabled: true in the registry config (or REGISTRY_STORAGE_DELETE_ENABLED=true) and restart it; nothing was changed`,
+    );
   }
 
   /** Cache marker: see ContentCache.hasSeen. */

@@ -60,3 +60,43 @@ export function expectedSize(m: BuiltManifest): number {
   visit(m);
   return [...blobs.values()].reduce((a, b) => a + b, 0);
 }
+
+/**
+ * The cleanup scenario: shared digests, equal and missing `created`, a multi-arch index, `latest`,
+ * and cosign-style signature tags following their subjects.
+ */
+export interface ApiFixture {
+  repository: string;
+  images: Record<'a1' | 'a2' | 'a3' | 'a4' | 'amd64' | 'arm64' | 'idx' | 'nodate' | 'sigA1' | 'sigIdx', BuiltManifest>;
+  tags: Record<string, BuiltManifest>;
+}
+
+export const sigTag = (m: BuiltManifest) => `${m.digest.replace(':', '-')}.sig`;
+
+export async function seedApiRepository(registry: TestRegistry, repository = 'apps/api', salt = ''): Promise<ApiFixture> {
+  const pusher = new Pusher(registry);
+  const base = `shared base ${salt}`;
+  const a1 = buildImage({ created: '2024-01-01T00:00:00Z', layers: [base, `a1 ${salt}`] });
+  const a2 = buildImage({ created: '2024-02-01T00:00:00Z', layers: [base, `a2 ${salt}`] });
+  const a3 = buildImage({ created: '2024-03-01T00:00:00Z', layers: [base, `a3 ${salt}`] });
+  const a4 = buildImage({ created: '2024-03-01T00:00:00Z', layers: [base, `a4 ${salt}`], format: 'oci' });
+  const amd64 = buildImage({ created: '2024-04-01T00:00:00Z', layers: [base, `idx amd64 ${salt}`], format: 'oci' });
+  const arm64 = buildImage({ created: '2024-04-01T00:00:00Z', layers: [`arm base ${salt}`, `idx arm64 ${salt}`], format: 'oci', architecture: 'arm64', variant: 'v8' });
+  const idx = buildIndex([amd64, arm64], { format: 'oci' });
+  const nodate = buildImage({ created: null, layers: [base, `nodate ${salt}`] });
+  const sigA1 = buildImage({ created: '2024-01-02T00:00:00Z', layers: [`signature of a1 ${salt}`], format: 'oci' });
+  const sigIdx = buildImage({ created: '2024-04-02T00:00:00Z', layers: [`signature of idx ${salt}`], format: 'oci' });
+  await pusher.push(repository, a1, '1.0.0');
+  await pusher.push(repository, a2, '1.1.0', 'stable');
+  await pusher.push(repository, a3, '1.2.0', 'latest');
+  await pusher.push(repository, a4, '1.2.1');
+  await pusher.push(repository, idx, '2.0.0');
+  await pusher.push(repository, nodate, 'nodate');
+  await pusher.push(repository, sigA1, sigTag(a1));
+  await pusher.push(repository, sigIdx, sigTag(idx));
+  return {
+    repository,
+    images: { a1, a2, a3, a4, amd64, arm64, idx, nodate, sigA1, sigIdx },
+    tags: { '1.0.0': a1, '1.1.0': a2, stable: a2, '1.2.0': a3, latest: a3, '1.2.1': a4, '2.0.0': idx, nodate, [sigTag(a1)]: sigA1, [sigTag(idx)]: sigIdx },
+  };
+}

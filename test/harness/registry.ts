@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -163,4 +163,26 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
       return out;
     },
   };
+}
+
+/** Bytes of every blob in the registry's storage (what garbage collection frees is the difference). */
+export function blobBytes(storageDir: string): number {
+  const root = join(storageDir, 'docker/registry/v2/blobs/sha256');
+  let total = 0;
+  let prefixes: string[] = [];
+  try {
+    prefixes = readdirSync(root);
+  } catch {
+    return 0;
+  }
+  for (const prefix of prefixes) {
+    for (const hex of readdirSync(join(root, prefix))) {
+      try {
+        total += statSync(join(root, prefix, hex, 'data')).size;
+      } catch {
+        // a directory left without data
+      }
+    }
+  }
+  return total;
 }

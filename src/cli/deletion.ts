@@ -1,0 +1,131 @@
+import { writeFile } from 'node:fs/promises';
+import { KrillError, UsageError } from '../errors.js';
+import { shortDigest } from '../manifest/manifest.js';
+import type { ApplyResult } from '../plan/apply.js';
+import { applyPlan } from '../plan/apply.js';
+import { Journal, defaultJournalPath } from '../plan/journal.js';
+import type { Plan } from '../plan/plan.js';
+import type { RegistryClient } from '../registry/client.js';
+import type { CliContext } from './context.js';
+import { startProgress } from './progress.js';
+import { formatBytes, formatTable } from './render.js';
+
+/** What rm, cleanup and apply share: showing a plan, asking, applying, reporting. */
+
+export interface DeletionFlags {
+  dryRun?: boolean;
+  yes?: boolean;
+  planOut?: string;
+  journal?: string;
+}
+
+export function planCounts(plan: Plan) {
+  let deleteTags = 0;
+  let untagTags = 0;
+  let manifests = 0;
+  let platformManifests = 0;
+  let keepTags = 0;
+  for (const repo of plan.repositories) {
+    keepTags += repo.keep.length;
+    for (const action of repo.actions) {
+      if (action.kind === 'untag') untagTags++;
+      else if (action.parent) platformManifests++;
+      else {
+        manifests++;
+        deleteTags += action.tags.length;
+      }
+    }
+  }
+  return { deleteTags, untagTags, manifests, platformManifests, keepTags, actions: deleteTags + untagTags + manifests + platformManifests };
+}
+
+export function renderPlan(plan: Plan, options: { showKept?: boolean } = {}): string {
+  let out = '';
+  for (const repo of plan.repositories) {
+    const rows: string[][] = [];
+    if (options.showKept !== false) for (const t of repo.keep) rows.push(['keep', t.tag, shortDigest(t.digest), t.reason]);
+    for (const t of repo.delete) rows.push([t.reason.includes('untag only') ? 'untag' : 'delete', t.tag, shortDigest(t.digest), t.reason]);
+    for (const a of repo.actions) if (a.kind === 'delete-manifest' && a.tags.length === 0) rows.push(['delete', '-', shortDigest(a.digest), a.parent ? `platform manifest of deleted ${shortDigest(a.parent)}` : 'untagged manifest']);
+    if (rows.length === 0) continue;
+    out += `${plan.registry.host}/${repo.repository}\n`;
+    out += formatTable(['ACTION', 'TAG', 'DIGEST', 'REASON'], rows).replace(/^/gm, '  ');
+    out += '\n';
+  }
+  const c = planCounts(plan);
+  out += `Plan: delete ${c.deleteTags} tag${c.deleteTags === 1 ? '' : 's'} (${c.manifests} manifest${c.manifests === 1 ? '' : 's'}${c.platformManifests ? ` and ${c.platformManifests} platform manifest${c.platformManifests === 1 ? '' : 's'}` : ''}), untag ${c.untagTags}, keep ${c.keepTags}.\n`;
+  out += `Space the garbage collector will free: ${formatBytes(plan.reclaimableBytes)}${plan.assumption ? ` (${plan.assumption})` : ''}.\n`;
+  return out;
+}
+
+/** Asks on the terminal; without one, only --yes may go ahead (exit 2 otherwise, nothing changed). */
+export async function confirm(ctx: CliContext, question: string, yes: boolean | undefined): Promise<boolean> {
+  if (yes) return true;
+  if (!ctx.io.stdinIsTty) {
+    throw new UsageError('refusing to delete without confirmation: there is no terminal to ask on; pass --yes (or --dry-run to preview)');
+  }
+  const answer = await ctx.io.prompt(`${question} [y/N] `);
+  return /^y(es)?$/i.test(answer.trim());
+}
+
+const GC_HINT = `Nothing is freed until the registry's garbage collector runs (with the registry stopped or read-only):
+  docker-registry garbage-collect /etc/docker/registry/config.yml
+Do not add --delete-untagged on distribution 2.8: it also deletes the platform manifests of multi-arch images (distribution#3178).`;
+
+/** Shows the plan, saves it, asks, applies and reports. Nothing to do is success. */
+export async function executePlan(ctx: CliContext, client: RegistryClient, plan: Plan, flags: DeletionFlags, ask: { question: string; showKept?: boolean }): Promise<void> {
+  const counts = planCounts(plan);
+  if (flags.planOut) {
+    try {
+      await writeFile(flags.planOut, `${JSON.stringify(plan, null, 2)}\n`);
+    } catch (error) {
+      throw new UsageError(`cannot write --plan-out ${flags.planOut}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
+    }
+  }
+  if (ctx.options.json && (flags.dryRun || counts.actions === 0)) {
+    ctx.io.out(`${JSON.stringify({ ...plan, dryRun: flags.dryRun === true }, null, 2)}\n`);
+  } else if (!ctx.options.json) {
+    ctx.io.out(renderPlan(plan, { showKept: ask.showKept ?? true }));
+  }
+  if (flags.planOut) ctx.io.err(`krill: plan saved to ${flags.planOut}; apply it with: krill apply ${flags.planOut}\n`);
+  if (counts.actions === 0) {
+    if (!ctx.options.json) ctx.io.out('Nothing to delete.\n');
+    return;
+  }
+  if (flags.dryRun) {
+    if (!ctx.options.json) ctx.io.out('Dry run: nothing was changed.\n');
+    return;
+  }
+  if (!(await confirm(ctx, ask.question, flags.yes))) {
+    ctx.io.err('krill: cancelled; nothing was changed\n');
+    return;
+  }
+  const journal = await Journal.open(flags.journal ?? defaultJournalPath(ctx.io.env, plan.registry.host));
+  const progress = startProgress(ctx, 'deleting');
+  let result: ApplyResult;
+  try {
+    result = await applyPlan(client, plan, { journal, concurrency: ctx.options.concurrency, onProgress: progress.update, signal: ctx.signal });
+  } catch (error) {
+    progress.done();
+    if (journal.entries > 0) ctx.io.err(`krill: what was deleted is in the undo journal: krill undo ${journal.path}\n`);
+    throw error;
+  } finally {
+    await journal.close();
+  }
+  progress.done();
+  reportResult(ctx, plan, result, journal.path);
+}
+
+function reportResult(ctx: CliContext, plan: Plan, result: ApplyResult, journalPath: string): void {
+  const failed = result.outcomes.filter((o) => o.status === 'failed');
+  if (ctx.options.json) {
+    ctx.io.out(`${JSON.stringify({ ...plan, result: { ...result, journal: journalPath } }, null, 2)}\n`);
+  } else {
+    const count = (status: string) => result.outcomes.filter((o) => o.status === status).reduce((n, o) => n + Math.max(1, o.tags.length), 0);
+    for (const o of result.outcomes.filter((x) => x.status === 'skipped' || x.status === 'failed')) {
+      ctx.io.out(`${o.status}: ${plan.registry.host}/${o.repository} ${o.tags.join(', ') || shortDigest(o.digest)}: ${o.detail ?? ''}\n`);
+    }
+    ctx.io.out(`Deleted ${count('deleted')}, untagged ${count('untagged')}, already gone ${count('already-gone')}, skipped ${count('skipped')}, failed ${count('failed')}.\n`);
+    ctx.io.out(`Undo (until garbage collection): krill undo ${journalPath}\n${GC_HINT}\n`);
+  }
+  if (failed.length > 0) throw new KrillError('REGISTRY', `${failed.length} deletion${failed.length === 1 ? '' : 's'} failed (listed above); rerun the same command to retry them`);
+}

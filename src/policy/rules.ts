@@ -1,0 +1,86 @@
+import semver from 'semver';
+import { UsageError } from '../errors.js';
+
+/** A retention rule for one repository, validated and compiled. Pure: no I/O. */
+export interface Rules {
+  /** Keep the N newest candidate images. */
+  keep: number;
+  /** Only tags matching one of these are candidates (empty: every tag). */
+  deleteRegex: RegExp[];
+  /** Tags matching one of these are always kept. */
+  keepRegex: RegExp[];
+  protectLatest: boolean;
+  /** Only images created before now minus this are deleted. */
+  olderThan?: { ms: number; text: string };
+  /** Only tags that are semantic versions inside this range are candidates. */
+  version?: { range: semver.Range; text: string };
+}
+
+/** Rules as written by a user (flags or a policy file entry), before validation. */
+export interface RuleInput {
+  keep?: number | undefined;
+  deleteRegex?: string[] | undefined;
+  keepRegex?: string[] | undefined;
+  protectLatest?: boolean | undefined;
+  olderThan?: string | undefined;
+  version?: string | undefined;
+}
+
+export const DEFAULT_KEEP = 3;
+const MAX_KEEP = 100_000;
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** `30d`, `12h`, `2w`, `90m`, `1w3d`. */
+export function parseDuration(text: string, where = '--older-than'): number {
+  const trimmed = text.trim();
+  if (!/^(\d+[smhdw])+$/.test(trimmed)) {
+    throw new UsageError(`invalid ${where} "${text}": expected a duration such as 30d, 12h or 2w (units s, m, h, d, w)`);
+  }
+  let total = 0;
+  for (const [, n, unit] of trimmed.matchAll(/(\d+)([smhdw])/g)) total += Number(n) * UNIT_MS[unit!]!;
+  if (total <= 0) throw new UsageError(`invalid ${where} "${text}": the duration must be greater than zero`);
+  return total;
+}
+
+export function compilePattern(pattern: string, where: string): RegExp {
+  try {
+    return new RegExp(pattern);
+  } catch (error) {
+    throw new UsageError(`invalid ${where} regex "${pattern}": ${(error as Error).message.replace(/^Invalid regular expression: /, '')}; use JavaScript regex syntax`);
+  }
+}
+
+/** Validates and compiles rules. `keep` defaults to 3 only when no rule at all is given. */
+export function compileRules(input: RuleInput, where = ''): Rules {
+  const prefix = where ? `${where}: ` : '';
+  const noRule = input.keep === undefined && !input.deleteRegex?.length && !input.keepRegex?.length && input.olderThan === undefined && input.version === undefined;
+  const keep = input.keep ?? (noRule ? DEFAULT_KEEP : 0);
+  if (!Number.isInteger(keep) || keep < 0 || keep > MAX_KEEP) {
+    throw new UsageError(`${prefix}invalid keep ${keep}: expected a whole number from 0 to ${MAX_KEEP}`);
+  }
+  const rules: Rules = {
+    keep,
+    deleteRegex: (input.deleteRegex ?? []).map((p) => compilePattern(p, `${prefix}delete-regex`)),
+    keepRegex: (input.keepRegex ?? []).map((p) => compilePattern(p, `${prefix}keep-regex`)),
+    protectLatest: input.protectLatest ?? true,
+  };
+  if (input.olderThan !== undefined) rules.olderThan = { ms: parseDuration(input.olderThan, `${prefix}older-than`), text: input.olderThan.trim() };
+  if (input.version !== undefined) {
+    const range = semver.validRange(input.version, { loose: false }) === null ? null : new semver.Range(input.version);
+    if (!range) throw new UsageError(`${prefix}invalid version range "${input.version}": expected a semver range such as '<1.4' or '>=1.0.0 <2.0.0'`);
+    rules.version = { range, text: input.version.trim() };
+  }
+  return rules;
+}
+
+/** A tag as a semantic version (an optional leading `v` allowed), or null. */
+export function tagVersion(tag: string): semver.SemVer | null {
+  return semver.parse(tag.startsWith('v') ? tag.slice(1) : tag);
+}
+
+/** Pre-releases sort before their release, and inside the range only when the range allows them by ordering. */
+export function versionInRange(tag: string, range: semver.Range): boolean {
+  const version = tagVersion(tag);
+  return version !== null && semver.satisfies(version, range, { includePrerelease: true });
+}

@@ -1,0 +1,77 @@
+import { mapConcurrent } from '../http/limiter.js';
+import type { Descriptor } from '../manifest/manifest.js';
+import type { RegistryClient } from './client.js';
+import { ImageReader } from './image-reader.js';
+
+/**
+ * What a cleanup decides on: every tag of a repository with its digest, and every manifest those
+ * tags reach (index children included) with the blobs it references. Read once; everything after
+ * (policy, plan, reclaimable bytes) is pure computation over this.
+ */
+
+export interface ManifestNode {
+  digest: string;
+  mediaType: string;
+  kind: 'image' | 'index' | 'unknown';
+  /** Bytes of the manifest itself (a blob in the registry's storage, too). */
+  size: number;
+  /** For an index: every child digest, attestations included. */
+  children: string[];
+  /** For an image: config and layers. */
+  blobs: Descriptor[];
+  /** Newest platform `created` (see ImageReader); null when unknown. */
+  created: string | null;
+}
+
+export interface RepositorySnapshot {
+  registry: string;
+  repository: string;
+  tags: Array<{ tag: string; digest: string }>;
+  manifests: Record<string, ManifestNode>;
+}
+
+export interface SnapshotOptions {
+  concurrency?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export async function readRepositorySnapshot(client: RegistryClient, repository: string, options: SnapshotOptions = {}): Promise<RepositorySnapshot> {
+  const reader = new ImageReader(client, repository);
+  const names = await client.listTags(repository);
+  const warm = await client.cacheIsWarm(repository);
+  const manifests: Record<string, ManifestNode> = {};
+  const visiting = new Map<string, Promise<void>>();
+
+  const visit = (digest: string): Promise<void> => {
+    let pending = visiting.get(digest);
+    if (!pending) {
+      pending = (async () => {
+        const [fetched, summary] = await Promise.all([reader.manifest(digest), reader.summarize(digest)]);
+        const m = fetched.manifest;
+        const node: ManifestNode = {
+          digest,
+          mediaType: fetched.mediaType,
+          kind: m.kind,
+          size: fetched.size,
+          children: m.kind === 'index' ? m.manifests.map((d) => d.digest) : [],
+          blobs: m.kind === 'image' ? [m.config, ...m.layers] : [],
+          created: summary.created,
+        };
+        manifests[digest] = node;
+        await Promise.all(node.children.map(visit));
+      })();
+      visiting.set(digest, pending);
+    }
+    return pending;
+  };
+
+  let done = 0;
+  const tags = await mapConcurrent(names, (options.concurrency ?? 8) * 4, async (tag) => {
+    const fetched = await reader.resolveTag(tag, warm);
+    await visit(fetched.digest);
+    options.onProgress?.(++done, names.length);
+    return { tag, digest: fetched.digest };
+  });
+  await client.markCacheWarm(repository);
+  return { registry: client.host, repository, tags, manifests };
+}
