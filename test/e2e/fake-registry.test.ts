@@ -1,0 +1,105 @@
+import { createServer } from 'node:http';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { krill } from '../harness/cli.js';
+import { buildImage, sha256 } from '../harness/images.js';
+import type { BuiltManifest } from '../harness/images.js';
+
+/**
+ * A HAND-WRITTEN FAKE registry, used only for behaviour the real distribution 2.8 server does not
+ * show: tag-list pagination with Link headers, the OCI 1.1 tag delete (202), a registry that refuses
+ * HEAD (like Nexus) and omits Docker-Content-Digest. Everything else is tested against the real server.
+ */
+
+interface Fake {
+  host: string;
+  log: string[];
+  tags: Map<string, string>;
+  server: Server;
+}
+
+async function startFake(images: Array<[string, BuiltManifest]>): Promise<Fake> {
+  const manifests = new Map<string, BuiltManifest>();
+  const blobs = new Map<string, Buffer>();
+  const tags = new Map<string, string>();
+  for (const [tag, m] of images) {
+    manifests.set(m.digest, m);
+    for (const b of m.blobs) blobs.set(b.digest, b.bytes);
+    tags.set(tag, m.digest);
+  }
+  const log: string[] = [];
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    log.push(`${req.method} ${url.pathname}${url.search}`);
+    const json = (status: number, body: unknown, headers: Record<string, string> = {}) => res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
+    if (url.pathname === '/v2/') return json(200, {});
+    const m = /^\/v2\/(.+)\/(tags\/list|manifests\/([^/]+)|blobs\/([^/]+))$/.exec(url.pathname);
+    if (!m) return json(404, { errors: [{ code: 'NAME_UNKNOWN', message: 'unknown' }] });
+    if (m[2] === 'tags/list') {
+      // Pages of two, sorted, with an RFC 8288 Link to the next page (as distribution 3 and Harbor do).
+      const all = [...tags.keys()].sort();
+      const last = url.searchParams.get('last');
+      const start = last ? all.indexOf(last) + 1 : 0;
+      const page = all.slice(start, start + 2);
+      const headers: Record<string, string> = {};
+      if (start + 2 < all.length) headers.link = `</v2/${m[1]}/tags/list?n=2&last=${page.at(-1)}>; rel="next"`;
+      return json(200, { name: m[1], tags: page }, headers);
+    }
+    if (m[4]) {
+      const b = blobs.get(m[4]);
+      return b ? res.writeHead(200).end(b) : json(404, { errors: [{ code: 'BLOB_UNKNOWN', message: 'blob unknown' }] });
+    }
+    const ref = m[3]!;
+    const digest = ref.startsWith('sha256:') ? ref : tags.get(ref);
+    const manifest = digest ? manifests.get(digest) : undefined;
+    if (req.method === 'HEAD') return res.writeHead(405).end(); // refuses HEAD, like Nexus
+    if (req.method === 'GET') {
+      // No Docker-Content-Digest: the client must hash the bytes.
+      return manifest ? res.writeHead(200, { 'content-type': manifest.mediaType }).end(manifest.bytes) : json(404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] });
+    }
+    if (req.method === 'DELETE') {
+      if (!ref.startsWith('sha256:')) {
+        // OCI distribution 1.1: DELETE by tag removes just that tag.
+        if (!tags.delete(ref)) return json(404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] });
+        return res.writeHead(202).end();
+      }
+      if (!manifests.delete(ref)) return json(404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] });
+      for (const [t, d] of tags) if (d === ref) tags.delete(t);
+      return res.writeHead(202).end();
+    }
+    return json(405, { errors: [{ code: 'UNSUPPORTED', message: 'unsupported' }] });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { host: `127.0.0.1:${(server.address() as AddressInfo).port}`, log, tags, server };
+}
+
+let fake: Fake;
+const one = buildImage({ created: '2024-01-01T00:00:00Z', layers: ['one'] });
+const two = buildImage({ created: '2024-02-01T00:00:00Z', layers: ['two'] });
+
+beforeAll(async () => {
+  fake = await startFake([['a', one], ['b', one], ['c', two], ['d', two], ['e', two]]);
+});
+afterAll(() => new Promise<void>((resolve) => fake.server.close(() => resolve())));
+
+describe('fake registry: behaviour distribution 2.8 does not show', () => {
+  it('follows tag-list Link pages and works without HEAD or Docker-Content-Digest', async () => {
+    const res = await krill(['tags', `${fake.host}/repo`, '--json', '--no-cache']);
+    expect(res.code, res.stderr).toBe(0);
+    const rows = JSON.parse(res.stdout) as Array<{ tag: string; digest: string }>;
+    expect(rows.map((r) => r.tag).sort()).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(rows.find((r) => r.tag === 'a')!.digest).toBe(sha256(one.bytes));
+    expect(fake.log.filter((l) => l.includes('/tags/list'))).toHaveLength(3);
+  });
+
+  it('uses the OCI 1.1 tag delete to untag, without a throwaway manifest', async () => {
+    fake.log.length = 0;
+    const res = await krill(['rm', `${fake.host}/repo:a`, '--yes']);
+    expect(res.code, res.stderr).toBe(0);
+    expect(fake.tags.has('a')).toBe(false);
+    expect(fake.tags.get('b')).toBe(one.digest);
+    expect(fake.log).toContain('DELETE /v2/repo/manifests/a');
+    expect(fake.log.some((l) => l.startsWith('PUT'))).toBe(false);
+  });
+});

@@ -1,0 +1,161 @@
+import { describe, expect, it } from 'vitest';
+import { UsageError } from '../../src/errors.js';
+import { buildRepositoryPlan, computeReclaimable } from '../../src/plan/plan.js';
+import { evaluateRules } from '../../src/policy/evaluate.js';
+import { globToRegExp, parsePolicy, rulesFor } from '../../src/policy/policy-file.js';
+import { compileRules, parseDuration, versionInRange } from '../../src/policy/rules.js';
+import type { ManifestNode, RepositorySnapshot } from '../../src/registry/snapshot.js';
+
+const dg = (name: string) => `sha256:${Buffer.from(name).toString('hex').padEnd(64, '0').slice(0, 64)}`;
+const blob = (name: string, size: number) => ({ mediaType: 'layer', digest: dg(`blob ${name}`), size });
+
+function image(name: string, created: string | null, blobs = [blob(name, 100)]): ManifestNode {
+  return { digest: dg(name), mediaType: 'application/vnd.oci.image.manifest.v1+json', kind: 'image', size: 10, children: [], blobs, created };
+}
+
+function snapshot(nodes: ManifestNode[], tags: Array<[string, string]>): RepositorySnapshot {
+  return { registry: 'r', repository: 'repo', manifests: Object.fromEntries(nodes.map((n) => [n.digest, n])), tags: tags.map(([tag, name]) => ({ tag, digest: dg(name) })) };
+}
+
+const NOW = Date.parse('2024-06-01T00:00:00Z');
+
+describe('evaluateRules', () => {
+  it('counts images, not tags, and breaks ties by tag name', () => {
+    const s = snapshot([image('a', '2024-01-01T00:00:00Z'), image('b', '2024-01-01T00:00:00Z'), image('c', '2024-02-01T00:00:00Z')], [['x1', 'a'], ['x2', 'a'], ['b1', 'b'], ['c1', 'c'], ['c2', 'c']]);
+    const decisions = evaluateRules(s, compileRules({ keep: 2 }), NOW);
+    const byTag = Object.fromEntries(decisions.map((d) => [d.tag, d.action]));
+    // c (newest, 2 tags) and b (tie with a, "b1" < "x1") are the 2 newest images.
+    expect(byTag).toEqual({ c1: 'keep', c2: 'keep', b1: 'keep', x1: 'delete', x2: 'delete' });
+  });
+
+  it('defaults to keep 3 only when no rule is given', () => {
+    expect(compileRules({}).keep).toBe(3);
+    expect(compileRules({ olderThan: '30d' }).keep).toBe(0);
+  });
+
+  it('keeps images with unknown dates under --older-than, and sorts them oldest for keep-N', () => {
+    const s = snapshot([image('a', null), image('b', '2024-05-30T00:00:00Z'), image('c', '2023-01-01T00:00:00Z')], [['a', 'a'], ['b', 'b'], ['c', 'c']]);
+    const older = evaluateRules(s, compileRules({ olderThan: '7d' }), NOW);
+    expect(Object.fromEntries(older.map((d) => [d.tag, d.reason]))).toEqual({ a: 'created date unknown', b: 'newer than 7d', c: 'older than 7d' });
+    const keep1 = evaluateRules(s, compileRules({ keep: 2 }), NOW);
+    expect(keep1.find((d) => d.tag === 'a')!.action).toBe('delete');
+  });
+
+  it('applies keep-regex, latest protection, delete-regex and version ranges with pre-releases before releases', () => {
+    const nodes = ['latest', 'v1.0.0', '1.3.0-rc.1', '1.3.0', '1.4.0', 'feature-x', 'keepme'].map((t, i) => image(t, `2024-01-0${i + 1}T00:00:00Z`));
+    const s = snapshot(nodes, nodes.map((n, i) => [['latest', 'v1.0.0', '1.3.0-rc.1', '1.3.0', '1.4.0', 'feature-x', 'keepme'][i]!, ['latest', 'v1.0.0', '1.3.0-rc.1', '1.3.0', '1.4.0', 'feature-x', 'keepme'][i]!]));
+    const d = evaluateRules(s, compileRules({ keep: 0, version: '<1.4', keepRegex: ['^keep'] }), NOW);
+    expect(Object.fromEntries(d.map((x) => [x.tag, x.action]))).toEqual({ latest: 'keep', keepme: 'keep', 'feature-x': 'keep', '1.4.0': 'keep', 'v1.0.0': 'delete', '1.3.0-rc.1': 'delete', '1.3.0': 'delete' });
+    expect(versionInRange('1.4.0-rc.1', compileRules({ version: '<1.4.0' }).version!.range)).toBe(true);
+    expect(versionInRange('1.4.0', compileRules({ version: '<1.4.0' }).version!.range)).toBe(false);
+    const onlyFeature = evaluateRules(s, compileRules({ keep: 0, deleteRegex: ['^feature-'], protectLatest: false }), NOW);
+    expect(onlyFeature.filter((x) => x.action === 'delete').map((x) => x.tag)).toEqual(['feature-x']);
+  });
+});
+
+describe('buildRepositoryPlan', () => {
+  const a = image('a', '2024-01-01T00:00:00Z', [blob('shared', 1000), blob('a', 100)]);
+  const b = image('b', '2024-02-01T00:00:00Z', [blob('shared', 1000), blob('b', 200)]);
+  const c1 = image('c1', '2024-03-01T00:00:00Z', [blob('c1', 300)]);
+  const c2 = image('c2', '2024-03-01T00:00:00Z', [blob('c2', 400)]);
+  const idx: ManifestNode = { digest: dg('idx'), mediaType: 'application/vnd.oci.image.index.v1+json', kind: 'index', size: 20, children: [c1.digest, c2.digest], blobs: [], created: '2024-03-01T00:00:00Z' };
+  const sig = image('sig', '2024-01-02T00:00:00Z', [blob('sig', 50)]);
+  const s = snapshot([a, b, c1, c2, idx, sig], [['a', 'a'], ['a-alias', 'a'], ['b', 'b'], ['multi', 'idx'], ['amd64-only', 'c1'], [`${a.digest.replace(':', '-')}.sig`, 'sig']]);
+
+  it('untags when a sibling stays, deletes when every tag goes, and signatures follow', () => {
+    const decisions = evaluateRules(s, compileRules({ keep: 0, deleteRegex: ['^a$', '^b$'] }), NOW);
+    const plan = buildRepositoryPlan(s, decisions);
+    expect(plan.actions).toEqual([
+      { kind: 'untag', tag: 'a', digest: a.digest },
+      { kind: 'delete-manifest', digest: b.digest, tags: ['b'] },
+    ]);
+    expect(plan.keep.find((t) => t.tag.endsWith('.sig'))!.reason).toMatch(/^signature of kept/);
+  });
+
+  it('deletes a signature with its subject, and an index with the platform manifests nothing else uses', () => {
+    const decisions = evaluateRules(s, compileRules({ keep: 0, deleteRegex: ['^a$', '^a-alias$', '^multi$'] }), NOW);
+    const plan = buildRepositoryPlan(s, decisions);
+    const deletes = plan.actions.filter((x) => x.kind === 'delete-manifest').map((x) => x.digest);
+    expect(deletes).toContain(sig.digest);
+    expect(deletes).toContain(idx.digest);
+    expect(deletes).toContain(c2.digest); // only the index used it
+    expect(deletes).not.toContain(c1.digest); // still tagged amd64-only
+    expect(computeReclaimable([s], [plan])).toBe(a.size + 100 + sig.size + 50 + idx.size + c2.size + 400);
+  });
+
+  it('never deletes a manifest a kept index references, unless forced', () => {
+    const keepAll = s.tags.map((t) => ({ ...t, action: 'keep' as const, reason: 'x' }));
+    expect(() => buildRepositoryPlan(s, keepAll, { deleteDigests: [c2.digest] })).toThrow(/referenced by sha256:\w{12} \(multi\).*--force/);
+    const forced = buildRepositoryPlan(s, keepAll, { deleteDigests: [c2.digest], force: true });
+    expect(forced.actions).toEqual([{ kind: 'delete-manifest', digest: c2.digest, tags: [] }]);
+  });
+
+  it('does not count blobs another repository still uses', () => {
+    const decisions = evaluateRules(s, compileRules({ keep: 0, deleteRegex: ['^b$'] }), NOW);
+    const plan = buildRepositoryPlan(s, decisions);
+    const other = snapshot([image('o', null, [blob('b', 200)])], [['o', 'o']]);
+    other.repository = 'other';
+    expect(computeReclaimable([s], [plan])).toBe(b.size + 200);
+    expect(computeReclaimable([s, other], [plan])).toBe(b.size);
+  });
+});
+
+describe('durations and rules validation', () => {
+  it('parses durations', () => {
+    expect(parseDuration('30d')).toBe(30 * 86_400_000);
+    expect(parseDuration('1w2d')).toBe(9 * 86_400_000);
+    expect(parseDuration('12h')).toBe(12 * 3_600_000);
+    for (const bad of ['30', 'd', '-1d', '1y', '0d', '']) expect(() => parseDuration(bad)).toThrow(UsageError);
+  });
+
+  it('rejects bad rules with a named problem', () => {
+    expect(() => compileRules({ keep: -1 })).toThrow(/invalid keep -1/);
+    expect(() => compileRules({ deleteRegex: ['['] })).toThrow(/invalid delete-regex regex "\["/);
+    expect(() => compileRules({ version: 'not a range' })).toThrow(/invalid version range/);
+  });
+});
+
+describe('policy files', () => {
+  const good = `version: 1
+defaults: {keep: 10}
+rules:
+  - repos: "apps/*"
+    keep: 5
+    older-than: 30d
+    delete-regex: ["^feature-", "^mr-"]
+  - repos: "infra/db"
+    keep: 20
+    keep-regex: ["^v?\\\\d+\\\\.\\\\d+\\\\.\\\\d+$"]
+  - repos: ~/^legacy-.*$/
+    protect-latest: false
+`;
+
+  it('parses rules, first match wins, unset keys from defaults', () => {
+    const policy = parsePolicy(good, 'p.yaml');
+    expect(rulesFor(policy, 'apps/web', false)!.keep).toBe(5);
+    expect(rulesFor(policy, 'apps/web/deep', false)).toBeUndefined();
+    expect(rulesFor(policy, 'apps/web/deep', true)!.keep).toBe(10);
+    expect(rulesFor(policy, 'infra/db', false)!.keepRegex[0]!.test('v1.2.3')).toBe(true);
+    expect(rulesFor(policy, 'legacy-x', false)).toMatchObject({ keep: 10, protectLatest: false });
+    expect(globToRegExp('apps/**').test('apps/a/b')).toBe(true);
+  });
+
+  const bad: Array<[string, string]> = [
+    ['version: 2\n', 'p.yaml:1: version must be 1'],
+    ['version: 1\nrules:\n  - repos: x\n    kep: 3\n', 'p.yaml:4: unknown key "kep"'],
+    ['version: 1\nrules:\n  - keep: 3\n', 'p.yaml:3: each rule needs "repos"'],
+    ['version: 1\nrules:\n  - repos: x\n    keep: -2\n', 'p.yaml:4: keep must be a whole number'],
+    ['version: 1\nrules:\n  - repos: x\n    older-than: 3 days\n', 'p.yaml:4: invalid older-than "3 days"'],
+    ['version: 1\nrules:\n  - repos: x\n    delete-regex: ["("]\n', 'p.yaml:4: invalid delete-regex regex "("'],
+    ['version: 1\nfoo: bar\n', 'p.yaml:2: unknown key "foo"'],
+    ['version: 1\nrules: {a: 1}\n', 'p.yaml:2: rules must be a list'],
+    ['version: 1\nrules:\n  - repos: [x\n', 'p.yaml:4: invalid YAML'],
+    ['version: 1\ndefaults:\n  repos: x\n', 'p.yaml:3: "repos" belongs in a rule'],
+  ];
+  for (const [text, message] of bad) {
+    it(`rejects with a line number: ${message}`, () => {
+      expect(() => parsePolicy(text, 'p.yaml')).toThrow(UsageError);
+      expect(() => parsePolicy(text, 'p.yaml')).toThrow(message);
+    });
+  }
+});
