@@ -71,6 +71,7 @@ export class CliContext {
     readonly signal: AbortSignal,
   ) {
     this.logger = {
+      debugEnabled: options.verbose === true,
       debug: (message) => {
         if (options.verbose) io.err(`krill: ${message}\n`);
       },
@@ -156,6 +157,8 @@ export class CliContext {
   }
 
   async close(): Promise<void> {
+    this.#cache?.flush();
+    this.#cache?.close();
     await this.#transport.close();
   }
 }

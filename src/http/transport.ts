@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
@@ -136,6 +137,8 @@ export class Transport {
     this.#limiter = new Limiter(concurrency);
     this.#logger = options.logger ?? silentLogger;
     this.#signal = options.signal;
+    // Every in-flight request listens on the signal; more than 10 at once is expected, not a leak.
+    if (options.signal) setMaxListeners(0, options.signal);
     this.#maxAttempts = options.maxAttempts ?? 4;
     this.#userAgent = options.userAgent ?? 'krill';
   }
@@ -211,7 +214,7 @@ export class Transport {
     let url = req.url;
     let headers: Record<string, string> = { 'user-agent': this.#userAgent, ...req.headers };
     for (let hops = 0; ; hops++) {
-      const started = performance.now();
+      const started = this.#logger.debugEnabled ? performance.now() : 0;
       const res = await request(url, {
         method: req.method,
         headers,
@@ -220,7 +223,7 @@ export class Transport {
         ...(this.#signal ? { signal: this.#signal } : {}),
       });
       const flat = flattenHeaders(res.headers);
-      this.#logger.debug(`${req.method} ${redactUrl(url)} → ${res.statusCode} (${Math.round(performance.now() - started)} ms)`);
+      if (this.#logger.debugEnabled) this.#logger.debug(`${req.method} ${redactUrl(url)} → ${res.statusCode} (${Math.round(performance.now() - started)} ms)`);
       const location = flat.location;
       if ([301, 302, 303, 307, 308].includes(res.statusCode) && location && (req.method === 'GET' || req.method === 'HEAD')) {
         res.body.destroy();

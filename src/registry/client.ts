@@ -206,7 +206,7 @@ export class RegistryClient {
     const byDigest = reference.includes(':');
     const where = `${this.host}/${repository}${byDigest ? '@' : ':'}${reference}`;
     if (byDigest) {
-      const cached = await this.#cache?.get(reference);
+      const cached = this.#cache?.get(reference);
       if (cached) return toFetched(cached, reference, undefined, where);
     }
     const res = await this.#request({
@@ -231,13 +231,13 @@ export class RegistryClient {
       }
       digest = header;
     }
-    if (digest === computed) await this.#cache?.put(digest, res.body);
+    if (digest === computed) this.#cache?.put(digest, res.body);
     return toFetched(res.body, digest, mediaType, where);
   }
 
   /** A small blob (an image config) by digest: cached, size-limited and verified. */
   async getBlob(repository: string, digest: string): Promise<Buffer> {
-    const cached = await this.#cache?.get(digest);
+    const cached = this.#cache?.get(digest);
     if (cached) return cached;
     const res = await this.#request({
       method: 'GET',
@@ -248,7 +248,7 @@ export class RegistryClient {
     if (digest.startsWith('sha256:') && sha256Digest(res.body) !== digest) {
       throw new InvalidResponseError(`${this.host}/${repository}: blob ${digest} does not match its digest`);
     }
-    await this.#cache?.put(digest, res.body);
+    this.#cache?.put(digest, res.body);
     return res.body;
   }
 
@@ -306,12 +306,13 @@ export class RegistryClient {
   }
 
   /** Cache marker: see ContentCache.hasSeen. */
-  async cacheIsWarm(repository: string): Promise<boolean> {
-    return (await this.#cache?.hasSeen(`${this.host}/${repository}`)) ?? false;
+  cacheIsWarm(repository: string): boolean {
+    return this.#cache?.hasSeen(`${this.host}/${repository}`) ?? false;
   }
 
-  async markCacheWarm(repository: string): Promise<void> {
-    await this.#cache?.markSeen(`${this.host}/${repository}`);
+  /** Marks the repository as read (written with the cache's next flush). */
+  markCacheWarm(repository: string): void {
+    this.#cache?.markSeen(`${this.host}/${repository}`);
   }
 }
 

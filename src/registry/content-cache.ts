@@ -1,12 +1,19 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { closeSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
 /**
  * A content-addressed disk cache for manifests and config blobs fetched by digest. Content under a
- * digest never changes, so entries never expire; every read is re-hashed, so a corrupted file is a
+ * digest never changes, so entries never expire; every read is re-hashed, so damaged data is a
  * miss, never wrong data. It holds registry content only: no tokens, no credentials, no URLs.
+ *
+ * Storage is a few pack files, not a file per blob: `krill tags` on 1000 tags creates ~1400
+ * entries, and creating that many small files cost more (1.2 s of system time on the benchmark
+ * machine) than fetching them. Each run appends at most one pack, written at the end in one go
+ * with its index (`NAME.pack` + `NAME.idx`, the index written last so a pack without one is
+ * ignored); when there are more than MAX_PACKS, they are merged. Concurrent runs never write the
+ * same file.
  */
 
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -17,62 +24,179 @@ export function sha256Digest(bytes: Uint8Array): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
+const MAX_PACKS = 8;
+/** Pending entries are written early past this, to bound memory on very large catalogs. */
+const FLUSH_BYTES = 64 * 1024 * 1024;
+
+interface PackIndex {
+  entries: Record<string, [offset: number, length: number]>;
+  /** Hashed keys of repositories read with this cache (see hasSeen). */
+  seen: string[];
+}
+
+interface Location {
+  pack: string;
+  offset: number;
+  length: number;
+}
+
 export class ContentCache {
-  constructor(readonly dir: string) {}
+  readonly #packsDir: string;
+  #index: Map<string, Location> | undefined;
+  #seen = new Set<string>();
+  #packs: string[] = [];
+  readonly #fds = new Map<string, number>();
+  readonly #pending = new Map<string, Uint8Array>();
+  #pendingBytes = 0;
+  readonly #pendingSeen = new Set<string>();
 
-  #path(digest: string): string | undefined {
-    const match = /^sha256:([a-f0-9]{64})$/.exec(digest);
-    return match ? join(this.dir, 'sha256', match[1]!.slice(0, 2), match[1]!) : undefined;
+  constructor(readonly dir: string) {
+    this.#packsDir = join(dir, 'packs');
   }
 
-  async get(digest: string): Promise<Buffer | undefined> {
-    const path = this.#path(digest);
-    if (!path) return undefined;
+  #load(): Map<string, Location> {
+    if (this.#index) return this.#index;
+    const index = new Map<string, Location>();
+    let names: string[] = [];
     try {
-      const bytes = await readFile(path);
-      return sha256Digest(bytes) === digest ? bytes : undefined;
+      names = readdirSync(this.#packsDir).filter((n) => n.endsWith('.idx')).map((n) => n.slice(0, -4));
     } catch {
-      return undefined;
+      // no cache yet
+    }
+    for (const name of names) {
+      try {
+        const parsed = JSON.parse(readFileSync(join(this.#packsDir, `${name}.idx`), 'utf8')) as PackIndex;
+        for (const [digest, [offset, length]] of Object.entries(parsed.entries)) index.set(digest, { pack: name, offset, length });
+        for (const key of parsed.seen) this.#seen.add(key);
+        this.#packs.push(name);
+      } catch {
+        // a damaged index only costs its entries
+      }
+    }
+    this.#index = index;
+    return index;
+  }
+
+  #read(location: Location): Buffer | undefined {
+    try {
+      let fd = this.#fds.get(location.pack);
+      if (fd === undefined) {
+        fd = openSync(join(this.#packsDir, `${location.pack}.pack`), 'r');
+        this.#fds.set(location.pack, fd);
+      }
+      const bytes = Buffer.alloc(location.length);
+      return readSync(fd, bytes, 0, location.length, location.offset) === location.length ? bytes : undefined;
+    } catch {
+      return undefined; // merged away by a concurrent run: a miss
     }
   }
 
-  /** Stores bytes under their digest; silently does nothing when they do not match it or the disk refuses. */
-  async put(digest: string, bytes: Uint8Array): Promise<void> {
-    const path = this.#path(digest);
-    if (!path || sha256Digest(bytes) !== digest) return;
-    try {
-      await mkdir(join(path, '..'), { recursive: true });
-      const temp = `${path}.${randomBytes(6).toString('hex')}.tmp`;
-      await writeFile(temp, bytes, { mode: 0o644 });
-      await rename(temp, path); // atomic: concurrent runs never see half a file
-    } catch {
-      // A cache that cannot be written only costs speed.
-    }
+  get(digest: string): Buffer | undefined {
+    const pending = this.#pending.get(digest);
+    if (pending) return Buffer.from(pending);
+    const location = this.#load().get(digest);
+    if (!location) return undefined;
+    const bytes = this.#read(location);
+    return bytes && sha256Digest(bytes) === digest ? bytes : undefined;
   }
 
-  #markerPath(key: string): string {
-    return join(this.dir, 'seen', createHash('sha256').update(key).digest('hex'));
+  /** Queues bytes under their digest; ignored when they do not match it or are already stored. */
+  put(digest: string, bytes: Uint8Array): void {
+    if (!/^sha256:[a-f0-9]{64}$/.test(digest) || this.#load().has(digest) || this.#pending.has(digest)) return;
+    if (sha256Digest(bytes) !== digest) return;
+    this.#pending.set(digest, bytes);
+    this.#pendingBytes += bytes.length;
+    if (this.#pendingBytes >= FLUSH_BYTES) this.flush();
+  }
+
+  #key(key: string): string {
+    return createHash('sha256').update(key).digest('hex');
   }
 
   /**
    * Whether this repository was read with this cache before. Decides HEAD-then-cache (warm: one
    * small request per tag) versus GET by tag (cold: one request that also fills the cache).
    */
-  async hasSeen(key: string): Promise<boolean> {
+  hasSeen(key: string): boolean {
+    this.#load();
+    const hashed = this.#key(key);
+    return this.#seen.has(hashed) || this.#pendingSeen.has(hashed);
+  }
+
+  markSeen(key: string): void {
+    if (!this.hasSeen(key)) this.#pendingSeen.add(this.#key(key));
+  }
+
+  /** Writes what this run added as one pack. Errors are ignored: a cache that cannot be written only costs speed. */
+  flush(): void {
+    if (this.#pending.size === 0 && this.#pendingSeen.size === 0) return;
+    const entries: PackIndex['entries'] = {};
+    const chunks: Uint8Array[] = [];
+    let offset = 0;
+    for (const [digest, bytes] of this.#pending) {
+      entries[digest] = [offset, bytes.length];
+      chunks.push(bytes);
+      offset += bytes.length;
+    }
+    const name = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
     try {
-      await readFile(this.#markerPath(key));
-      return true;
+      mkdirSync(this.#packsDir, { recursive: true });
+      writeFileSync(join(this.#packsDir, `${name}.pack`), Buffer.concat(chunks, offset));
+      this.#writeIndex(name, { entries, seen: [...this.#pendingSeen] });
+      const index = this.#load();
+      for (const [digest, [at, length]] of Object.entries(entries)) index.set(digest, { pack: name, offset: at, length });
+      for (const key of this.#pendingSeen) this.#seen.add(key);
+      this.#packs.push(name);
+      this.#pending.clear();
+      this.#pendingBytes = 0;
+      this.#pendingSeen.clear();
+      if (this.#packs.length > MAX_PACKS) this.#merge();
     } catch {
-      return false;
+      // read-only or full disk: keep going without the cache
     }
   }
 
-  async markSeen(key: string): Promise<void> {
-    try {
-      await mkdir(join(this.dir, 'seen'), { recursive: true });
-      await writeFile(this.#markerPath(key), '');
-    } catch {
-      // see put()
+  /** Rewrites every pack into one (entries verified on the way), then removes the old ones. */
+  #merge(): void {
+    const index = this.#load();
+    const entries: PackIndex['entries'] = {};
+    const chunks: Buffer[] = [];
+    let offset = 0;
+    for (const [digest, location] of index) {
+      const bytes = this.#read(location);
+      if (!bytes || sha256Digest(bytes) !== digest) continue;
+      entries[digest] = [offset, bytes.length];
+      chunks.push(bytes);
+      offset += bytes.length;
     }
+    const name = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
+    writeFileSync(join(this.#packsDir, `${name}.pack`), Buffer.concat(chunks, offset));
+    this.#writeIndex(name, { entries, seen: [...this.#seen] });
+    for (const old of this.#packs) {
+      rmSync(join(this.#packsDir, `${old}.idx`), { force: true });
+      rmSync(join(this.#packsDir, `${old}.pack`), { force: true });
+    }
+    this.close();
+    this.#index = undefined;
+    this.#packs = [];
+  }
+
+  #writeIndex(name: string, index: PackIndex): void {
+    // Written under a temp name and renamed: the .idx appearing is what makes a pack visible.
+    const temp = join(this.#packsDir, `${name}.idx.tmp`);
+    writeFileSync(temp, JSON.stringify(index));
+    renameSync(temp, join(this.#packsDir, `${name}.idx`));
+  }
+
+  /** Closes open pack files. */
+  close(): void {
+    for (const fd of this.#fds.values()) {
+      try {
+        closeSync(fd);
+      } catch {
+        // already closed
+      }
+    }
+    this.#fds.clear();
   }
 }

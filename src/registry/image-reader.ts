@@ -198,7 +198,7 @@ export function compareTagSummaries(a: TagSummary, b: TagSummary): number {
 /** Summaries of the given tags of a repository, newest first. */
 export async function summarizeTags(client: RegistryClient, repository: string, tags: string[], options: ListTagsOptions = {}): Promise<TagSummary[]> {
   const reader = new ImageReader(client, repository);
-  const warm = await client.cacheIsWarm(repository);
+  const warm = client.cacheIsWarm(repository);
   let done = 0;
   // More workers than connections keeps the pool busy while some wait on the cache or a config.
   const rows = await mapConcurrent(tags, (options.concurrency ?? 8) * 4, async (tag) => {
@@ -207,6 +207,6 @@ export async function summarizeTags(client: RegistryClient, repository: string, 
     options.onProgress?.(++done, tags.length);
     return { tag, ...summary };
   });
-  await client.markCacheWarm(repository);
+  client.markCacheWarm(repository);
   return rows.sort(compareTagSummaries);
 }

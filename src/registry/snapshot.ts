@@ -38,7 +38,7 @@ export interface SnapshotOptions {
 export async function readRepositorySnapshot(client: RegistryClient, repository: string, options: SnapshotOptions = {}): Promise<RepositorySnapshot> {
   const reader = new ImageReader(client, repository);
   const names = await client.listTags(repository);
-  const warm = await client.cacheIsWarm(repository);
+  const warm = client.cacheIsWarm(repository);
   const manifests: Record<string, ManifestNode> = {};
   const visiting = new Map<string, Promise<void>>();
 
@@ -72,6 +72,6 @@ export async function readRepositorySnapshot(client: RegistryClient, repository:
     options.onProgress?.(++done, names.length);
     return { tag, digest: fetched.digest };
   });
-  await client.markCacheWarm(repository);
+  client.markCacheWarm(repository);
   return { registry: client.host, repository, tags, manifests };
 }

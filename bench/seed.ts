@@ -1,0 +1,46 @@
+import { mapConcurrent } from '../src/http/limiter.js';
+import type { BuiltManifest } from '../test/harness/images.js';
+import { Pusher, buildImage, buildIndex } from '../test/harness/images.js';
+import type { TestRegistry } from '../test/harness/registry.js';
+
+/**
+ * Benchmark data, pushed over the registry API with the test harness.
+ * R1: one repository, 1000 tags over 400 images; a tenth of them multi-arch (two platforms);
+ *     200 images carry 3 tags, 200 carry 2.
+ * R2: 2000 repositories with 10 tags each (5 images of 2 tags).
+ */
+
+const day = (n: number) => new Date(Date.UTC(2023, 0, 1) + n * 3_600_000).toISOString();
+
+export async function seedR1(registry: TestRegistry, repository: string): Promise<{ tags: number; images: number }> {
+  const pusher = new Pusher(registry);
+  const images: Array<{ m: BuiltManifest; tags: string[] }> = [];
+  let tagNo = 0;
+  for (let i = 0; i < 400; i++) {
+    const layers = ['bench shared base layer', `bench layer ${i}`];
+    let m: BuiltManifest;
+    if (i % 10 === 0) {
+      const amd = buildImage({ created: day(i), layers, format: 'oci' });
+      const arm = buildImage({ created: day(i), layers: ['bench arm base', `bench arm layer ${i}`], format: 'oci', architecture: 'arm64', variant: 'v8' });
+      m = buildIndex([amd, arm], { format: 'oci' });
+    } else {
+      m = buildImage({ created: day(i), layers });
+    }
+    const count = i < 200 ? 3 : 2;
+    images.push({ m, tags: Array.from({ length: count }, () => `t${String(tagNo++).padStart(4, '0')}`) });
+  }
+  await mapConcurrent(images, 16, async ({ m, tags }) => pusher.push(repository, m, ...tags));
+  return { tags: tagNo, images: images.length };
+}
+
+export async function seedR2(registry: TestRegistry, prefix: string, repositories = 2000): Promise<number> {
+  const pusher = new Pusher(registry);
+  const names = Array.from({ length: repositories }, (_, i) => `${prefix}/repo${String(i).padStart(4, '0')}`);
+  await mapConcurrent(names, 16, async (name, r) => {
+    for (let i = 0; i < 5; i++) {
+      const m = buildImage({ created: day(r * 5 + i), layers: ['r2 shared layer', `r2 ${r} ${i}`] });
+      await pusher.push(name, m, `v${i}.0`, `build-${i}`);
+    }
+  });
+  return repositories * 10;
+}
