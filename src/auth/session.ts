@@ -22,7 +22,7 @@ const EXPIRY_MARGIN_MS = 10_000;
 const DEFAULT_EXPIRES_IN_S = 60;
 
 export function describeScope(scope: string): string {
-  const [type, name, actions] = scope.split(':');
+  const [type, name, actions] = scope.split(' ')[0]!.split(':');
   if (type === 'registry' && name === 'catalog') return 'listing the catalog';
   return `${actions ?? 'access'} on ${type ?? 'resource'} ${name ?? ''}`.trim();
 }
@@ -129,7 +129,9 @@ export class AuthSession {
       response = await this.transport.send({ method: 'POST', url, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString(), maxBodyBytes: 1024 * 1024 });
     } else {
       if (service) url.searchParams.set('service', service);
-      url.searchParams.set('scope', scope);
+      // Several scopes (a cross-repository mount needs push on one and pull on the other) are
+      // separate `scope` parameters, as the token spec allows.
+      for (const one of scope.split(' ')) url.searchParams.append('scope', one);
       const headers: Record<string, string> = {};
       if (creds) headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
       response = await this.transport.send({ method: 'GET', url, headers, maxBodyBytes: 1024 * 1024 });

@@ -69,6 +69,8 @@ export class CliContext {
     readonly options: GlobalOptions,
     readonly io: Io,
     readonly signal: AbortSignal,
+    /** Set `graceful` to handle the first Ctrl-C yourself (see main.ts). */
+    readonly interruption: { graceful?: (() => void) | undefined } = {},
   ) {
     this.logger = {
       debugEnabled: options.verbose === true,
@@ -130,26 +132,36 @@ export class CliContext {
     return parseRepositoryReference(input, this.defaultRegistry(), { plainHttp: this.options.plainHttp ?? false });
   }
 
-  /** One client per registry host, sharing the connection pool. */
-  client(address: RegistryAddress): Promise<RegistryClient> {
-    let pending = this.#clients.get(address.host);
+  /**
+   * One client per registry host (and per credential override), sharing the connection pool.
+   * `login` replaces --username/--password for this client (copy's --src-username, --dest-username).
+   */
+  client(address: RegistryAddress, login?: { username?: string | undefined; password?: string | undefined }): Promise<RegistryClient> {
+    const key = `${address.host}|${login?.username ?? ''}`;
+    let pending = this.#clients.get(key);
     if (!pending) {
-      pending = this.#createClient(address);
-      this.#clients.set(address.host, pending);
+      pending = this.#createClient(address, login);
+      this.#clients.set(key, pending);
     }
     return pending;
   }
 
-  async #createClient(address: RegistryAddress): Promise<RegistryClient> {
+  /** Credentials for a registry, by the documented precedence (flags, env, docker config). */
+  async credentials(address: RegistryAddress, login?: { username?: string | undefined; password?: string | undefined }) {
     if (this.options.passwordStdin && this.#password === undefined) {
       this.#password = (await this.io.readStdin()).replace(/\r?\n$/, '');
       if (this.#password === '') throw new UsageError('--password-stdin read an empty password: pipe the password into krill');
     }
-    const credentials = await resolveCredentials(address.host, {
-      username: this.options.username,
-      password: this.#password,
+    const override = login?.username !== undefined || login?.password !== undefined;
+    return resolveCredentials(address.host, {
+      username: override ? login?.username : this.options.username,
+      password: override ? login?.password : this.#password,
       env: this.io.env,
     });
+  }
+
+  async #createClient(address: RegistryAddress, login?: { username?: string | undefined; password?: string | undefined }): Promise<RegistryClient> {
+    const credentials = await this.credentials(address, login);
     if (credentials && address.scheme === 'http' && !isLoopbackHost(address.host)) {
       this.logger.warn(`credentials for ${address.host} will be sent over plain HTTP, unencrypted`);
     }

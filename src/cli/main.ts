@@ -56,7 +56,8 @@ export function buildProgram(run: (cmd: Command, load: () => Promise<CommandModu
     .configureOutput({
       writeOut: (text) => io.out(text),
       writeErr: (text) => io.err(text),
-      outputError: (text, write) => write(`krill: ${text.replace(/^error: /, '').trimEnd()} (see krill --help)\n`),
+      // One line: commander puts "(Did you mean …?)" on a line of its own.
+      outputError: (text, write) => write(`krill: ${text.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')} (see krill --help)\n`),
     })
     .description('List, inspect and clean up images in Docker Registry v2 / OCI registries.')
     .helpOption('-h, --help', 'show help')
@@ -170,6 +171,80 @@ Examples:
     .action((...args: unknown[]) => run(args.at(-1) as Command, () => import('./commands/apply.js'), args.slice(0, -2)));
 
   program
+    .command('copy')
+    .description('copy an image between registries or repositories, keeping its digest')
+    .argument('<source>', 'HOST/REPO[:TAG|@DIGEST] (with --all-tags: HOST/REPO)')
+    .argument('<destination>', 'HOST/REPO[:TAG] (default tag: the source tag)')
+    .option('--all-tags', 'copy every tag of the source repository')
+    .option('--platform <os/arch[/variant]>', 'copy one platform of a multi-arch image')
+    .option('--src-username <user>', 'username for the source registry')
+    .option('--src-password <password>', 'password for the source registry')
+    .option('--dest-username <user>', 'username for the destination registry')
+    .option('--dest-password <password>', 'password for the destination registry')
+    .addHelpText(
+      'after',
+      '\nBlobs already at the destination are skipped, mounted across repositories of one registry, or\nstreamed and digest-checked. Credentials default to the global ones or docker config per host.\n\nExamples:\n  $ krill copy alpine:3.20 registry.example.com/mirror/alpine:3.20\n  $ krill copy registry.example.com/apps/web:1.2.0 registry.example.com/apps/web-stable:1.2.0\n  $ krill copy --all-tags old.example.com/apps/web new.example.com/apps/web\n  $ krill copy alpine:3.20 localhost:5000/alpine:3.20-arm64 --platform linux/arm64/v8\n',
+    )
+    .action((...args: unknown[]) => run(args.at(-1) as Command, () => import('./commands/copy.js'), args.slice(0, -2)));
+
+  program
+    .command('sync')
+    .description('copy new or changed tags from registries into a target registry (lstags specs)')
+    .argument('[spec...]', '[REGISTRY/]REPO[:TAG][~/REGEX/][=TAG1,TAG2]')
+    .option('--to <target>', 'target registry: HOST[:PORT][/PREFIX]')
+    .option('-f, --file <sync.yaml>', 'specs from a file: {version: 1, target, prefix, repositories} or a lstags YAML file')
+    .option('--prefix <prefix>', 'path placed before the source repository at the target; "auto" = the source host')
+    .option('--dry-run', 'report what would be copied; copy nothing')
+    .option('--daemon', 'keep syncing every --interval until stopped (Ctrl-C finishes the current image)')
+    .option('--interval <duration>', 'time between daemon rounds (default 5m)')
+    .option('--do-not-fail', 'go on past failed images; report them at the end (exit 1)')
+    .option('--prune', 'delete target tags that the source no longer has (safely, after confirmation or --yes)')
+    .option('-y, --yes', 'no confirmation for --prune')
+    .option('--dest-username <user>', 'username for the target registry')
+    .option('--dest-password <password>', 'password for the target registry')
+    .addHelpText(
+      'after',
+      `
+Each tag is copied only when the target lacks it or has another digest: reported as copied,
+up-to-date or failed. A second sync with nothing new copies nothing.
+
+Examples:
+  $ krill sync alpine~/^3\\.2/ nginx:1.27 --to registry.example.com/mirror
+  $ krill sync registry.example.com/apps/web=1.0.0,1.1.0 --to localhost:5000 --prefix auto --dry-run
+  $ krill sync -f lstags.yaml --to registry.example.com/mirror --daemon --interval 10m
+`,
+    )
+    .action((...args: unknown[]) => run(args.at(-1) as Command, () => import('./commands/sync.js'), args.slice(0, -2)));
+
+  program
+    .command('compare')
+    .description('compare registry tags with the local Docker engine (or a second registry)')
+    .argument('<spec...>', '[REGISTRY/]REPO[:TAG][~/REGEX/][=TAG1,TAG2]')
+    .option('--with <registry>', 'compare with a second registry HOST[:PORT][/PREFIX] instead of the engine')
+    .addHelpText(
+      'after',
+      `
+States: PRESENT (same digest locally), CHANGED (the local tag has another digest), ABSENT (only in
+the registry), LOCAL-ONLY (only local), ASSUMED (named with = but not listed by the registry).
+The engine is found through DOCKER_HOST (unix:// or tcp://), default unix:///var/run/docker.sock.
+
+Examples:
+  $ krill compare registry.example.com/apps/web~/^1\\./
+  $ krill compare alpine=3.20,3.19 --json
+  $ krill compare registry.example.com/apps/web --with mirror.example.com/prefix
+`,
+    )
+    .action((...args: unknown[]) => run(args.at(-1) as Command, () => import('./commands/compare.js'), args.slice(0, -2)));
+
+  program
+    .command('pull')
+    .description('pull the matching tags into the local Docker engine')
+    .argument('<spec...>', '[REGISTRY/]REPO[:TAG][~/REGEX/][=TAG1,TAG2]')
+    .option('--dry-run', 'list the tags that would be pulled')
+    .addHelpText('after', '\nExamples:\n  $ krill pull registry.example.com/apps/web~/^1\\.2/\n  $ DOCKER_HOST=unix:///run/podman/podman.sock krill pull alpine:3.20\n')
+    .action((...args: unknown[]) => run(args.at(-1) as Command, () => import('./commands/pull.js'), args.slice(0, -2)));
+
+  program
     .command('undo')
     .description('put back what a cleanup or rm removed, from its journal (until garbage collection)')
     .argument('<journal>', 'the journal file krill printed after deleting')
@@ -209,8 +284,16 @@ function defaultIo(): Io {
   };
 }
 
+/**
+ * How a command asks for a graceful first Ctrl-C (sync --daemon: finish the current image, then
+ * stop); by default the first signal aborts everything in flight.
+ */
+export interface Interruption {
+  graceful?: (() => void) | undefined;
+}
+
 /** Runs the CLI and returns the exit code (used directly by tests; `main` exits with it). */
-export async function runCli(argv: string[], io: Io = defaultIo(), signal: AbortSignal = new AbortController().signal): Promise<number> {
+export async function runCli(argv: string[], io: Io = defaultIo(), signal: AbortSignal = new AbortController().signal, interruption: Interruption = {}): Promise<number> {
   // Handled before commander: `cleanup --version RANGE` must not be taken for the program's --version.
   if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
     io.out(`${version()}\n`);
@@ -224,7 +307,7 @@ export async function runCli(argv: string[], io: Io = defaultIo(), signal: Abort
     verbose = options.verbose === true;
     if (io.env.NO_COLOR) options.color = false;
     const module = await load();
-    context = new CliContext(options, io, signal);
+    context = new CliContext(options, io, signal, interruption);
     await module.execute(context, args, options);
   }, io);
   try {
@@ -262,15 +345,22 @@ function reportError(error: unknown, io: Io, verbose: boolean): number {
 /** Process entry point: the only place krill calls process.exit. */
 export async function main(argv: string[]): Promise<void> {
   const controller = new AbortController();
+  const interruption: Interruption = {};
+  let signals = 0;
   let interrupted = false;
   const onSignal = () => {
-    if (interrupted) process.exit(130); // second Ctrl-C: stop now
+    signals++;
+    if (signals === 1 && interruption.graceful) {
+      interruption.graceful();
+      return;
+    }
+    if (interrupted) process.exit(130); // another Ctrl-C: stop now
     interrupted = true;
     controller.abort();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  const code = await runCli(argv, defaultIo(), controller.signal);
+  const code = await runCli(argv, defaultIo(), controller.signal, interruption);
   // Let stdout drain before exiting: large --json output into a pipe is written asynchronously.
   await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));
   process.exit(interrupted ? 130 : code);

@@ -4,17 +4,33 @@
  */
 export class Limiter {
   #active = 0;
+  #limit: number;
   readonly #queue: Array<() => void> = [];
 
-  constructor(readonly limit: number) {}
+  constructor(readonly max: number) {
+    this.#limit = max;
+  }
+
+  get limit(): number {
+    return this.#limit;
+  }
+
+  /** Lowers or raises the number of slots (1..max); waiting tasks start as slots free up. */
+  setLimit(limit: number): void {
+    this.#limit = Math.max(1, Math.min(this.max, Math.floor(limit)));
+    while (this.#active < this.#limit && this.#queue.length > 0) {
+      this.#active++;
+      this.#queue.shift()!();
+    }
+  }
 
   async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.#active >= this.limit) await new Promise<void>((resolve) => this.#queue.push(resolve));
+    if (this.#active >= this.#limit) await new Promise<void>((resolve) => this.#queue.push(resolve));
     else this.#active++;
     try {
       return await task();
     } finally {
-      const next = this.#queue.shift();
+      const next = this.#active <= this.#limit ? this.#queue.shift() : undefined;
       if (next) next(); // hand the slot over without releasing it
       else this.#active--;
     }

@@ -37,9 +37,15 @@ export interface HttpRequest {
   method: 'GET' | 'HEAD' | 'PUT' | 'POST' | 'PATCH' | 'DELETE';
   url: URL;
   headers?: Record<string, string>;
-  body?: Buffer | string;
+  /** A stream body is never retried (it cannot be replayed). */
+  body?: Buffer | string | Readable;
   /** Largest body accepted; bigger answers are an error (defence against hostile servers). */
   maxBodyBytes?: number;
+  /**
+   * Safe to send again after a lost answer even though the method is not idempotent by HTTP:
+   * a manifest PUT of the same bytes, or opening a blob upload (a spare session just expires).
+   */
+  idempotent?: boolean;
 }
 
 export interface HttpResponse {
@@ -139,7 +145,7 @@ export class Transport {
     this.#signal = options.signal;
     // Every in-flight request listens on the signal; more than 10 at once is expected, not a leak.
     if (options.signal) setMaxListeners(0, options.signal);
-    this.#maxAttempts = options.maxAttempts ?? 4;
+    this.#maxAttempts = options.maxAttempts ?? 6;
     this.#userAgent = options.userAgent ?? 'krill';
   }
 
@@ -166,7 +172,8 @@ export class Transport {
   }
 
   async #withRetries<T extends { status: number; headers: Record<string, string | undefined> }>(req: HttpRequest, attempt: () => Promise<T>): Promise<T> {
-    const retryable = IDEMPOTENT.has(req.method);
+    const replayable = req.body === undefined || typeof req.body === 'string' || Buffer.isBuffer(req.body);
+    const retryable = (IDEMPOTENT.has(req.method) || req.idempotent === true) && replayable;
     for (let n = 1; ; n++) {
       this.#throwIfAborted();
       let result: T;
@@ -181,14 +188,33 @@ export class Transport {
         }
         throw toNetworkError(error, req);
       }
+      if (result.status === 429) this.#slowDown();
+      else if (result.status < 400) this.#speedUp();
       if (retryable && n < this.#maxAttempts && RETRY_STATUS.has(result.status)) {
         const body = (result as { body?: unknown }).body;
-        if (body && typeof (body as Readable).destroy === 'function') (body as Readable).destroy();
+        if (body && typeof (body as Readable).destroy === 'function') discard(body as Readable);
         await this.#backoff(n, parseRetryAfter(result.headers['retry-after']), `${req.method} ${redactUrl(req.url)} answered ${result.status}`);
         continue;
       }
       return result;
     }
+  }
+
+  #successes = 0;
+
+  /** A 429 halves the requests in flight; every 20 answers without one win a slot back. */
+  #slowDown(): void {
+    this.#successes = 0;
+    if (this.#limiter.limit > 1) {
+      this.#limiter.setLimit(this.#limiter.limit / 2);
+      if (this.#logger.debugEnabled) this.#logger.debug(`rate limited: lowering concurrency to ${this.#limiter.limit}`);
+    }
+  }
+
+  #speedUp(): void {
+    if (this.#limiter.limit >= this.#limiter.max || ++this.#successes < 20) return;
+    this.#successes = 0;
+    this.#limiter.setLimit(this.#limiter.limit + 1);
   }
 
   async #backoff(attempt: number, retryAfterMs: number | undefined, why: string): Promise<void> {
@@ -226,7 +252,7 @@ export class Transport {
       if (this.#logger.debugEnabled) this.#logger.debug(`${req.method} ${redactUrl(url)} → ${res.statusCode} (${Math.round(performance.now() - started)} ms)`);
       const location = flat.location;
       if ([301, 302, 303, 307, 308].includes(res.statusCode) && location && (req.method === 'GET' || req.method === 'HEAD')) {
-        res.body.destroy();
+        discard(res.body);
         if (hops >= 5) throw new InvalidResponseError(`${req.method} ${redactUrl(req.url)}: too many redirects`);
         const target = new URL(location, url);
         if (url.protocol === 'https:' && target.protocol !== 'https:') {
@@ -243,13 +269,19 @@ export class Transport {
   }
 }
 
+/** Drops a response body we will not read. undici reports the abort as an 'error' event, which must have a listener. */
+export function discard(body: Readable): void {
+  body.on('error', () => {});
+  body.destroy();
+}
+
 async function readBody(body: Readable, limit: number, req: HttpRequest): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
   for await (const chunk of body) {
     total += (chunk as Buffer).length;
     if (total > limit) {
-      body.destroy();
+      discard(body);
       throw new InvalidResponseError(`${req.method} ${redactUrl(req.url)}: answer larger than ${limit} bytes`);
     }
     chunks.push(chunk as Buffer);

@@ -2,8 +2,9 @@ import type { Credentials } from '../auth/credentials.js';
 import { AuthSession } from '../auth/session.js';
 import { InvalidResponseError, KrillError, NetworkError, RegistryError, parseRegistryErrors } from '../errors.js';
 import { nextLink } from '../http/link.js';
-import type { HttpRequest, HttpResponse, Transport } from '../http/transport.js';
-import { isNoTlsError } from '../http/transport.js';
+import { Readable } from 'node:stream';
+import type { HttpRequest, HttpResponse, StreamResponse, Transport } from '../http/transport.js';
+import { discard, isNoTlsError } from '../http/transport.js';
 import type { Manifest } from '../manifest/manifest.js';
 import { parseManifest } from '../manifest/manifest.js';
 import { DOCKER_SCHEMA1_SIGNED, MANIFEST_ACCEPT } from '../manifest/media-types.js';
@@ -55,10 +56,12 @@ interface RequestOptions {
   path: string | URL;
   scope: string;
   headers?: Record<string, string>;
-  body?: Buffer | string;
+  body?: Buffer | string | Readable;
   maxBodyBytes?: number;
   /** Statuses the caller handles itself instead of getting a RegistryError. */
   accept?: number[];
+  /** See HttpRequest.idempotent. */
+  idempotent?: boolean;
 }
 
 export class RegistryClient {
@@ -116,25 +119,51 @@ export class RegistryClient {
   }
 
   async #request(options: RequestOptions): Promise<HttpResponse> {
+    return this.#authorized(options, (req) => this.#transport.send(req));
+  }
+
+  /** Like #request, but the answer body is a stream (blobs); error answers are read and mapped. */
+  async #requestStream(options: RequestOptions): Promise<StreamResponse> {
+    // An error answer comes back buffered (for #errorFor); #authorized throws before returning it.
+    const res = await this.#authorized<StreamResponse | HttpResponse>(options, async (req) => {
+      const res = await this.#transport.stream(req);
+      if (res.status < 400 || res.status === 401 || options.accept?.includes(res.status)) return res;
+      const chunks: Buffer[] = [];
+      for await (const chunk of res.body) if (chunks.push(chunk as Buffer) > 64) break;
+      discard(res.body);
+      return { ...res, body: Buffer.concat(chunks).subarray(0, 64 * 1024) };
+    });
+    return res as StreamResponse;
+  }
+
+  async #authorized<R extends { status: number; url: URL; headers: Record<string, string | undefined>; body: unknown }>(
+    options: RequestOptions,
+    send: (req: HttpRequest) => Promise<R>,
+  ): Promise<R> {
     const base = await this.ping();
     const url = options.path instanceof URL ? options.path : new URL(options.path, base);
     let authorization = await this.#auth.authorization(options.scope);
+    const replayable = !(options.body instanceof Readable);
     for (let attempt = 0; ; attempt++) {
       const headers: Record<string, string> = { ...options.headers };
       if (authorization) headers.authorization = authorization;
-      const res = await this.#transport.send({
+      const res = await send({
         method: options.method,
         url,
         headers,
         ...(options.body === undefined ? {} : { body: options.body }),
+        ...(options.idempotent ? { idempotent: true } : {}),
         maxBodyBytes: options.maxBodyBytes ?? MAX_MANIFEST_BYTES,
       });
       if (res.status === 401) {
-        if (attempt > 0) throw this.#auth.refused(options.scope);
+        if (res.body instanceof Readable) discard(res.body);
+        if (attempt > 0 || !replayable) throw this.#auth.refused(options.scope);
         authorization = await this.#auth.retryAuthorization(res.headers['www-authenticate'], options.scope, authorization);
         continue;
       }
-      if (res.status >= 400 && !options.accept?.includes(res.status)) throw this.#errorFor(options, url, res);
+      if (res.status >= 400 && !options.accept?.includes(res.status)) {
+        throw this.#errorFor(options, url, res as unknown as HttpResponse);
+      }
       return res;
     }
   }
@@ -146,6 +175,7 @@ export class RegistryClient {
     let message = `${this.host}: ${options.method} ${url.pathname} answered HTTP ${res.status}${what}`;
     if (res.status === 403) message += ` (check that the account has permission for ${options.scope.split(':').slice(1).join(' ')})`;
     if (res.status === 429) message += ' (rate limited: wait and try again, or log in for a higher limit)';
+    if ([408, 429, 500, 502, 503, 504].includes(res.status)) message += '; gave up after retrying';
     return new RegistryError(message, { status: res.status, errors });
   }
 
@@ -260,6 +290,7 @@ export class RegistryClient {
       scope: repositoryScope(repository, ['pull', 'push']),
       headers: { 'content-type': mediaType },
       body: bytes,
+      idempotent: true, // the same bytes under the same reference
     });
     return res.headers['docker-content-digest'] ?? sha256Digest(bytes);
   }
@@ -303,6 +334,63 @@ export class RegistryClient {
       'UNSUPPORTED',
       `${this.host} does not allow deletes (HTTP 405${code ? ` ${code}` : ''}): enable them with storage.delete.enabled: true in the registry config (or REGISTRY_STORAGE_DELETE_ENABLED=true) and restart it; nothing was changed`,
     );
+  }
+
+  /** Size of a blob when the repository has it, else undefined. */
+  async blobSize(repository: string, digest: string): Promise<number | undefined> {
+    const res = await this.#request({ method: 'HEAD', path: `/v2/${repository}/blobs/${digest}`, scope: repositoryScope(repository, ['pull']), accept: [404] });
+    return res.status === 404 ? undefined : Number(res.headers['content-length'] ?? 0);
+  }
+
+  /** A blob as a stream. The caller consumes or destroys it, and verifies its digest. */
+  async openBlob(repository: string, digest: string): Promise<{ body: Readable; size: number | undefined }> {
+    const res = await this.#requestStream({ method: 'GET', path: `/v2/${repository}/blobs/${digest}`, scope: repositoryScope(repository, ['pull']) });
+    const length = res.headers['content-length'];
+    return { body: res.body, size: length === undefined ? undefined : Number(length) };
+  }
+
+  /**
+   * Cross-repository mount on this registry (`POST …/blobs/uploads/?mount=DIGEST&from=REPO`): 201
+   * means done without moving a byte; 202 means the registry declined and opened an upload instead.
+   */
+  async mountBlob(repository: string, digest: string, from: string): Promise<'mounted' | URL> {
+    const res = await this.#request({
+      method: 'POST',
+      path: `/v2/${repository}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`,
+      scope: `${repositoryScope(repository, ['pull', 'push'])} ${repositoryScope(from, ['pull'])}`,
+      headers: { 'content-length': '0' },
+      idempotent: true, // a second mount of the same blob is a no-op
+    });
+    if (res.status === 201) return 'mounted';
+    return this.#uploadLocation(res);
+  }
+
+  async startUpload(repository: string): Promise<URL> {
+    // A retried POST may leave a spare upload session behind; the registry expires it.
+    const res = await this.#request({ method: 'POST', path: `/v2/${repository}/blobs/uploads/`, scope: repositoryScope(repository, ['pull', 'push']), headers: { 'content-length': '0' }, idempotent: true });
+    return this.#uploadLocation(res);
+  }
+
+  #uploadLocation(res: HttpResponse): URL {
+    const location = res.headers.location;
+    if (res.status !== 202 || !location) throw new InvalidResponseError(`${this.host}: blob upload answered HTTP ${res.status} without a Location`);
+    const url = new URL(location, res.url);
+    // The upload URL receives our credentials: it must stay on the registry.
+    if (url.origin !== res.url.origin) throw new InvalidResponseError(`${this.host}: upload location points to ${url.origin}, off the registry; refusing to send credentials there`);
+    return url;
+  }
+
+  /** Monolithic upload of a streamed blob; the registry verifies the digest (400 DIGEST_INVALID otherwise). */
+  async finishUpload(repository: string, location: URL, digest: string, body: Readable, size: number): Promise<void> {
+    const url = new URL(location.href);
+    url.searchParams.set('digest', digest);
+    await this.#request({
+      method: 'PUT',
+      path: url,
+      scope: repositoryScope(repository, ['pull', 'push']),
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+      body,
+    });
   }
 
   /** Cache marker: see ContentCache.hasSeen. */

@@ -180,3 +180,43 @@ describe('TLS', () => {
     }
   });
 });
+
+describe('secrets never leak', () => {
+  it('not in stdout, stderr, --verbose logs, the cache or the undo journal', async () => {
+    const { readdirSync, readFileSync, statSync } = await import('node:fs');
+    const env = isolatedEnv();
+    const login = ['-u', 'admin', '--password-stdin', '--verbose'];
+    const ref = `${token.host}/apps/web`;
+    const runs = [
+      await krill(['repos', token.host, ...login], { env, stdin: ADMIN_PW }),
+      await krill(['tags', ref, ...login], { env, stdin: ADMIN_PW }),
+      await krill(['inspect', `${ref}:3.0.0`, ...login], { env, stdin: ADMIN_PW }),
+      await krill(['cleanup', ref, '--keep', '5', '--dry-run', ...login], { env, stdin: ADMIN_PW }),
+      await krill(['rm', `${ref}:1.1.0`, '--yes', ...login], { env, stdin: ADMIN_PW }),
+      await krill(['copy', `${ref}:2.0.0`, `${ref}-copy:2.0.0`, ...login], { env, stdin: ADMIN_PW }),
+      await krill(['tags', `${basic.host}/apps/web`, '-u', BASIC_USER, '--password-stdin', '--verbose'], { env, stdin: BASIC_PASSWORD }),
+      await krill(['tags', `${basic.host}/apps/web`, '-u', BASIC_USER, '--password-stdin', '--verbose'], { env, stdin: 'wrong-password-leak-check' }),
+    ];
+    expect(runs.slice(0, 7).map((r) => r.code)).toEqual([0, 0, 0, 0, 0, 0, 0]);
+    const tokens = token.issuer!.issued;
+    expect(tokens.length).toBeGreaterThan(0);
+    const files: string[] = [];
+    const walk = (dir: string) => {
+      for (const name of readdirSync(dir)) {
+        const path = join(dir, name);
+        if (statSync(path).isDirectory()) walk(path);
+        else files.push(readFileSync(path, 'latin1'));
+      }
+    };
+    walk(env.HOME!);
+    expect(files.length).toBeGreaterThan(1); // the cache and the journal were written
+    for (const text of [...runs.flatMap((r) => [r.stdout, r.stderr]), ...files]) {
+      expectNoSecrets(text);
+      expect(text).not.toContain('wrong-password-leak-check');
+      for (const t of tokens) {
+        expect(text).not.toContain(t);
+        expect(text).not.toContain(t.split('.')[2]!); // not even the signature part
+      }
+    }
+  });
+});

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import { request } from 'undici';
 import type { TestRegistry } from './registry.js';
 
@@ -62,7 +63,8 @@ export function buildImage(spec: ImageSpec = {}): BuiltManifest {
     ...(spec.author ? { author: spec.author } : {}),
     docker_version: '24.0.7',
     config: { Labels: spec.labels ?? null },
-    rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) },
+    // diff_ids name the uncompressed layers; engines check them when a layer is a real tar.gz.
+    rootfs: { type: 'layers', diff_ids: layers.map((l) => (l.bytes[0] === 0x1f && l.bytes[1] === 0x8b ? sha256(gunzipSync(l.bytes)) : l.digest)) },
     history: layers.map((_, i) => ({ created_by: `step ${i}` })),
   };
   const configBlob = blob(Buffer.from(JSON.stringify(config)), format === 'oci' ? 'application/vnd.oci.image.config.v1+json' : 'application/vnd.docker.container.image.v1+json');
@@ -118,9 +120,11 @@ export class Pusher {
     return { status: res.statusCode, headers: res.headers, text };
   }
 
-  async pushBlob(repository: string, b: Blob): Promise<void> {
-    const head = await this.#send('HEAD', `/v2/${repository}/blobs/${b.digest}`, repository);
-    if (head.status === 200) return;
+  async pushBlob(repository: string, b: Blob, options: { skipHead?: boolean } = {}): Promise<void> {
+    if (!options.skipHead) {
+      const head = await this.#send('HEAD', `/v2/${repository}/blobs/${b.digest}`, repository);
+      if (head.status === 200) return;
+    }
     const start = await this.#send('POST', `/v2/${repository}/blobs/uploads/`, repository);
     if (start.status !== 202) throw new Error(`blob upload start answered ${start.status}: ${start.text}`);
     const location = new URL(String(start.headers.location), this.registry.url);
@@ -129,16 +133,26 @@ export class Pusher {
     if (put.status !== 201) throw new Error(`blob upload answered ${put.status}: ${put.text}`);
   }
 
-  async pushManifest(repository: string, m: BuiltManifest, reference: string = m.digest): Promise<void> {
-    for (const child of m.children) await this.pushManifest(repository, child);
-    for (const b of m.blobs) await this.pushBlob(repository, b);
+  /** Cross-repository mount (registry-side copy); throws unless the registry mounted it. */
+  async mountBlob(repository: string, digest: string, from: string): Promise<void> {
+    const res = await this.#send('POST', `/v2/${repository}/blobs/uploads/?mount=${digest}&from=${from}`, repository);
+    if (res.status !== 201) throw new Error(`mount answered ${res.status}: ${res.text}`);
+  }
+
+  async pushManifest(repository: string, m: BuiltManifest, reference: string = m.digest, options: { skipBlobs?: string[]; skipHead?: boolean } = {}): Promise<void> {
+    for (const child of m.children) await this.pushManifest(repository, child, child.digest, options);
+    for (const b of m.blobs) if (!options.skipBlobs?.includes(b.digest)) await this.pushBlob(repository, b, options);
     const res = await this.#send('PUT', `/v2/${repository}/manifests/${reference}`, repository, { 'content-type': m.mediaType }, m.bytes);
     if (res.status !== 201) throw new Error(`manifest PUT ${repository}:${reference} answered ${res.status}: ${res.text}`);
   }
 
   /** Pushes the manifest (children and blobs first) under each tag. */
   async push(repository: string, m: BuiltManifest, ...tags: string[]): Promise<void> {
-    await this.pushManifest(repository, m, tags[0] ?? m.digest);
+    await this.pushTagged(repository, m, tags);
+  }
+
+  async pushTagged(repository: string, m: BuiltManifest, tags: string[], options: { skipBlobs?: string[]; skipHead?: boolean } = {}): Promise<void> {
+    await this.pushManifest(repository, m, tags[0] ?? m.digest, options);
     for (const tag of tags.slice(1)) {
       const res = await this.#send('PUT', `/v2/${repository}/manifests/${tag}`, repository, { 'content-type': m.mediaType }, m.bytes);
       if (res.status !== 201) throw new Error(`manifest PUT ${repository}:${tag} answered ${res.status}`);

@@ -29,6 +29,8 @@ export interface TokenIssuer {
   certPath: string;
   /** Requests the issuer has answered, for token reuse assertions. */
   requests: Array<{ scope: string[]; user: string | undefined }>;
+  /** Every token handed out, so tests can check none leaks into output or files. */
+  issued: string[];
   /** Mints a token directly (for the test pusher). */
   mint(access: Array<{ type: string; name: string; actions: string[] }>, subject?: string): string;
   stop(): Promise<void>;
@@ -45,6 +47,7 @@ export async function startTokenIssuer(dir: string, options: { expiresIn?: numbe
   const x5c = new X509Certificate(readFileSync(certPath)).raw.toString('base64');
   const expiresIn = options.expiresIn ?? 300;
   const requests: TokenIssuer['requests'] = [];
+  const issued: string[] = [];
 
   const mint: TokenIssuer['mint'] = (access, subject = 'admin') => {
     const now = Math.floor(Date.now() / 1000);
@@ -82,6 +85,7 @@ export async function startTokenIssuer(dir: string, options: { expiresIn?: numbe
       return { type, name, actions: actions.split(',').filter((a) => allowed.includes(a) || (a === '*' && allowed.includes('*'))) };
     });
     const token = mint(access, user);
+    issued.push(token);
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token, access_token: token, expires_in: expiresIn, issued_at: new Date().toISOString() }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -90,6 +94,7 @@ export async function startTokenIssuer(dir: string, options: { expiresIn?: numbe
     url: `http://127.0.0.1:${port}/token`,
     certPath,
     requests,
+    issued,
     mint,
     expiresIn,
     stop: () => new Promise<void>((resolve) => server.close(() => resolve())),

@@ -1,0 +1,189 @@
+import { createHash } from 'node:crypto';
+import { Transform } from 'node:stream';
+import type { TransformCallback } from 'node:stream';
+import { InvalidResponseError, KrillError, NetworkError, RegistryError } from '../errors.js';
+import { mapConcurrent } from '../http/limiter.js';
+import type { Descriptor } from '../manifest/manifest.js';
+import { formatPlatform, isAttestationEntry } from '../manifest/manifest.js';
+import type { FetchedManifest, RegistryClient } from '../registry/client.js';
+
+/**
+ * Copies one image between repositories of any two registries, keeping the manifest bytes so the
+ * digest is the same at the destination. Blobs present at the destination are skipped; on the same
+ * registry they are mounted across repositories; otherwise they stream from source to destination
+ * (never a whole blob in memory) through a sha256 check. Children of an index go first, so the
+ * destination never holds an index whose platforms are missing.
+ */
+
+export interface CopyEndpoint {
+  client: RegistryClient;
+  repository: string;
+}
+
+export interface CopyProgress {
+  blobsDone: number;
+  blobsTotal: number;
+  bytesDone: number;
+  bytesTotal: number;
+}
+
+export interface CopyOptions {
+  /** Copy only this platform of an index (`os/arch[/variant]`). */
+  platform?: string;
+  concurrency?: number;
+  onProgress?: (progress: CopyProgress) => void;
+}
+
+export interface CopyResult {
+  digest: string;
+  mediaType: string;
+  blobsCopied: number;
+  blobsMounted: number;
+  blobsSkipped: number;
+  bytesCopied: number;
+}
+
+/** Passes bytes through while hashing them; fails the stream when the digest does not match. */
+class DigestCheck extends Transform {
+  readonly #hash = createHash('sha256');
+  #bytes = 0;
+
+  constructor(
+    private readonly expected: string,
+    private readonly onBytes: (n: number) => void,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.#hash.update(chunk);
+    this.#bytes += chunk.length;
+    this.onBytes(chunk.length);
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    const actual = `sha256:${this.#hash.digest('hex')}`;
+    if (this.expected.startsWith('sha256:') && actual !== this.expected) {
+      callback(new InvalidResponseError(`blob ${this.expected} arrived with digest ${actual} (${this.#bytes} bytes): the source registry served corrupted data`));
+      return;
+    }
+    callback();
+  }
+}
+
+/** Failures worth restarting a blob transfer for: the network, corrupted bytes, server hiccups. */
+function isTransient(error: unknown): boolean {
+  if (error instanceof NetworkError || error instanceof InvalidResponseError) return true;
+  if (error instanceof RegistryError) return error.status === 429 || error.status >= 500;
+  // A source stream cut mid-way surfaces from undici as a plain socket error.
+  return error instanceof Error && !(error instanceof KrillError);
+}
+
+function selectPlatform(index: FetchedManifest, platform: string): Descriptor {
+  if (index.manifest.kind !== 'index') throw new KrillError('USAGE', 'internal: selectPlatform on a non-index', { exitCode: 2 });
+  const children = index.manifest.manifests.filter((d) => !isAttestationEntry(d) && d.platform);
+  const wanted = platform.toLowerCase();
+  const match = children.find((d) => formatPlatform(d.platform!) === wanted) ?? children.find((d) => !d.platform!.variant && wanted.startsWith(`${formatPlatform(d.platform!)}/`));
+  if (!match) {
+    throw new KrillError('NOT_FOUND', `the image has no platform ${platform} (available: ${children.map((d) => formatPlatform(d.platform!)).join(', ') || 'none'})`);
+  }
+  return match;
+}
+
+export async function copyImage(source: CopyEndpoint, reference: string, destination: CopyEndpoint, tags: string[], options: CopyOptions = {}): Promise<CopyResult> {
+  const sameRegistry = source.client.host === destination.client.host;
+  const result: CopyResult = { digest: '', mediaType: '', blobsCopied: 0, blobsMounted: 0, blobsSkipped: 0, bytesCopied: 0 };
+  const progress: CopyProgress = { blobsDone: 0, blobsTotal: 0, bytesDone: 0, bytesTotal: 0 };
+  const report = () => options.onProgress?.({ ...progress });
+  const concurrency = options.concurrency ?? 4;
+  const blobsSeen = new Map<string, Promise<void>>();
+
+  let root = await source.client.getManifest(source.repository, reference);
+  if (options.platform !== undefined) {
+    if (root.manifest.kind === 'index') root = await source.client.getManifest(source.repository, selectPlatform(root, options.platform).digest);
+  }
+
+  /**
+   * Streams one blob into an upload session. A stream cannot be replayed, so a transfer cut by the
+   * network (or failing its digest check) is restarted whole, with a new session, a few times.
+   */
+  const transferBlob = async (blob: Descriptor, firstLocation: URL | undefined): Promise<void> => {
+    let location = firstLocation;
+    for (let attempt = 1; ; attempt++) {
+      let done = 0;
+      try {
+        location ??= await destination.client.startUpload(destination.repository);
+        const { body, size } = await source.client.openBlob(source.repository, blob.digest);
+        const check = new DigestCheck(blob.digest, (n) => {
+          done += n;
+          progress.bytesDone += n;
+          report();
+        });
+        body.on('error', (error) => check.destroy(error));
+        await destination.client.finishUpload(destination.repository, location, blob.digest, body.pipe(check), size ?? blob.size);
+        return;
+      } catch (error) {
+        progress.bytesDone -= done;
+        if (attempt >= 3 || !isTransient(error)) throw error;
+        location = undefined;
+      }
+    }
+  };
+
+  const copyBlob = (blob: Descriptor): Promise<void> => {
+    let pending = blobsSeen.get(blob.digest);
+    if (!pending) {
+      progress.blobsTotal++;
+      progress.bytesTotal += blob.size;
+      pending = (async () => {
+        const present = await destination.client.blobSize(destination.repository, blob.digest);
+        if (present !== undefined) {
+          result.blobsSkipped++;
+        } else {
+          let location: URL | 'mounted' | undefined;
+          if (sameRegistry && source.repository !== destination.repository) {
+            location = await destination.client.mountBlob(destination.repository, blob.digest, source.repository);
+          }
+          if (location === 'mounted') {
+            result.blobsMounted++;
+          } else {
+            await transferBlob(blob, location);
+            result.blobsCopied++;
+            result.bytesCopied += blob.size;
+          }
+        }
+        progress.blobsDone++;
+        if (present !== undefined) progress.bytesDone += blob.size;
+        report();
+      })();
+      blobsSeen.set(blob.digest, pending);
+    }
+    return pending;
+  };
+
+  const copyManifest = async (fetched: FetchedManifest, targets: string[]): Promise<void> => {
+    const m = fetched.manifest;
+    if (m.kind === 'index') {
+      await mapConcurrent(m.manifests, concurrency, async (child) => copyManifest(await source.client.getManifest(source.repository, child.digest), []));
+    } else if (m.kind === 'image') {
+      // Foreign layers (Windows base layers) carry `urls` and are not stored in registries.
+      const blobs = [m.config, ...m.layers].filter((b) => !(b as { urls?: unknown }).urls);
+      await mapConcurrent(blobs, concurrency, copyBlob);
+    } else {
+      throw new KrillError('UNSUPPORTED', `cannot copy ${fetched.digest}: unsupported manifest type ${fetched.mediaType || 'unknown'}`);
+    }
+    const refs = targets.length > 0 ? targets : [fetched.digest];
+    for (const ref of refs) {
+      const digest = await destination.client.putManifest(destination.repository, ref, fetched.bytes, fetched.mediaType);
+      if (digest !== fetched.digest) {
+        throw new InvalidResponseError(`${destination.client.host}/${destination.repository}: stored the manifest under ${digest}, not ${fetched.digest}`);
+      }
+    }
+  };
+
+  await copyManifest(root, tags);
+  result.digest = root.digest;
+  result.mediaType = root.mediaType;
+  return result;
+}

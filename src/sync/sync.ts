@@ -1,0 +1,88 @@
+import { KrillError, isAbortError } from '../errors.js';
+import { mapConcurrent } from '../http/limiter.js';
+import { formatReference } from '../ref/reference.js';
+import type { RegistryClient } from '../registry/client.js';
+import { copyImage } from './copy.js';
+import type { SyncSpec } from './spec.js';
+
+/**
+ * lstags-style sync of one spec: for each selected tag, HEAD source and destination and copy only
+ * when the destination lacks the tag or has another digest. A second run with nothing new copies
+ * nothing.
+ */
+
+export type SyncStatus = 'copied' | 'up-to-date' | 'would-copy' | 'failed';
+
+export interface SyncOutcome {
+  tag: string;
+  source: string;
+  destination: string;
+  status: SyncStatus;
+  digest?: string;
+  error?: string;
+}
+
+export interface SyncOptions {
+  dryRun?: boolean;
+  /** Go on after a failed tag (the outcome says `failed`); otherwise the first failure throws. */
+  continueOnError?: boolean;
+  concurrency?: number;
+  onOutcome?: (outcome: SyncOutcome) => void;
+  /** Checked before each tag: true stops before starting another image (daemon shutdown). */
+  shouldStop?: () => boolean;
+}
+
+export interface SyncJob {
+  spec: SyncSpec;
+  source: RegistryClient;
+  destination: RegistryClient;
+  destinationRepository: string;
+}
+
+/** The tags a spec selects: its :TAG, or the filtered tag list, plus assumed tags. */
+export async function selectTags(job: SyncJob): Promise<{ tags: string[]; listed: Set<string> }> {
+  const { spec } = job;
+  if (spec.source.tag !== undefined) return { tags: [...new Set([spec.source.tag, ...spec.assumed])], listed: new Set([spec.source.tag]) };
+  const listed = new Set(await job.source.listTags(spec.source.repository));
+  const selected = [...listed].filter((t) => !spec.filter || spec.filter.test(t));
+  return { tags: [...new Set([...selected.sort(), ...spec.assumed])], listed };
+}
+
+async function digestOf(client: RegistryClient, repository: string, tag: string): Promise<string | undefined> {
+  try {
+    return (await client.headManifest(repository, tag)).digest;
+  } catch (error) {
+    if (error instanceof KrillError && error.code === 'NOT_FOUND') return undefined;
+    throw error;
+  }
+}
+
+export async function syncJob(job: SyncJob, options: SyncOptions = {}): Promise<SyncOutcome[]> {
+  const { spec } = job;
+  const { tags } = await selectTags(job);
+  const outcomes: SyncOutcome[] = [];
+  await mapConcurrent(tags, options.concurrency ?? 2, async (tag) => {
+    if (options.shouldStop?.()) return;
+    const source = formatReference({ ...spec.source, tag });
+    const destination = formatReference({ registry: job.destination.address, repository: job.destinationRepository, tag });
+    let outcome: SyncOutcome;
+    try {
+      const [from, to] = await Promise.all([digestOf(job.source, spec.source.repository, tag), digestOf(job.destination, job.destinationRepository, tag)]);
+      if (from === undefined) {
+        throw new KrillError('NOT_FOUND', `${source} not found at the source${spec.assumed.includes(tag) ? ' (an assumed tag)' : ''}`);
+      }
+      if (from === to) outcome = { tag, source, destination, status: 'up-to-date', digest: from };
+      else if (options.dryRun) outcome = { tag, source, destination, status: 'would-copy', digest: from };
+      else {
+        const result = await copyImage({ client: job.source, repository: spec.source.repository }, tag, { client: job.destination, repository: job.destinationRepository }, [tag], { concurrency: 4 });
+        outcome = { tag, source, destination, status: 'copied', digest: result.digest };
+      }
+    } catch (error) {
+      if (isAbortError(error) || !options.continueOnError) throw error;
+      outcome = { tag, source, destination, status: 'failed', error: error instanceof Error ? error.message : String(error) };
+    }
+    outcomes.push(outcome);
+    options.onOutcome?.(outcome);
+  });
+  return outcomes.sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
+}
