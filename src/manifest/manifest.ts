@@ -1,4 +1,4 @@
-import { InvalidResponseError } from '../errors.js';
+import { InvalidResponseError, KrillError, UsageError } from '../errors.js';
 import { OCI_INDEX, OCI_MANIFEST, isImageManifestMediaType, isIndexMediaType } from './media-types.js';
 
 /** Types for the JSON documents a registry serves, and pure helpers over them. No I/O here. */
@@ -160,4 +160,27 @@ export function sumDistinctBlobs(descriptors: Iterable<Descriptor>): number {
 export function shortDigest(digest: string): string {
   const colon = digest.indexOf(':');
   return colon === -1 ? digest : digest.slice(0, colon + 13);
+}
+
+const PLATFORM_RE = /^[a-z0-9_-]+\/[a-z0-9_-]+(\/[a-z0-9_.-]+)?$/i;
+
+/** Validates `os/arch[/variant]` from the command line (--platform). */
+export function validatePlatform(platform: string): string {
+  if (!PLATFORM_RE.test(platform)) throw new UsageError(`invalid --platform "${platform}": expected os/arch or os/arch/variant, e.g. linux/arm64/v8`);
+  return platform.toLowerCase();
+}
+
+/**
+ * The index entry for a platform; `linux/arm64/v8` also matches an entry that gives no variant.
+ * Attestation entries never match. `where` names the image in the error.
+ */
+export function findPlatform(index: IndexManifest, platform: string, where: string): Descriptor {
+  const children = index.manifests.filter((d) => !isAttestationEntry(d) && d.platform);
+  const wanted = platform.toLowerCase();
+  const match = children.find((d) => formatPlatform(d.platform!) === wanted) ?? children.find((d) => !d.platform!.variant && wanted.startsWith(`${formatPlatform(d.platform!)}/`));
+  if (!match) {
+    const available = children.map((d) => formatPlatform(d.platform!)).join(', ') || 'none';
+    throw new KrillError('NOT_FOUND', `${where} has no platform ${platform} (available: ${available})`);
+  }
+  return match;
 }

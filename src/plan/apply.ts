@@ -183,11 +183,8 @@ async function recheckTags(client: RegistryClient, repo: RepositoryPlan): Promis
   const toCheck = [...new Set([...repo.delete.map((t) => t.tag).filter((t) => current.has(t)), ...[...current].filter((t) => !planned.has(t))])];
   const now = new Map<string, string>();
   await mapConcurrent(toCheck, 16, async (tag) => {
-    try {
-      now.set(tag, (await client.headManifest(repository, tag)).digest);
-    } catch (error) {
-      if (!(error instanceof KrillError && error.code === 'NOT_FOUND')) throw error;
-    }
+    const digest = await client.digestOf(repository, tag);
+    if (digest !== undefined) now.set(tag, digest);
   });
   const newTagsOn = (digest: string) => [...current].filter((t) => !planned.has(t) && now.get(t) === digest);
 

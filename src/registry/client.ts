@@ -231,6 +231,16 @@ export class RegistryClient {
     return { digest, mediaType: contentType(res.headers['content-type']), size: Number(res.headers['content-length'] ?? 0) };
   }
 
+  /** The digest a tag (or digest) resolves to, or undefined when the repository or tag does not exist. */
+  async digestOf(repository: string, reference: string): Promise<string | undefined> {
+    try {
+      return (await this.headManifest(repository, reference)).digest;
+    } catch (error) {
+      if (error instanceof KrillError && error.code === 'NOT_FOUND') return undefined;
+      throw error;
+    }
+  }
+
   /** A manifest by tag or digest. By digest it comes from the cache when possible and is always verified. */
   async getManifest(repository: string, reference: string): Promise<FetchedManifest> {
     const byDigest = reference.includes(':');

@@ -105,7 +105,11 @@ export class ImageReader {
       const head = await this.client.headManifest(this.repository, tag);
       return this.manifest(head.digest);
     }
-    const fetched = await this.client.getManifest(this.repository, tag);
+    return this.remember(await this.client.getManifest(this.repository, tag));
+  }
+
+  /** Records a manifest fetched elsewhere (e.g. by tag) so it is not fetched again by digest. */
+  remember(fetched: FetchedManifest): FetchedManifest {
     if (!this.#manifests.has(fetched.digest)) this.#manifests.set(fetched.digest, Promise.resolve(fetched));
     return fetched;
   }

@@ -4,7 +4,7 @@ import type { TransformCallback } from 'node:stream';
 import { InvalidResponseError, KrillError, NetworkError, RegistryError } from '../errors.js';
 import { mapConcurrent } from '../http/limiter.js';
 import type { Descriptor } from '../manifest/manifest.js';
-import { formatPlatform, isAttestationEntry } from '../manifest/manifest.js';
+import { findPlatform } from '../manifest/manifest.js';
 import type { FetchedManifest, RegistryClient } from '../registry/client.js';
 
 /**
@@ -80,17 +80,6 @@ function isTransient(error: unknown): boolean {
   return error instanceof Error && !(error instanceof KrillError);
 }
 
-function selectPlatform(index: FetchedManifest, platform: string): Descriptor {
-  if (index.manifest.kind !== 'index') throw new KrillError('USAGE', 'internal: selectPlatform on a non-index', { exitCode: 2 });
-  const children = index.manifest.manifests.filter((d) => !isAttestationEntry(d) && d.platform);
-  const wanted = platform.toLowerCase();
-  const match = children.find((d) => formatPlatform(d.platform!) === wanted) ?? children.find((d) => !d.platform!.variant && wanted.startsWith(`${formatPlatform(d.platform!)}/`));
-  if (!match) {
-    throw new KrillError('NOT_FOUND', `the image has no platform ${platform} (available: ${children.map((d) => formatPlatform(d.platform!)).join(', ') || 'none'})`);
-  }
-  return match;
-}
-
 export async function copyImage(source: CopyEndpoint, reference: string, destination: CopyEndpoint, tags: string[], options: CopyOptions = {}): Promise<CopyResult> {
   const sameRegistry = source.client.host === destination.client.host;
   const result: CopyResult = { digest: '', mediaType: '', blobsCopied: 0, blobsMounted: 0, blobsSkipped: 0, bytesCopied: 0 };
@@ -101,7 +90,7 @@ export async function copyImage(source: CopyEndpoint, reference: string, destina
 
   let root = await source.client.getManifest(source.repository, reference);
   if (options.platform !== undefined) {
-    if (root.manifest.kind === 'index') root = await source.client.getManifest(source.repository, selectPlatform(root, options.platform).digest);
+    if (root.manifest.kind === 'index') root = await source.client.getManifest(source.repository, findPlatform(root.manifest, options.platform, `${source.client.host}/${source.repository}:${reference}`).digest);
   }
 
   /**

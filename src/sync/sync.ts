@@ -48,15 +48,6 @@ export async function selectTags(job: SyncJob): Promise<{ tags: string[]; listed
   return { tags: [...new Set([...selected.sort(), ...spec.assumed])], listed };
 }
 
-async function digestOf(client: RegistryClient, repository: string, tag: string): Promise<string | undefined> {
-  try {
-    return (await client.headManifest(repository, tag)).digest;
-  } catch (error) {
-    if (error instanceof KrillError && error.code === 'NOT_FOUND') return undefined;
-    throw error;
-  }
-}
-
 export async function syncJob(job: SyncJob, options: SyncOptions = {}): Promise<SyncOutcome[]> {
   const { spec } = job;
   const { tags } = await selectTags(job);
@@ -67,7 +58,7 @@ export async function syncJob(job: SyncJob, options: SyncOptions = {}): Promise<
     const destination = formatReference({ registry: job.destination.address, repository: job.destinationRepository, tag });
     let outcome: SyncOutcome;
     try {
-      const [from, to] = await Promise.all([digestOf(job.source, spec.source.repository, tag), digestOf(job.destination, job.destinationRepository, tag)]);
+      const [from, to] = await Promise.all([job.source.digestOf(spec.source.repository, tag), job.destination.digestOf(job.destinationRepository, tag)]);
       if (from === undefined) {
         throw new KrillError('NOT_FOUND', `${source} not found at the source${spec.assumed.includes(tag) ? ' (an assumed tag)' : ''}`);
       }

@@ -103,3 +103,75 @@ describe('fake registry: behaviour distribution 2.8 does not show', () => {
     expect(fake.log.some((l) => l.startsWith('PUT'))).toBe(false);
   });
 });
+
+/**
+ * HAND-WRITTEN FAKES for hostile or broken answers no real registry gives on purpose: HTML instead
+ * of JSON, invalid manifests, oversized bodies, pagination off the registry, and a blob redirect to
+ * another host (which must not receive our Authorization header).
+ */
+describe('fake registry: hostile and broken answers', () => {
+  let server: Server;
+  let storage: Server;
+  let host: string;
+  const seenByStorage: Array<string | undefined> = [];
+  const img = buildImage({ created: '2024-01-01T00:00:00Z', layers: ['hostile'] });
+
+  beforeAll(async () => {
+    storage = createServer((req, res) => {
+      seenByStorage.push(req.headers.authorization);
+      res.writeHead(200).end(img.blobs[0]!.bytes);
+    });
+    await new Promise<void>((resolve) => storage.listen(0, '127.0.0.1', resolve));
+    const storageHost = `127.0.0.1:${(storage.address() as AddressInfo).port}`;
+    server = createServer((req, res) => {
+      const url = new URL(req.url ?? '/', 'http://fake');
+      if (req.headers.authorization !== `Basic ${Buffer.from('u:p').toString('base64')}`) {
+        res.writeHead(401, { 'www-authenticate': 'Basic realm="fake"', 'content-type': 'application/json' }).end('{"errors":[{"code":"UNAUTHORIZED","message":"auth"}]}');
+        return;
+      }
+      const p = url.pathname;
+      if (p === '/v2/') return res.writeHead(200).end('{}');
+      if (p === '/v2/html/tags/list') return res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>Welcome to nginx</body></html>');
+      if (p === '/v2/proxy/tags/list') return res.writeHead(502, { 'content-type': 'text/html' }).end('<html>502 Bad Gateway</html>');
+      if (p === '/v2/evil/tags/list') return res.writeHead(200, { 'content-type': 'application/json', link: '<https://evil.example.com/v2/evil/tags/list?last=a>; rel="next"' }).end('{"name":"evil","tags":["a"]}');
+      if (p === '/v2/badjson/manifests/x') return res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }).end('{"schemaVersion": 2, "config": ');
+      if (p === '/v2/huge/manifests/x') return res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }).end(Buffer.alloc(5 * 1024 * 1024, 32));
+      if (p === '/v2/redir/manifests/x') return res.writeHead(200, { 'content-type': img.mediaType }).end(img.bytes);
+      if (p.startsWith('/v2/redir/blobs/')) return res.writeHead(307, { location: `http://${storageHost}/bucket/blob?sig=abc` }).end();
+      res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"NAME_UNKNOWN","message":"unknown"}]}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await new Promise<void>((resolve) => storage.close(() => resolve()));
+  });
+
+  const login = ['-u', 'u', '--password-stdin', '--no-cache'];
+  const cases: Array<[string, string[], RegExp]> = [
+    ['an HTML page instead of JSON', ['tags', 'html', '--no-details'], /GET \/v2\/html\/tags\/list answered something that is not JSON/],
+    ['an HTML error page from a proxy', ['tags', 'proxy', '--no-details', '--timeout', '5s'], /GET \/v2\/proxy\/tags\/list answered HTTP 502; gave up after retrying/],
+    ['pagination off the registry', ['tags', 'evil', '--no-details'], /refusing to follow a link off the registry/],
+    ['a manifest that is not JSON', ['inspect', 'badjson:x'], /badjson:x: manifest is not valid JSON/],
+    ['an oversized manifest', ['inspect', 'huge:x'], /answer larger than 4194304 bytes/],
+  ];
+  for (const [name, args, message] of cases) {
+    it(`${name}: exit 1, one line naming the registry and request`, async () => {
+      const res = await krill(['-r', host, ...args, ...login], { stdin: 'p' });
+      expect(res.code).toBe(1);
+      const lines = res.stderr.trim().split('\n');
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(message);
+      expect(lines[0]).toContain(host.split(':')[0]!);
+    });
+  }
+
+  it('follows a blob redirect to another host without sending Authorization there', async () => {
+    const res = await krill(['-r', host, 'inspect', 'redir:x', '--json', ...login], { stdin: 'p' });
+    expect(res.code, res.stderr).toBe(0);
+    expect(JSON.parse(res.stdout).digest).toBe(img.digest);
+    expect(seenByStorage.length).toBeGreaterThan(0);
+    expect(seenByStorage.every((h) => h === undefined)).toBe(true);
+  });
+});

@@ -1,18 +1,13 @@
-import { readFile } from 'node:fs/promises';
 import { UsageError } from '../../errors.js';
 import type { Plan } from '../../plan/plan.js';
 import { parseRegistryAddress } from '../../ref/reference.js';
 import type { CliContext } from '../context.js';
 import type { DeletionFlags } from '../deletion.js';
 import { executePlan } from '../deletion.js';
+import { readUserFile } from '../files.js';
 
 export async function readPlanFile(path: string): Promise<Plan> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new UsageError(`cannot read plan ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; check the path`, { cause: error });
-  }
+  const text = await readUserFile(path, 'plan');
   let plan: Plan;
   try {
     plan = JSON.parse(text) as Plan;

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { UsageError } from '../../errors.js';
 import { mapConcurrent } from '../../http/limiter.js';
 import { makePlan } from '../../plan/make-plan.js';
@@ -16,6 +15,7 @@ import { readRepositorySnapshot } from '../../registry/snapshot.js';
 import type { CliContext } from '../context.js';
 import type { DeletionFlags } from '../deletion.js';
 import { executePlan } from '../deletion.js';
+import { readUserFile } from '../files.js';
 import { startProgress } from '../progress.js';
 
 interface CleanupOptions extends DeletionFlags {
@@ -31,13 +31,7 @@ interface CleanupOptions extends DeletionFlags {
 }
 
 async function loadPolicy(path: string): Promise<Policy> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (error) {
-    throw new UsageError(`cannot read policy file ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; check the path`, { cause: error });
-  }
-  return parsePolicy(text, path);
+  return parsePolicy(await readUserFile(path, 'policy file'), path);
 }
 
 export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {

@@ -10,22 +10,13 @@ import { selectTags } from '../../sync/sync.js';
 import type { CliContext } from '../context.js';
 import { formatDate, formatTable, shortDigest } from '../render.js';
 
-async function digestOrNull(client: RegistryClient, repository: string, tag: string): Promise<string | null> {
-  try {
-    return (await client.headManifest(repository, tag)).digest;
-  } catch (error) {
-    if (error instanceof KrillError && error.code === 'NOT_FOUND') return null;
-    throw error;
-  }
-}
-
 /** Registry side of a spec: listed tags (filtered) with digests, and assumed tags. */
 export async function readRemote(client: RegistryClient, spec: SyncSpec, concurrency: number): Promise<RemoteTags> {
   const job = { spec, source: client, destination: client, destinationRepository: spec.source.repository };
   const { tags, listed } = await selectTags(job);
   const remote: RemoteTags = { listed: new Map(), assumed: new Map() };
   await mapConcurrent(tags, concurrency, async (tag) => {
-    const digest = await digestOrNull(client, spec.source.repository, tag);
+    const digest = (await client.digestOf(spec.source.repository, tag)) ?? null;
     if (listed.has(tag) && digest !== null) remote.listed.set(tag, digest);
     else remote.assumed.set(tag, digest);
   });
@@ -56,7 +47,7 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
         }
         const wanted = otherTags.filter((t) => !spec.filter || spec.filter.test(t) || remote.listed.has(t) || remote.assumed.has(t));
         await mapConcurrent(wanted, ctx.options.concurrency, async (tag) => {
-          const digest = await digestOrNull(other, repository, tag);
+          const digest = await other.digestOf(repository, tag);
           if (digest) there.set(tag, digest);
         });
         rows = compareWithRegistry(remote, there);

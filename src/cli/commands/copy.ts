@@ -1,5 +1,6 @@
 import { UsageError } from '../../errors.js';
 import { mapConcurrent } from '../../http/limiter.js';
+import { validatePlatform } from '../../manifest/manifest.js';
 import { formatReference } from '../../ref/reference.js';
 import type { CopyProgress, CopyResult } from '../../sync/copy.js';
 import { copyImage } from '../../sync/copy.js';
@@ -22,9 +23,7 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
   const dst = ctx.parseReference(dstInput);
   if (opts.allTags && (dst.tag !== undefined || dst.digest !== undefined)) throw new UsageError('with --all-tags, DST is a repository: drop its :TAG');
   if (dst.digest !== undefined) throw new UsageError(`"${dstInput}": a destination names a tag, not a digest (the digest is kept as it is)`);
-  if (opts.platform !== undefined && !/^[a-z0-9_-]+\/[a-z0-9_-]+(\/[a-z0-9_.-]+)?$/i.test(opts.platform)) {
-    throw new UsageError(`invalid --platform "${opts.platform}": expected os/arch or os/arch/variant, e.g. linux/arm64/v8`);
-  }
+  if (opts.platform !== undefined) validatePlatform(opts.platform);
   if ((opts.srcPassword !== undefined || opts.destPassword !== undefined) && !ctx.options.json) {
     ctx.logger.warn('--src-password/--dest-password on the command line are visible in shell history and process lists');
   }

@@ -1,10 +1,9 @@
 import { RegistryError } from '../../errors.js';
-import { formatPlatform, isAttestationEntry } from '../../manifest/manifest.js';
+import { findPlatform, validatePlatform } from '../../manifest/manifest.js';
 import { formatReference } from '../../ref/reference.js';
 import type { ImageInspection } from '../../registry/image-reader.js';
 import { ImageReader } from '../../registry/image-reader.js';
 import type { CliContext } from '../context.js';
-import { UsageError } from '../../errors.js';
 import { formatBytes, formatDate, formatTable } from '../render.js';
 
 interface InspectOptions {
@@ -12,29 +11,18 @@ interface InspectOptions {
   raw?: boolean;
 }
 
-const PLATFORM_RE = /^[a-z0-9_-]+\/[a-z0-9_-]+(\/[a-z0-9_.-]+)?$/i;
-
 export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
   const opts = options as InspectOptions;
   const ref = ctx.parseReference(args[0] as string);
-  if (opts.platform !== undefined && !PLATFORM_RE.test(opts.platform)) {
-    throw new UsageError(`invalid --platform "${opts.platform}": expected os/arch or os/arch/variant, e.g. linux/arm64/v8`);
-  }
+  if (opts.platform !== undefined) validatePlatform(opts.platform);
   const reference = ref.digest ?? ref.tag ?? 'latest';
   const client = await ctx.client(ref.registry);
   const reader = new ImageReader(client, ref.repository);
-  let fetched = await client.getManifest(ref.repository, reference);
+  let fetched = reader.remember(await client.getManifest(ref.repository, reference));
   const name = formatReference({ ...ref, ...(ref.digest === undefined && ref.tag === undefined ? { tag: 'latest' } : {}) });
 
   if (opts.platform !== undefined && fetched.manifest.kind === 'index') {
-    const children = fetched.manifest.manifests.filter((d) => !isAttestationEntry(d) && d.platform);
-    const wanted = opts.platform.toLowerCase();
-    const match = children.find((d) => formatPlatform(d.platform!) === wanted) ?? children.find((d) => !d.platform!.variant && wanted.startsWith(`${formatPlatform(d.platform!)}/`));
-    if (!match) {
-      const available = children.map((d) => formatPlatform(d.platform!)).join(', ') || 'none';
-      throw new RegistryError(`${name} has no platform ${opts.platform} (available: ${available})`, { status: 404 });
-    }
-    fetched = await reader.manifest(match.digest);
+    fetched = await reader.manifest(findPlatform(fetched.manifest, opts.platform, name).digest);
   }
 
   if (opts.raw) {

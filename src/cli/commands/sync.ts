@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KrillError, UsageError, isAbortError } from '../../errors.js';
 import { makePlan } from '../../plan/make-plan.js';
@@ -13,6 +12,7 @@ import type { SyncJob, SyncOutcome } from '../../sync/sync.js';
 import { selectTags, syncJob } from '../../sync/sync.js';
 import type { CliContext } from '../context.js';
 import { executePlan } from '../deletion.js';
+import { readUserFile } from '../files.js';
 
 interface SyncFlags {
   to?: string;
@@ -34,13 +34,7 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
   let targetText = opts.to;
   let prefixMode = opts.prefix;
   if (opts.file !== undefined) {
-    let text: string;
-    try {
-      text = await readFile(opts.file, 'utf8');
-    } catch (error) {
-      throw new UsageError(`cannot read sync file ${opts.file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; check the path`);
-    }
-    const file = parseSyncFile(text, opts.file);
+    const file = parseSyncFile(await readUserFile(opts.file, 'sync file'), opts.file);
     specs = [...specs, ...file.repositories];
     targetText ??= file.target;
     prefixMode ??= file.prefix;

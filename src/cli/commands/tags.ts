@@ -1,6 +1,6 @@
 import { summarizeTags } from '../../registry/image-reader.js';
 import type { CliContext } from '../context.js';
-import { compileRegex } from '../options.js';
+import { compilePattern } from '../../policy/rules.js';
 import { startProgress } from '../progress.js';
 import { formatBytes, formatDate, formatTable, shortDigest } from '../render.js';
 
@@ -15,8 +15,8 @@ interface TagsOptions {
 export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
   const opts = options as unknown as TagsOptions;
   const ref = ctx.parseRepository(args[0] as string);
-  const filter = opts.filter !== undefined ? compileRegex(opts.filter, '--filter') : undefined;
-  const exclude = opts.exclude !== undefined ? compileRegex(opts.exclude, '--exclude') : undefined;
+  const filter = opts.filter !== undefined ? compilePattern(opts.filter, '--filter') : undefined;
+  const exclude = opts.exclude !== undefined ? compilePattern(opts.exclude, '--exclude') : undefined;
   const client = await ctx.client(ref.registry);
   const tags = (await client.listTags(ref.repository)).filter((tag) => (!filter || filter.test(tag)) && !(exclude && exclude.test(tag)));
 
