@@ -4,7 +4,7 @@ import { mapConcurrent } from '../http/limiter.js';
 import { shortDigest } from '../manifest/manifest.js';
 import type { RegistryClient } from '../registry/client.js';
 import { sha256Digest } from '../registry/content-cache.js';
-import type { Journal } from './journal.js';
+import type { Journal, JournalEntry } from './journal.js';
 import type { Plan, PlanAction, RepositoryPlan } from './plan.js';
 
 /**
@@ -65,7 +65,7 @@ export async function applyPlan(client: RegistryClient, plan: Plan, options: App
   let scratchBytes = 0;
   let tagDeleteSupported: boolean | undefined;
   const concurrency = options.concurrency ?? 8;
-  const tick = () => options.onProgress?.(++done, total);
+  const tick = () => options.onProgress?.(Math.min(++done, total), total);
 
   const untag = async (repository: string, tag: string, digest: string): Promise<ApplyOutcome['status']> => {
     if (tagDeleteSupported !== false) {
@@ -91,65 +91,68 @@ export async function applyPlan(client: RegistryClient, plan: Plan, options: App
     const { repository } = repo;
     await client.checkDeletesEnabled(repository);
     const checked = await recheckTags(client, repo);
-    const record = async (action: PlanAction) => {
-      const fetched = await client.getManifest(repository, action.digest);
-      await options.journal.record({
-        kind: action.kind,
-        registry: plan.registry,
-        repository,
-        digest: action.digest,
-        mediaType: fetched.mediaType,
-        manifest: fetched.bytes.toString('base64'),
-        tags: action.kind === 'untag' ? [action.tag] : action.tags,
-        ...(action.kind === 'delete-manifest' && action.parent ? { parent: action.parent } : {}),
-      });
-    };
-    const run = async (action: PlanAction) => {
+
+    // 1. Judge every action against the fresh tag state.
+    const steps: Step[] = [];
+    for (const action of repo.actions) {
       const tags = action.kind === 'untag' ? [action.tag] : action.tags;
+      const verdict = checked(action);
+      if (verdict.skip) {
+        outcomes.push({ repository, status: 'skipped', digest: action.digest, tags, detail: verdict.skip });
+        tick();
+      } else if (verdict.gone) {
+        outcomes.push({ repository, status: 'already-gone', digest: action.digest, tags });
+        tick();
+      } else if (action.kind === 'delete-manifest' && !verdict.untagInstead) {
+        const moved = action.tags.filter((t) => !verdict.tags.includes(t));
+        if (moved.length > 0) outcomes.push({ repository, status: 'skipped', digest: action.digest, tags: moved, detail: 'moved to another digest since the plan was made' });
+        steps.push({ kind: 'delete-manifest', digest: action.digest, tags: verdict.tags, ...(action.parent ? { parent: action.parent } : {}) });
+      } else {
+        // Untag: planned as such, or a manifest that a newly pushed tag now points at.
+        for (const tag of verdict.tags) steps.push({ kind: 'untag', digest: action.digest, tags: [tag], ...(verdict.untagInstead ? { detail: verdict.untagInstead } : {}) });
+        if (verdict.tags.length === 0) tick();
+      }
+    }
+
+    // 2. Journal everything this repository will remove, synced once, before the first delete.
+    const entries: Array<Omit<JournalEntry, 'time'>> = [];
+    const ready: Step[] = [];
+    await mapConcurrent(steps, concurrency, async (step) => {
       try {
-        const verdict = checked(action);
-        if (verdict.skip) {
-          outcomes.push({ repository, status: 'skipped', digest: action.digest, tags, detail: verdict.skip });
-          return;
-        }
-        if (verdict.gone) {
-          outcomes.push({ repository, status: 'already-gone', digest: action.digest, tags });
-          return;
-        }
-        if (action.kind === 'delete-manifest' && !verdict.untagInstead) {
-          try {
-            await record(action);
-          } catch (error) {
-            // The manifest is already gone (a rerun): nothing to journal, nothing to delete.
-            if (error instanceof KrillError && error.code === 'NOT_FOUND') {
-              outcomes.push({ repository, status: 'already-gone', digest: action.digest, tags });
-              return;
-            }
-            throw error;
-          }
-          const result = await client.deleteManifest(repository, action.digest);
-          outcomes.push({ repository, status: result === 'deleted' ? 'deleted' : 'already-gone', digest: action.digest, tags: verdict.tags });
-          const moved = action.tags.filter((t) => !verdict.tags.includes(t));
-          if (moved.length > 0) outcomes.push({ repository, status: 'skipped', digest: action.digest, tags: moved, detail: 'moved to another digest since the plan was made' });
-          return;
-        }
-        // Untag each tag: either planned as such, or a manifest another tag now points at.
-        for (const tag of verdict.tags) {
-          await record({ kind: 'untag', tag, digest: action.digest });
-          const status = await untag(repository, tag, action.digest);
-          outcomes.push({ repository, status, digest: action.digest, tags: [tag], ...(verdict.untagInstead ? { detail: verdict.untagInstead } : {}) });
+        const fetched = await client.getManifest(repository, step.digest);
+        entries.push({ kind: step.kind, registry: plan.registry, repository, digest: step.digest, mediaType: fetched.mediaType, manifest: fetched.bytes.toString('base64'), tags: step.tags, ...(step.parent ? { parent: step.parent } : {}) });
+        ready.push(step);
+      } catch (error) {
+        // Already gone (a rerun after an interruption): nothing to journal, nothing to delete.
+        if (!(error instanceof KrillError && error.code === 'NOT_FOUND')) throw error;
+        outcomes.push({ repository, status: 'already-gone', digest: step.digest, tags: step.tags });
+        tick();
+      }
+    });
+    // Children after their parents in the journal too, so undo restores them first (it reverses them).
+    entries.sort((a, b) => Number(Boolean(a.parent)) - Number(Boolean(b.parent)));
+    await options.journal.recordAll(entries);
+
+    // 3. Delete: tags and top-level manifests first; platform manifests after their index is
+    //    gone, so the registry never holds an index whose children are missing.
+    const run = async (step: Step) => {
+      try {
+        if (step.kind === 'delete-manifest') {
+          const result = await client.deleteManifest(repository, step.digest);
+          outcomes.push({ repository, status: result === 'deleted' ? 'deleted' : 'already-gone', digest: step.digest, tags: step.tags });
+        } else {
+          const status = await untag(repository, step.tags[0]!, step.digest);
+          outcomes.push({ repository, status, digest: step.digest, tags: step.tags, ...(step.detail ? { detail: step.detail } : {}) });
         }
       } catch (error) {
         if (isFatal(error)) throw error;
-        outcomes.push({ repository, status: 'failed', digest: action.digest, tags, detail: error instanceof Error ? error.message : String(error) });
+        outcomes.push({ repository, status: 'failed', digest: step.digest, tags: step.tags, detail: error instanceof Error ? error.message : String(error) });
       } finally {
         tick();
       }
     };
-    // Tags and top-level manifests first; platform manifests after their index is gone, so the
-    // registry never holds an index whose children are missing.
-    await mapConcurrent(repo.actions.filter((a) => a.kind === 'untag' || !a.parent), concurrency, run);
-    await mapConcurrent(repo.actions.filter((a) => a.kind === 'delete-manifest' && a.parent), concurrency, run);
+    await mapConcurrent(ready.filter((st) => !st.parent), concurrency, run);
+    await mapConcurrent(ready.filter((st) => st.parent), concurrency, run);
   };
 
   try {
@@ -159,6 +162,15 @@ export async function applyPlan(client: RegistryClient, plan: Plan, options: App
     throw error;
   }
   return { outcomes, scratchBytes };
+}
+
+/** One registry operation, after the re-check. */
+interface Step {
+  kind: 'delete-manifest' | 'untag';
+  digest: string;
+  tags: string[];
+  parent?: string;
+  detail?: string;
 }
 
 interface Verdict {
@@ -180,13 +192,15 @@ async function recheckTags(client: RegistryClient, repo: RepositoryPlan): Promis
   const { repository } = repo;
   const current = new Set(await client.listTags(repository));
   const planned = new Set([...repo.keep, ...repo.delete].map((t) => t.tag));
-  const toCheck = [...new Set([...repo.delete.map((t) => t.tag).filter((t) => current.has(t)), ...[...current].filter((t) => !planned.has(t))])];
+  // Every current tag, kept ones included: a kept tag re-pushed onto a digest this plan deletes
+  // would otherwise go with it.
   const now = new Map<string, string>();
-  await mapConcurrent(toCheck, 16, async (tag) => {
+  await mapConcurrent([...current], 16, async (tag) => {
     const digest = await client.digestOf(repository, tag);
     if (digest !== undefined) now.set(tag, digest);
   });
-  const newTagsOn = (digest: string) => [...current].filter((t) => !planned.has(t) && now.get(t) === digest);
+  const keptOn = (digest: string) => repo.keep.filter((t) => now.get(t.tag) === digest && t.digest !== digest).map((t) => t.tag);
+  const newTagsOn = (digest: string) => [...[...current].filter((t) => !planned.has(t) && now.get(t) === digest), ...keptOn(digest)];
 
   return (action) => {
     const intruders = newTagsOn(action.digest);

@@ -50,11 +50,13 @@ export class Journal {
     }
   }
 
-  /** Appends one entry and syncs it to disk before the caller deletes anything. */
-  async record(entry: Omit<JournalEntry, 'time'>): Promise<void> {
-    await this.handle.appendFile(`${JSON.stringify({ ...entry, time: new Date().toISOString() })}\n`);
+  /** Appends entries and syncs them to disk, in one write, before the caller deletes anything. */
+  async recordAll(entries: Array<Omit<JournalEntry, 'time'>>): Promise<void> {
+    if (entries.length === 0) return;
+    const time = new Date().toISOString();
+    await this.handle.appendFile(entries.map((entry) => `${JSON.stringify({ ...entry, time })}\n`).join(''));
     await this.handle.datasync();
-    this.entries++;
+    this.entries += entries.length;
   }
 
   /** Closes the file; a journal with no entries is removed (nothing was deleted). */

@@ -194,6 +194,24 @@ describe('krill cleanup', () => {
     expect(await pusher.resolve(r, f.images.idx.digest)).toBe(f.images.idx.digest);
   });
 
+  it('a kept tag re-pushed onto a planned digest survives: the planned tags are only untagged', async () => {
+    const r = repo('apps/api');
+    const f = await seedApiRepository(registry, r);
+    const env = isolatedEnv();
+    const planPath = join(env.HOME!, 'plan.json');
+    await krill(['cleanup', `${registry.host}/${r}`, '--keep', '3', '--dry-run', '--plan-out', planPath], { env });
+    const plan = JSON.parse(readFileSync(planPath, 'utf8'));
+    expect(plan.repositories[0].actions).toContainEqual({ kind: 'delete-manifest', digest: f.images.a1.digest, tags: ['1.0.0'] });
+    // `latest` (kept) is moved onto the image the plan deletes.
+    await pusher.push(r, f.images.a1, 'latest');
+    const applied = await krill(['apply', planPath, '--yes', '--json'], { env });
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(await pusher.resolve(r, 'latest')).toBe(f.images.a1.digest);
+    expect(await pusher.tags(r)).not.toContain('1.0.0');
+    const outcome = JSON.parse(applied.stdout).result.outcomes.find((o: { tags: string[] }) => o.tags.includes('1.0.0'));
+    expect(outcome).toMatchObject({ status: 'untagged', detail: expect.stringContaining('latest') });
+  });
+
   it('undo puts back what was deleted, digests and tags identical', async () => {
     const r = repo('apps/api');
     const f = await seedApiRepository(registry, r);

@@ -1,7 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
@@ -51,12 +50,23 @@ export interface TestRegistry {
   restart(during?: () => void | Promise<void>): Promise<void>;
 }
 
+/**
+ * A free port outside the kernel's ephemeral range (32768-60999 on Linux): servers that listen on
+ * port 0 can then never take a registry's port while it restarts (garbage collection).
+ */
 export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
+  for (;;) {
+    const port = 20000 + Math.floor(Math.random() * 10000);
+    const server = createServer();
+    const ok = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (ok) {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      return port;
+    }
+  }
 }
 
 function yaml(value: unknown, indent = ''): string {
@@ -74,7 +84,9 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   const pki = options.tls ? makePki(dir) : undefined;
   const issuer = options.auth === 'token' ? await startTokenIssuer(dir, options.tokenExpiresIn ? { expiresIn: options.tokenExpiresIn } : {}) : undefined;
 
-  const http: Record<string, unknown> = { addr: host, secret: 'krill-test-secret' };
+  // Every answer carries this header, so readiness checks know they reached this very server.
+  const identity = `${process.pid}-${port}-${Date.now()}`;
+  const http: Record<string, unknown> = { addr: host, secret: 'krill-test-secret', headers: { 'X-Krill-Test': [identity] } };
   if (pki) {
     http.tls = { certificate: pki.serverCert, key: pki.serverKey, ...(options.clientCa ? { clientcas: [pki.caCert] } : {}) };
   }
@@ -115,7 +127,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
       try {
         const res = await request(`${url}/v2/`, { dispatcher });
         await res.body.dump();
-        if (res.statusCode === 200 || res.statusCode === 401) return;
+        if ((res.statusCode === 200 || res.statusCode === 401) && res.headers['x-krill-test'] === identity) return;
       } catch {
         // not up yet
       }
