@@ -8,7 +8,8 @@ import type { Plan } from '../plan/plan.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { CliContext } from './context.js';
 import { startProgress } from './progress.js';
-import { formatBytes, formatTable } from './render.js';
+import { SIGNATURE_TAG } from '../policy/evaluate.js';
+import { formatBytes, formatTable, indent } from './render.js';
 
 /** What rm, cleanup and apply share: showing a plan, asking, applying, reporting. */
 
@@ -39,6 +40,11 @@ export function planCounts(plan: Plan) {
   return { deleteTags, untagTags, manifests, platformManifests, keepTags, actions: deleteTags + untagTags + manifests + platformManifests };
 }
 
+/** Signature tags carry a whole digest; the table shows them shortened (JSON keeps them whole). */
+function displayTag(tag: string): string {
+  return SIGNATURE_TAG.test(tag) ? `${tag.slice(0, 19)}….${tag.split('.').at(-1)}` : tag;
+}
+
 export function renderPlan(plan: Plan, options: { showKept?: boolean } = {}): string {
   let out = '';
   for (const repo of plan.repositories) {
@@ -48,8 +54,7 @@ export function renderPlan(plan: Plan, options: { showKept?: boolean } = {}): st
     for (const a of repo.actions) if (a.kind === 'delete-manifest' && a.tags.length === 0) rows.push(['delete', '-', shortDigest(a.digest), a.parent ? `platform manifest of deleted ${shortDigest(a.parent)}` : 'untagged manifest']);
     if (rows.length === 0) continue;
     out += `${plan.registry.host}/${repo.repository}\n`;
-    out += formatTable(['ACTION', 'TAG', 'DIGEST', 'REASON'], rows).replace(/^/gm, '  ');
-    out += '\n';
+    out += indent(formatTable(['ACTION', 'TAG', 'DIGEST', 'REASON'], rows.map(([action, tag, digest, reason]) => [action!, displayTag(tag!), digest!, reason!])));
   }
   const c = planCounts(plan);
   out += `Plan: delete ${c.deleteTags} tag${c.deleteTags === 1 ? '' : 's'} (${c.manifests} manifest${c.manifests === 1 ? '' : 's'}${c.platformManifests ? ` and ${c.platformManifests} platform manifest${c.platformManifests === 1 ? '' : 's'}` : ''}), untag ${c.untagTags}, keep ${c.keepTags}.\n`;

@@ -360,6 +360,11 @@ export async function main(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // `krill tags … | head`: the reader went away; that is not an error worth a stack trace.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
   const code = await runCli(argv, defaultIo(), controller.signal, interruption);
   // Let stdout drain before exiting: large --json output into a pipe is written asynchronously.
   await new Promise<void>((resolve) => process.stdout.write('', () => resolve()));

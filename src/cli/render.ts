@@ -37,3 +37,8 @@ export function formatTable(headers: string[], rows: string[][], options: TableO
   const head = line(headers);
   return [options.header ? options.header(head) : head, ...rows.map(line)].join('\n') + '\n';
 }
+
+/** Indents every non-empty line by two spaces. */
+export function indent(text: string): string {
+  return text.replace(/^(?=.)/gm, '  ');
+}

@@ -8,7 +8,7 @@ import type { SyncSpec } from '../../sync/spec.js';
 import { destinationRepository, parseSyncSpec, parseSyncTarget } from '../../sync/spec.js';
 import { selectTags } from '../../sync/sync.js';
 import type { CliContext } from '../context.js';
-import { formatDate, formatTable, shortDigest } from '../render.js';
+import { formatDate, formatTable, indent, shortDigest } from '../render.js';
 
 /** Registry side of a spec: listed tags (filtered) with digests, and assumed tags. */
 export async function readRemote(client: RegistryClient, spec: SyncSpec, concurrency: number): Promise<RemoteTags> {
@@ -63,11 +63,13 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
     for (const { name, rows } of results) {
       ctx.io.out(`${name}\n`);
       ctx.io.out(
-        formatTable(
-          ['TAG', 'STATE', 'DIGEST', 'LOCAL ID', 'CREATED'],
-          rows.map((r) => [r.tag, r.state, r.digest ? shortDigest(r.digest) : '-', r.localId ? shortDigest(r.localId) : '-', formatDate(r.created)]),
-          { header: ctx.style.header },
-        ).replace(/^/gm, '  '),
+        indent(
+          formatTable(
+            ['TAG', 'STATE', 'DIGEST', 'LOCAL ID', 'CREATED'],
+            rows.map((r) => [r.tag, r.state, r.digest ? shortDigest(r.digest) : '-', r.localId ? shortDigest(r.localId) : '-', formatDate(r.created)]),
+            { header: ctx.style.header },
+          ),
+        ),
       );
     }
   } finally {

@@ -4,7 +4,7 @@ import { formatReference } from '../../ref/reference.js';
 import type { ImageInspection } from '../../registry/image-reader.js';
 import { ImageReader } from '../../registry/image-reader.js';
 import type { CliContext } from '../context.js';
-import { formatBytes, formatDate, formatTable } from '../render.js';
+import { formatBytes, formatDate, formatTable, indent } from '../render.js';
 
 interface InspectOptions {
   platform?: string;
@@ -56,7 +56,8 @@ export function renderInspection(d: ImageInspection): string {
     field('History steps', String(d.config.historySteps));
     field('Config', d.config.digest);
     const labels = Object.entries(d.config.labels);
-    field('Labels', labels.length === 0 ? '-' : '');
+    if (labels.length === 0) field('Labels', '-');
+    else lines.push('Labels:');
     for (const [key, value] of labels.sort(([a], [b]) => (a < b ? -1 : 1))) lines.push(`  ${key}=${value}`);
   }
   if (d.layers) {
@@ -66,10 +67,7 @@ export function renderInspection(d: ImageInspection): string {
   let out = `${lines.join('\n')}\n`;
   if (d.manifests) {
     out += `\nManifests (${d.manifests.length}):\n`;
-    out += formatTable(['PLATFORM', 'DIGEST', 'CREATED', 'SIZE'], d.manifests.map((m) => [m.platform, m.digest, formatDate(m.created), formatBytes(m.size)]))
-      .split('\n')
-      .map((line) => (line ? `  ${line}` : line))
-      .join('\n');
+    out += indent(formatTable(['PLATFORM', 'DIGEST', 'CREATED', 'SIZE'], d.manifests.map((m) => [m.platform, m.digest, formatDate(m.created), formatBytes(m.size)])));
   }
   return out;
 }
