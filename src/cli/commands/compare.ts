@@ -25,7 +25,8 @@ export async function readRemote(client: RegistryClient, spec: SyncSpec, concurr
 
 export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
   const plainHttp = ctx.options.plainHttp ?? false;
-  const specs = (args[0] as string[]).map((s) => parseSyncSpec(s, { plainHttp, ...(ctx.defaultRegistry() ? { defaultRegistry: ctx.defaultRegistry()! } : {}) }));
+  const defaultRegistry = ctx.defaultRegistry();
+  const specs = (args[0] as string[]).map((s) => parseSyncSpec(s, { plainHttp, ...(defaultRegistry ? { defaultRegistry } : {}) }));
   const withTarget = typeof options.with === 'string' ? parseSyncTarget(options.with, { plainHttp }) : undefined;
   const engine = withTarget ? undefined : new Engine(ctx.io.env.DOCKER_HOST || DEFAULT_DOCKER_HOST);
   try {

@@ -6,7 +6,8 @@ import type { CliContext } from '../context.js';
 
 export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
   const plainHttp = ctx.options.plainHttp ?? false;
-  const specs = (args[0] as string[]).map((s) => parseSyncSpec(s, { plainHttp, ...(ctx.defaultRegistry() ? { defaultRegistry: ctx.defaultRegistry()! } : {}) }));
+  const defaultRegistry = ctx.defaultRegistry();
+  const specs = (args[0] as string[]).map((s) => parseSyncSpec(s, { plainHttp, ...(defaultRegistry ? { defaultRegistry } : {}) }));
   const engine = new Engine(ctx.io.env.DOCKER_HOST || DEFAULT_DOCKER_HOST);
   try {
     if (!options.dryRun) await engine.ping();

@@ -45,7 +45,8 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
   const intervalMs = opts.interval !== undefined ? parseDuration(opts.interval, '--interval') : 5 * 60_000;
   const plainHttp = ctx.options.plainHttp ?? false;
   const target: SyncTarget = parseSyncTarget(targetText, { plainHttp });
-  const parsed: SyncSpec[] = specs.map((s) => parseSyncSpec(s, { plainHttp }));
+  const defaultRegistry = ctx.defaultRegistry();
+  const parsed: SyncSpec[] = specs.map((s) => parseSyncSpec(s, { plainHttp, ...(defaultRegistry ? { defaultRegistry } : {}) }));
   const prefixFor = (spec: SyncSpec) => (prefixMode === 'auto' ? [target.prefix, autoPrefix(spec.source.registry)].filter(Boolean).join('/') : [target.prefix, prefixMode].filter(Boolean).join('/'));
 
   const destination = await ctx.client(target.registry, { username: opts.destUsername, password: opts.destPassword });
