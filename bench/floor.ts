@@ -10,6 +10,8 @@ import { Agent, request } from 'undici';
  *   node floor.js tags    BASE REPO          tag list, one manifest per tag, each distinct platform manifest and config once
  *   node floor.js catalog BASE               catalog, then `tags` for every repository
  *   node floor.js delete  BASE REPO FILE     `tags`, then DELETE each digest listed in FILE (one per line)
+ *   node floor.js checked BASE REPO FILE     `tags`, then HEAD every tag again (the re-check the safety
+ *                                            rules require right before deleting), then the same DELETEs
  */
 
 const ACCEPT = [
@@ -84,8 +86,12 @@ else if (mode === 'catalog') {
   await Promise.all(Array.from({ length: 32 }, async () => {
     while (next < repos.length) await tags(base, repos[next++]!);
   }));
-} else if (mode === 'delete') {
+} else if (mode === 'delete' || mode === 'checked') {
   await tags(base, repo!);
+  if (mode === 'checked') {
+    const names = await list(base, `/v2/${repo}/tags/list?n=1000`, 'tags');
+    await Promise.all(names.map((t) => get(`${base}/v2/${repo}/manifests/${t}`, { accept: ACCEPT }, 'HEAD')));
+  }
   const digests = readFileSync(file!, 'utf8').split('\n').filter(Boolean);
   await Promise.all(digests.map((d) => get(`${base}/v2/${repo}/manifests/${d}`, {}, 'DELETE')));
 } else throw new Error(`unknown mode ${mode}`);

@@ -152,6 +152,9 @@ async function main() {
     const floorDelete = await measure('floor cleanup R1', RUNS, restore, () => ['node', FLOOR, 'delete', base, 'bench/r1', digestFile]);
     const cleanup = await measure('krill cleanup R1 --keep 100 --yes', RUNS, restore, () => ['node', KRILL, 'cleanup', ref, '--keep', '100', '--yes'], freshCache);
     rows.push({ metric: '`krill cleanup R1 --keep 100 --yes`', krill: cleanup, reference: floorDelete, referenceName: 'floor: read + the same deletes', kind: 'ratio', target: 1.3 });
+    // The same with the re-check krill's safety rules require: every tag HEADed again before deleting.
+    const floorChecked = await measure('floor cleanup R1 with re-check', RUNS, restore, () => ['node', FLOOR, 'checked', base, 'bench/r1', digestFile]);
+    rows.push({ metric: '`krill cleanup R1 --keep 100 --yes` (context)', krill: cleanup, reference: floorChecked, referenceName: 'floor: read + re-check every tag + the same deletes', kind: 'ratio', target: 1.3 });
 
     // all-repos dry run on R2
     // No warm-up here: each run reads 32,000 objects (~40 s), and the floor runs just before warm the server.

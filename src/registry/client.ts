@@ -1,8 +1,8 @@
+import { Readable } from 'node:stream';
 import type { Credentials } from '../auth/credentials.js';
 import { AuthSession } from '../auth/session.js';
 import { InvalidResponseError, KrillError, NetworkError, RegistryError, parseRegistryErrors } from '../errors.js';
 import { nextLink } from '../http/link.js';
-import { Readable } from 'node:stream';
 import type { HttpRequest, HttpResponse, StreamResponse, Transport } from '../http/transport.js';
 import { discard, isNoTlsError } from '../http/transport.js';
 import type { Manifest } from '../manifest/manifest.js';

@@ -106,6 +106,12 @@ export function buildIndex(children: BuiltManifest[], options: { format?: 'docke
 }
 
 export class Pusher {
+  /**
+   * Uploads of one digest run one after another: distribution 2.8 can briefly report a blob as
+   * unknown while two uploads of the same content commit at once (seen when seeding concurrently).
+   */
+  readonly #blobQueue = new Map<string, Promise<void>>();
+
   constructor(private readonly registry: TestRegistry) {}
 
   #headers(repository: string, extra: Record<string, string> = {}): Record<string, string> {
@@ -121,6 +127,13 @@ export class Pusher {
   }
 
   async pushBlob(repository: string, b: Blob, options: { skipHead?: boolean } = {}): Promise<void> {
+    const previous = this.#blobQueue.get(b.digest) ?? Promise.resolve();
+    const mine = previous.catch(() => {}).then(() => this.#uploadBlob(repository, b, options));
+    this.#blobQueue.set(b.digest, mine);
+    return mine;
+  }
+
+  async #uploadBlob(repository: string, b: Blob, options: { skipHead?: boolean }): Promise<void> {
     if (!options.skipHead) {
       const head = await this.#send('HEAD', `/v2/${repository}/blobs/${b.digest}`, repository);
       if (head.status === 200) return;
