@@ -1,3 +1,4 @@
+import { RegistryError } from '../errors.js';
 import { mapConcurrent } from '../http/limiter.js';
 import type { Descriptor } from '../manifest/manifest.js';
 import type { RegistryClient } from './client.js';
@@ -33,11 +34,25 @@ export interface RepositorySnapshot {
 export interface SnapshotOptions {
   concurrency?: number;
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Treat an unknown repository as empty. The catalog lists repositories that only ever received
+   * blobs (an interrupted push), and distribution answers NAME_UNKNOWN for their tag list.
+   */
+  emptyIfUnknown?: boolean;
+}
+
+async function listTagsOrNone(client: RegistryClient, repository: string, emptyIfUnknown: boolean): Promise<string[]> {
+  try {
+    return await client.listTags(repository);
+  } catch (error) {
+    if (emptyIfUnknown && error instanceof RegistryError && error.hasCode('NAME_UNKNOWN')) return [];
+    throw error;
+  }
 }
 
 export async function readRepositorySnapshot(client: RegistryClient, repository: string, options: SnapshotOptions = {}): Promise<RepositorySnapshot> {
   const reader = new ImageReader(client, repository);
-  const names = await client.listTags(repository);
+  const names = await listTagsOrNone(client, repository, options.emptyIfUnknown === true);
   const warm = client.cacheIsWarm(repository);
   const manifests: Record<string, ManifestNode> = {};
   const visiting = new Map<string, Promise<void>>();

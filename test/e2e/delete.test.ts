@@ -258,6 +258,24 @@ rules:
   });
 });
 
+describe('catalog oddities', () => {
+  it('--all-repos treats a catalog repository without tags (an interrupted push) as empty', async () => {
+    const own = await startRegistry();
+    try {
+      await seedApiRepository(own, 'apps/api');
+      // Only a blob, never a manifest: distribution lists the repository and answers NAME_UNKNOWN for its tags.
+      await new Pusher(own).pushBlob('apps/broken', buildImage({ layers: ['orphan'] }).blobs[1]!);
+      const res = await krill(['cleanup', '--all-repos', own.host, '--keep', '2', '--dry-run', '--json']);
+      expect(res.code, res.stderr).toBe(0);
+      const out = JSON.parse(res.stdout);
+      expect(out.repositories.map((r: { repository: string }) => r.repository).sort()).toEqual(['apps/api', 'apps/broken']);
+      expect(out.repositories.find((r: { repository: string }) => r.repository === 'apps/broken').delete).toEqual([]);
+    } finally {
+      await own.stop();
+    }
+  });
+});
+
 describe('reclaimable space matches the real garbage collector', () => {
   it('freed blob bytes equal the plan plus the untag scratch manifests', async () => {
     const own = await startRegistry();

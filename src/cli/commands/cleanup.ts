@@ -80,7 +80,8 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
   const snapshots = new Map<string, RepositorySnapshot>();
   try {
     await mapConcurrent(toRead, Math.max(1, Math.ceil(ctx.options.concurrency / 2)), async (repository) => {
-      snapshots.set(repository, await readRepositorySnapshot(client, repository, { concurrency: ctx.options.concurrency }));
+      // Repositories from the catalog may hold no tags at all (an interrupted push): empty, not an error.
+      snapshots.set(repository, await readRepositorySnapshot(client, repository, { concurrency: ctx.options.concurrency, emptyIfUnknown: catalog !== undefined }));
       progress.update(++read, toRead.length);
     });
   } finally {
