@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolveCredentials } from '../auth/credentials.js';
 import { UsageError } from '../errors.js';
 import type { TlsOptions } from '../http/transport.js';
-import { Transport } from '../http/transport.js';
+import { Transport, proxyFromEnv } from '../http/transport.js';
 import type { Logger } from '../logger.js';
 import type { Reference, RegistryAddress } from '../ref/reference.js';
 import { isLoopbackHost, parseReference, parseRegistryAddress, parseRepositoryReference } from '../ref/reference.js';
@@ -110,6 +110,7 @@ export class CliContext {
       logger: this.logger,
       signal,
       userAgent: 'krill',
+      proxy: proxyFromEnv(io.env),
     });
   }
 

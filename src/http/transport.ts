@@ -1,7 +1,8 @@
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
-import { Agent, request } from 'undici';
+import { Agent, EnvHttpProxyAgent, request } from 'undici';
+import type { Dispatcher } from 'undici';
 import { AbortedError, InvalidResponseError, NetworkError, TlsError, isAbortError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
@@ -31,6 +32,19 @@ export interface TransportOptions {
   /** Attempts for idempotent requests (GET, HEAD, DELETE). */
   maxAttempts?: number;
   userAgent?: string;
+  /**
+   * Proxies, as in HTTPS_PROXY / HTTP_PROXY / NO_PROXY. Requests are tunnelled with CONNECT, so TLS
+   * still runs end to end with the registry. Proxy URLs may hold credentials: never logged.
+   */
+  proxy?: { http?: string | undefined; https?: string | undefined; noProxy?: string | undefined } | undefined;
+}
+
+/** Proxy settings from the environment (either case, like curl and docker), or undefined. */
+export function proxyFromEnv(env: NodeJS.ProcessEnv): TransportOptions['proxy'] {
+  const http = env.http_proxy ?? env.HTTP_PROXY;
+  const https = env.https_proxy ?? env.HTTPS_PROXY;
+  if (!http && !https) return undefined;
+  return { http, https, noProxy: env.no_proxy ?? env.NO_PROXY ?? '' };
 }
 
 export interface HttpRequest {
@@ -117,7 +131,7 @@ function flattenHeaders(headers: Record<string, string | string[] | undefined>):
 }
 
 export class Transport {
-  readonly #agent: Agent;
+  readonly #agent: Dispatcher;
   readonly #limiter: Limiter;
   readonly #logger: Logger;
   readonly #signal: AbortSignal | undefined;
@@ -127,19 +141,30 @@ export class Transport {
   constructor(options: TransportOptions = {}) {
     const concurrency = options.concurrency ?? 8;
     const timeout = options.timeoutMs ?? 60_000;
-    this.#agent = new Agent({
+    const tls = {
+      rejectUnauthorized: !options.tls?.insecure,
+      ...(options.tls?.ca ? { ca: options.tls.ca } : {}),
+      ...(options.tls?.cert ? { cert: options.tls.cert } : {}),
+      ...(options.tls?.key ? { key: options.tls.key } : {}),
+    };
+    const pool = {
       connections: concurrency,
       keepAliveTimeout: 30_000,
       headersTimeout: timeout,
       bodyTimeout: timeout,
-      connect: {
-        timeout: Math.min(timeout, 30_000),
-        rejectUnauthorized: !options.tls?.insecure,
-        ...(options.tls?.ca ? { ca: options.tls.ca } : {}),
-        ...(options.tls?.cert ? { cert: options.tls.cert } : {}),
-        ...(options.tls?.key ? { key: options.tls.key } : {}),
-      },
-    });
+      connect: { timeout: Math.min(timeout, 30_000), ...tls },
+    };
+    const proxy = options.proxy;
+    this.#agent = proxy
+      ? new EnvHttpProxyAgent({
+          ...pool,
+          // TLS to the registry inside the CONNECT tunnel uses the same CA and client certificate.
+          requestTls: tls,
+          ...(proxy.http ? { httpProxy: proxy.http } : {}),
+          ...(proxy.https ? { httpsProxy: proxy.https } : {}),
+          noProxy: proxy.noProxy ?? '',
+        })
+      : new Agent(pool);
     this.#limiter = new Limiter(concurrency);
     this.#logger = options.logger ?? silentLogger;
     this.#signal = options.signal;

@@ -220,3 +220,41 @@ describe('secrets never leak', () => {
     }
   });
 });
+
+describe('proxies (HTTPS_PROXY, NO_PROXY)', () => {
+  it('tunnels through a CONNECT proxy with TLS end to end, and bypasses it for NO_PROXY hosts', async () => {
+    const { createServer } = await import('node:http');
+    const { connect } = await import('node:net');
+    const tunnels: string[] = [];
+    // A minimal CONNECT proxy (test code), like a corporate egress proxy.
+    const proxy = createServer((_req, res) => res.writeHead(405).end());
+    proxy.on('connect', (req, client, head) => {
+      tunnels.push(req.url ?? '');
+      const [host, port] = (req.url ?? '').split(':');
+      const upstream = connect(Number(port), host, () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.write(head);
+        upstream.pipe(client);
+        client.pipe(upstream);
+      });
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const proxyUrl = `http://proxyuser:proxy-secret@127.0.0.1:${(proxy.address() as { port: number }).port}`;
+    try {
+      const via = await krill(['tags', `${tls.host}/apps/web`, '--no-details', '--ca-cert', tls.pki!.caCert, '--verbose'], { env: isolatedEnv({ HTTPS_PROXY: proxyUrl }) });
+      expect(via.code, via.stderr).toBe(0);
+      expect(via.stdout).toContain('stable');
+      expect(tunnels).toContain(tls.host);
+      expect(via.stderr).not.toContain('proxy-secret');
+      const before = tunnels.length;
+      const direct = await krill(['tags', `${tls.host}/apps/web`, '--no-details', '--ca-cert', tls.pki!.caCert], { env: isolatedEnv({ HTTPS_PROXY: proxyUrl, NO_PROXY: '127.0.0.1' }) });
+      expect(direct.code, direct.stderr).toBe(0);
+      expect(tunnels.length).toBe(before);
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    }
+  });
+});
