@@ -48,10 +48,6 @@ export function canonicalHost(host: string): string {
   return DOCKER_HUB_ALIASES.has(lower) ? DOCKER_HUB : lower;
 }
 
-export function isDockerHub(host: string): boolean {
-  return canonicalHost(host) === DOCKER_HUB;
-}
-
 /** The host the HTTP requests go to (Docker Hub's API is not served on docker.io). */
 export function apiHost(address: RegistryAddress): string {
   return address.host === DOCKER_HUB ? DOCKER_HUB_API_HOST : address.host;
