@@ -175,3 +175,41 @@ describe('fake registry: hostile and broken answers', () => {
     expect(seenByStorage.every((h) => h === undefined)).toBe(true);
   });
 });
+
+describe('fake registry over TLS: a redirect from https to http', () => {
+  it('is refused with one line, and nothing is fetched over plain HTTP', async () => {
+    const { createServer: createHttpsServer } = await import('node:https');
+    const { mkdtempSync, readFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { makePki } = await import('../harness/pki.js');
+    const pki = makePki(mkdtempSync(join(tmpdir(), 'krill-pki-')));
+    const img = buildImage({ layers: ['downgrade'] });
+    let plainHits = 0;
+    const plain = createServer((_req, res) => {
+      plainHits++;
+      res.writeHead(200).end(img.blobs[0]!.bytes);
+    });
+    await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+    const plainPort = (plain.address() as AddressInfo).port;
+    const secure = createHttpsServer({ key: readFileSync(pki.serverKey), cert: readFileSync(pki.serverCert) }, (req, res) => {
+      const p = req.url ?? '';
+      if (p === '/v2/') return res.writeHead(200).end('{}');
+      if (p.startsWith('/v2/web/manifests/')) return res.writeHead(200, { 'content-type': img.mediaType }).end(img.bytes);
+      if (p.startsWith('/v2/web/blobs/')) return res.writeHead(302, { location: `http://127.0.0.1:${plainPort}/blob` }).end();
+      res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => secure.listen(0, '127.0.0.1', resolve));
+    const host = `127.0.0.1:${(secure.address() as AddressInfo).port}`;
+    try {
+      const res = await krill(['inspect', `${host}/web:1`, '--ca-cert', pki.caCert, '--no-cache']);
+      expect(res.code).toBe(1);
+      expect(res.stderr.trim().split('\n')).toHaveLength(1);
+      expect(res.stderr).toMatch(/refusing redirect from https to http:\/\/127\.0\.0\.1:\d+/);
+      expect(plainHits).toBe(0);
+    } finally {
+      await new Promise<void>((resolve) => secure.close(() => resolve()));
+      await new Promise<void>((resolve) => plain.close(() => resolve()));
+    }
+  });
+});
