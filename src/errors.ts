@@ -117,6 +117,11 @@ export function parseRegistryErrors(body: string): RegistryErrorEntry[] {
   }
 }
 
+/** A registry or krill "not found" (repository, tag, manifest): callers that treat absence as an answer. */
+export function isNotFound(error: unknown): boolean {
+  return error instanceof KrillError && error.code === 'NOT_FOUND';
+}
+
 export function isAbortError(error: unknown): boolean {
   return (
     error instanceof AbortedError ||

@@ -8,6 +8,8 @@ import type { Reference, RegistryAddress } from '../ref/reference.js';
 import { isLoopbackHost, parseReference, parseRegistryAddress, parseRepositoryReference } from '../ref/reference.js';
 import { RegistryClient } from '../registry/client.js';
 import { ContentCache, defaultCacheDir } from '../registry/content-cache.js';
+import type { SyncSpec } from '../sync/spec.js';
+import { parseSyncSpec } from '../sync/spec.js';
 
 /** Options shared by every command (declared once in main.ts). */
 export interface GlobalOptions {
@@ -131,6 +133,12 @@ export class CliContext {
 
   parseRepository(input: string): Reference {
     return parseRepositoryReference(input, this.defaultRegistry(), { plainHttp: this.options.plainHttp ?? false });
+  }
+
+  /** A lstags spec, short ones resolved against the default registry like any reference. */
+  parseSpec(input: string): SyncSpec {
+    const defaultRegistry = this.defaultRegistry();
+    return parseSyncSpec(input, { plainHttp: this.options.plainHttp ?? false, ...(defaultRegistry ? { defaultRegistry } : {}) });
   }
 
   /**

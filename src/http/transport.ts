@@ -77,7 +77,8 @@ export interface StreamResponse {
 }
 
 const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
-const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+/** Answers worth another try: timeouts, rate limits, and server or gateway hiccups. */
+export const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'DELETE']);
 const RETRY_NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 

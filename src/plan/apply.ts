@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { AbortedError, AuthError, KrillError, isAbortError } from '../errors.js';
+import { AbortedError, AuthError, KrillError, isAbortError, isNotFound } from '../errors.js';
 import { mapConcurrent } from '../http/limiter.js';
 import { shortDigest } from '../manifest/manifest.js';
 import type { RegistryClient } from '../registry/client.js';
@@ -124,7 +124,7 @@ export async function applyPlan(client: RegistryClient, plan: Plan, options: App
         ready.push(step);
       } catch (error) {
         // Already gone (a rerun after an interruption): nothing to journal, nothing to delete.
-        if (!(error instanceof KrillError && error.code === 'NOT_FOUND')) throw error;
+        if (!isNotFound(error)) throw error;
         outcomes.push({ repository, status: 'already-gone', digest: step.digest, tags: step.tags });
         tick();
       }

@@ -1,10 +1,10 @@
 import { Readable } from 'node:stream';
 import type { Credentials } from '../auth/credentials.js';
 import { AuthSession } from '../auth/session.js';
-import { InvalidResponseError, KrillError, NetworkError, RegistryError, parseRegistryErrors } from '../errors.js';
+import { InvalidResponseError, KrillError, NetworkError, RegistryError, isNotFound, parseRegistryErrors } from '../errors.js';
 import { nextLink } from '../http/link.js';
 import type { HttpRequest, HttpResponse, StreamResponse, Transport } from '../http/transport.js';
-import { discard, isNoTlsError } from '../http/transport.js';
+import { RETRY_STATUS, discard, isNoTlsError } from '../http/transport.js';
 import type { Manifest } from '../manifest/manifest.js';
 import { parseManifest } from '../manifest/manifest.js';
 import { DOCKER_SCHEMA1_SIGNED, MANIFEST_ACCEPT } from '../manifest/media-types.js';
@@ -175,7 +175,7 @@ export class RegistryClient {
     let message = `${this.host}: ${options.method} ${url.pathname} answered HTTP ${res.status}${what}`;
     if (res.status === 403) message += ` (check that the account has permission for ${options.scope.split(':').slice(1).join(' ')})`;
     if (res.status === 429) message += ' (rate limited: wait and try again, or log in for a higher limit)';
-    if ([408, 429, 500, 502, 503, 504].includes(res.status)) message += '; gave up after retrying';
+    if (RETRY_STATUS.has(res.status)) message += '; gave up after retrying';
     return new RegistryError(message, { status: res.status, errors });
   }
 
@@ -236,7 +236,7 @@ export class RegistryClient {
     try {
       return (await this.headManifest(repository, reference)).digest;
     } catch (error) {
-      if (error instanceof KrillError && error.code === 'NOT_FOUND') return undefined;
+      if (isNotFound(error)) return undefined;
       throw error;
     }
   }

@@ -1,7 +1,7 @@
 import { RegistryError } from '../errors.js';
 import { mapConcurrent } from '../http/limiter.js';
 import type { Descriptor } from '../manifest/manifest.js';
-import type { RegistryClient } from './client.js';
+import type { FetchedManifest, RegistryClient } from './client.js';
 import { ImageReader } from './image-reader.js';
 
 /**
@@ -41,6 +41,20 @@ export interface SnapshotOptions {
   emptyIfUnknown?: boolean;
 }
 
+/** The snapshot's view of a fetched manifest. */
+export function toManifestNode(fetched: FetchedManifest, created: string | null): ManifestNode {
+  const m = fetched.manifest;
+  return {
+    digest: fetched.digest,
+    mediaType: fetched.mediaType,
+    kind: m.kind,
+    size: fetched.size,
+    children: m.kind === 'index' ? m.manifests.map((d) => d.digest) : [],
+    blobs: m.kind === 'image' ? [m.config, ...m.layers] : [],
+    created,
+  };
+}
+
 async function listTagsOrNone(client: RegistryClient, repository: string, emptyIfUnknown: boolean): Promise<string[]> {
   try {
     return await client.listTags(repository);
@@ -62,16 +76,7 @@ export async function readRepositorySnapshot(client: RegistryClient, repository:
     if (!pending) {
       pending = (async () => {
         const [fetched, summary] = await Promise.all([reader.manifest(digest), reader.summarize(digest)]);
-        const m = fetched.manifest;
-        const node: ManifestNode = {
-          digest,
-          mediaType: fetched.mediaType,
-          kind: m.kind,
-          size: fetched.size,
-          children: m.kind === 'index' ? m.manifests.map((d) => d.digest) : [],
-          blobs: m.kind === 'image' ? [m.config, ...m.layers] : [],
-          created: summary.created,
-        };
+        const node = toManifestNode(fetched, summary.created);
         manifests[digest] = node;
         await Promise.all(node.children.map(visit));
       })();

@@ -40,17 +40,16 @@ export interface SyncJob {
 }
 
 /** The tags a spec selects: its :TAG, or the filtered tag list, plus assumed tags. */
-export async function selectTags(job: SyncJob): Promise<{ tags: string[]; listed: Set<string> }> {
-  const { spec } = job;
+export async function selectTags(source: RegistryClient, spec: SyncSpec): Promise<{ tags: string[]; listed: Set<string> }> {
   if (spec.source.tag !== undefined) return { tags: [...new Set([spec.source.tag, ...spec.assumed])], listed: new Set([spec.source.tag]) };
-  const listed = new Set(await job.source.listTags(spec.source.repository));
+  const listed = new Set(await source.listTags(spec.source.repository));
   const selected = [...listed].filter((t) => !spec.filter || spec.filter.test(t));
   return { tags: [...new Set([...selected.sort(), ...spec.assumed])], listed };
 }
 
 export async function syncJob(job: SyncJob, options: SyncOptions = {}): Promise<SyncOutcome[]> {
   const { spec } = job;
-  const { tags } = await selectTags(job);
+  const { tags } = await selectTags(job.source, spec);
   const outcomes: SyncOutcome[] = [];
   await mapConcurrent(tags, options.concurrency ?? 2, async (tag) => {
     if (options.shouldStop?.()) return;

@@ -1,19 +1,18 @@
-import { KrillError } from '../../errors.js';
+import { isNotFound } from '../../errors.js';
 import { mapConcurrent } from '../../http/limiter.js';
 import { DEFAULT_DOCKER_HOST, Engine, canonicalName } from '../../engine/engine.js';
 import type { CompareRow, RemoteTags } from '../../engine/compare.js';
 import { compareWithLocal, compareWithRegistry } from '../../engine/compare.js';
 import type { RegistryClient } from '../../registry/client.js';
 import type { SyncSpec } from '../../sync/spec.js';
-import { destinationRepository, parseSyncSpec, parseSyncTarget } from '../../sync/spec.js';
+import { destinationRepository, parseSyncTarget } from '../../sync/spec.js';
 import { selectTags } from '../../sync/sync.js';
 import type { CliContext } from '../context.js';
 import { formatDate, formatTable, indent, shortDigest } from '../render.js';
 
 /** Registry side of a spec: listed tags (filtered) with digests, and assumed tags. */
 export async function readRemote(client: RegistryClient, spec: SyncSpec, concurrency: number): Promise<RemoteTags> {
-  const job = { spec, source: client, destination: client, destinationRepository: spec.source.repository };
-  const { tags, listed } = await selectTags(job);
+  const { tags, listed } = await selectTags(client, spec);
   const remote: RemoteTags = { listed: new Map(), assumed: new Map() };
   await mapConcurrent(tags, concurrency, async (tag) => {
     const digest = (await client.digestOf(spec.source.repository, tag)) ?? null;
@@ -25,8 +24,7 @@ export async function readRemote(client: RegistryClient, spec: SyncSpec, concurr
 
 export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
   const plainHttp = ctx.options.plainHttp ?? false;
-  const defaultRegistry = ctx.defaultRegistry();
-  const specs = (args[0] as string[]).map((s) => parseSyncSpec(s, { plainHttp, ...(defaultRegistry ? { defaultRegistry } : {}) }));
+  const specs = (args[0] as string[]).map((s) => ctx.parseSpec(s));
   const withTarget = typeof options.with === 'string' ? parseSyncTarget(options.with, { plainHttp }) : undefined;
   const engine = withTarget ? undefined : new Engine(ctx.io.env.DOCKER_HOST || DEFAULT_DOCKER_HOST);
   try {
@@ -44,7 +42,7 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
         try {
           otherTags = await other.listTags(repository);
         } catch (error) {
-          if (!(error instanceof KrillError && error.code === 'NOT_FOUND')) throw error;
+          if (!isNotFound(error)) throw error;
         }
         const wanted = otherTags.filter((t) => !spec.filter || spec.filter.test(t) || remote.listed.has(t) || remote.assumed.has(t));
         await mapConcurrent(wanted, ctx.options.concurrency, async (tag) => {

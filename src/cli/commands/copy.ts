@@ -5,6 +5,7 @@ import { formatReference } from '../../ref/reference.js';
 import type { CopyProgress, CopyResult } from '../../sync/copy.js';
 import { copyImage } from '../../sync/copy.js';
 import type { CliContext } from '../context.js';
+import { startStatusLine } from '../progress.js';
 import { formatBytes } from '../render.js';
 
 interface CopyFlags {
@@ -39,13 +40,8 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
     jobs.push({ reference, tags: tag === undefined ? [] : [tag] });
   }
 
-  const showProgress = ctx.io.stderrIsTty && !ctx.options.verbose;
-  let last = 0;
-  const onProgress = (p: CopyProgress) => {
-    if (!showProgress || Date.now() - last < 100) return;
-    last = Date.now();
-    ctx.io.err(`\r\x1b[2Kkrill: copying ${p.blobsDone}/${p.blobsTotal} blobs, ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}`);
-  };
+  const status = startStatusLine(ctx);
+  const onProgress = (p: CopyProgress) => status.show(`copying ${p.blobsDone}/${p.blobsTotal} blobs, ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}`);
   const results: Array<CopyResult & { source: string; destination: string }> = [];
   await mapConcurrent(jobs, opts.allTags ? 2 : 1, async (job) => {
     const result = await copyImage(
@@ -59,7 +55,7 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
     const to = formatReference({ registry: dst.registry, repository: dst.repository, ...(job.tags[0] ? { tag: job.tags[0] } : { digest: result.digest }) });
     results.push({ ...result, source: from, destination: to });
   });
-  if (showProgress) ctx.io.err('\r\x1b[2K');
+  status.done();
   if (ctx.options.json) {
     ctx.io.out(`${JSON.stringify(results, null, 2)}\n`);
     return;

@@ -1,20 +1,17 @@
 import { DEFAULT_DOCKER_HOST, Engine } from '../../engine/engine.js';
 import { formatReference } from '../../ref/reference.js';
-import { parseSyncSpec } from '../../sync/spec.js';
 import { selectTags } from '../../sync/sync.js';
 import type { CliContext } from '../context.js';
 
 export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
-  const plainHttp = ctx.options.plainHttp ?? false;
-  const defaultRegistry = ctx.defaultRegistry();
-  const specs = (args[0] as string[]).map((s) => parseSyncSpec(s, { plainHttp, ...(defaultRegistry ? { defaultRegistry } : {}) }));
+  const specs = (args[0] as string[]).map((s) => ctx.parseSpec(s));
   const engine = new Engine(ctx.io.env.DOCKER_HOST || DEFAULT_DOCKER_HOST);
   try {
     if (!options.dryRun) await engine.ping();
     const pulled: string[] = [];
     for (const spec of specs) {
       const client = await ctx.client(spec.source.registry);
-      const { tags } = await selectTags({ spec, source: client, destination: client, destinationRepository: spec.source.repository });
+      const { tags } = await selectTags(client, spec);
       const credentials = options.dryRun ? undefined : await ctx.credentials(spec.source.registry);
       for (const tag of tags) {
         const name = formatReference({ ...spec.source, tag });

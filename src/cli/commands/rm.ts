@@ -4,7 +4,7 @@ import { buildRepositoryPlan } from '../../plan/plan.js';
 import type { TagDecision } from '../../policy/evaluate.js';
 import { formatReference } from '../../ref/reference.js';
 import type { Reference } from '../../ref/reference.js';
-import { readRepositorySnapshot } from '../../registry/snapshot.js';
+import { readRepositorySnapshot, toManifestNode } from '../../registry/snapshot.js';
 import type { CliContext } from '../context.js';
 import type { DeletionFlags } from '../deletion.js';
 import { executePlan } from '../deletion.js';
@@ -42,9 +42,7 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
       } else {
         if (!snapshot.manifests[ref.digest!]) {
           // An untagged manifest: read it so its platform manifests are known too.
-          const fetched = await client.getManifest(repository, ref.digest!);
-          const m = fetched.manifest;
-          snapshot.manifests[ref.digest!] = { digest: ref.digest!, mediaType: fetched.mediaType, kind: m.kind, size: fetched.size, children: m.kind === 'index' ? m.manifests.map((d) => d.digest) : [], blobs: m.kind === 'image' ? [m.config, ...m.layers] : [], created: null };
+          snapshot.manifests[ref.digest!] = toManifestNode(await client.getManifest(repository, ref.digest!), null);
         }
         digests.push(ref.digest!);
       }

@@ -1,12 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { KrillError, UsageError, isAbortError } from '../../errors.js';
+import { KrillError, UsageError, isAbortError, isNotFound } from '../../errors.js';
 import { makePlan } from '../../plan/make-plan.js';
 import { buildRepositoryPlan } from '../../plan/plan.js';
 import type { TagDecision } from '../../policy/evaluate.js';
 import { parseDuration } from '../../policy/rules.js';
 import { readRepositorySnapshot } from '../../registry/snapshot.js';
 import type { SyncSpec, SyncTarget } from '../../sync/spec.js';
-import { autoPrefix, destinationRepository, parseSyncSpec, parseSyncTarget } from '../../sync/spec.js';
+import { autoPrefix, destinationRepository, parseSyncTarget } from '../../sync/spec.js';
 import { parseSyncFile } from '../../sync/sync-file.js';
 import type { SyncJob, SyncOutcome } from '../../sync/sync.js';
 import { selectTags, syncJob } from '../../sync/sync.js';
@@ -45,8 +45,7 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
   const intervalMs = opts.interval !== undefined ? parseDuration(opts.interval, '--interval') : 5 * 60_000;
   const plainHttp = ctx.options.plainHttp ?? false;
   const target: SyncTarget = parseSyncTarget(targetText, { plainHttp });
-  const defaultRegistry = ctx.defaultRegistry();
-  const parsed: SyncSpec[] = specs.map((s) => parseSyncSpec(s, { plainHttp, ...(defaultRegistry ? { defaultRegistry } : {}) }));
+  const parsed: SyncSpec[] = specs.map((s) => ctx.parseSpec(s));
   const prefixFor = (spec: SyncSpec) => (prefixMode === 'auto' ? [target.prefix, autoPrefix(spec.source.registry)].filter(Boolean).join('/') : [target.prefix, prefixMode].filter(Boolean).join('/'));
 
   const destination = await ctx.client(target.registry, { username: opts.destUsername, password: opts.destPassword });
@@ -122,7 +121,7 @@ async function prune(ctx: CliContext, jobs: SyncJob[], opts: SyncFlags): Promise
   const byRepo = new Map<string, Set<string>>();
   for (const job of jobs) {
     if (job.spec.source.tag !== undefined) continue; // a single named tag says nothing about the others
-    const { tags } = await selectTags(job);
+    const { tags } = await selectTags(job.source, job.spec);
     const wanted = byRepo.get(job.destinationRepository) ?? new Set<string>();
     for (const t of tags) wanted.add(t);
     byRepo.set(job.destinationRepository, wanted);
@@ -134,7 +133,7 @@ async function prune(ctx: CliContext, jobs: SyncJob[], opts: SyncFlags): Promise
     try {
       snapshot = await readRepositorySnapshot(destination, repository, { concurrency: ctx.options.concurrency });
     } catch (error) {
-      if (error instanceof KrillError && error.code === 'NOT_FOUND') continue;
+      if (isNotFound(error)) continue;
       throw error;
     }
     const decisions: TagDecision[] = snapshot.tags.map(({ tag, digest }) =>
