@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { AbortedError, AuthError, KrillError, isAbortError, isNotFound } from '../errors.js';
 import { mapConcurrent } from '../http/limiter.js';
 import { shortDigest } from '../manifest/manifest.js';
-import type { RegistryClient } from '../registry/client.js';
+import type { FetchedManifest, RegistryClient } from '../registry/client.js';
 import { sha256Digest } from '../registry/content-cache.js';
 import type { Journal, JournalEntry } from './journal.js';
 import type { Plan, PlanAction, RepositoryPlan } from './plan.js';
@@ -67,7 +67,8 @@ export async function applyPlan(client: RegistryClient, plan: Plan, options: App
   const concurrency = options.concurrency ?? 8;
   const tick = () => options.onProgress?.(Math.min(++done, total), total);
 
-  const untag = async (repository: string, tag: string, digest: string): Promise<ApplyOutcome['status']> => {
+  /** `original` is the manifest the tag points at, already fetched for the journal. */
+  const untag = async (repository: string, tag: string, original: FetchedManifest): Promise<ApplyOutcome['status']> => {
     if (tagDeleteSupported !== false) {
       const result = await client.deleteTag(repository, tag);
       if (result === 'deleted') {
@@ -77,7 +78,6 @@ export async function applyPlan(client: RegistryClient, plan: Plan, options: App
       if (result === 'not-found') return 'already-gone';
       tagDeleteSupported = false;
     }
-    const original = await client.getManifest(repository, digest);
     const scratch = buildThrowaway(original.bytes, original.mediaType, tag);
     const scratchDigest = sha256Digest(scratch);
     await client.putManifest(repository, tag, scratch, original.mediaType);
@@ -116,12 +116,12 @@ export async function applyPlan(client: RegistryClient, plan: Plan, options: App
 
     // 2. Journal everything this repository will remove, synced once, before the first delete.
     const entries: Array<Omit<JournalEntry, 'time'>> = [];
-    const ready: Step[] = [];
+    const ready: Array<Step & { manifest: FetchedManifest }> = [];
     await mapConcurrent(steps, concurrency, async (step) => {
       try {
         const fetched = await client.getManifest(repository, step.digest);
         entries.push({ kind: step.kind, registry: plan.registry, repository, digest: step.digest, mediaType: fetched.mediaType, manifest: fetched.bytes.toString('base64'), tags: step.tags, ...(step.parent ? { parent: step.parent } : {}) });
-        ready.push(step);
+        ready.push({ ...step, manifest: fetched });
       } catch (error) {
         // Already gone (a rerun after an interruption): nothing to journal, nothing to delete.
         if (!isNotFound(error)) throw error;
@@ -135,13 +135,13 @@ export async function applyPlan(client: RegistryClient, plan: Plan, options: App
 
     // 3. Delete: tags and top-level manifests first; platform manifests after their index is
     //    gone, so the registry never holds an index whose children are missing.
-    const run = async (step: Step) => {
+    const run = async (step: Step & { manifest: FetchedManifest }) => {
       try {
         if (step.kind === 'delete-manifest') {
           const result = await client.deleteManifest(repository, step.digest);
           outcomes.push({ repository, status: result === 'deleted' ? 'deleted' : 'already-gone', digest: step.digest, tags: step.tags });
         } else {
-          const status = await untag(repository, step.tags[0]!, step.digest);
+          const status = await untag(repository, step.tags[0]!, step.manifest);
           outcomes.push({ repository, status, digest: step.digest, tags: step.tags, ...(step.detail ? { detail: step.detail } : {}) });
         }
       } catch (error) {
