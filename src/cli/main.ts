@@ -315,7 +315,7 @@ export async function runCli(argv: string[], io: Io = defaultIo(), signal: Abort
     return 0;
   } catch (error) {
     if (error instanceof CommanderError) {
-      return error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help' ? 0 : 2;
+      return error.code === 'commander.helpDisplayed' || error.code === 'commander.help' ? 0 : 2;
     }
     return reportError(error, io, verbose);
   } finally {
