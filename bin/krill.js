@@ -2,4 +2,4 @@
 // Thin shim: all logic lives in the compiled CLI so `npm link` and `./bin/krill.js` behave the same.
 import { main } from '../dist/cli/main.js';
 
-main(process.argv.slice(2));
+await main(process.argv.slice(2));

@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'INVALID_RESPONSE'
   | 'UNSUPPORTED'
   | 'REFUSED'
+  | 'JOURNAL'
   | 'ABORTED';
 
 export class KrillError extends Error {
@@ -59,6 +60,34 @@ export class AuthError extends KrillError {
 export class AbortedError extends KrillError {
   constructor(message = 'interrupted', options: { cause?: unknown } = {}) {
     super('ABORTED', message, { ...options, exitCode: 130 });
+  }
+}
+
+/** Something that does not exist: a repository, a tag, a manifest, a platform. */
+export class NotFoundError extends KrillError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('NOT_FOUND', message, options);
+  }
+}
+
+/** The registry (or the manifest type) does not support the operation; retrying will not help. */
+export class UnsupportedError extends KrillError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('UNSUPPORTED', message, options);
+  }
+}
+
+/** krill refuses to do something unsafe that was asked for (e.g. breaking an index). */
+export class RefusedError extends KrillError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('REFUSED', message, options);
+  }
+}
+
+/** The undo journal could not be written: nothing more may be deleted. */
+export class JournalError extends KrillError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('JOURNAL', message, options);
   }
 }
 

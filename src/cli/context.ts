@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolveCredentials } from '../auth/credentials.js';
 import { UsageError } from '../errors.js';
+import { escapeControl } from '../text.js';
 import type { TlsOptions } from '../http/transport.js';
 import { Transport, proxyFromEnv } from '../http/transport.js';
 import type { Logger } from '../logger.js';
@@ -45,13 +46,19 @@ export interface Io {
 /** Env vars naming the default registry, ours first, then Plankton's and docker-registry-util's. */
 const REGISTRY_ENV = ['KRILL_REGISTRY', 'REGISTRY_CLI_HOSTNAME', 'REGISTRY'];
 
+/** A PEM file for TLS: unreadable or not PEM is a usage error naming the file (no request sent). */
 function readTlsFile(path: string | undefined, flag: string): Buffer | undefined {
   if (path === undefined) return undefined;
+  let bytes: Buffer;
   try {
-    return readFileSync(path);
+    bytes = readFileSync(path);
   } catch (error) {
     throw new UsageError(`cannot read ${flag} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; check the path`, { cause: error });
   }
+  if (!/-----BEGIN [A-Z0-9 ]+-----/.test(bytes.toString('latin1'))) {
+    throw new UsageError(`${flag} ${path} is not a PEM file (no "-----BEGIN" line); convert it with openssl, e.g. openssl x509 -inform der -in FILE -out FILE.pem`);
+  }
+  return bytes;
 }
 
 /**
@@ -77,9 +84,9 @@ export class CliContext {
     this.logger = {
       debugEnabled: options.verbose === true,
       debug: (message) => {
-        if (options.verbose) io.err(`krill: ${message}\n`);
+        if (options.verbose) io.err(`krill: ${escapeControl(message)}\n`);
       },
-      warn: (message) => io.err(`krill: warning: ${message}\n`),
+      warn: (message) => io.err(`krill: warning: ${escapeControl(message)}\n`),
     };
     const color = options.color && io.stdoutIsTty && !io.env.NO_COLOR;
     this.style = { header: color ? (text) => `\x1b[1m${text}\x1b[0m` : (text) => text };

@@ -10,6 +10,7 @@ import type { CliContext } from './context.js';
 import { startProgress } from './progress.js';
 import { SIGNATURE_TAG } from '../policy/evaluate.js';
 import { formatBytes, formatTable, indent } from './render.js';
+import { escapeControl } from '../text.js';
 
 /** What rm, cleanup and apply share: showing a plan, asking, applying, reporting. */
 
@@ -117,20 +118,22 @@ export async function executePlan(ctx: CliContext, client: RegistryClient, plan:
     await journal.close();
   }
   progress.done();
-  reportResult(ctx, plan, result, journal.path);
+  reportResult(ctx, plan, result, journal.kept ? journal.path : undefined);
 }
 
-function reportResult(ctx: CliContext, plan: Plan, result: ApplyResult, journalPath: string): void {
+function reportResult(ctx: CliContext, plan: Plan, result: ApplyResult, journalPath: string | undefined): void {
   const failed = result.outcomes.filter((o) => o.status === 'failed');
   if (ctx.options.json) {
-    ctx.io.out(`${JSON.stringify({ ...plan, result: { ...result, journal: journalPath } }, null, 2)}\n`);
+    ctx.io.out(`${JSON.stringify({ ...plan, result: { ...result, journal: journalPath ?? null } }, null, 2)}\n`);
   } else {
     const count = (status: string) => result.outcomes.filter((o) => o.status === status).reduce((n, o) => n + Math.max(1, o.tags.length), 0);
     for (const o of result.outcomes.filter((x) => x.status === 'skipped' || x.status === 'failed')) {
-      ctx.io.out(`${o.status}: ${plan.registry.host}/${o.repository} ${o.tags.join(', ') || shortDigest(o.digest)}: ${o.detail ?? ''}\n`);
+      const what = o.tags.join(', ') || (o.digest ? shortDigest(o.digest) : '(repository)');
+      ctx.io.out(`${o.status}: ${plan.registry.host}/${o.repository} ${what}: ${escapeControl(o.detail ?? '')}\n`);
     }
     ctx.io.out(`Deleted ${count('deleted')}, untagged ${count('untagged')}, already gone ${count('already-gone')}, skipped ${count('skipped')}, failed ${count('failed')}.\n`);
-    ctx.io.out(`Undo (until garbage collection): krill undo ${journalPath}\n${GC_HINT}\n`);
+    if (journalPath) ctx.io.out(`Undo (until garbage collection): krill undo ${journalPath}\n`);
+    ctx.io.out(`${GC_HINT}\n`);
   }
   if (failed.length > 0) throw new KrillError('REGISTRY', `${failed.length} deletion${failed.length === 1 ? '' : 's'} failed (listed above); rerun the same command to retry them`);
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { KrillError } from '../errors.js';
+import { escapeControl } from '../text.js';
 import type { CliContext, GlobalOptions, Io } from './context.js';
 
 /**
@@ -142,6 +143,7 @@ export function buildProgram(run: (cmd: Command, load: () => Promise<CommandModu
       .option('--no-protect-latest', 'let the tag "latest" be deleted')
       .option('--older-than <duration>', 'only delete images created before now minus this (30d, 12h, 2w)')
       .option('--version <range>', "only semver tags in this range are candidates, e.g. '<1.4'")
+      .addOption(new Option('--sort <order>', 'what "newest" means for --keep: date (created) or semver (highest versions)').choices(['date', 'semver']))
       .option('--scan-all', 'read every repository to account for blobs shared across repositories'),
   )
     .addHelpText(
@@ -248,8 +250,13 @@ Examples:
     .command('undo')
     .description('put back what a cleanup or rm removed, from its journal (until garbage collection)')
     .argument('<journal>', 'the journal file krill printed after deleting')
-    .option('--dry-run', 'list what would be restored')
-    .addHelpText('after', '\nExamples:\n  $ krill undo ~/.local/state/krill/journals/2026-11-23T06-00-00-000Z-registry.example.com.jsonl\n')
+    .option('--dry-run', 'list what would be restored; change nothing')
+    .option('-y, --yes', 'do not ask for confirmation (needed without a terminal)')
+    .option('--force', 'also overwrite tags that were pushed again since the removal')
+    .addHelpText(
+      'after',
+      '\nA tag is restored only when it is absent or still points where the journal left it; a tag pushed\nagain since is skipped and reported (--force overwrites it).\n\nExamples:\n  $ krill undo ~/.local/state/krill/journals/2026-11-23T06-00-00-000Z-registry.example.com.jsonl --yes\n',
+    )
     .action((...args: unknown[]) => run(args.at(-1) as Command, () => import('./commands/undo.js'), args.slice(0, -2)));
 
   return program;
@@ -325,11 +332,11 @@ export async function runCli(argv: string[], io: Io = defaultIo(), signal: Abort
 
 function reportError(error: unknown, io: Io, verbose: boolean): number {
   if (error instanceof KrillError) {
-    io.err(`krill: ${error.message}\n`);
+    io.err(`krill: ${escapeControl(error.message)}\n`);
     if (verbose) {
       let cause = error.cause;
       while (cause instanceof Error) {
-        io.err(`krill:   caused by: ${cause.message}\n`);
+        io.err(`krill:   caused by: ${escapeControl(cause.message)}\n`);
         cause = cause.cause;
       }
     }
@@ -337,7 +344,7 @@ function reportError(error: unknown, io: Io, verbose: boolean): number {
   }
   // A bug, not a user error: say so, and show the stack only when asked.
   const message = error instanceof Error ? error.message : String(error);
-  io.err(`krill: internal error: ${message} (rerun with --verbose and report it)\n`);
+  io.err(`krill: internal error: ${escapeControl(message)} (rerun with --verbose and report it)\n`);
   if (verbose && error instanceof Error && error.stack) io.err(`${error.stack}\n`);
   return 1;
 }

@@ -1,4 +1,5 @@
 /** Pure formatting for the terminal: tables, sizes, dates. */
+import { escapeControl } from '../text.js';
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
 
@@ -26,8 +27,12 @@ export interface TableOptions {
   header?: (text: string) => string;
 }
 
-/** Left-aligned columns separated by two spaces; the last column is not padded. */
-export function formatTable(headers: string[], rows: string[][], options: TableOptions = {}): string {
+/**
+ * Left-aligned columns separated by two spaces; the last column is not padded. Cells are escaped:
+ * they hold names and labels from registries, which must not drive the terminal.
+ */
+export function formatTable(headers: string[], cells: string[][], options: TableOptions = {}): string {
+  const rows = cells.map((row) => row.map(escapeControl));
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: string[]) =>
     cells

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
@@ -106,15 +107,32 @@ export function isNoTlsError(error: unknown): boolean {
   return code !== undefined && NO_TLS_CODES.has(code);
 }
 
-/** Query parameters that may carry secrets in token flows; never logged. */
+/**
+ * Query parameters that carry secrets: token flows, and the signed URLs that registries redirect
+ * blob downloads to (S3 `X-Amz-Signature`/`X-Amz-Credential`, GCS `X-Goog-*`, Azure SAS `sig`,
+ * `se`, `sp`, `sv`, `skoid`…, CloudFront `Signature`/`Key-Pair-Id`): the URL itself is a credential.
+ */
+const SECRET_PARAM = /token|password|secret|auth|code|signature|credential|^x-amz-|^x-goog-|^(sig|se|sp|sv|sr|st|si|spr|skoid|sktid|skt|ske|sks|skv|key-pair-id|policy|expires)$/i;
+
+/** A URL fit for logs and messages: no user info, secret parameters replaced. */
 export function redactUrl(url: URL): string {
   const copy = new URL(url.href);
   copy.username = '';
   copy.password = '';
   for (const key of [...copy.searchParams.keys()]) {
-    if (/token|password|secret|auth|code/i.test(key)) copy.searchParams.set(key, 'REDACTED');
+    if (SECRET_PARAM.test(key)) copy.searchParams.set(key, 'REDACTED');
   }
   return copy.href;
+}
+
+const uninterruptible = new AsyncLocalStorage<boolean>();
+
+/**
+ * Runs `task` with its requests shielded from the abort signal: used for the two steps of an untag,
+ * which must both happen once the first has (see registry/untag.ts). Timeouts still apply.
+ */
+export function runUninterruptible<T>(task: () => Promise<T>): Promise<T> {
+  return uninterruptible.run(true, task);
 }
 
 /** Retry-After is seconds or an HTTP date (RFC 9110 §10.2.3). */
@@ -138,6 +156,7 @@ export class Transport {
   readonly #signal: AbortSignal | undefined;
   readonly #maxAttempts: number;
   readonly #userAgent: string;
+  readonly #timeoutMs: number;
 
   constructor(options: TransportOptions = {}) {
     const concurrency = options.concurrency ?? 8;
@@ -173,18 +192,30 @@ export class Transport {
     if (options.signal) setMaxListeners(0, options.signal);
     this.#maxAttempts = options.maxAttempts ?? 6;
     this.#userAgent = options.userAgent ?? 'krill';
+    this.#timeoutMs = timeout;
   }
 
   get logger(): Logger {
     return this.#logger;
   }
 
-  /** Sends a request and buffers the body (up to maxBodyBytes). */
+  /**
+   * Sends a request and buffers the body (up to maxBodyBytes). `--timeout` bounds the whole of it,
+   * headers and body: a server that drips a byte now and then must not hold krill for hours.
+   */
   async send(req: HttpRequest): Promise<HttpResponse> {
     return this.#withRetries(req, async () => {
-      const res = await this.#dispatch(req);
-      const body = await readBody(res.body, req.maxBodyBytes ?? DEFAULT_MAX_BODY, req);
-      return { status: res.status, url: res.url, headers: res.headers, body };
+      const deadline = AbortSignal.timeout(this.#timeoutMs);
+      try {
+        const res = await this.#dispatch(req, deadline);
+        const body = await readBody(res.body, req.maxBodyBytes ?? DEFAULT_MAX_BODY, req);
+        return { status: res.status, url: res.url, headers: res.headers, body };
+      } catch (error) {
+        if (deadline.aborted && !this.#activeSignal()?.aborted) {
+          throw new NetworkError(`${req.method} ${redactUrl(req.url)}: no complete answer within ${this.#timeoutMs} ms (the timeout)`, { cause: error });
+        }
+        throw error;
+      }
     });
   }
 
@@ -206,7 +237,7 @@ export class Transport {
       try {
         result = await this.#limiter.run(attempt);
       } catch (error) {
-        if (isAbortError(error) || this.#signal?.aborted) throw new AbortedError('interrupted', { cause: error });
+        if (isAbortError(error) || this.#activeSignal()?.aborted) throw new AbortedError('interrupted', { cause: error });
         const code = errorCode(error);
         if (retryable && n < this.#maxAttempts && code !== undefined && RETRY_NETWORK_CODES.has(code)) {
           await this.#backoff(n, undefined, `${req.method} ${redactUrl(req.url)} failed (${code})`);
@@ -248,21 +279,29 @@ export class Transport {
     const delay = Math.min(retryAfterMs ?? exponential * (0.5 + Math.random()), 60_000);
     this.#logger.debug(`${why}; retrying in ${Math.round(delay)} ms`);
     try {
-      await sleep(delay, undefined, this.#signal ? { signal: this.#signal } : undefined);
+      const signal = this.#activeSignal();
+      await sleep(delay, undefined, signal ? { signal } : undefined);
     } catch (error) {
       throw new AbortedError('interrupted', { cause: error });
     }
   }
 
   #throwIfAborted(): void {
-    if (this.#signal?.aborted) throw new AbortedError();
+    if (this.#activeSignal()?.aborted) throw new AbortedError();
+  }
+
+  /** The abort signal for the current request: none inside runUninterruptible. */
+  #activeSignal(): AbortSignal | undefined {
+    return uninterruptible.getStore() === true ? undefined : this.#signal;
   }
 
   /**
    * One request, following redirects by hand: registries redirect blob GETs to object storage.
    * Authorization is dropped when the redirect leaves the host, and https→http is refused.
    */
-  async #dispatch(req: HttpRequest): Promise<StreamResponse> {
+  async #dispatch(req: HttpRequest, deadline?: AbortSignal): Promise<StreamResponse> {
+    const active = this.#activeSignal();
+    const signal = active && deadline ? AbortSignal.any([active, deadline]) : (active ?? deadline);
     let url = req.url;
     let headers: Record<string, string> = { 'user-agent': this.#userAgent, ...req.headers };
     for (let hops = 0; ; hops++) {
@@ -272,7 +311,7 @@ export class Transport {
         headers,
         body: req.body ?? null,
         dispatcher: this.#agent,
-        ...(this.#signal ? { signal: this.#signal } : {}),
+        ...(signal ? { signal } : {}),
       });
       const flat = flattenHeaders(res.headers);
       if (this.#logger.debugEnabled) this.#logger.debug(`${req.method} ${redactUrl(url)} → ${res.statusCode} (${Math.round(performance.now() - started)} ms)`);

@@ -1,4 +1,5 @@
-import { InvalidResponseError, KrillError, UsageError } from '../errors.js';
+import { InvalidResponseError, NotFoundError, UsageError } from '../errors.js';
+import { isDigest } from './digest.js';
 import { OCI_INDEX, OCI_MANIFEST, isImageManifestMediaType, isIndexMediaType } from './media-types.js';
 
 /** Types for the JSON documents a registry serves, and pure helpers over them. No I/O here. */
@@ -15,6 +16,8 @@ export interface Descriptor {
   size: number;
   platform?: Platform;
   annotations?: Record<string, string>;
+  /** Foreign (non-distributable) layers: fetched from these URLs, not stored in registries. */
+  urls?: string[];
 }
 
 export interface ImageManifest {
@@ -23,17 +26,20 @@ export interface ImageManifest {
   config: Descriptor;
   layers: Descriptor[];
   subject?: Descriptor;
+  annotations?: Record<string, string>;
 }
 
 export interface IndexManifest {
   kind: 'index';
   mediaType: string;
   manifests: Descriptor[];
+  annotations?: Record<string, string>;
 }
 
 export interface UnknownManifest {
   kind: 'unknown';
   mediaType: string;
+  annotations?: Record<string, string>;
 }
 
 export type Manifest = ImageManifest | IndexManifest | UnknownManifest;
@@ -54,9 +60,20 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * A descriptor from the network. Its digest becomes a URL path segment and its size is summed, so
+ * both are checked here: a digest with path characters or a negative, fractional or unsafe size
+ * makes the whole manifest invalid.
+ */
 function parseDescriptor(value: unknown, where: string): Descriptor {
   if (!isRecord(value) || typeof value.digest !== 'string' || typeof value.size !== 'number') {
     throw new InvalidResponseError(`${where}: descriptor without digest or size`);
+  }
+  if (!isDigest(value.digest)) {
+    throw new InvalidResponseError(`${where}: descriptor digest ${JSON.stringify(value.digest.slice(0, 160))} is not a sha256 or sha512 digest`);
+  }
+  if (!Number.isSafeInteger(value.size) || value.size < 0) {
+    throw new InvalidResponseError(`${where}: descriptor ${value.digest} has an invalid size ${String(value.size)}`);
   }
   const descriptor: Descriptor = {
     mediaType: typeof value.mediaType === 'string' ? value.mediaType : '',
@@ -70,8 +87,18 @@ function parseDescriptor(value: unknown, where: string): Descriptor {
       ...(typeof value.platform.variant === 'string' ? { variant: value.platform.variant } : {}),
     };
   }
-  if (isRecord(value.annotations)) descriptor.annotations = value.annotations as Record<string, string>;
+  const annotations = parseAnnotations(value.annotations);
+  if (annotations) descriptor.annotations = annotations;
+  if (Array.isArray(value.urls) && value.urls.length > 0) descriptor.urls = value.urls.filter((u): u is string => typeof u === 'string');
   return descriptor;
+}
+
+/** String-valued annotations only (image-spec: "values MUST be strings"). */
+function parseAnnotations(value: unknown): Record<string, string> | undefined {
+  if (!isRecord(value)) return undefined;
+  const out: Record<string, string> = {};
+  for (const [key, v] of Object.entries(value)) if (typeof v === 'string') out[key] = v;
+  return out;
 }
 
 /**
@@ -95,7 +122,10 @@ export function parseManifest(bytes: Uint8Array, mediaType: string | undefined, 
   }
   if (isIndexMediaType(type)) {
     if (!Array.isArray(doc.manifests)) throw new InvalidResponseError(`${where}: index without "manifests"`);
-    return { kind: 'index', mediaType: type, manifests: doc.manifests.map((m) => parseDescriptor(m, where)) };
+    const index: IndexManifest = { kind: 'index', mediaType: type, manifests: doc.manifests.map((m) => parseDescriptor(m, where)) };
+    const annotations = parseAnnotations(doc.annotations);
+    if (annotations) index.annotations = annotations;
+    return index;
   }
   if (isImageManifestMediaType(type)) {
     if (!Array.isArray(doc.layers)) throw new InvalidResponseError(`${where}: manifest without "layers"`);
@@ -106,6 +136,8 @@ export function parseManifest(bytes: Uint8Array, mediaType: string | undefined, 
       layers: doc.layers.map((l) => parseDescriptor(l, where)),
     };
     if (doc.subject !== undefined) manifest.subject = parseDescriptor(doc.subject, where);
+    const annotations = parseAnnotations(doc.annotations);
+    if (annotations) manifest.annotations = annotations;
     return manifest;
   }
   return { kind: 'unknown', mediaType: type };
@@ -137,13 +169,19 @@ export function isAttestationEntry(descriptor: Descriptor): boolean {
 }
 
 /**
- * `created` as ISO 8601 UTC, or null when missing, unparsable or the Unix epoch: reproducible
- * builds stamp 1970-01-01, which says nothing about age and must not win or lose keep-N.
+ * Dates that reproducible builds stamp on every image, so they say nothing about age: the Unix
+ * epoch (ko, Bazel rules_oci, Nix) and Cloud Native Buildpacks' 1980-01-01T00:00:01Z.
  */
-export function normalizeCreated(created: string | undefined): string | null {
-  if (created === undefined) return null;
+const PLACEHOLDER_DATES = new Set([Date.parse('1980-01-01T00:00:01Z')]);
+
+/**
+ * `created` as ISO 8601 UTC, or null when missing, unparsable, the Unix epoch or another
+ * reproducible-build placeholder: such a date must not win or lose keep-N.
+ */
+export function normalizeCreated(created: unknown): string | null {
+  if (typeof created !== 'string') return null;
   const time = Date.parse(created);
-  if (Number.isNaN(time) || time <= 0) return null;
+  if (Number.isNaN(time) || time <= 0 || PLACEHOLDER_DATES.has(time)) return null;
   return new Date(time).toISOString();
 }
 
@@ -180,7 +218,7 @@ export function findPlatform(index: IndexManifest, platform: string, where: stri
   const match = children.find((d) => formatPlatform(d.platform!) === wanted) ?? children.find((d) => !d.platform!.variant && wanted.startsWith(`${formatPlatform(d.platform!)}/`));
   if (!match) {
     const available = children.map((d) => formatPlatform(d.platform!)).join(', ') || 'none';
-    throw new KrillError('NOT_FOUND', `${where} has no platform ${platform} (available: ${available})`);
+    throw new NotFoundError(`${where} has no platform ${platform} (available: ${available})`);
   }
   return match;
 }

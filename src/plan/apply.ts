@@ -1,17 +1,23 @@
-import { randomBytes } from 'node:crypto';
-import { AbortedError, AuthError, KrillError, isAbortError, isNotFound } from '../errors.js';
+import { AbortedError, AuthError, JournalError, UnsupportedError, isAbortError, isNotFound } from '../errors.js';
 import { mapConcurrent } from '../http/limiter.js';
-import { shortDigest } from '../manifest/manifest.js';
+import { runUninterruptible } from '../http/transport.js';
+import { isIndexMediaType } from '../manifest/media-types.js';
 import type { FetchedManifest, RegistryClient } from '../registry/client.js';
-import { sha256Digest } from '../registry/content-cache.js';
-import type { Journal, JournalEntry } from './journal.js';
-import type { Plan, PlanAction, RepositoryPlan } from './plan.js';
+import { Untagger, isThrowaway } from '../registry/untag.js';
+import type { Journal, JournalDone, JournalEntry } from './journal.js';
+import type { FreshState, Verdict } from './judge.js';
+import { judgeRepository } from './judge.js';
+import type { Plan, RepositoryPlan } from './plan.js';
 
 /**
- * Carries out a plan. Effectful, but it never goes beyond the plan: right before deleting, every
- * planned tag is re-checked to still point at the planned digest (a re-pushed tag is skipped and
- * reported), a manifest a new tag points at is only untagged, and a 404 counts as already done so
- * a rerun after an interruption converges.
+ * Carries out a plan: read the repository as it is now, let the pure judge (judge.ts) decide what
+ * each action may still do, journal it, execute it, and check the registry afterwards. Effectful,
+ * but it never goes beyond the plan, and a 404 counts as already done so reruns converge.
+ *
+ * Order inside a repository: untags one at a time, then manifest deletes in parallel, then the
+ * platform manifests of deleted indexes. distribution 2.8 rewrites tag links in place, and a DELETE
+ * by digest running while a throwaway is PUT onto a tag can read a half-written link, answer 500
+ * after removing the manifest but not its tags, and leave dangling tags behind.
  */
 
 export interface ApplyOutcome {
@@ -32,196 +38,241 @@ export interface ApplyOptions {
   journal: Journal;
   concurrency?: number;
   onProgress?: (done: number, total: number) => void;
+  /** Stops before the next change; an untag already started is finished first. */
   signal?: AbortSignal;
 }
 
 /** Errors that make every further request pointless: stop the whole apply. */
 function isFatal(error: unknown): boolean {
-  return isAbortError(error) || error instanceof AuthError || (error instanceof KrillError && error.code === 'UNSUPPORTED');
+  return isAbortError(error) || error instanceof UnsupportedError || error instanceof JournalError;
 }
 
+/** Nested indexes deeper than this are not followed (OCI images nest one or two levels). */
+const MAX_INDEX_DEPTH = 8;
+
 /**
- * A manifest of the same media type as the original, unique to this operation: it replaces the
- * tag so that deleting it by digest removes exactly that tag (distribution 2.8 has no tag delete).
- * It references only the original's config, which the repository already holds.
+ * The repository as it is now: every listed tag's digest (one HEAD each; a tag whose manifest is
+ * gone is left out), the children of every index those tags reach (fetched by digest, so the
+ * cache serves them), and which planned tags now hold one of krill's throwaways.
  */
-export function buildThrowaway(original: Buffer, mediaType: string, tag: string): Buffer {
-  const doc = JSON.parse(original.toString('utf8')) as Record<string, unknown>;
-  const annotations = { 'io.krill.untag': `${tag} ${randomBytes(8).toString('hex')}` };
-  const scratch: Record<string, unknown> = { schemaVersion: 2, mediaType };
-  if (Array.isArray(doc.manifests)) scratch.manifests = [];
-  else if (doc.config) {
-    scratch.config = doc.config;
-    scratch.layers = [];
-  } else throw new KrillError('UNSUPPORTED', `cannot untag ${tag}: its manifest type ${mediaType || 'unknown'} has no untag method`);
-  scratch.annotations = annotations;
-  return Buffer.from(JSON.stringify(scratch));
+export async function readFreshState(client: RegistryClient, plan: RepositoryPlan): Promise<FreshState> {
+  const { repository } = plan;
+  const listed = await client.listTags(repository);
+  const tags = new Map<string, string>();
+  const indexes = new Set<string>();
+  await mapConcurrent(listed, 16, async (tag) => {
+    try {
+      const head = await client.headManifest(repository, tag);
+      tags.set(tag, head.digest);
+      if (isIndexMediaType(head.mediaType)) indexes.add(head.digest);
+    } catch (error) {
+      if (!isNotFound(error)) throw error; // dangling: listed, manifest gone
+    }
+  });
+  const children = new Map<string, string[]>();
+  let level = [...indexes];
+  for (let depth = 0; level.length > 0 && depth < MAX_INDEX_DEPTH; depth++) {
+    const next: string[] = [];
+    await mapConcurrent(level, 16, async (digest) => {
+      if (children.has(digest)) return;
+      const fetched = await getOrNull(client, repository, digest);
+      const kids = fetched?.manifest.kind === 'index' ? fetched.manifest.manifests.map((d) => d.digest) : [];
+      children.set(digest, kids);
+      for (const kid of kids) if (!children.has(kid)) next.push(kid);
+    });
+    level = next;
+  }
+  const planned = new Map<string, string>();
+  for (const action of plan.actions) for (const tag of action.kind === 'untag' ? [action.tag] : action.tags) planned.set(tag, action.digest);
+  const throwaways = new Set<string>();
+  await mapConcurrent([...planned].filter(([tag, digest]) => tags.has(tag) && tags.get(tag) !== digest), 16, async ([tag]) => {
+    const fetched = await getOrNull(client, repository, tags.get(tag)!);
+    if (fetched && isThrowaway(fetched)) throwaways.add(fetched.digest);
+  });
+  return { tags, children, throwaways };
+}
+
+async function getOrNull(client: RegistryClient, repository: string, digest: string): Promise<FetchedManifest | null> {
+  try {
+    return await client.getManifest(repository, digest);
+  } catch (error) {
+    if (isNotFound(error)) return null;
+    throw error;
+  }
+}
+
+type Executable = Extract<Verdict, { kind: 'untag' | 'delete-manifest' | 'finish-untag' }>;
+
+class RepositoryApply {
+  readonly outcomes: ApplyOutcome[] = [];
+
+  constructor(
+    private readonly client: RegistryClient,
+    private readonly plan: Plan,
+    private readonly repo: RepositoryPlan,
+    private readonly untagger: Untagger,
+    private readonly options: ApplyOptions,
+    private readonly tick: () => void,
+  ) {}
+
+  #outcome(status: ApplyOutcome['status'], digest: string, tags: string[], detail?: string): void {
+    this.outcomes.push({ repository: this.repo.repository, status, digest, tags, ...(detail ? { detail } : {}) });
+  }
+
+  #checkSignal(): void {
+    if (this.options.signal?.aborted) throw new AbortedError();
+  }
+
+  async run(): Promise<void> {
+    const { repository } = this.repo;
+    await this.client.checkDeletesEnabled(repository);
+    const verdicts = judgeRepository(this.repo, await readFreshState(this.client, this.repo));
+    const steps: Executable[] = [];
+    for (const verdict of verdicts) {
+      if (verdict.kind === 'skip') this.#outcome('skipped', verdict.digest, verdict.tags, verdict.detail);
+      else if (verdict.kind === 'gone') this.#outcome('already-gone', verdict.digest, verdict.tags);
+      else steps.push(verdict);
+    }
+    const ready = await this.#journalIntents(steps);
+    this.#checkSignal();
+    for (const step of ready.filter((s) => s.verdict.kind === 'untag')) {
+      this.#checkSignal();
+      await this.#execute(step);
+    }
+    await mapConcurrent(ready.filter((s) => s.verdict.kind !== 'untag' && !isChild(s.verdict)), this.#width(), (s) => this.#execute(s));
+    await mapConcurrent(ready.filter((s) => isChild(s.verdict)), this.#width(), (s) => this.#execute(s));
+    const done: JournalDone[] = [];
+    for (const o of this.outcomes) if (o.status === 'deleted' || o.status === 'untagged') done.push({ repository, digest: o.digest, tags: o.tags, status: o.status });
+    await this.options.journal.recordDone(done);
+    await this.#verify();
+  }
+
+  #width(): number {
+    return Math.max(1, this.options.concurrency ?? 8);
+  }
+
+  /** Fetches (for the journal) every manifest a step removes, and syncs all intents in one write. */
+  async #journalIntents(steps: Executable[]): Promise<Array<{ verdict: Executable; manifest?: FetchedManifest }>> {
+    const entries: Array<Omit<JournalEntry, 'time'>> = [];
+    const ready: Array<{ verdict: Executable; manifest?: FetchedManifest }> = [];
+    await mapConcurrent(steps, this.#width(), async (verdict) => {
+      if (verdict.kind === 'finish-untag') {
+        ready.push({ verdict }); // the tag's manifest was journaled by the run that was interrupted
+        return;
+      }
+      const fetched = await getOrNull(this.client, this.repo.repository, verdict.digest);
+      const tags = verdict.kind === 'untag' ? [verdict.tag] : verdict.tags;
+      if (!fetched) {
+        this.#outcome('already-gone', verdict.digest, tags);
+        this.tick();
+        return;
+      }
+      const parent = verdict.kind === 'delete-manifest' ? verdict.parent : undefined;
+      entries.push({
+        kind: verdict.kind,
+        registry: this.plan.registry,
+        repository: this.repo.repository,
+        digest: verdict.digest,
+        mediaType: fetched.mediaType,
+        manifest: fetched.bytes.toString('base64'),
+        tags,
+        ...(parent ? { parent } : {}),
+      });
+      ready.push({ verdict, manifest: fetched });
+    });
+    // Children after their parents, so undo (which reverses them) restores children first.
+    entries.sort((a, b) => Number(Boolean(a.parent)) - Number(Boolean(b.parent)));
+    await this.options.journal.recordAll(entries);
+    return ready;
+  }
+
+  async #execute({ verdict, manifest }: { verdict: Executable; manifest?: FetchedManifest }): Promise<void> {
+    const { repository } = this.repo;
+    const tags = verdict.kind === 'delete-manifest' ? verdict.tags : [verdict.tag];
+    try {
+      if (verdict.kind === 'delete-manifest') {
+        const result = await this.client.deleteManifest(repository, verdict.digest);
+        this.#outcome(result === 'deleted' ? 'deleted' : 'already-gone', verdict.digest, tags);
+      } else if (verdict.kind === 'finish-untag') {
+        const result = await this.untagger.finish(repository, verdict.digest);
+        this.#outcome(result === 'untagged' ? 'untagged' : 'already-gone', verdict.digest, tags, 'finished an untag that an earlier run left half-way');
+      } else {
+        // Both steps of an untag run to the end once started, even after Ctrl-C: stopping between
+        // the throwaway PUT and its DELETE would leave the tag on a layerless placeholder.
+        const result = await runUninterruptible(() => this.untagger.untag(repository, verdict.tag, manifest!));
+        if (result === 'moved') this.#outcome('skipped', verdict.digest, tags, `${verdict.tag} moved to another digest right before the untag`);
+        else this.#outcome(result, verdict.digest, tags, verdict.detail);
+      }
+    } catch (error) {
+      if (isFatal(error)) throw error;
+      this.#outcome('failed', verdict.digest, tags, error instanceof Error ? error.message : String(error));
+    } finally {
+      this.tick();
+    }
+  }
+
+  /**
+   * After the changes: every tag removed must be gone from the tag list. A tag still listed but
+   * without a manifest (the distribution 2.8 race above) is removed with an empty throwaway; a tag
+   * still on its planned digest is reported. Kept tags must still be listed.
+   */
+  async #verify(): Promise<void> {
+    const { repository } = this.repo;
+    const listed = new Set(await this.client.listTags(repository));
+    for (const outcome of [...this.outcomes]) {
+      if (outcome.status !== 'deleted' && outcome.status !== 'untagged') continue;
+      for (const tag of outcome.tags.filter((t) => listed.has(t))) {
+        const now = await this.client.digestOf(repository, tag);
+        if (now === undefined) {
+          try {
+            await runUninterruptible(() => this.untagger.untagDangling(repository, tag));
+          } catch (error) {
+            this.#outcome('failed', outcome.digest, [tag], `still listed without a manifest after the delete (${error instanceof Error ? error.message : String(error)})`);
+          }
+        } else if (now === outcome.digest) {
+          this.#outcome('failed', outcome.digest, [tag], 'still listed on its planned digest after the delete');
+        }
+      }
+    }
+    const vanished = this.repo.keep.filter((t) => !listed.has(t.tag));
+    for (const t of vanished) this.#outcome('failed', t.digest, [t.tag], 'a kept tag is no longer listed (krill did not delete it): check the registry');
+  }
+}
+
+function isChild(verdict: Executable): boolean {
+  return verdict.kind === 'delete-manifest' && verdict.parent !== undefined;
 }
 
 export async function applyPlan(client: RegistryClient, plan: Plan, options: ApplyOptions): Promise<ApplyResult> {
   const outcomes: ApplyOutcome[] = [];
   const total = plan.repositories.reduce((n, r) => n + r.actions.length, 0);
   let done = 0;
-  let scratchBytes = 0;
-  let tagDeleteSupported: boolean | undefined;
-  const concurrency = options.concurrency ?? 8;
   const tick = () => options.onProgress?.(Math.min(++done, total), total);
-
-  /** `original` is the manifest the tag points at, already fetched for the journal. */
-  const untag = async (repository: string, tag: string, original: FetchedManifest): Promise<ApplyOutcome['status']> => {
-    if (tagDeleteSupported !== false) {
-      const result = await client.deleteTag(repository, tag);
-      if (result === 'deleted') {
-        tagDeleteSupported = true;
-        return 'untagged';
-      }
-      if (result === 'not-found') return 'already-gone';
-      tagDeleteSupported = false;
-    }
-    const scratch = buildThrowaway(original.bytes, original.mediaType, tag);
-    const scratchDigest = sha256Digest(scratch);
-    await client.putManifest(repository, tag, scratch, original.mediaType);
-    await client.deleteManifest(repository, scratchDigest);
-    scratchBytes += scratch.length;
-    return 'untagged';
-  };
-
-  const applyRepository = async (repo: RepositoryPlan) => {
-    if (repo.actions.length === 0) return;
-    const { repository } = repo;
-    await client.checkDeletesEnabled(repository);
-    const checked = await recheckTags(client, repo);
-
-    // 1. Judge every action against the fresh tag state.
-    const steps: Step[] = [];
-    for (const action of repo.actions) {
-      const tags = action.kind === 'untag' ? [action.tag] : action.tags;
-      const verdict = checked(action);
-      if (verdict.skip) {
-        outcomes.push({ repository, status: 'skipped', digest: action.digest, tags, detail: verdict.skip });
-        tick();
-      } else if (verdict.gone) {
-        outcomes.push({ repository, status: 'already-gone', digest: action.digest, tags });
-        tick();
-      } else if (action.kind === 'delete-manifest' && !verdict.untagInstead) {
-        const moved = action.tags.filter((t) => !verdict.tags.includes(t));
-        if (moved.length > 0) outcomes.push({ repository, status: 'skipped', digest: action.digest, tags: moved, detail: 'moved to another digest since the plan was made' });
-        steps.push({ kind: 'delete-manifest', digest: action.digest, tags: verdict.tags, ...(action.parent ? { parent: action.parent } : {}) });
-      } else {
-        // Untag: planned as such, or a manifest that a newly pushed tag now points at.
-        for (const tag of verdict.tags) steps.push({ kind: 'untag', digest: action.digest, tags: [tag], ...(verdict.untagInstead ? { detail: verdict.untagInstead } : {}) });
-        if (verdict.tags.length === 0) tick();
-      }
-    }
-
-    // 2. Journal everything this repository will remove, synced once, before the first delete.
-    const entries: Array<Omit<JournalEntry, 'time'>> = [];
-    const ready: Array<Step & { manifest: FetchedManifest }> = [];
-    await mapConcurrent(steps, concurrency, async (step) => {
+  const untagger = new Untagger(client);
+  const concurrency = options.concurrency ?? 8;
+  const repositoryErrors: unknown[] = [];
+  try {
+    await mapConcurrent(plan.repositories, Math.max(1, Math.floor(concurrency / 2)), async (repo) => {
+      if (repo.actions.length === 0) return;
+      const apply = new RepositoryApply(client, plan, repo, untagger, options, tick);
       try {
-        const fetched = await client.getManifest(repository, step.digest);
-        entries.push({ kind: step.kind, registry: plan.registry, repository, digest: step.digest, mediaType: fetched.mediaType, manifest: fetched.bytes.toString('base64'), tags: step.tags, ...(step.parent ? { parent: step.parent } : {}) });
-        ready.push({ ...step, manifest: fetched });
+        await apply.run();
       } catch (error) {
-        // Already gone (a rerun after an interruption): nothing to journal, nothing to delete.
-        if (!isNotFound(error)) throw error;
-        outcomes.push({ repository, status: 'already-gone', digest: step.digest, tags: step.tags });
-        tick();
+        // One repository's failure (a refused scope, a registry error) is reported; the others go on.
+        if (isFatal(error) && !(error instanceof AuthError)) throw error;
+        repositoryErrors.push(error);
+        const message = error instanceof Error ? error.message : String(error);
+        apply.outcomes.push({ repository: repo.repository, status: 'failed', digest: '', tags: [], detail: message });
+      } finally {
+        outcomes.push(...apply.outcomes);
       }
     });
-    // Children after their parents in the journal too, so undo restores them first (it reverses them).
-    entries.sort((a, b) => Number(Boolean(a.parent)) - Number(Boolean(b.parent)));
-    await options.journal.recordAll(entries);
-
-    // 3. Delete: tags and top-level manifests first; platform manifests after their index is
-    //    gone, so the registry never holds an index whose children are missing.
-    const run = async (step: Step & { manifest: FetchedManifest }) => {
-      try {
-        if (step.kind === 'delete-manifest') {
-          const result = await client.deleteManifest(repository, step.digest);
-          outcomes.push({ repository, status: result === 'deleted' ? 'deleted' : 'already-gone', digest: step.digest, tags: step.tags });
-        } else {
-          const status = await untag(repository, step.tags[0]!, step.manifest);
-          outcomes.push({ repository, status, digest: step.digest, tags: step.tags, ...(step.detail ? { detail: step.detail } : {}) });
-        }
-      } catch (error) {
-        if (isFatal(error)) throw error;
-        outcomes.push({ repository, status: 'failed', digest: step.digest, tags: step.tags, detail: error instanceof Error ? error.message : String(error) });
-      } finally {
-        tick();
-      }
-    };
-    await mapConcurrent(ready.filter((st) => !st.parent), concurrency, run);
-    await mapConcurrent(ready.filter((st) => st.parent), concurrency, run);
-  };
-
-  try {
-    await mapConcurrent(plan.repositories, Math.max(1, Math.floor(concurrency / 2)), applyRepository);
   } catch (error) {
     if (isAbortError(error)) throw new AbortedError('interrupted: the journal lists what was deleted; rerun the same command to finish', { cause: error });
     throw error;
   }
-  return { outcomes, scratchBytes };
-}
-
-/** One registry operation, after the re-check. */
-interface Step {
-  kind: 'delete-manifest' | 'untag';
-  digest: string;
-  tags: string[];
-  parent?: string;
-  detail?: string;
-}
-
-interface Verdict {
-  /** Why this action must not run at all. */
-  skip?: string;
-  /** Everything it would remove is already gone. */
-  gone?: boolean;
-  /** Tags this action still removes. */
-  tags: string[];
-  /** Set when a manifest delete is downgraded to untagging, and why. */
-  untagInstead?: string;
-}
-
-/**
- * Re-reads the tag list and the digest of every tag the plan removes, plus every tag the plan has
- * never seen (pushed since). Returns a function judging each action against that fresh state.
- */
-async function recheckTags(client: RegistryClient, repo: RepositoryPlan): Promise<(action: PlanAction) => Verdict> {
-  const { repository } = repo;
-  const current = new Set(await client.listTags(repository));
-  const planned = new Set([...repo.keep, ...repo.delete].map((t) => t.tag));
-  // Every current tag, kept ones included: a kept tag re-pushed onto a digest this plan deletes
-  // would otherwise go with it.
-  const now = new Map<string, string>();
-  await mapConcurrent([...current], 16, async (tag) => {
-    const digest = await client.digestOf(repository, tag);
-    if (digest !== undefined) now.set(tag, digest);
-  });
-  const keptOn = (digest: string) => repo.keep.filter((t) => now.get(t.tag) === digest && t.digest !== digest).map((t) => t.tag);
-  const newTagsOn = (digest: string) => [...[...current].filter((t) => !planned.has(t) && now.get(t) === digest), ...keptOn(digest)];
-
-  return (action) => {
-    const intruders = newTagsOn(action.digest);
-    if (action.kind === 'untag') {
-      const at = now.get(action.tag);
-      if (at === undefined) return { gone: true, tags: [] };
-      if (at !== action.digest) return { skip: `${action.tag} now points at ${shortDigest(at)}, not the planned ${shortDigest(action.digest)}`, tags: [] };
-      return { tags: [action.tag] };
-    }
-    if (action.parent) {
-      return intruders.length > 0 ? { skip: `tagged since the plan was made (${intruders.join(', ')})`, tags: [] } : { tags: [] };
-    }
-    const still = action.tags.filter((t) => now.get(t) === action.digest);
-    const moved = action.tags.filter((t) => now.has(t) && now.get(t) !== action.digest);
-    if (intruders.length > 0) {
-      if (still.length === 0) return { skip: `tagged since the plan was made (${intruders.join(', ')})`, tags: [] };
-      return { tags: still, untagInstead: `untag only: ${intruders.join(', ')} was pushed onto this digest since the plan was made` };
-    }
-    if (action.tags.length > 0 && still.length === 0) {
-      return moved.length > 0 ? { skip: `${moved.join(', ')} now point${moved.length === 1 ? 's' : ''} at another digest`, tags: [] } : { gone: true, tags: [] };
-    }
-    return { tags: still };
-  };
+  // Every repository failed before changing anything (e.g. a token without delete): one error says it best.
+  const active = plan.repositories.filter((r) => r.actions.length > 0).length;
+  if (active > 0 && repositoryErrors.length === active) throw repositoryErrors[0];
+  return { outcomes, scratchBytes: untagger.scratchBytes };
 }

@@ -1,14 +1,18 @@
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { lstat, mkdir, open, readFile, rm } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { UsageError } from '../errors.js';
+import { JournalError, UsageError } from '../errors.js';
+import { isDigest, matchesDigest } from '../manifest/digest.js';
 import type { RegistryAddress } from '../ref/reference.js';
+import { isValidRepository, isValidTag, parseRegistryAddress } from '../ref/reference.js';
 
 /**
  * The undo journal: before krill removes a manifest or a tag, it appends (and syncs) one JSON line
  * with the manifest bytes and the tags, so `krill undo` can push them back until the registry's
- * garbage collector deletes the blobs. Holds registry content only: never credentials or tokens.
+ * garbage collector deletes the blobs; after the changes it appends one `done` line per removal,
+ * so "what was deleted" stays true after any interruption. Holds registry content only: never
+ * credentials or tokens.
  */
 
 export interface JournalEntry {
@@ -26,27 +30,53 @@ export interface JournalEntry {
   time: string;
 }
 
+/** Written after a removal happened. */
+export interface JournalDone {
+  repository: string;
+  digest: string;
+  tags: string[];
+  status: 'deleted' | 'untagged';
+}
+
 export function defaultJournalPath(env: NodeJS.ProcessEnv, host: string, now = new Date()): string {
   const state = env.XDG_STATE_HOME || join(homedir(), '.local', 'state');
   const stamp = now.toISOString().replace(/[:.]/g, '-');
   return join(state, 'krill', 'journals', `${stamp}-${host.replace(/[^A-Za-z0-9.-]/g, '_')}.jsonl`);
 }
 
+function errno(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+}
+
 export class Journal {
-  /** Entries written so far. */
+  /** Intent entries written so far. */
   entries = 0;
 
   private constructor(
     readonly path: string,
     private readonly handle: FileHandle,
+    /** krill created the file in this run (only then may it remove it). */
+    private readonly created: boolean,
   ) {}
 
   static async open(path: string): Promise<Journal> {
+    let existed = false;
     try {
-      await mkdir(dirname(path), { recursive: true });
-      return new Journal(path, await open(path, 'a', 0o600));
+      const stat = await lstat(path);
+      // A device node, a directory or a symlink given as --journal is not ours to write or remove.
+      if (!stat.isFile()) throw new UsageError(`the undo journal ${path} exists and is not a regular file; choose another path`);
+      existed = true;
     } catch (error) {
-      throw new UsageError(`cannot write the undo journal ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; pass --journal FILE in a writable place`, { cause: error });
+      if (error instanceof UsageError) throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new JournalError(`cannot use the undo journal ${path}: ${errno(error)}`, { cause: error });
+    }
+    try {
+      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+      const handle = await open(path, 'a', 0o600);
+      if (!existed) await syncDirectory(dirname(path));
+      return new Journal(path, handle, !existed);
+    } catch (error) {
+      throw new JournalError(`cannot write the undo journal ${path}: ${errno(error)}; nothing was changed`, { cause: error });
     }
   }
 
@@ -54,36 +84,119 @@ export class Journal {
   async recordAll(entries: Array<Omit<JournalEntry, 'time'>>): Promise<void> {
     if (entries.length === 0) return;
     const time = new Date().toISOString();
-    await this.handle.appendFile(entries.map((entry) => `${JSON.stringify({ ...entry, time })}\n`).join(''));
-    await this.handle.datasync();
+    await this.#append(entries.map((entry) => `${JSON.stringify({ ...entry, time })}\n`).join(''));
     this.entries += entries.length;
   }
 
-  /** Closes the file; a journal with no entries is removed (nothing was deleted). */
+  /** Records removals that happened. */
+  async recordDone(done: JournalDone[]): Promise<void> {
+    if (done.length === 0) return;
+    const time = new Date().toISOString();
+    await this.#append(done.map((d) => `${JSON.stringify({ kind: 'done', ...d, time })}\n`).join(''));
+  }
+
+  async #append(text: string): Promise<void> {
+    try {
+      await this.handle.appendFile(text);
+      await this.handle.datasync();
+    } catch (error) {
+      throw new JournalError(`cannot write the undo journal ${this.path}: ${errno(error)}; stopped before deleting anything more`, { cause: error });
+    }
+  }
+
+  /** Whether the file is there after close (a journal krill created and never wrote is removed). */
+  get kept(): boolean {
+    return !this.created || this.entries > 0;
+  }
+
   async close(): Promise<void> {
     await this.handle.close();
-    if (this.entries === 0) await rm(this.path, { force: true });
+    if (!this.kept) await rm(this.path, { force: true });
   }
 }
 
-export async function readJournal(path: string): Promise<JournalEntry[]> {
+/** fsync of the directory makes the new file's name durable, not only its contents. */
+async function syncDirectory(path: string): Promise<void> {
+  const dir = await open(path, 'r');
+  try {
+    await dir.sync();
+  } catch {
+    // Some filesystems refuse fsync on a directory (EINVAL); the file itself is still synced.
+  } finally {
+    await dir.close();
+  }
+}
+
+export interface ReadJournal {
+  entries: JournalEntry[];
+  done: JournalDone[];
+  /** A last line cut by a crash: read up to it. */
+  warnings: string[];
+}
+
+/** Reads and validates a journal: it is input like any other (undo pushes what it says). */
+export async function readJournal(path: string): Promise<ReadJournal> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new UsageError(`cannot read journal ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; check the path`, { cause: error });
+    throw new UsageError(`cannot read journal ${path}: ${errno(error)}; check the path`, { cause: error });
   }
-  return text
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line, index) => {
-      try {
-        const entry = JSON.parse(line) as JournalEntry;
-        if (!entry.registry?.host || !entry.repository || !entry.digest || !entry.manifest) throw new Error('missing fields');
-        return entry;
-      } catch {
-        // A line cut by a crash mid-write is the only expected damage; anything else is not a journal.
-        throw new UsageError(`${path}:${index + 1}: not a krill journal entry; pass the file krill named after the cleanup`);
+  const lines = text.split('\n');
+  const result: ReadJournal = { entries: [], done: [], warnings: [] };
+  lines.forEach((line, index) => {
+    if (line.trim() === '') return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      // Only the last line can be cut by a crash mid-write; anything else is not a journal.
+      if (index === lines.length - 1) {
+        result.warnings.push(`${path}:${index + 1}: the last line is incomplete (cut by a crash?); read up to it`);
+        return;
       }
-    });
+      throw new UsageError(`${path}:${index + 1}: not JSON; pass the journal file krill named after the cleanup`);
+    }
+    const problem = checkLine(parsed, result);
+    if (problem) throw new UsageError(`${path}:${index + 1}: ${problem}; pass the journal file krill named after the cleanup`);
+  });
+  return result;
+}
+
+function checkLine(value: unknown, into: ReadJournal): string | undefined {
+  if (typeof value !== 'object' || value === null) return 'not a journal entry';
+  const e = value as Record<string, unknown>;
+  if (typeof e.repository !== 'string' || !isValidRepository(e.repository)) return 'invalid "repository"';
+  if (typeof e.digest !== 'string' || !isDigest(e.digest)) return 'invalid "digest"';
+  if (!Array.isArray(e.tags) || !e.tags.every((t) => typeof t === 'string' && isValidTag(t))) return 'invalid "tags"';
+  if (e.kind === 'done') {
+    if (e.status !== 'deleted' && e.status !== 'untagged') return 'invalid "status"';
+    into.done.push({ repository: e.repository, digest: e.digest, tags: e.tags as string[], status: e.status });
+    return undefined;
+  }
+  if (e.kind !== 'delete-manifest' && e.kind !== 'untag') return 'invalid "kind"';
+  const registry = e.registry as Record<string, unknown> | undefined;
+  if (typeof registry?.host !== 'string' || !['https', 'http', 'auto'].includes(registry.scheme as string)) return 'invalid "registry"';
+  try {
+    const parsed = parseRegistryAddress(registry.host);
+    if (parsed.host !== registry.host) return 'invalid "registry"';
+  } catch {
+    return 'invalid "registry"';
+  }
+  if (typeof e.mediaType !== 'string' || typeof e.manifest !== 'string' || typeof e.time !== 'string') return 'missing fields';
+  // The bytes must be the manifest the digest names: undo never pushes anything else.
+  if (!matchesDigest(Buffer.from(e.manifest, 'base64'), e.digest)) return '"manifest" does not match "digest"';
+  if (e.parent !== undefined && (typeof e.parent !== 'string' || !isDigest(e.parent))) return 'invalid "parent"';
+  into.entries.push({
+    kind: e.kind,
+    registry: { host: registry.host, scheme: registry.scheme as RegistryAddress['scheme'] },
+    repository: e.repository,
+    digest: e.digest,
+    mediaType: e.mediaType,
+    manifest: e.manifest,
+    tags: e.tags as string[],
+    ...(e.parent !== undefined ? { parent: e.parent as string } : {}),
+    time: e.time,
+  });
+  return undefined;
 }

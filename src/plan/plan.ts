@@ -1,4 +1,4 @@
-import { KrillError } from '../errors.js';
+import { RefusedError } from '../errors.js';
 import type { TagDecision } from '../policy/evaluate.js';
 import { signatureSubject } from '../policy/evaluate.js';
 import type { RegistryAddress } from '../ref/reference.js';
@@ -16,7 +16,7 @@ import { shortDigest } from '../manifest/manifest.js';
 
 export type PlanAction =
   /** DELETE by digest: removes the manifest and the listed tags (all of its tags). */
-  | { kind: 'delete-manifest'; digest: string; tags: string[]; parent?: string }
+  | { kind: 'delete-manifest'; digest: string; tags: string[]; parent?: string; force?: true }
   /** Remove one tag; its manifest stays because something kept still uses it. */
   | { kind: 'untag'; tag: string; digest: string };
 
@@ -88,7 +88,7 @@ export function buildRepositoryPlan(snapshot: RepositorySnapshot, decisions: Tag
       if (kept.has(digest) && !options.force) {
         const parents = Object.values(snapshot.manifests).filter((m) => m.children.includes(digest) && kept.has(m.digest));
         const names = parents.map((p) => `${shortDigest(p.digest)}${tagsByDigest.get(p.digest) ? ` (${tagsByDigest.get(p.digest)!.join(', ')})` : ''}`);
-        throw new KrillError('REFUSED', `${snapshot.repository}@${digest} is referenced by ${names.join(', ') || 'a kept image'}; deleting it would break that image: pass --force to delete it anyway`);
+        throw new RefusedError(`${snapshot.repository}@${digest} is referenced by ${names.join(', ') || 'a kept image'}; deleting it would break that image: pass --force to delete it anyway`);
       }
       out.add(digest);
     }
@@ -138,7 +138,9 @@ export function buildRepositoryPlan(snapshot: RepositorySnapshot, decisions: Tag
     }
   }
   for (const digest of [...going].sort()) {
-    actions.push({ kind: 'delete-manifest', digest, tags: (tagsByDigest.get(digest) ?? []).slice().sort() });
+    // --force: the user accepted breaking an index that references it (apply must not undo that choice).
+    const forcedHere = options.force === true && forced.has(digest) && keptReach.has(digest);
+    actions.push({ kind: 'delete-manifest', digest, tags: (tagsByDigest.get(digest) ?? []).slice().sort(), ...(forcedHere ? { force: true as const } : {}) });
   }
   for (const { digest, parent } of children) actions.push({ kind: 'delete-manifest', digest, tags: [], parent });
   return { repository: snapshot.repository, keep, delete: del, actions };

@@ -1,4 +1,4 @@
-import { KrillError } from '../errors.js';
+import { AbortedError, AuthError, KrillError, RegistryError, isAbortError } from '../errors.js';
 import type { RegistryClient } from '../registry/client.js';
 import type { JournalEntry } from './journal.js';
 
@@ -6,17 +6,32 @@ import type { JournalEntry } from './journal.js';
  * Puts back what a journal says was removed: platform manifests first (an index can only be pushed
  * when its children exist), then every manifest under each of its tags. Works until the registry's
  * garbage collector has deleted the blobs.
+ *
+ * A tag is restored only when it is absent or already points where the journal says; a tag pushed
+ * again since the removal belongs to someone else now and is skipped (unless `force`).
  */
 
 export interface UndoOutcome {
   repository: string;
   digest: string;
   tags: string[];
-  status: 'restored' | 'failed';
+  status: 'restored' | 'skipped' | 'failed';
   detail?: string;
 }
 
-export async function undoJournal(clientFor: (entry: JournalEntry) => Promise<RegistryClient>, entries: JournalEntry[]): Promise<UndoOutcome[]> {
+export interface UndoOptions {
+  /** Overwrite tags that were pushed again since the removal. */
+  force?: boolean;
+}
+
+/** What undo will do with one tag, given where it points now (undefined: absent). Pure. */
+export function judgeRestore(entryDigest: string, now: string | undefined, force: boolean): 'restore' | 'already' | 'skip' {
+  if (now === undefined) return 'restore';
+  if (now === entryDigest) return 'already';
+  return force ? 'restore' : 'skip';
+}
+
+export async function undoJournal(clientFor: (entry: JournalEntry) => Promise<RegistryClient>, entries: JournalEntry[], options: UndoOptions = {}): Promise<UndoOutcome[]> {
   const outcomes: UndoOutcome[] = [];
   // Platform manifests before the indexes that reference them; they were journaled breadth-first,
   // so the reverse order restores nested children before their parents.
@@ -24,13 +39,28 @@ export async function undoJournal(clientFor: (entry: JournalEntry) => Promise<Re
   for (const entry of ordered) {
     const client = await clientFor(entry);
     const bytes = Buffer.from(entry.manifest, 'base64');
+    const push = (reference: string) => client.putManifest(entry.repository, reference, bytes, entry.mediaType);
     try {
-      if (entry.tags.length === 0) await client.putManifest(entry.repository, entry.digest, bytes, entry.mediaType);
-      for (const tag of entry.tags) await client.putManifest(entry.repository, tag, bytes, entry.mediaType);
-      outcomes.push({ repository: entry.repository, digest: entry.digest, tags: entry.tags, status: 'restored' });
+      const restored: string[] = [];
+      const skipped: string[] = [];
+      if (entry.tags.length === 0) await push(entry.digest);
+      for (const tag of entry.tags) {
+        const verdict = judgeRestore(entry.digest, await client.digestOf(entry.repository, tag), options.force === true);
+        if (verdict === 'skip') skipped.push(tag);
+        else {
+          if (verdict === 'restore') await push(tag);
+          restored.push(tag);
+        }
+      }
+      if (restored.length > 0 || entry.tags.length === 0) outcomes.push({ repository: entry.repository, digest: entry.digest, tags: restored, status: 'restored' });
+      if (skipped.length > 0) {
+        outcomes.push({ repository: entry.repository, digest: entry.digest, tags: skipped, status: 'skipped', detail: 'pushed again since the removal; pass --force to overwrite' });
+      }
     } catch (error) {
-      if (!(error instanceof KrillError) || error.code === 'AUTH' || error.code === 'ABORTED') throw error;
-      const hint = error.code === 'REGISTRY' && /BLOB_UNKNOWN|MANIFEST_BLOB_UNKNOWN/.test(error.message) ? ' (its blobs are gone: the garbage collector has run)' : '';
+      if (isAbortError(error)) throw new AbortedError('interrupted', { cause: error });
+      if (!(error instanceof KrillError) || error instanceof AuthError) throw error;
+      const gc = error instanceof RegistryError && (error.hasCode('BLOB_UNKNOWN') || error.hasCode('MANIFEST_BLOB_UNKNOWN'));
+      const hint = gc ? ' (its blobs are gone: the garbage collector has run)' : '';
       outcomes.push({ repository: entry.repository, digest: entry.digest, tags: entry.tags, status: 'failed', detail: `${error.message}${hint}` });
     }
   }

@@ -27,7 +27,7 @@ export interface Policy {
   rules: PolicyRule[];
 }
 
-const RULE_KEYS = ['keep', 'older-than', 'delete-regex', 'keep-regex', 'version', 'protect-latest'] as const;
+const RULE_KEYS = ['keep', 'older-than', 'delete-regex', 'keep-regex', 'version', 'protect-latest', 'sort'] as const;
 const TOP_KEYS = ['version', 'registry', 'defaults', 'rules'];
 
 /** `*` stays inside one path component, `**` crosses them, `?` is one character. */
@@ -111,6 +111,9 @@ export function parsePolicy(text: string, path: string): Policy {
             break;
           case 'version':
             input.version = str();
+            break;
+          case 'sort':
+            input.sort = str();
             break;
           case 'protect-latest': {
             const v = scalarOf(value);

@@ -14,6 +14,8 @@ export interface Rules {
   olderThan?: { ms: number; text: string };
   /** Only tags that are semantic versions inside this range are candidates. */
   version?: { range: semver.Range; text: string };
+  /** What "newest" means for --keep: the `created` date (default) or the highest semantic version. */
+  sort: 'date' | 'semver';
 }
 
 /** Rules as written by a user (flags or a policy file entry), before validation. */
@@ -24,6 +26,7 @@ export interface RuleInput {
   protectLatest?: boolean | undefined;
   olderThan?: string | undefined;
   version?: string | undefined;
+  sort?: string | undefined;
 }
 
 export const DEFAULT_KEEP = 3;
@@ -64,7 +67,12 @@ export function compileRules(input: RuleInput, where = ''): Rules {
     deleteRegex: (input.deleteRegex ?? []).map((p) => compilePattern(p, `${prefix}delete-regex`)),
     keepRegex: (input.keepRegex ?? []).map((p) => compilePattern(p, `${prefix}keep-regex`)),
     protectLatest: input.protectLatest ?? true,
+    sort: 'date',
   };
+  if (input.sort !== undefined) {
+    if (input.sort !== 'date' && input.sort !== 'semver') throw new UsageError(`${prefix}invalid sort "${input.sort}": expected date or semver`);
+    rules.sort = input.sort;
+  }
   if (input.olderThan !== undefined) rules.olderThan = { ms: parseDuration(input.olderThan, `${prefix}older-than`), text: input.olderThan.trim() };
   if (input.version !== undefined) {
     const range = semver.validRange(input.version, { loose: false }) === null ? null : new semver.Range(input.version);

@@ -1,3 +1,4 @@
+import { isIPv6 } from 'node:net';
 import { UsageError } from '../errors.js';
 
 /**
@@ -55,6 +56,18 @@ export function apiHost(address: RegistryAddress): string {
 
 const HOST_RE = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)(?::\d{1,5})?$/;
 
+/** Ports above 65535 and malformed IPv6 literals pass the shape check; refuse them here. */
+function checkHostParts(host: string, input: string): void {
+  const bracket = host.startsWith('[') ? host.indexOf(']') : -1;
+  if (bracket !== -1 && !isIPv6(host.slice(1, bracket))) {
+    throw new UsageError(`invalid registry "${input}": ${host.slice(0, bracket + 1)} is not an IPv6 address`);
+  }
+  const port = /:(\d+)$/.exec(bracket === -1 ? host : host.slice(bracket + 1));
+  if (port && (Number(port[1]) < 1 || Number(port[1]) > 65535)) {
+    throw new UsageError(`invalid registry "${input}": port ${port[1]} is outside 1-65535`);
+  }
+}
+
 /**
  * Parses `--registry`: `host[:port]` or a URL. `http://` asks for plain HTTP, `https://` forbids
  * the fallback; a bare host is HTTPS, except loopback where plain HTTP is tried when TLS is absent.
@@ -72,18 +85,32 @@ export function parseRegistryAddress(input: string, options: { plainHttp?: boole
     scheme = proto;
     rest = trimmed.slice(match[0].length);
   }
+  if (rest.includes('@')) {
+    // Never echo the input: it holds a password.
+    throw new UsageError('invalid registry: credentials in the URL are not accepted; pass --username with --password-stdin instead');
+  }
   rest = rest.replace(/\/+$/, '');
   // A URL may carry the API path (https://host/v2/); anything else after the host is a mistake.
   rest = rest.replace(/\/v[12]$/, '');
   if (rest.includes('/') || !HOST_RE.test(rest)) {
     throw new UsageError(`invalid registry "${input}": expected host[:port] or a URL such as https://registry.example.com:5000`);
   }
+  checkHostParts(rest, input);
   const host = canonicalHost(rest);
   if (scheme === undefined) {
     if (options.plainHttp) scheme = 'http';
     else scheme = isLoopbackHost(host) ? 'auto' : 'https';
   }
   return { host, scheme };
+}
+
+/** Whether a name from the network is a tag by docker's grammar (nothing else becomes a URL). */
+export function isValidTag(tag: string): boolean {
+  return TAG_RE.test(tag);
+}
+
+export function isValidRepository(repository: string): boolean {
+  return repository.length <= 255 && REPOSITORY_RE.test(repository);
 }
 
 export function validateTag(tag: string): string {

@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { Credentials } from '../auth/credentials.js';
 import { AuthSession } from '../auth/session.js';
-import { InvalidResponseError, KrillError, NetworkError, RegistryError, isNotFound, parseRegistryErrors } from '../errors.js';
+import { InvalidResponseError, NetworkError, RegistryError, UnsupportedError, isNotFound, parseRegistryErrors } from '../errors.js';
 import { nextLink } from '../http/link.js';
 import type { HttpRequest, HttpResponse, StreamResponse, Transport } from '../http/transport.js';
 import { RETRY_STATUS, discard, isNoTlsError } from '../http/transport.js';
@@ -9,9 +9,10 @@ import type { Manifest } from '../manifest/manifest.js';
 import { parseManifest } from '../manifest/manifest.js';
 import { DOCKER_SCHEMA1_SIGNED, MANIFEST_ACCEPT } from '../manifest/media-types.js';
 import type { RegistryAddress } from '../ref/reference.js';
-import { apiHost } from '../ref/reference.js';
+import { apiHost, isValidRepository, isValidTag } from '../ref/reference.js';
+import { computeDigest, digestLike, isDigest, matchesDigest } from '../manifest/digest.js';
+import { escapeControl } from '../text.js';
 import type { ContentCache } from './content-cache.js';
-import { sha256Digest } from './content-cache.js';
 
 /**
  * The narrow registry API every command is built on (OCI distribution spec, "pull", "push",
@@ -43,6 +44,32 @@ export interface RegistryClientOptions {
 const PAGE_SIZE = 1000;
 const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
+/** A registry that keeps sending `Link` pages is stopped here (10^8 tags at 1000 a page). */
+const MAX_PAGES = 100_000;
+
+/**
+ * `/v2/<repo>/manifests/<ref>` from validated parts only. Names reach here from users (validated
+ * by the reference parser) and from registries (tag lists, index children, headers); a name with
+ * path characters (`../`, `%2e%2e`, `\`) must never become a different URL on the registry.
+ */
+function manifestPath(repository: string, reference: string): string {
+  if (!isValidRepository(repository) || !(isValidTag(reference) || isDigest(reference))) {
+    throw new InvalidResponseError(`refusing to send a request for the invalid name ${escapeControl(JSON.stringify(`${repository}:${reference}`).slice(0, 200))}`);
+  }
+  return `/v2/${repository}/manifests/${reference}`;
+}
+
+function blobPath(repository: string, digest: string): string {
+  if (!isValidRepository(repository) || !isDigest(digest)) {
+    throw new InvalidResponseError(`refusing to send a request for the invalid blob ${escapeControl(JSON.stringify(`${repository}@${digest}`).slice(0, 200))}`);
+  }
+  return `/v2/${repository}/blobs/${digest}`;
+}
+
+function repositoryPath(repository: string, rest: string): string {
+  if (!isValidRepository(repository)) throw new InvalidResponseError(`refusing to send a request for the invalid repository ${escapeControl(JSON.stringify(repository).slice(0, 200))}`);
+  return `/v2/${repository}/${rest}`;
+}
 
 export type Action = 'pull' | 'push' | 'delete';
 
@@ -181,19 +208,26 @@ export class RegistryClient {
 
   /** Every repository in the catalog, following `Link` pages. */
   async listRepositories(): Promise<string[]> {
-    return this.#paginate(`/v2/_catalog?n=${this.#pageSize}`, 'registry:catalog:*', 'repositories');
+    return this.#paginate(`/v2/_catalog?n=${this.#pageSize}`, 'registry:catalog:*', 'repositories', isValidRepository);
   }
 
   /** Every tag of a repository, following `Link` pages; `"tags": null` (all tags deleted) is empty. */
   async listTags(repository: string): Promise<string[]> {
-    return this.#paginate(`/v2/${repository}/tags/list?n=${this.#pageSize}`, repositoryScope(repository, ['pull']), 'tags');
+    return this.#paginate(repositoryPath(repository, `tags/list?n=${this.#pageSize}`), repositoryScope(repository, ['pull']), 'tags', isValidTag);
   }
 
-  async #paginate(first: string, scope: string, field: 'repositories' | 'tags'): Promise<string[]> {
+  /**
+   * Follows `Link` pages. Every item is data from the network: names that the reference grammar
+   * rejects are skipped with a warning (nothing is ever sent for them). A page that brings nothing
+   * new, a link back to a page already read, or more than MAX_PAGES pages end with an error.
+   */
+  async #paginate(first: string, scope: string, field: 'repositories' | 'tags', valid: (name: string) => boolean): Promise<string[]> {
     const items: string[] = [];
+    const names = new Set<string>();
     let next: string | URL | undefined = first;
     const seen = new Set<string>();
-    while (next !== undefined) {
+    for (let pages = 0; next !== undefined; pages++) {
+      if (pages >= MAX_PAGES) throw new InvalidResponseError(`${this.host}: more than ${MAX_PAGES} pages of ${field}; stopping`);
       const res = await this.#request({ method: 'GET', path: next, scope, maxBodyBytes: 64 * 1024 * 1024 });
       let body: Record<string, unknown>;
       try {
@@ -205,8 +239,16 @@ export class RegistryClient {
       if (page !== null && page !== undefined && !Array.isArray(page)) {
         throw new InvalidResponseError(`${this.host}: GET ${res.url.pathname} answered "${field}" that is not a list`);
       }
-      for (const item of page ?? []) if (typeof item === 'string') items.push(item);
+      let fresh = 0;
+      for (const item of page ?? []) {
+        if (typeof item !== 'string' || names.has(item)) continue;
+        names.add(item);
+        fresh++;
+        if (valid(item)) items.push(item);
+        else this.#transport.logger.warn(`${this.host}: skipping ${field === 'tags' ? 'tag' : 'repository'} ${escapeControl(JSON.stringify(item.slice(0, 200)))}: not a valid name`);
+      }
       const link = nextLink(res.headers.link, res.url);
+      if (link && fresh === 0) throw new InvalidResponseError(`${this.host}: a page of ${field} brought nothing new but links to another; stopping`);
       if (link && seen.has(link.href)) throw new InvalidResponseError(`${this.host}: pagination loops back to ${link.pathname}${link.search}`);
       if (link) seen.add(link.href);
       next = link;
@@ -221,13 +263,15 @@ export class RegistryClient {
   async headManifest(repository: string, reference: string): Promise<ManifestHead> {
     const res = await this.#request({
       method: 'HEAD',
-      path: `/v2/${repository}/manifests/${reference}`,
+      path: manifestPath(repository, reference),
       scope: repositoryScope(repository, ['pull']),
       headers: { accept: MANIFEST_ACCEPT },
       accept: [405, 501],
     });
     const digest = res.headers['docker-content-digest'];
     if (res.status >= 400 || !digest) return this.getManifest(repository, reference);
+    if (!isDigest(digest)) throw new InvalidResponseError(`${this.host}/${repository}:${reference}: Docker-Content-Digest ${escapeControl(JSON.stringify(digest.slice(0, 160)))} is not a valid digest`);
+    if (isDigest(reference) && digest !== reference) throw new InvalidResponseError(`${this.host}/${repository}@${reference}: HEAD answered another digest (${digest})`);
     return { digest, mediaType: contentType(res.headers['content-type']), size: Number(res.headers['content-length'] ?? 0) };
   }
 
@@ -245,33 +289,31 @@ export class RegistryClient {
   async getManifest(repository: string, reference: string): Promise<FetchedManifest> {
     const byDigest = reference.includes(':');
     const where = `${this.host}/${repository}${byDigest ? '@' : ':'}${reference}`;
+    const path = manifestPath(repository, reference);
     if (byDigest) {
       const cached = this.#cache?.get(reference);
       if (cached) return toFetched(cached, reference, undefined, where);
     }
-    const res = await this.#request({
-      method: 'GET',
-      path: `/v2/${repository}/manifests/${reference}`,
-      scope: repositoryScope(repository, ['pull']),
-      headers: { accept: MANIFEST_ACCEPT },
-    });
+    const res = await this.#request({ method: 'GET', path, scope: repositoryScope(repository, ['pull']), headers: { accept: MANIFEST_ACCEPT } });
     const mediaType = contentType(res.headers['content-type']);
-    const computed = sha256Digest(res.body);
     const header = res.headers['docker-content-digest'];
-    let digest = computed;
+    let digest: string;
     if (byDigest) {
-      if (reference.startsWith('sha256:') && computed !== reference) {
-        throw new InvalidResponseError(`${where}: the manifest served does not match its digest (got ${computed})`);
-      }
+      // Verified whatever the algorithm (sha256 or sha512; the reference grammar allows no other).
+      const computed = digestLike(res.body, reference);
+      if (computed !== reference) throw new InvalidResponseError(`${where}: the manifest served does not match its digest (got ${computed})`);
       digest = reference;
     } else if (header) {
+      if (!isDigest(header)) throw new InvalidResponseError(`${where}: Docker-Content-Digest ${escapeControl(JSON.stringify(header.slice(0, 160)))} is not a valid digest`);
       // schema1 signed manifests are served with the signature, which their digest excludes.
-      if (header.startsWith('sha256:') && header !== computed && mediaType !== DOCKER_SCHEMA1_SIGNED) {
-        throw new InvalidResponseError(`${where}: Docker-Content-Digest ${header} does not match the manifest bytes (${computed})`);
+      if (!matchesDigest(res.body, header) && mediaType !== DOCKER_SCHEMA1_SIGNED) {
+        throw new InvalidResponseError(`${where}: Docker-Content-Digest ${header} does not match the manifest bytes (${digestLike(res.body, header)})`);
       }
       digest = header;
+    } else {
+      digest = computeDigest(res.body);
     }
-    if (digest === computed) this.#cache?.put(digest, res.body);
+    if (matchesDigest(res.body, digest)) this.#cache?.put(digest, res.body);
     return toFetched(res.body, digest, mediaType, where);
   }
 
@@ -279,30 +321,51 @@ export class RegistryClient {
   async getBlob(repository: string, digest: string): Promise<Buffer> {
     const cached = this.#cache?.get(digest);
     if (cached) return cached;
-    const res = await this.#request({
-      method: 'GET',
-      path: `/v2/${repository}/blobs/${digest}`,
-      scope: repositoryScope(repository, ['pull']),
-      maxBodyBytes: MAX_CONFIG_BYTES,
-    });
-    if (digest.startsWith('sha256:') && sha256Digest(res.body) !== digest) {
+    const res = await this.#request({ method: 'GET', path: blobPath(repository, digest), scope: repositoryScope(repository, ['pull']), maxBodyBytes: MAX_CONFIG_BYTES });
+    if (!matchesDigest(res.body, digest)) {
       throw new InvalidResponseError(`${this.host}/${repository}: blob ${digest} does not match its digest`);
     }
     this.#cache?.put(digest, res.body);
     return res.body;
   }
 
-  /** Stores a manifest under a tag or digest; returns its digest as the registry computed it. */
+  /**
+   * Stores a manifest under a tag or digest; returns its digest as the registry computed it. Only
+   * 201 Created is success (distribution spec "Pushing Manifests"): a redirect or any other 2xx/3xx
+   * is a failure, never "stored". PUTs to one repository are serialised: distribution 2.8 rewrites
+   * tag links in place, and concurrent manifest writes to one repository now and then answer 400
+   * DIGEST_INVALID or leave a half-written link for a concurrent DELETE to trip on.
+   */
   async putManifest(repository: string, reference: string, bytes: Buffer, mediaType: string): Promise<string> {
-    const res = await this.#request({
-      method: 'PUT',
-      path: `/v2/${repository}/manifests/${reference}`,
-      scope: repositoryScope(repository, ['pull', 'push']),
-      headers: { 'content-type': mediaType },
-      body: bytes,
-      idempotent: true, // the same bytes under the same reference
+    const path = manifestPath(repository, reference);
+    return this.#serialized(repository, async () => {
+      const res = await this.#request({
+        method: 'PUT',
+        path,
+        scope: repositoryScope(repository, ['pull', 'push']),
+        headers: { 'content-type': mediaType },
+        body: bytes,
+        idempotent: true, // the same bytes under the same reference
+      });
+      if (res.status !== 201) throw new InvalidResponseError(`${this.host}: PUT ${path} answered HTTP ${res.status}, not 201 Created; the manifest may not be stored`);
+      const digest = res.headers['docker-content-digest'];
+      if (digest !== undefined && !isDigest(digest)) throw new InvalidResponseError(`${this.host}: PUT ${path} answered an invalid Docker-Content-Digest`);
+      return digest ?? computeDigest(bytes);
     });
-    return res.headers['docker-content-digest'] ?? sha256Digest(bytes);
+  }
+
+  readonly #writes = new Map<string, Promise<unknown>>();
+
+  /** Runs `task` after every earlier write to the same repository has settled. */
+  #serialized<T>(repository: string, task: () => Promise<T>): Promise<T> {
+    const previous = this.#writes.get(repository) ?? Promise.resolve();
+    const run = previous.then(task, task);
+    const settled = run.catch(() => undefined);
+    this.#writes.set(repository, settled);
+    void settled.then(() => {
+      if (this.#writes.get(repository) === settled) this.#writes.delete(repository);
+    });
+    return run;
   }
 
   /**
@@ -310,9 +373,14 @@ export class RegistryClient {
    * this repository that points at it. 404 means already gone (a rerun after an interruption).
    */
   async deleteManifest(repository: string, digest: string): Promise<'deleted' | 'not-found'> {
-    const res = await this.#request({ method: 'DELETE', path: `/v2/${repository}/manifests/${digest}`, scope: repositoryScope(repository, ['delete']), accept: [404, 405] });
+    if (!isDigest(digest)) throw new InvalidResponseError(`refusing to delete ${escapeControl(JSON.stringify(digest.slice(0, 160)))}: not a digest`);
+    const path = manifestPath(repository, digest);
+    const res = await this.#request({ method: 'DELETE', path, scope: repositoryScope(repository, ['delete']), accept: [404, 405] });
     if (res.status === 405) throw this.#deletesDisabled(res);
-    return res.status === 404 ? 'not-found' : 'deleted';
+    if (res.status === 404) return 'not-found';
+    // 202 Accepted is the spec's only success: anything else (a redirect, 200 from a proxy page) is not a delete.
+    if (res.status !== 202) throw new InvalidResponseError(`${this.host}: DELETE ${path} answered HTTP ${res.status}, not 202 Accepted; not counted as deleted`);
+    return 'deleted';
   }
 
   /**
@@ -320,8 +388,8 @@ export class RegistryClient {
    * 400 DIGEST_INVALID, and 405 with deletes disabled: both mean "not supported here".
    */
   async deleteTag(repository: string, tag: string): Promise<'deleted' | 'unsupported' | 'not-found'> {
-    const res = await this.#request({ method: 'DELETE', path: `/v2/${repository}/manifests/${tag}`, scope: repositoryScope(repository, ['delete']), accept: [400, 404, 405, 501] });
-    if (res.status === 202 || res.status === 200) return 'deleted';
+    const res = await this.#request({ method: 'DELETE', path: manifestPath(repository, tag), scope: repositoryScope(repository, ['delete']), accept: [400, 404, 405, 501] });
+    if (res.status === 202) return 'deleted';
     const errors = parseRegistryErrors(res.body.toString('utf8'));
     if (res.status === 404 && errors.some((e) => e.code === 'MANIFEST_UNKNOWN' || e.code === 'NAME_UNKNOWN')) return 'not-found';
     return 'unsupported';
@@ -334,27 +402,26 @@ export class RegistryClient {
    */
   async checkDeletesEnabled(repository: string): Promise<void> {
     const impossible = `sha256:${'0'.repeat(64)}`;
-    const res = await this.#request({ method: 'DELETE', path: `/v2/${repository}/manifests/${impossible}`, scope: repositoryScope(repository, ['delete']), accept: [400, 404, 405] });
+    const res = await this.#request({ method: 'DELETE', path: manifestPath(repository, impossible), scope: repositoryScope(repository, ['delete']), accept: [400, 404, 405] });
     if (res.status === 405) throw this.#deletesDisabled(res);
   }
 
-  #deletesDisabled(res: HttpResponse): KrillError {
+  #deletesDisabled(res: HttpResponse): UnsupportedError {
     const code = parseRegistryErrors(res.body.toString('utf8'))[0]?.code;
-    return new KrillError(
-      'UNSUPPORTED',
+    return new UnsupportedError(
       `${this.host} does not allow deletes (HTTP 405${code ? ` ${code}` : ''}): enable them with storage.delete.enabled: true in the registry config (or REGISTRY_STORAGE_DELETE_ENABLED=true) and restart it; nothing was changed`,
     );
   }
 
   /** Size of a blob when the repository has it, else undefined. */
   async blobSize(repository: string, digest: string): Promise<number | undefined> {
-    const res = await this.#request({ method: 'HEAD', path: `/v2/${repository}/blobs/${digest}`, scope: repositoryScope(repository, ['pull']), accept: [404] });
+    const res = await this.#request({ method: 'HEAD', path: blobPath(repository, digest), scope: repositoryScope(repository, ['pull']), accept: [404] });
     return res.status === 404 ? undefined : Number(res.headers['content-length'] ?? 0);
   }
 
   /** A blob as a stream. The caller consumes or destroys it, and verifies its digest. */
   async openBlob(repository: string, digest: string): Promise<{ body: Readable; size: number | undefined }> {
-    const res = await this.#requestStream({ method: 'GET', path: `/v2/${repository}/blobs/${digest}`, scope: repositoryScope(repository, ['pull']) });
+    const res = await this.#requestStream({ method: 'GET', path: blobPath(repository, digest), scope: repositoryScope(repository, ['pull']) });
     const length = res.headers['content-length'];
     return { body: res.body, size: length === undefined ? undefined : Number(length) };
   }
@@ -366,7 +433,7 @@ export class RegistryClient {
   async mountBlob(repository: string, digest: string, from: string): Promise<'mounted' | URL> {
     const res = await this.#request({
       method: 'POST',
-      path: `/v2/${repository}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`,
+      path: `${repositoryPath(repository, 'blobs/uploads/')}?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(from)}`,
       scope: `${repositoryScope(repository, ['pull', 'push'])} ${repositoryScope(from, ['pull'])}`,
       headers: { 'content-length': '0' },
       idempotent: true, // a second mount of the same blob is a no-op
@@ -377,7 +444,7 @@ export class RegistryClient {
 
   async startUpload(repository: string): Promise<URL> {
     // A retried POST may leave a spare upload session behind; the registry expires it.
-    const res = await this.#request({ method: 'POST', path: `/v2/${repository}/blobs/uploads/`, scope: repositoryScope(repository, ['pull', 'push']), headers: { 'content-length': '0' }, idempotent: true });
+    const res = await this.#request({ method: 'POST', path: repositoryPath(repository, 'blobs/uploads/'), scope: repositoryScope(repository, ['pull', 'push']), headers: { 'content-length': '0' }, idempotent: true });
     return this.#uploadLocation(res);
   }
 

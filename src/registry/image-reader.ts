@@ -1,6 +1,8 @@
+import { InvalidResponseError, isNotFound } from '../errors.js';
 import { mapConcurrent } from '../http/limiter.js';
-import type { Descriptor, ImageConfig } from '../manifest/manifest.js';
+import type { Descriptor, ImageConfig, ImageManifest } from '../manifest/manifest.js';
 import { formatPlatform, isAttestationEntry, normalizeCreated, parseImageConfig, sumDistinctBlobs } from '../manifest/manifest.js';
+import { DOCKER_CONFIG, OCI_CONFIG } from '../manifest/media-types.js';
 import type { FetchedManifest, RegistryClient } from './client.js';
 
 /**
@@ -18,10 +20,20 @@ export interface ImageSummary {
   size: number;
   /** e.g. ["linux/amd64", "linux/arm64/v8"]; attestation entries left out. */
   platforms: string[];
+  /** Children of an index that the registry no longer has (a damaged index), if any. */
+  missing?: string[];
 }
+
+/** Nested indexes deeper than this are refused (OCI images nest one or two levels). */
+const MAX_DEPTH = 8;
+/** Configs bigger than this are not fetched: the image is listed without date or platform. */
+const MAX_CONFIG_SIZE = 8 * 1024 * 1024;
+const CREATED_ANNOTATION = 'org.opencontainers.image.created';
 
 export interface TagSummary extends ImageSummary {
   tag: string;
+  /** Listed, but the registry no longer has its manifest. */
+  dangling?: boolean;
 }
 
 export interface LayerInfo {
@@ -58,6 +70,8 @@ export interface ImageInspection extends ImageSummary {
 
 interface Internals {
   summary: ImageSummary;
+  /** Found missing (404) while reading an index. */
+  absent?: boolean;
   /** Blobs counted in `size`, to merge children of an index without double counting. */
   blobs: Descriptor[];
 }
@@ -69,8 +83,10 @@ export interface ListTagsOptions {
 
 export class ImageReader {
   readonly #manifests = new Map<string, Promise<FetchedManifest>>();
-  readonly #configs = new Map<string, Promise<ImageConfig>>();
+  readonly #configs = new Map<string, Promise<ImageConfig | undefined>>();
   readonly #summaries = new Map<string, Promise<Internals>>();
+  /** Digests whose manifest graph is known to have no cycle. */
+  readonly #acyclic = new Set<string>();
 
   constructor(
     private readonly client: RegistryClient,
@@ -86,11 +102,18 @@ export class ImageReader {
     return pending;
   }
 
-  config(digest: string): Promise<ImageConfig> {
+  /** An image config; undefined when the blob is not a JSON object (fetch errors still throw). */
+  config(digest: string): Promise<ImageConfig | undefined> {
     let pending = this.#configs.get(digest);
     if (!pending) {
       const where = `${this.client.host}/${this.repository} config ${digest}`;
-      pending = this.client.getBlob(this.repository, digest).then((bytes) => parseImageConfig(bytes, where));
+      pending = this.client.getBlob(this.repository, digest).then((bytes) => {
+        try {
+          return parseImageConfig(bytes, where);
+        } catch {
+          return undefined;
+        }
+      });
       this.#configs.set(digest, pending);
     }
     return pending;
@@ -115,7 +138,29 @@ export class ImageReader {
   }
 
   async summarize(digest: string): Promise<ImageSummary> {
+    await this.assertAcyclic(digest);
     return (await this.#internals(digest)).summary;
+  }
+
+  /**
+   * Refuses a manifest graph with a cycle (an index that references itself, directly or not) or
+   * nested beyond MAX_DEPTH. Run before the memoised walks below, which would otherwise wait on
+   * themselves forever. No in-flight promise is shared here, so this walk cannot deadlock.
+   */
+  async assertAcyclic(digest: string, path: readonly string[] = []): Promise<void> {
+    if (this.#acyclic.has(digest)) return;
+    const where = `${this.client.host}/${this.repository}`;
+    if (path.includes(digest)) throw new InvalidResponseError(`${where}: the manifest graph has a cycle: ${digest} references itself`);
+    if (path.length >= MAX_DEPTH) throw new InvalidResponseError(`${where}: indexes nested deeper than ${MAX_DEPTH} levels at ${digest}`);
+    let fetched: FetchedManifest;
+    try {
+      fetched = await this.manifest(digest);
+    } catch (error) {
+      if (path.length > 0 && isNotFound(error)) return; // a missing child: shown as damaged, not a cycle
+      throw error;
+    }
+    if (fetched.manifest.kind === 'index') await Promise.all(fetched.manifest.manifests.map((child) => this.assertAcyclic(child.digest, [...path, digest])));
+    this.#acyclic.add(digest);
   }
 
   #internals(digest: string): Promise<Internals> {
@@ -127,26 +172,52 @@ export class ImageReader {
     return pending;
   }
 
+  /** The summary of a child of an index, or a marker when the registry no longer has it. */
+  async #child(digest: string): Promise<Internals> {
+    try {
+      return await this.#internals(digest);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      return { summary: { digest, mediaType: '', created: null, size: 0, platforms: [] }, blobs: [], absent: true };
+    }
+  }
+
+  /**
+   * The image config, only when it is one: artifacts (Helm charts, signatures, SBOMs) have configs
+   * of other types, possibly not JSON or very large; they never fail a listing, they just have no
+   * date or platform from the config.
+   */
+  async #imageConfig(manifest: ImageManifest): Promise<ImageConfig | undefined> {
+    const type = manifest.config.mediaType;
+    if (type !== DOCKER_CONFIG && type !== OCI_CONFIG) return undefined;
+    if (manifest.config.size > MAX_CONFIG_SIZE) return undefined;
+    return this.config(manifest.config.digest);
+  }
+
   async #compute(digest: string): Promise<Internals> {
     const fetched = await this.manifest(digest);
     const { manifest } = fetched;
     if (manifest.kind === 'image') {
-      const config = await this.config(manifest.config.digest);
+      const config = await this.#imageConfig(manifest);
       const blobs = [manifest.config, ...manifest.layers];
-      const platform = config.os && config.architecture ? [formatPlatform({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) })] : [];
+      const platform = config?.os && config.architecture ? [formatPlatform({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) })] : [];
+      // The annotation is the date of artifacts (Helm, oras, notation write it) and the fallback of images.
+      const created = normalizeCreated(config?.created) ?? normalizeCreated(manifest.annotations?.[CREATED_ANNOTATION]);
       return {
-        summary: { digest, mediaType: fetched.mediaType, created: normalizeCreated(config.created), size: sumDistinctBlobs(blobs), platforms: platform },
+        summary: { digest, mediaType: fetched.mediaType, created, size: sumDistinctBlobs(blobs), platforms: platform },
         blobs,
       };
     }
     if (manifest.kind === 'index') {
       const children = manifest.manifests.filter((d) => !isAttestationEntry(d));
-      const parts = await Promise.all(children.map((child) => this.#internals(child.digest)));
-      const blobs = parts.flatMap((p) => p.blobs);
-      const created = parts.map((p) => p.summary.created).filter((c): c is string => c !== null).sort().at(-1) ?? null;
-      const platforms = children.map((child, i) => (child.platform ? formatPlatform(child.platform) : parts[i]!.summary.platforms[0])).filter((p): p is string => p !== undefined);
+      const parts = await Promise.all(manifest.manifests.map((child) => this.#child(child.digest)));
+      const missing = parts.filter((p) => p.absent).map((p) => p.summary.digest);
+      const runnable = parts.filter((_, i) => !isAttestationEntry(manifest.manifests[i]!));
+      const blobs = parts.flatMap((p, i) => (p.absent || isAttestationEntry(manifest.manifests[i]!) ? [] : p.blobs));
+      const created = runnable.map((p) => p.summary.created).filter((c): c is string => c !== null).sort().at(-1) ?? normalizeCreated(manifest.annotations?.[CREATED_ANNOTATION]);
+      const platforms = children.map((child, i) => (child.platform ? formatPlatform(child.platform) : runnable[i]!.summary.platforms[0])).filter((p): p is string => p !== undefined);
       return {
-        summary: { digest, mediaType: fetched.mediaType, created, size: sumDistinctBlobs(blobs), platforms: [...new Set(platforms)] },
+        summary: { digest, mediaType: fetched.mediaType, created, size: sumDistinctBlobs(blobs), platforms: [...new Set(platforms)], ...(missing.length > 0 ? { missing } : {}) },
         blobs,
       };
     }
@@ -158,11 +229,13 @@ export class ImageReader {
     const summary = await this.summarize(digest);
     const { manifest } = await this.manifest(digest);
     if (manifest.kind === 'image') {
-      const config = await this.config(manifest.config.digest);
+      const config = await this.#imageConfig(manifest);
+      const layers = manifest.layers.map((l) => ({ digest: l.digest, mediaType: l.mediaType, size: l.size }));
+      if (!config) return { reference, ...summary, layers };
       return {
         reference,
         ...summary,
-        layers: manifest.layers.map((l) => ({ digest: l.digest, mediaType: l.mediaType, size: l.size })),
+        layers,
         config: {
           digest: manifest.config.digest,
           author: config.author ?? null,
@@ -205,9 +278,16 @@ export async function summarizeTags(client: RegistryClient, repository: string, 
   const warm = client.cacheIsWarm(repository);
   let done = 0;
   // More workers than connections keeps the pool busy while some wait on the cache or a config.
-  const rows = await mapConcurrent(tags, (options.concurrency ?? 8) * 4, async (tag) => {
-    const fetched = await reader.resolveTag(tag, warm);
-    const summary = await reader.summarize(fetched.digest);
+  const rows = await mapConcurrent(tags, (options.concurrency ?? 8) * 4, async (tag): Promise<TagSummary> => {
+    let digest: string;
+    try {
+      digest = (await reader.resolveTag(tag, warm)).digest;
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      options.onProgress?.(++done, tags.length);
+      return { tag, digest: '', mediaType: '', created: null, size: 0, platforms: [], dangling: true };
+    }
+    const summary = await reader.summarize(digest);
     options.onProgress?.(++done, tags.length);
     return { tag, ...summary };
   });

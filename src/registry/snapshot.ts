@@ -1,4 +1,4 @@
-import { RegistryError } from '../errors.js';
+import { RegistryError, isNotFound } from '../errors.js';
 import { mapConcurrent } from '../http/limiter.js';
 import type { Descriptor } from '../manifest/manifest.js';
 import type { FetchedManifest, RegistryClient } from './client.js';
@@ -22,6 +22,8 @@ export interface ManifestNode {
   blobs: Descriptor[];
   /** Newest platform `created` (see ImageReader); null when unknown. */
   created: string | null;
+  /** Children the registry no longer has (a damaged index). */
+  missing?: string[];
 }
 
 export interface RepositorySnapshot {
@@ -29,6 +31,8 @@ export interface RepositorySnapshot {
   repository: string;
   tags: Array<{ tag: string; digest: string }>;
   manifests: Record<string, ManifestNode>;
+  /** Tags listed whose manifest is gone (left by a registry race or a concurrent delete). */
+  dangling?: string[];
 }
 
 export interface SnapshotOptions {
@@ -77,8 +81,9 @@ export async function readRepositorySnapshot(client: RegistryClient, repository:
       pending = (async () => {
         const [fetched, summary] = await Promise.all([reader.manifest(digest), reader.summarize(digest)]);
         const node = toManifestNode(fetched, summary.created);
+        if (summary.missing) node.missing = summary.missing;
         manifests[digest] = node;
-        await Promise.all(node.children.map(visit));
+        await Promise.all(node.children.filter((child) => !summary.missing?.includes(child)).map(visit));
       })();
       visiting.set(digest, pending);
     }
@@ -86,12 +91,21 @@ export async function readRepositorySnapshot(client: RegistryClient, repository:
   };
 
   let done = 0;
-  const tags = await mapConcurrent(names, (options.concurrency ?? 8) * 4, async (tag) => {
-    const fetched = await reader.resolveTag(tag, warm);
-    await visit(fetched.digest);
+  const dangling: string[] = [];
+  const resolved = await mapConcurrent(names, (options.concurrency ?? 8) * 4, async (tag) => {
+    let digest: string;
+    try {
+      digest = (await reader.resolveTag(tag, warm)).digest;
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      dangling.push(tag); // listed, but its manifest is gone: never blocks the repository
+      return undefined;
+    }
+    await visit(digest);
     options.onProgress?.(++done, names.length);
-    return { tag, digest: fetched.digest };
+    return { tag, digest };
   });
   client.markCacheWarm(repository);
-  return { registry: client.host, repository, tags, manifests };
+  const tags = resolved.filter((t): t is { tag: string; digest: string } => t !== undefined);
+  return { registry: client.host, repository, tags, manifests, ...(dangling.length > 0 ? { dangling: dangling.sort() } : {}) };
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import type { TransformCallback } from 'node:stream';
-import { InvalidResponseError, KrillError, NetworkError, RegistryError } from '../errors.js';
+import { InvalidResponseError, KrillError, NetworkError, RegistryError, UnsupportedError } from '../errors.js';
 import { mapConcurrent } from '../http/limiter.js';
 import type { Descriptor } from '../manifest/manifest.js';
 import { findPlatform } from '../manifest/manifest.js';
@@ -45,7 +45,7 @@ export interface CopyResult {
 
 /** Passes bytes through while hashing them; fails the stream when the digest does not match. */
 class DigestCheck extends Transform {
-  readonly #hash = createHash('sha256');
+  readonly #hash: ReturnType<typeof createHash>;
   #bytes = 0;
 
   constructor(
@@ -53,6 +53,8 @@ class DigestCheck extends Transform {
     private readonly onBytes: (n: number) => void,
   ) {
     super();
+    // Descriptors are validated (sha256 or sha512): every blob is verified in its own algorithm.
+    this.#hash = createHash(expected.startsWith('sha512:') ? 'sha512' : 'sha256');
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -63,8 +65,8 @@ class DigestCheck extends Transform {
   }
 
   override _flush(callback: TransformCallback): void {
-    const actual = `sha256:${this.#hash.digest('hex')}`;
-    if (this.expected.startsWith('sha256:') && actual !== this.expected) {
+    const actual = `${this.expected.slice(0, this.expected.indexOf(':'))}:${this.#hash.digest('hex')}`;
+    if (actual !== this.expected) {
       callback(new InvalidResponseError(`blob ${this.expected} arrived with digest ${actual} (${this.#bytes} bytes): the source registry served corrupted data`));
       return;
     }
@@ -151,16 +153,20 @@ export async function copyImage(source: CopyEndpoint, reference: string, destina
     return pending;
   };
 
-  const copyManifest = async (fetched: FetchedManifest, targets: string[]): Promise<void> => {
+  const copyManifest = async (fetched: FetchedManifest, targets: string[], ancestors: readonly string[] = []): Promise<void> => {
     const m = fetched.manifest;
+    if (ancestors.includes(fetched.digest) || ancestors.length >= 8) {
+      throw new InvalidResponseError(`${source.client.host}/${source.repository}: the manifest graph has a cycle or is nested too deep at ${fetched.digest}`);
+    }
     if (m.kind === 'index') {
-      await mapConcurrent(m.manifests, concurrency, async (child) => copyManifest(await source.client.getManifest(source.repository, child.digest), []));
+      const path = [...ancestors, fetched.digest];
+      await mapConcurrent(m.manifests, concurrency, async (child) => copyManifest(await source.client.getManifest(source.repository, child.digest), [], path));
     } else if (m.kind === 'image') {
       // Foreign layers (Windows base layers) carry `urls` and are not stored in registries.
-      const blobs = [m.config, ...m.layers].filter((b) => !(b as { urls?: unknown }).urls);
+      const blobs = [m.config, ...m.layers].filter((b) => !b.urls);
       await mapConcurrent(blobs, concurrency, copyBlob);
     } else {
-      throw new KrillError('UNSUPPORTED', `cannot copy ${fetched.digest}: unsupported manifest type ${fetched.mediaType || 'unknown'}`);
+      throw new UnsupportedError(`cannot copy ${fetched.digest}: unsupported manifest type ${fetched.mediaType || 'unknown'}`);
     }
     const refs = targets.length > 0 ? targets : [fetched.digest];
     for (const ref of refs) {

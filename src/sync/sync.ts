@@ -1,4 +1,4 @@
-import { KrillError, isAbortError } from '../errors.js';
+import { NotFoundError, isAbortError } from '../errors.js';
 import { mapConcurrent } from '../http/limiter.js';
 import { formatReference } from '../ref/reference.js';
 import type { RegistryClient } from '../registry/client.js';
@@ -59,7 +59,7 @@ export async function syncJob(job: SyncJob, options: SyncOptions = {}): Promise<
     try {
       const [from, to] = await Promise.all([job.source.digestOf(spec.source.repository, tag), job.destination.digestOf(job.destinationRepository, tag)]);
       if (from === undefined) {
-        throw new KrillError('NOT_FOUND', `${source} not found at the source${spec.assumed.includes(tag) ? ' (an assumed tag)' : ''}`);
+        throw new NotFoundError(`${source} not found at the source${spec.assumed.includes(tag) ? ' (an assumed tag)' : ''}`);
       }
       if (from === to) outcome = { tag, source, destination, status: 'up-to-date', digest: from };
       else if (options.dryRun) outcome = { tag, source, destination, status: 'would-copy', digest: from };

@@ -79,7 +79,7 @@ const cases: Array<[string, () => string[], RegExp]> = [
   ['plan that is not JSON', () => ['apply', file('plan.txt', 'hello'), '--yes'], /is not JSON/],
   ['JSON that is not a plan', () => ['apply', file('plan.json', '{"a":1}'), '--yes'], /is not a krill plan/],
   ['missing journal', () => ['undo', '/nonexistent/journal.jsonl'], /cannot read journal/],
-  ['journal that is not one', () => ['undo', file('journal.jsonl', 'nonsense\n')], /journal\.jsonl:1: not a krill journal entry/],
+  ['journal that is not one', () => ['undo', file('journal.jsonl', 'nonsense\n')], /journal\.jsonl:1: not JSON; pass the journal file/],
   ['missing CA file', () => ['--ca-cert', '/nonexistent/ca.pem', 'tags', `${host}/web`], /cannot read --ca-cert \/nonexistent\/ca\.pem: ENOENT/],
   ['client cert without key', () => ['--client-cert', file('c.pem', 'x'), 'tags', `${host}/web`], /--client-cert needs --client-key/],
   ['password without username', () => ['-p', 'secret', 'tags', `${host}/web`], /a password was given without --username/],

@@ -184,7 +184,7 @@ describe('krill cleanup', () => {
     await pusher.push(r, repushed, '1.0.0');
     const applied = await krill(['apply', planPath, '--yes'], { env });
     expect(applied.code, applied.stderr).toBe(0);
-    expect(applied.stdout).toMatch(/skipped: .*1\.0\.0: 1\.0\.0 now points at another digest/);
+    expect(applied.stdout).toMatch(/skipped: .*1\.0\.0: 1\.0\.0 now points at sha256:\w{12}, not the planned/);
     expect(await pusher.resolve(r, '1.0.0')).toBe(repushed.digest);
     // Rerunning the same plan converges: everything else is already gone.
     const again = await krill(['apply', planPath, '--yes', '--json'], { env });
@@ -221,7 +221,7 @@ describe('krill cleanup', () => {
     expect(res.code, res.stderr).toBe(0);
     expect(await pusher.tags(r)).toEqual([]);
     const journalText = readFileSync(journal, 'utf8');
-    const undone = await krill(['undo', journal], { env });
+    const undone = await krill(['undo', journal, '--yes'], { env });
     expect(undone.code, undone.stderr).toBe(0);
     await expectIntact(r, f, Object.keys(f.tags));
     expect(journalText).not.toMatch(/password|authorization|token/i);

@@ -37,6 +37,7 @@ describe('manifest parsing', () => {
     expect(normalizeCreated(undefined)).toBeNull();
     expect(normalizeCreated('1970-01-01T00:00:00Z')).toBeNull();
     expect(normalizeCreated('yesterday')).toBeNull();
+    expect(normalizeCreated('1980-01-01T00:00:01Z')).toBeNull(); // Cloud Native Buildpacks
   });
 });
 

@@ -20,12 +20,29 @@ function snapshot(nodes: ManifestNode[], tags: Array<[string, string]>): Reposit
 const NOW = Date.parse('2024-06-01T00:00:00Z');
 
 describe('evaluateRules', () => {
-  it('counts images, not tags, and breaks ties by tag name', () => {
-    const s = snapshot([image('a', '2024-01-01T00:00:00Z'), image('b', '2024-01-01T00:00:00Z'), image('c', '2024-02-01T00:00:00Z')], [['x1', 'a'], ['x2', 'a'], ['b1', 'b'], ['c1', 'c'], ['c2', 'c']]);
+  it('counts images, not tags; an image tying with a kept one on created is kept, with the reason', () => {
+    const s = snapshot(
+      [image('a', '2024-01-01T00:00:00Z'), image('b', '2024-01-01T00:00:00Z'), image('c', '2024-02-01T00:00:00Z'), image('d', '2023-01-01T00:00:00Z')],
+      [['x1', 'a'], ['x2', 'a'], ['b1', 'b'], ['c1', 'c'], ['c2', 'c'], ['old', 'd']],
+    );
     const decisions = evaluateRules(s, compileRules({ keep: 2 }), NOW);
     const byTag = Object.fromEntries(decisions.map((d) => [d.tag, d.action]));
-    // c (newest, 2 tags) and b (tie with a, "b1" < "x1") are the 2 newest images.
-    expect(byTag).toEqual({ c1: 'keep', c2: 'keep', b1: 'keep', x1: 'delete', x2: 'delete' });
+    // c (newest, 2 tags) and b are the 2 newest images; a has b's date: krill cannot tell which is newer.
+    expect(byTag).toEqual({ c1: 'keep', c2: 'keep', b1: 'keep', x1: 'keep', x2: 'keep', old: 'delete' });
+    expect(decisions.find((d) => d.tag === 'x1')!.reason).toBe('created date ties with a kept image');
+  });
+
+  it('reproducible-build dates (epoch, 1980-01-01T00:00:01Z) are unknown: keep-N keeps them; --sort semver orders by version', () => {
+    const s = snapshot(
+      [image('a', null), image('b', null), image('c', null), image('d', null)],
+      [['0.1.0', 'a'], ['0.10.0', 'b'], ['0.9.0', 'c'], ['main', 'd']],
+    );
+    const byDate = evaluateRules(s, compileRules({ keep: 1 }), NOW);
+    expect(byDate.every((d) => d.action === 'keep' && d.reason.startsWith('created date unknown'))).toBe(true);
+    const bySemver = Object.fromEntries(evaluateRules(s, compileRules({ keep: 1, sort: 'semver' }), NOW).map((d) => [d.tag, d.action]));
+    expect(bySemver).toEqual({ '0.10.0': 'keep', '0.9.0': 'delete', '0.1.0': 'delete', main: 'keep' });
+    const named = Object.fromEntries(evaluateRules(s, compileRules({ keep: 1, sort: 'semver', deleteRegex: ['.'] }), NOW).map((d) => [d.tag, d.action]));
+    expect(named.main).toBe('delete');
   });
 
   it('defaults to keep 3 only when no rule is given', () => {
@@ -37,8 +54,9 @@ describe('evaluateRules', () => {
     const s = snapshot([image('a', null), image('b', '2024-05-30T00:00:00Z'), image('c', '2023-01-01T00:00:00Z')], [['a', 'a'], ['b', 'b'], ['c', 'c']]);
     const older = evaluateRules(s, compileRules({ olderThan: '7d' }), NOW);
     expect(Object.fromEntries(older.map((d) => [d.tag, d.reason]))).toEqual({ a: 'created date unknown', b: 'newer than 7d', c: 'older than 7d' });
-    const keep1 = evaluateRules(s, compileRules({ keep: 2 }), NOW);
-    expect(keep1.find((d) => d.tag === 'a')!.action).toBe('delete');
+    const keep1 = evaluateRules(s, compileRules({ keep: 1 }), NOW);
+    expect(keep1.find((d) => d.tag === 'a')!.action).toBe('keep');
+    expect(keep1.find((d) => d.tag === 'c')!.action).toBe('delete');
   });
 
   it('applies keep-regex, latest protection, delete-regex and version ranges with pre-releases before releases', () => {
@@ -87,7 +105,7 @@ describe('buildRepositoryPlan', () => {
     const keepAll = s.tags.map((t) => ({ ...t, action: 'keep' as const, reason: 'x' }));
     expect(() => buildRepositoryPlan(s, keepAll, { deleteDigests: [c2.digest] })).toThrow(/referenced by sha256:\w{12} \(multi\).*--force/);
     const forced = buildRepositoryPlan(s, keepAll, { deleteDigests: [c2.digest], force: true });
-    expect(forced.actions).toEqual([{ kind: 'delete-manifest', digest: c2.digest, tags: [] }]);
+    expect(forced.actions).toEqual([{ kind: 'delete-manifest', digest: c2.digest, tags: [], force: true }]);
   });
 
   it('does not count blobs another repository still uses', () => {

@@ -27,6 +27,7 @@ interface CleanupOptions extends DeletionFlags {
   protectLatest: boolean;
   olderThan?: string;
   version?: string;
+  sort?: string;
   scanAll?: boolean;
 }
 
@@ -37,14 +38,14 @@ async function loadPolicy(path: string): Promise<Policy> {
 export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
   const opts = options as unknown as CleanupOptions;
   const positional = (args[0] as string[] | undefined) ?? [];
-  const ruleFlags = opts.keep !== undefined || opts.deleteRegex || opts.keepRegex || opts.olderThan !== undefined || opts.version !== undefined || !opts.protectLatest;
+  const ruleFlags = opts.keep !== undefined || opts.deleteRegex || opts.keepRegex || opts.olderThan !== undefined || opts.version !== undefined || opts.sort !== undefined || !opts.protectLatest;
 
   // Everything local is validated before the first request.
   const policy = opts.file !== undefined ? await loadPolicy(opts.file) : undefined;
   if (policy && ruleFlags) throw new UsageError('rule flags (--keep, --delete-regex, …) cannot be combined with -f: put the rules in the policy file');
   const flagRules: Rules | undefined = policy
     ? undefined
-    : compileRules({ keep: opts.keep, deleteRegex: opts.deleteRegex, keepRegex: opts.keepRegex, protectLatest: opts.protectLatest, olderThan: opts.olderThan, version: opts.version });
+    : compileRules({ keep: opts.keep, deleteRegex: opts.deleteRegex, keepRegex: opts.keepRegex, protectLatest: opts.protectLatest, olderThan: opts.olderThan, version: opts.version, sort: opts.sort });
 
   let registry: RegistryAddress | undefined;
   let repositories: string[] | undefined; // undefined: the whole catalog

@@ -1,4 +1,5 @@
-import { RegistryError } from '../../errors.js';
+import { NotFoundError } from '../../errors.js';
+import { escapeControl } from '../../text.js';
 import { findPlatform, validatePlatform } from '../../manifest/manifest.js';
 import { formatReference } from '../../ref/reference.js';
 import type { ImageInspection } from '../../registry/image-reader.js';
@@ -31,7 +32,7 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
   }
   const details = await reader.inspect(name, fetched.digest);
   if (opts.platform !== undefined && details.manifests === undefined && details.platforms.length > 0 && !details.platforms.some((p) => p === opts.platform?.toLowerCase())) {
-    throw new RegistryError(`${name} is a single-platform image for ${details.platforms.join(', ')}, not ${opts.platform}`, { status: 404 });
+    throw new NotFoundError(`${name} is a single-platform image for ${details.platforms.join(', ')}, not ${opts.platform}`);
   }
   if (ctx.options.json) {
     ctx.io.out(`${JSON.stringify(details, null, 2)}\n`);
@@ -42,7 +43,7 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
 
 export function renderInspection(d: ImageInspection): string {
   const lines: string[] = [];
-  const field = (label: string, value: string) => lines.push(`${`${label}:`.padEnd(17)}${value}`);
+  const field = (label: string, value: string) => lines.push(`${`${label}:`.padEnd(17)}${escapeControl(value)}`);
   field('Reference', d.reference);
   field('Digest', d.digest);
   field('Media type', d.mediaType);
@@ -58,7 +59,7 @@ export function renderInspection(d: ImageInspection): string {
     const labels = Object.entries(d.config.labels);
     if (labels.length === 0) field('Labels', '-');
     else lines.push('Labels:');
-    for (const [key, value] of labels.sort(([a], [b]) => (a < b ? -1 : 1))) lines.push(`  ${key}=${value}`);
+    for (const [key, value] of labels.sort(([a], [b]) => (a < b ? -1 : 1))) lines.push(`  ${escapeControl(key)}=${escapeControl(value)}`);
   }
   if (d.layers) {
     lines.push(`Layers (${d.layers.length}):`);

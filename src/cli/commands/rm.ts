@@ -1,4 +1,4 @@
-import { KrillError, UsageError } from '../../errors.js';
+import { NotFoundError, UsageError } from '../../errors.js';
 import { makePlan } from '../../plan/make-plan.js';
 import { buildRepositoryPlan } from '../../plan/plan.js';
 import type { TagDecision } from '../../policy/evaluate.js';
@@ -37,7 +37,7 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
     for (const ref of repoRefs) {
       if (ref.tag !== undefined) {
         const digest = current.get(ref.tag);
-        if (digest === undefined) throw new KrillError('NOT_FOUND', `${formatReference(ref)} not found: ${repository} has no tag ${ref.tag}; nothing was changed`);
+        if (digest === undefined) throw new NotFoundError(`${formatReference(ref)} not found: ${repository} has no tag ${ref.tag}; nothing was changed`);
         decisions.push({ tag: ref.tag, digest, action: 'delete', reason: 'requested' });
       } else {
         if (!snapshot.manifests[ref.digest!]) {

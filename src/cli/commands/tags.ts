@@ -36,7 +36,16 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
   }
   rows = rows.slice(0, opts.limit);
   if (ctx.options.json) {
-    const json = rows.map((r) => ({ tag: r.tag, digest: r.digest, mediaType: r.mediaType, created: r.created, size: r.size, platforms: r.platforms }));
+    const json = rows.map((r) => ({
+      tag: r.tag,
+      digest: r.dangling ? null : r.digest,
+      mediaType: r.mediaType,
+      created: r.created,
+      size: r.size,
+      platforms: r.platforms,
+      ...(r.dangling ? { dangling: true } : {}),
+      ...(r.missing ? { missing: r.missing } : {}),
+    }));
     ctx.io.out(`${JSON.stringify(json, null, 2)}\n`);
     return;
   }
@@ -44,6 +53,10 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
     ctx.io.err(`krill: ${ref.registry.host}/${ref.repository} has no tags${filter || exclude ? ' matching the filters' : ''}\n`);
     return;
   }
-  const table = rows.map((r) => [r.tag, opts.trunc ? shortDigest(r.digest) : r.digest, formatDate(r.created), formatBytes(r.size), r.platforms.join(',') || '-']);
+  const table = rows.map((r) => {
+    if (r.dangling) return [r.tag, '-', '-', '-', 'dangling: listed, manifest gone (krill rm removes it)'];
+    const platforms = (r.platforms.join(',') || '-') + (r.missing ? ` (damaged: ${r.missing.length} missing)` : '');
+    return [r.tag, opts.trunc ? shortDigest(r.digest) : r.digest, formatDate(r.created), formatBytes(r.size), platforms];
+  });
   ctx.io.out(formatTable(['TAG', 'DIGEST', 'CREATED', 'SIZE', 'PLATFORMS'], table, { header: ctx.style.header }));
 }

@@ -1,18 +1,39 @@
 import { KrillError } from '../../errors.js';
 import { readJournal } from '../../plan/journal.js';
 import { undoJournal } from '../../plan/undo.js';
+import { escapeControl } from '../../text.js';
 import type { CliContext } from '../context.js';
+import { confirm } from '../deletion.js';
+
+interface UndoOptions {
+  dryRun?: boolean;
+  yes?: boolean;
+  force?: boolean;
+}
 
 export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
-  const entries = await readJournal(args[0] as string);
-  if (options.dryRun) {
-    for (const e of entries) ctx.io.out(`restore ${e.registry.host}/${e.repository}@${e.digest}${e.tags.length ? ` as ${e.tags.join(', ')}` : ''}\n`);
+  const opts = options as UndoOptions;
+  const journal = await readJournal(args[0] as string);
+  for (const warning of journal.warnings) ctx.logger.warn(warning);
+  const { entries } = journal;
+  const lines = entries.map((e) => `restore ${e.registry.host}/${e.repository}@${e.digest}${e.tags.length ? ` as ${e.tags.join(', ')}` : ''}`);
+  if (opts.dryRun || !ctx.options.json) ctx.io.out(lines.length > 0 ? `${lines.join('\n')}\n` : 'Nothing to restore.\n');
+  if (opts.dryRun) {
+    if (!ctx.options.json) ctx.io.out('Dry run: nothing was changed.\n');
     return;
   }
-  const outcomes = await undoJournal((entry) => ctx.client(entry.registry), entries);
+  if (entries.length === 0) return;
+  const hosts = [...new Set(entries.map((e) => e.registry.host))].join(', ');
+  if (!(await confirm(ctx, `Restore ${entries.length} manifest${entries.length === 1 ? '' : 's'} on ${hosts}?`, opts.yes))) {
+    ctx.io.err('krill: cancelled; nothing was changed\n');
+    return;
+  }
+  const outcomes = await undoJournal((entry) => ctx.client(entry.registry), entries, { force: opts.force === true });
   if (ctx.options.json) ctx.io.out(`${JSON.stringify(outcomes, null, 2)}\n`);
   else {
-    for (const o of outcomes) ctx.io.out(`${o.status}: ${o.repository}@${o.digest}${o.tags.length ? ` (${o.tags.join(', ')})` : ''}${o.detail ? `: ${o.detail}` : ''}\n`);
+    for (const o of outcomes) {
+      ctx.io.out(`${o.status}: ${o.repository}@${o.digest}${o.tags.length ? ` (${o.tags.join(', ')})` : ''}${o.detail ? `: ${escapeControl(o.detail)}` : ''}\n`);
+    }
   }
   const failed = outcomes.filter((o) => o.status === 'failed').length;
   if (failed > 0) throw new KrillError('REGISTRY', `${failed} of ${outcomes.length} entries could not be restored (listed above)`);

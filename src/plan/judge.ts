@@ -1,0 +1,101 @@
+import { shortDigest } from '../manifest/manifest.js';
+import type { RepositoryPlan } from './plan.js';
+
+/**
+ * Apply's verdicts: what each planned action may still do, judged against the repository as it is
+ * right now. Pure, so every race (a tag re-pushed, a new tag or a new index on a planned digest, an
+ * untag interrupted half-way) is a table test, not a registry scenario. The I/O layer (apply.ts)
+ * only reads the fresh state, journals and executes.
+ *
+ * The rule: a digest is deleted only when no tag that stays reaches it, directly or through the
+ * children of an index that stays (one pushed after the plan included). A tag "stays" unless the
+ * plan removes it and it still points where the plan saw it.
+ */
+
+export interface FreshState {
+  /** Every tag listed now that resolves, with its digest (a dangling tag is absent). */
+  tags: ReadonlyMap<string, string>;
+  /** Child digests of the indexes reachable from the current tags. */
+  children: ReadonlyMap<string, readonly string[]>;
+  /** Digests known to be krill's own throwaway manifests (an untag interrupted half-way). */
+  throwaways: ReadonlySet<string>;
+}
+
+export type Verdict =
+  /** Remove one tag; its manifest stays. */
+  | { kind: 'untag'; tag: string; digest: string; detail?: string }
+  /** DELETE by digest: removes the manifest and `tags` (those still on it). */
+  | { kind: 'delete-manifest'; digest: string; tags: string[]; parent?: string }
+  /** The tag holds krill's throwaway from an interrupted untag: delete the throwaway. */
+  | { kind: 'finish-untag'; tag: string; digest: string }
+  | { kind: 'skip'; digest: string; tags: string[]; detail: string }
+  | { kind: 'gone'; digest: string; tags: string[] };
+
+/** Digests reachable from `roots` through index children (cycles cannot loop: each digest once). */
+export function reachable(roots: Iterable<string>, children: ReadonlyMap<string, readonly string[]>): Set<string> {
+  const seen = new Set<string>();
+  const stack = [...roots];
+  while (stack.length > 0) {
+    const digest = stack.pop()!;
+    if (seen.has(digest)) continue;
+    seen.add(digest);
+    for (const child of children.get(digest) ?? []) stack.push(child);
+  }
+  return seen;
+}
+
+/** Tags the plan removes that still point where the plan saw them: only these may go. */
+function removableTags(plan: RepositoryPlan, fresh: FreshState): Set<string> {
+  const out = new Set<string>();
+  for (const action of plan.actions) {
+    const tags = action.kind === 'untag' ? [action.tag] : action.tags;
+    for (const tag of tags) if (fresh.tags.get(tag) === action.digest) out.add(tag);
+  }
+  return out;
+}
+
+function list(names: string[]): string {
+  return names.length > 3 ? `${names.slice(0, 3).join(', ')} and ${names.length - 3} more` : names.join(', ');
+}
+
+export function judgeRepository(plan: RepositoryPlan, fresh: FreshState): Verdict[] {
+  const removable = removableTags(plan, fresh);
+  const staying = [...fresh.tags].filter(([tag, digest]) => !removable.has(tag) && !fresh.throwaways.has(digest));
+  // Which staying tags reach each digest, for the reason shown when a delete is held back.
+  const users = new Map<string, string[]>();
+  for (const [tag, digest] of staying) {
+    for (const reached of reachable([digest], fresh.children)) users.set(reached, [...(users.get(reached) ?? []), tag]);
+  }
+  const verdicts: Verdict[] = [];
+  const moved = (tag: string, planned: string): Verdict => {
+    const at = fresh.tags.get(tag)!;
+    if (fresh.throwaways.has(at)) return { kind: 'finish-untag', tag, digest: at };
+    return { kind: 'skip', digest: planned, tags: [tag], detail: `${tag} now points at ${shortDigest(at)}, not the planned ${shortDigest(planned)}` };
+  };
+
+  for (const action of plan.actions) {
+    if (action.kind === 'untag') {
+      const at = fresh.tags.get(action.tag);
+      if (at === undefined) verdicts.push({ kind: 'gone', digest: action.digest, tags: [action.tag] });
+      else if (at === action.digest) verdicts.push({ kind: 'untag', tag: action.tag, digest: action.digest });
+      else verdicts.push(moved(action.tag, action.digest));
+      continue;
+    }
+    const { digest } = action;
+    const still = action.tags.filter((t) => fresh.tags.get(t) === digest);
+    const elsewhere = action.tags.filter((t) => fresh.tags.has(t) && fresh.tags.get(t) !== digest);
+    for (const tag of elsewhere) verdicts.push(moved(tag, digest));
+    // A forced delete (rm --force) may break an index; only a tag pointing straight at it holds it.
+    const holders = action.force ? staying.filter(([, at]) => at === digest).map(([tag]) => tag) : (users.get(digest) ?? []);
+    if (holders.length > 0) {
+      // Something that stays uses this digest now: never delete it, only remove the planned tags.
+      const why = `${list(holders)} ${holders.length === 1 ? 'uses' : 'use'} this digest since the plan was made`;
+      for (const tag of still) verdicts.push({ kind: 'untag', tag, digest, detail: `untag only: ${why}` });
+      if (still.length === 0) verdicts.push({ kind: 'skip', digest, tags: [], detail: `kept: ${why}` });
+      continue;
+    }
+    if (action.tags.length > 0 && still.length === 0 && elsewhere.length > 0) continue; // every tag moved: nothing to delete
+    verdicts.push({ kind: 'delete-manifest', digest, tags: still, ...(action.parent ? { parent: action.parent } : {}) });
+  }
+  return verdicts;
+}

@@ -1,0 +1,16 @@
+/**
+ * Text from the network (tag names, labels, error messages) must not drive the terminal: C0 and C1
+ * control characters and DEL are shown escaped (ESC as the four characters `\x1b`). Pure; JSON
+ * output never goes through this (it stays exact).
+ */
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
+export function escapeControl(text: string): string {
+  return text.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** Like escapeControl, but keeps line breaks (multi-line messages of krill's own). */
+export function escapeControlKeepLines(text: string): string {
+  return text.split('\n').map(escapeControl).join('\n');
+}

@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { computeDigest, matchesDigest } from '../../src/manifest/digest.js';
+import { parseManifest } from '../../src/manifest/manifest.js';
+import { parseRegistryAddress } from '../../src/ref/reference.js';
+import { redactUrl } from '../../src/http/transport.js';
+import { escapeControl } from '../../src/text.js';
+import { formatTable } from '../../src/cli/render.js';
+
+// Everything from outside is hostile until validated: manifests, digests, URLs, names on a terminal.
+const layer = (digest: unknown, size: unknown) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest, size });
+const manifest = (layers: unknown[]) =>
+  Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: layer(computeDigest(Buffer.from('{}')), 2), layers }));
+
+describe('manifest descriptors from the network', () => {
+  it.each([
+    ['a digest with path characters', layer('sha256:../../../victim/app/manifests/latest', 1), /is not a sha256 or sha512 digest/],
+    ['an unknown algorithm', layer(`md5:${'a'.repeat(32)}`, 1), /is not a sha256 or sha512 digest/],
+    ['a negative size', layer(computeDigest(Buffer.from('x')), -1), /invalid size -1/],
+    ['a fractional size', layer(computeDigest(Buffer.from('x')), 1.5), /invalid size 1\.5/],
+    ['a size beyond MAX_SAFE_INTEGER', layer(computeDigest(Buffer.from('x')), 2 ** 60), /invalid size/],
+  ])('%s makes the manifest invalid', (_name, bad, message) => {
+    expect(() => parseManifest(manifest([bad]), undefined, 'reg/repo:tag')).toThrow(message);
+  });
+
+  it('keeps foreign-layer urls (so copy skips them) and annotations', () => {
+    const foreign = { ...layer(computeDigest(Buffer.from('w')), 1), urls: ['https://mcr.microsoft.com/x'] };
+    const parsed = parseManifest(manifest([foreign]), undefined, 'w');
+    expect(parsed.kind === 'image' && parsed.layers[0]!.urls).toEqual(['https://mcr.microsoft.com/x']);
+  });
+});
+
+describe('digests', () => {
+  it('verifies sha512 as well as sha256, and refuses anything else', () => {
+    const bytes = Buffer.from('hello');
+    expect(matchesDigest(bytes, computeDigest(bytes, 'sha512'))).toBe(true);
+    expect(matchesDigest(bytes, `sha512:${'0'.repeat(128)}`)).toBe(false);
+    expect(matchesDigest(bytes, 'md5:5d41402abc4b2a76b9719d911017c592')).toBe(false);
+  });
+});
+
+describe('registry addresses', () => {
+  it.each([
+    ['registry.example.com:99999', /port 99999 is outside 1-65535/],
+    ['[1::2::3]:5000', /is not an IPv6 address/],
+    ['http://user:s3cret@registry.example.com', /credentials in the URL are not accepted; pass --username/],
+  ])('%s is a usage error', (input, message) => {
+    expect(() => parseRegistryAddress(input)).toThrow(message);
+    try {
+      parseRegistryAddress(input);
+    } catch (error) {
+      expect((error as Error).message).not.toContain('s3cret');
+    }
+  });
+});
+
+describe('redaction and escaping', () => {
+  it('redacts signed URL parameters and user info', () => {
+    const url = new URL('https://u:p@bucket.s3.amazonaws.com/blob?X-Amz-Signature=abc&X-Amz-Credential=key&sig=azure&se=2026&X-Goog-Signature=g&plain=1');
+    const out = redactUrl(url);
+    for (const secret of ['abc', '=key', 'azure', '=2026', '=g&', 'u:p@']) expect(out).not.toContain(secret);
+    expect(out).toContain('plain=1');
+  });
+
+  it('escapes C0 and C1 control characters in terminal text', () => {
+    expect(escapeControl('evil\x1b[2Jtag\x9b1m\x07')).toBe('evil\\x1b[2Jtag\\x9b1m\\x07');
+    expect(formatTable(['TAG'], [['a\x1b]0;pwned\x07']])).toContain('a\\x1b]0;pwned\\x07');
+  });
+});
