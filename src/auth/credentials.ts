@@ -25,6 +25,8 @@ export interface CredentialOptions {
   password?: string | undefined;
   env?: NodeJS.ProcessEnv;
   dockerConfigDir?: string | undefined;
+  /** Skip KRILL_USERNAME and friends: they belong to another registry (see CliContext.client). */
+  ignoreEnvCredentials?: boolean;
 }
 
 const ENV_PAIRS: Array<[string, string]> = [
@@ -116,7 +118,7 @@ export async function resolveCredentials(host: string, options: CredentialOption
     }
     return { username: options.username, password: options.password, source: 'command-line flags' };
   }
-  for (const [userVar, passVar] of ENV_PAIRS) {
+  for (const [userVar, passVar] of options.ignoreEnvCredentials ? [] : ENV_PAIRS) {
     const username = env[userVar];
     const password = env[passVar];
     if (username && password) return { username, password, source: `environment ${userVar}/${passVar}` };

@@ -1,5 +1,6 @@
 import { AuthError, InvalidResponseError } from '../errors.js';
 import type { Transport } from '../http/transport.js';
+import { isLoopbackHost } from '../ref/reference.js';
 import type { Challenge } from './challenge.js';
 import { parseChallenges } from './challenge.js';
 import type { Credentials } from './credentials.js';
@@ -36,6 +37,8 @@ export class AuthSession {
     private readonly transport: Transport,
     private readonly registry: string,
     private readonly credentials: Credentials | undefined,
+    /** Plain HTTP was asked for (--plain-http, http://): a plain-HTTP token realm is acceptable. */
+    private readonly plainHttpAllowed = false,
   ) {}
 
   get who(): string {
@@ -117,6 +120,14 @@ export class AuthSession {
       url = new URL(realm);
     } catch (cause) {
       throw new AuthError(`${this.registry} sent an invalid token realm "${realm}"`, { cause });
+    }
+    // A hostile or misconfigured registry must not make krill send credentials in clear text, or
+    // silently to a third host: refuse an http realm unless plain HTTP was asked for (loopback aside).
+    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && (this.plainHttpAllowed || isLoopbackHost(url.host)))) {
+      throw new AuthError(`${this.registry} sent a token realm on plain HTTP (${url.protocol}//${url.host}); refusing to send credentials unencrypted (use --plain-http only if you trust the network)`);
+    }
+    if (url.host !== this.registry && this.credentials) {
+      this.transport.logger.debug(`${this.registry}: the token realm is on another host, ${url.host}; credentials go there`);
     }
     const service = challenge.params.service;
     const started = Date.now();

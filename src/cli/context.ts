@@ -12,6 +12,12 @@ import { ContentCache, defaultCacheDir } from '../registry/content-cache.js';
 import type { SyncSpec } from '../sync/spec.js';
 import { parseSyncSpec } from '../sync/spec.js';
 
+/** Credentials given for one side of a copy (--src-username, --dest-username). */
+export interface Login {
+  username?: string | undefined;
+  password?: string | undefined;
+}
+
 /** Options shared by every command (declared once in main.ts). */
 export interface GlobalOptions {
   registry?: string;
@@ -148,36 +154,49 @@ export class CliContext {
     return parseSyncSpec(input, { plainHttp: this.options.plainHttp ?? false, ...(defaultRegistry ? { defaultRegistry } : {}) });
   }
 
+  /** The one registry that -u/--password and the KRILL_* credential variables belong to. */
+  #credentialTarget: string | undefined;
+
   /**
-   * One client per registry host (and per credential override), sharing the connection pool.
-   * `login` replaces --username/--password for this client (copy's --src-username, --dest-username).
+   * One client per registry host, role and credential override, sharing the connection pool.
+   * `login` replaces the global credentials for this client (copy's --src-username, --dest-username).
+   *
+   * Credentials from flags and the environment go to ONE registry only: `--registry` if given, else
+   * the first registry a command targets ('target' or 'destination' role). A 'source' (the other
+   * side of copy, sync and compare --with) only gets its own --src-* flags or docker config, so a
+   * password meant for the destination never reaches another host or its token realm.
    */
-  client(address: RegistryAddress, login?: { username?: string | undefined; password?: string | undefined }): Promise<RegistryClient> {
-    const key = `${address.host}|${login?.username ?? ''}`;
+  client(address: RegistryAddress, options: { role?: 'target' | 'source' | 'destination'; login?: Login } = {}): Promise<RegistryClient> {
+    const role = options.role ?? 'target';
+    const key = `${address.host}|${role}|${options.login?.username ?? ''}`;
     let pending = this.#clients.get(key);
     if (!pending) {
-      pending = this.#createClient(address, login);
+      pending = this.#createClient(address, role, options.login);
       this.#clients.set(key, pending);
     }
     return pending;
   }
 
   /** Credentials for a registry, by the documented precedence (flags, env, docker config). */
-  async credentials(address: RegistryAddress, login?: { username?: string | undefined; password?: string | undefined }) {
+  async credentials(address: RegistryAddress, role: 'target' | 'source' | 'destination' = 'target', login?: Login) {
     if (this.options.passwordStdin && this.#password === undefined) {
       this.#password = (await this.io.readStdin()).replace(/\r?\n$/, '');
       if (this.#password === '') throw new UsageError('--password-stdin read an empty password: pipe the password into krill');
     }
     const override = login?.username !== undefined || login?.password !== undefined;
-    return resolveCredentials(address.host, {
-      username: override ? login?.username : this.options.username,
-      password: override ? login?.password : this.#password,
-      env: this.io.env,
-    });
+    if (override) return resolveCredentials(address.host, { username: login?.username, password: login?.password, env: this.io.env });
+    if (role !== 'source') {
+      this.#credentialTarget ??= this.options.registry !== undefined ? this.defaultRegistry()?.host : address.host;
+    }
+    if (role === 'source' || this.#credentialTarget !== address.host) {
+      if (this.options.username !== undefined) this.logger.debug(`not sending --username credentials to ${address.host}: they belong to ${this.#credentialTarget ?? 'the destination'}`);
+      return resolveCredentials(address.host, { env: this.io.env, ignoreEnvCredentials: true });
+    }
+    return resolveCredentials(address.host, { username: this.options.username, password: this.#password, env: this.io.env });
   }
 
-  async #createClient(address: RegistryAddress, login?: { username?: string | undefined; password?: string | undefined }): Promise<RegistryClient> {
-    const credentials = await this.credentials(address, login);
+  async #createClient(address: RegistryAddress, role: 'target' | 'source' | 'destination', login?: Login): Promise<RegistryClient> {
+    const credentials = await this.credentials(address, role, login);
     if (credentials && address.scheme === 'http' && !isLoopbackHost(address.host)) {
       this.logger.warn(`credentials for ${address.host} will be sent over plain HTTP, unencrypted`);
     }

@@ -2,6 +2,7 @@ import { LineCounter, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Node } from 'yaml';
 import { UsageError } from '../errors.js';
 import type { RuleInput, Rules } from './rules.js';
+import type { Pattern } from './rules.js';
 import { compilePattern, compileRules } from './rules.js';
 
 /**
@@ -31,7 +32,7 @@ const RULE_KEYS = ['keep', 'older-than', 'delete-regex', 'keep-regex', 'version'
 const TOP_KEYS = ['version', 'registry', 'defaults', 'rules'];
 
 /** `*` stays inside one path component, `**` crosses them, `?` is one character. */
-export function globToRegExp(glob: string): RegExp {
+export function globToRegExp(glob: string): Pattern {
   let source = '';
   for (let i = 0; i < glob.length; i++) {
     const c = glob[i]!;
@@ -42,7 +43,7 @@ export function globToRegExp(glob: string): RegExp {
     else if (c === '?') source += '[^/]';
     else source += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
   }
-  return new RegExp(`^${source}$`);
+  return compilePattern(`^${source}$`, 'repos glob');
 }
 
 export function parsePolicy(text: string, path: string): Policy {

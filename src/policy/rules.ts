@@ -1,3 +1,4 @@
+import { RE2JS } from 're2js';
 import semver from 'semver';
 import { UsageError } from '../errors.js';
 
@@ -6,9 +7,9 @@ export interface Rules {
   /** Keep the N newest candidate images. */
   keep: number;
   /** Only tags matching one of these are candidates (empty: every tag). */
-  deleteRegex: RegExp[];
+  deleteRegex: Pattern[];
   /** Tags matching one of these are always kept. */
-  keepRegex: RegExp[];
+  keepRegex: Pattern[];
   protectLatest: boolean;
   /** Only images created before now minus this are deleted. */
   olderThan?: { ms: number; text: string };
@@ -46,11 +47,24 @@ export function parseDuration(text: string, where = '--older-than'): number {
   return total;
 }
 
-export function compilePattern(pattern: string, where: string): RegExp {
+/** A compiled user regex. */
+export interface Pattern {
+  readonly source: string;
+  test(text: string): boolean;
+}
+
+/**
+ * User regexes (--filter, --delete-regex, ~/REGEX/ specs, policy files) run on RE2 (re2js), which
+ * matches in linear time: a catastrophic pattern such as `(a+)+$` cannot freeze krill (V8's
+ * backtracking engine would, beyond the reach of Ctrl-C). RE2 has no backreferences or lookaround.
+ */
+export function compilePattern(pattern: string, where: string): Pattern {
   try {
-    return new RegExp(pattern);
+    const re = RE2JS.compile(pattern);
+    return { source: pattern, test: (text) => re.test(text) };
   } catch (error) {
-    throw new UsageError(`invalid ${where} regex "${pattern}": ${(error as Error).message.replace(/^Invalid regular expression: /, '')}; use JavaScript regex syntax`);
+    const reason = (error as Error).message.replace(/^error parsing regexp: /, '');
+    throw new UsageError(`invalid ${where} regex "${pattern}": ${reason}; krill uses RE2 syntax (no backreferences or lookaround)`);
   }
 }
 

@@ -104,7 +104,7 @@ export class RegistryClient {
     this.#transport = options.transport;
     this.#cache = options.cache;
     this.#pageSize = options.pageSize ?? PAGE_SIZE;
-    this.#auth = new AuthSession(options.transport, options.address.host, options.credentials);
+    this.#auth = new AuthSession(options.transport, options.address.host, options.credentials, options.address.scheme === 'http');
   }
 
   get host(): string {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -140,8 +140,11 @@ export class ContentCache {
     }
     const name = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
     try {
-      mkdirSync(this.#packsDir, { recursive: true });
-      writeFileSync(join(this.#packsDir, `${name}.pack`), Buffer.concat(chunks, offset));
+      // 0700/0600: the cache holds manifests and configs of private images.
+      mkdirSync(this.#packsDir, { recursive: true, mode: 0o700 });
+      chmodSync(this.dir, 0o700);
+      chmodSync(this.#packsDir, 0o700);
+      writeFileSync(join(this.#packsDir, `${name}.pack`), Buffer.concat(chunks, offset), { mode: 0o600 });
       this.#writeIndex(name, { entries, seen: [...this.#pendingSeen] });
       const index = this.#load();
       for (const [digest, [at, length]] of Object.entries(entries)) index.set(digest, { pack: name, offset: at, length });
@@ -170,7 +173,7 @@ export class ContentCache {
       offset += bytes.length;
     }
     const name = `${Date.now().toString(36)}-${randomBytes(6).toString('hex')}`;
-    writeFileSync(join(this.#packsDir, `${name}.pack`), Buffer.concat(chunks, offset));
+    writeFileSync(join(this.#packsDir, `${name}.pack`), Buffer.concat(chunks, offset), { mode: 0o600 });
     this.#writeIndex(name, { entries, seen: [...this.#seen] });
     for (const old of this.#packs) {
       rmSync(join(this.#packsDir, `${old}.idx`), { force: true });
@@ -184,7 +187,7 @@ export class ContentCache {
   #writeIndex(name: string, index: PackIndex): void {
     // Written under a temp name and renamed: the .idx appearing is what makes a pack visible.
     const temp = join(this.#packsDir, `${name}.idx.tmp`);
-    writeFileSync(temp, JSON.stringify(index));
+    writeFileSync(temp, JSON.stringify(index), { mode: 0o600 });
     renameSync(temp, join(this.#packsDir, `${name}.idx`));
   }
 

@@ -1,4 +1,6 @@
 import { UsageError } from '../errors.js';
+import type { Pattern } from '../policy/rules.js';
+import { compilePattern } from '../policy/rules.js';
 import type { Reference, RegistryAddress } from '../ref/reference.js';
 import { parseReference, parseRegistryAddress, validateRepository, validateTag } from '../ref/reference.js';
 
@@ -11,7 +13,7 @@ import { parseReference, parseRegistryAddress, validateRepository, validateTag }
 export interface SyncSpec {
   input: string;
   source: Reference;
-  filter?: RegExp;
+  filter?: Pattern;
   assumed: string[];
 }
 
@@ -28,18 +30,14 @@ export function parseSyncSpec(input: string, options: { plainHttp?: boolean; def
     assumed = eq[1]!.split(',').filter(Boolean).map(validateTag);
     rest = rest.slice(0, eq.index);
   }
-  let filter: RegExp | undefined;
+  let filter: Pattern | undefined;
   const tilde = rest.indexOf('~/');
   if (tilde !== -1) {
     if (!rest.endsWith('/') || rest.length - tilde < 4) {
       throw new UsageError(`invalid spec "${input}": a tag filter is written ~/REGEX/, e.g. alpine~/^3\\./`);
     }
     const pattern = rest.slice(tilde + 2, -1);
-    try {
-      filter = new RegExp(pattern);
-    } catch (error) {
-      throw new UsageError(`invalid spec "${input}": bad regex "${pattern}": ${(error as Error).message.replace(/^Invalid regular expression: /, '')}`);
-    }
+    filter = compilePattern(pattern, `spec "${input}"`);
     rest = rest.slice(0, tilde);
   }
   const source = parseReference(rest, options.defaultRegistry, { plainHttp: options.plainHttp ?? false });

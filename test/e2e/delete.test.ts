@@ -108,7 +108,7 @@ describe('krill rm', () => {
 });
 
 describe('krill cleanup', () => {
-  it('keeps the N newest images (not tags), protects latest, follows signatures, keeps index children', async () => {
+  it('keeps the N newest images (not tags), keeps ties and undated images, protects latest, follows signatures', async () => {
     const r = repo('apps/api');
     const f = await seedApiRepository(registry, r);
     const res = await krill(['cleanup', `${registry.host}/${r}`, '--keep', '2', '--yes', '--json']);
@@ -118,18 +118,19 @@ describe('krill cleanup', () => {
     const reasons = Object.fromEntries([...plan.keep, ...plan.delete].map((t: { tag: string; reason: string }) => [t.tag, t.reason]));
     expect(reasons).toMatchObject({
       '2.0.0': 'newest 2',
-      '1.2.0': 'newest 2', // equal created with 1.2.1: the tie goes by tag name
+      '1.2.0': 'newest 2',
       latest: 'protected: latest',
-      '1.2.1': 'not among the newest 2',
+      // Same created as 1.2.0: krill cannot tell which is newer, so it keeps both.
+      '1.2.1': 'created date ties with a kept image',
       '1.1.0': 'not among the newest 2',
       stable: 'not among the newest 2',
       '1.0.0': 'not among the newest 2',
-      nodate: 'not among the newest 2',
+      nodate: expect.stringMatching(/^created date unknown: cannot tell whether it is among the newest/),
       [sigTag(f.images.a1)]: `signature of deleted ${f.images.a1.digest.slice(0, 19)}`,
       [sigTag(f.images.idx)]: `signature of kept ${f.images.idx.digest.slice(0, 19)}`,
     });
     expect(out.result.outcomes.filter((o: { status: string }) => o.status === 'failed')).toEqual([]);
-    await expectIntact(r, f, ['2.0.0', '1.2.0', 'latest', sigTag(f.images.idx)]);
+    await expectIntact(r, f, ['2.0.0', '1.2.0', '1.2.1', 'latest', 'nodate', sigTag(f.images.idx)]);
   });
 
   it('a deleted index takes its platform manifests with it', async () => {
@@ -249,7 +250,7 @@ rules:
     expect(res.code, res.stderr).toBe(0);
     const out = JSON.parse(res.stdout);
     const kept = (name: string) => out.repositories.find((p: { repository: string }) => p.repository === name).keep.map((t: { tag: string }) => t.tag).sort();
-    expect(kept(`${prefix}/apps/one`)).toEqual(['2.0.0', 'latest', sigTag(a.images.idx)].sort());
+    expect(kept(`${prefix}/apps/one`)).toEqual(['2.0.0', 'latest', 'nodate', sigTag(a.images.idx)].sort());
     expect(kept(`${prefix}/infra/db`)).toEqual(['1.2.0', '1.2.1', 'latest'].sort());
     expect(kept(`${prefix}/misc`)).toEqual(Object.keys(c.tags).sort());
     expect(await pusher.tags(`${prefix}/infra/db`)).toEqual(['1.2.0', '1.2.1', 'latest']);

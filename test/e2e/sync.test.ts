@@ -37,7 +37,7 @@ describe('lstags specs', () => {
     expect(s.filter!.source).toBe('^v1\\.');
     expect(s.assumed).toEqual(['v0.9', 'v0.8']);
     expect(parseSyncSpec('alpine:3.20').source).toMatchObject({ repository: 'library/alpine', tag: '3.20' });
-    expect(() => parseSyncSpec('alpine~/(/')).toThrow(/bad regex/);
+    expect(() => parseSyncSpec('alpine~/(/')).toThrow(/invalid spec "alpine~\/(\/" regex/);
     expect(() => parseSyncSpec('alpine:3~/x/')).toThrow(/either :TAG or ~\/REGEX\//);
   });
 });
@@ -111,6 +111,14 @@ describe('krill sync', () => {
     expect(tags).not.toContain('alias-of-2');
     // alias-of-2 shared its digest with 2.0.0, which stays: untagged, not deleted.
     expect(await new Pusher(dst).resolve('pruned/apps/web', '2.0.0')).toBe(web.images.v2!.digest);
+  });
+
+  it('--prune with a ~/REGEX/ filter deletes only tags gone from the unfiltered source list', async () => {
+    await krill(['sync', `${src.host}/apps/web`, '--to', `${dst.host}/filtered`]);
+    const res = await krill(['sync', `${src.host}/apps/web~/^1\\./`, '--to', `${dst.host}/filtered`, '--prune', '--yes']);
+    expect(res.code, res.stderr).toBe(0);
+    // 2.0.0, 3.0.0, stable… are outside the filter but still at the source: they stay.
+    expect(await new Pusher(dst).tags('filtered/apps/web')).toEqual(Object.keys(web.tags).sort());
   });
 
   it('--daemon syncs every interval and stops cleanly on SIGTERM', async () => {

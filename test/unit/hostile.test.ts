@@ -4,6 +4,7 @@ import { parseManifest } from '../../src/manifest/manifest.js';
 import { parseRegistryAddress } from '../../src/ref/reference.js';
 import { redactUrl } from '../../src/http/transport.js';
 import { escapeControl } from '../../src/text.js';
+import { parsePlanFile } from '../../src/plan/plan-file.js';
 import { formatTable } from '../../src/cli/render.js';
 
 // Everything from outside is hostile until validated: manifests, digests, URLs, names on a terminal.
@@ -64,5 +65,50 @@ describe('redaction and escaping', () => {
   it('escapes C0 and C1 control characters in terminal text', () => {
     expect(escapeControl('evil\x1b[2Jtag\x9b1m\x07')).toBe('evil\\x1b[2Jtag\\x9b1m\\x07');
     expect(formatTable(['TAG'], [['a\x1b]0;pwned\x07']])).toContain('a\\x1b]0;pwned\\x07');
+  });
+});
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a plan file is any JSON: the tests break it on purpose
+type Plan = any;
+
+describe('saved plans are validated completely before any request', () => {
+  const good = () => ({
+    kind: 'krill-plan',
+    version: 1,
+    registry: { host: 'registry.example.com', scheme: 'https' },
+    createdAt: '2026-11-23T00:00:00.000Z',
+    reclaimableBytes: 10,
+    assumption: null,
+    repositories: [
+      {
+        repository: 'apps/web',
+        keep: [{ tag: 'stable', digest: `sha256:${'a'.repeat(64)}`, reason: 'newest 1' }],
+        delete: [{ tag: 'old', digest: `sha256:${'b'.repeat(64)}`, reason: 'old' }],
+        actions: [{ kind: 'delete-manifest', digest: `sha256:${'b'.repeat(64)}`, tags: ['old'] }],
+      },
+    ],
+  });
+
+  it('accepts what --plan-out writes', () => {
+    expect(parsePlanFile(JSON.stringify(good()), 'plan.json').repositories[0]!.actions).toHaveLength(1);
+  });
+
+  it.each([
+    ['a digest with path characters', (p: Plan) => (p.repositories[0].actions[0].digest = 'sha256:../../x'), /\$\.repositories\[0\]\.actions\[0\]\.digest: .* is not a sha256 or sha512 digest/],
+    ['a repository with ..', (p: Plan) => (p.repositories[0].repository = '../victim'), /\$\.repositories\[0\]\.repository: .* is not a valid repository/],
+    ['a tag with a slash', (p: Plan) => (p.repositories[0].delete[0].tag = 'a/../b'), /\$\.repositories\[0\]\.delete\[0\]\.tag/],
+    ['an unknown action', (p: Plan) => (p.repositories[0].actions[0].kind = 'wipe'), /actions\[0\]\.kind: expected "untag" or "delete-manifest"/],
+    ['a port out of range', (p: Plan) => (p.registry.host = 'registry.example.com:99999'), /\$\.registry\.host/],
+    ['a missing keep list', (p: Plan) => delete p.repositories[0].keep, /\$\.repositories\[0\]\.keep: expected a list/],
+    ['another version', (p: Plan) => (p.version = 2), /\$\.version: unsupported version 2/],
+  ])('%s is a usage error naming the JSON path', (_name, mutate, message) => {
+    const plan = good();
+    mutate(plan);
+    expect(() => parsePlanFile(JSON.stringify(plan), 'plan.json')).toThrow(message);
+    try {
+      parsePlanFile(JSON.stringify(plan), 'plan.json');
+    } catch (error) {
+      expect((error as { exitCode: number }).exitCode).toBe(2);
+    }
   });
 });

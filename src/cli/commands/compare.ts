@@ -31,11 +31,11 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
     const local = engine ? (await engine.ping(), await engine.listImages()) : [];
     const results: Array<{ name: string; rows: CompareRow[] }> = [];
     for (const spec of specs) {
-      const client = await ctx.client(spec.source.registry);
+      const client = await ctx.client(spec.source.registry, withTarget ? { role: 'source' } : {});
       const remote = await readRemote(client, spec, ctx.options.concurrency);
       let rows: CompareRow[];
       if (withTarget) {
-        const other = await ctx.client(withTarget.registry);
+        const other = await ctx.client(withTarget.registry, { role: 'destination' });
         const repository = destinationRepository(withTarget, spec.source.repository);
         const there = new Map<string, string>();
         let otherTags: string[] = [];

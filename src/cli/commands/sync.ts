@@ -48,10 +48,10 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
   const parsed: SyncSpec[] = specs.map((s) => ctx.parseSpec(s));
   const prefixFor = (spec: SyncSpec) => (prefixMode === 'auto' ? [target.prefix, autoPrefix(spec.source.registry)].filter(Boolean).join('/') : [target.prefix, prefixMode].filter(Boolean).join('/'));
 
-  const destination = await ctx.client(target.registry, { username: opts.destUsername, password: opts.destPassword });
+  const destination = await ctx.client(target.registry, { role: 'destination', login: { username: opts.destUsername, password: opts.destPassword } });
   const jobs: SyncJob[] = [];
   for (const spec of parsed) {
-    jobs.push({ spec, source: await ctx.client(spec.source.registry), destination, destinationRepository: destinationRepository(target, spec.source.repository, prefixFor(spec)) });
+    jobs.push({ spec, source: await ctx.client(spec.source.registry, { role: 'source' }), destination, destinationRepository: destinationRepository(target, spec.source.repository, prefixFor(spec)) });
   }
 
   let stopping = false;
@@ -121,9 +121,11 @@ async function prune(ctx: CliContext, jobs: SyncJob[], opts: SyncFlags): Promise
   const byRepo = new Map<string, Set<string>>();
   for (const job of jobs) {
     if (job.spec.source.tag !== undefined) continue; // a single named tag says nothing about the others
-    const { tags } = await selectTags(job.source, job.spec);
+    // The source's whole tag list, not the filtered one: ~/REGEX/ narrows what is copied, never
+    // what is kept (a tag outside the filter still exists at the source).
+    const { tags, listed } = await selectTags(job.source, job.spec);
     const wanted = byRepo.get(job.destinationRepository) ?? new Set<string>();
-    for (const t of tags) wanted.add(t);
+    for (const t of [...listed, ...tags]) wanted.add(t);
     byRepo.set(job.destinationRepository, wanted);
   }
   const snapshots = [];
