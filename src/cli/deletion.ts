@@ -30,7 +30,7 @@ export function planCounts(plan: Plan) {
   for (const repo of plan.repositories) {
     keepTags += repo.keep.length;
     for (const action of repo.actions) {
-      if (action.kind === 'untag') untagTags++;
+      if (action.kind === 'untag' || action.kind === 'remove-dangling') untagTags++;
       else if (action.parent) platformManifests++;
       else {
         manifests++;
@@ -52,7 +52,11 @@ export function renderPlan(plan: Plan, options: { showKept?: boolean } = {}): st
     const rows: string[][] = [];
     if (options.showKept !== false) for (const t of repo.keep) rows.push(['keep', t.tag, shortDigest(t.digest), t.reason]);
     for (const t of repo.delete) rows.push([t.reason.includes('untag only') ? 'untag' : 'delete', t.tag, shortDigest(t.digest), t.reason]);
-    for (const a of repo.actions) if (a.kind === 'delete-manifest' && a.tags.length === 0) rows.push(['delete', '-', shortDigest(a.digest), a.parent ? `platform manifest of deleted ${shortDigest(a.parent)}` : 'untagged manifest']);
+    for (const a of repo.actions) {
+      if (a.kind === 'delete-manifest' && a.tags.length === 0) rows.push(['delete', '-', shortDigest(a.digest), a.parent ? `platform manifest of deleted ${shortDigest(a.parent)}` : 'untagged manifest']);
+      if (a.kind === 'remove-dangling') rows.push(['untag', a.tag, '-', 'dangling: listed, but its manifest is gone']);
+    }
+    for (const tag of repo.dangling ?? []) rows.push(['skip', tag, '-', 'dangling: listed, but its manifest is gone (krill rm removes it)']);
     if (rows.length === 0) continue;
     out += `${plan.registry.host}/${repo.repository}\n`;
     out += indent(formatTable(['ACTION', 'TAG', 'DIGEST', 'REASON'], rows.map(([action, tag, digest, reason]) => [action!, displayTag(tag!), digest!, reason!])));

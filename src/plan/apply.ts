@@ -59,6 +59,7 @@ export async function readFreshState(client: RegistryClient, plan: RepositoryPla
   const { repository } = plan;
   const listed = await client.listTags(repository);
   const tags = new Map<string, string>();
+  const dangling = new Set<string>();
   const indexes = new Set<string>();
   await mapConcurrent(listed, 16, async (tag) => {
     try {
@@ -66,7 +67,8 @@ export async function readFreshState(client: RegistryClient, plan: RepositoryPla
       tags.set(tag, head.digest);
       if (isIndexMediaType(head.mediaType)) indexes.add(head.digest);
     } catch (error) {
-      if (!isNotFound(error)) throw error; // dangling: listed, manifest gone
+      if (!isNotFound(error)) throw error;
+      dangling.add(tag); // listed, manifest gone
     }
   });
   const children = new Map<string, string[]>();
@@ -83,13 +85,16 @@ export async function readFreshState(client: RegistryClient, plan: RepositoryPla
     level = next;
   }
   const planned = new Map<string, string>();
-  for (const action of plan.actions) for (const tag of action.kind === 'untag' ? [action.tag] : action.tags) planned.set(tag, action.digest);
+  for (const action of plan.actions) {
+    if (action.kind === 'untag') planned.set(action.tag, action.digest);
+    else if (action.kind === 'delete-manifest') for (const tag of action.tags) planned.set(tag, action.digest);
+  }
   const throwaways = new Set<string>();
   await mapConcurrent([...planned].filter(([tag, digest]) => tags.has(tag) && tags.get(tag) !== digest), 16, async ([tag]) => {
     const fetched = await getOrNull(client, repository, tags.get(tag)!);
     if (fetched && isThrowaway(fetched)) throwaways.add(fetched.digest);
   });
-  return { tags, children, throwaways };
+  return { tags, children, throwaways, dangling };
 }
 
 async function getOrNull(client: RegistryClient, repository: string, digest: string): Promise<FetchedManifest | null> {
@@ -101,7 +106,7 @@ async function getOrNull(client: RegistryClient, repository: string, digest: str
   }
 }
 
-type Executable = Extract<Verdict, { kind: 'untag' | 'delete-manifest' | 'finish-untag' }>;
+type Executable = Extract<Verdict, { kind: 'untag' | 'delete-manifest' | 'finish-untag' | 'remove-dangling' }>;
 
 class RepositoryApply {
   readonly outcomes: ApplyOutcome[] = [];
@@ -135,12 +140,13 @@ class RepositoryApply {
     }
     const ready = await this.#journalIntents(steps);
     this.#checkSignal();
-    for (const step of ready.filter((s) => s.verdict.kind === 'untag')) {
+    for (const step of ready.filter((s) => s.verdict.kind === 'untag' || s.verdict.kind === 'remove-dangling')) {
       this.#checkSignal();
       await this.#execute(step);
     }
-    await mapConcurrent(ready.filter((s) => s.verdict.kind !== 'untag' && !isChild(s.verdict)), this.#width(), (s) => this.#execute(s));
-    await mapConcurrent(ready.filter((s) => isChild(s.verdict)), this.#width(), (s) => this.#execute(s));
+    const deletes = ready.filter((s) => s.verdict.kind === 'delete-manifest' || s.verdict.kind === 'finish-untag');
+    await mapConcurrent(deletes.filter((s) => !isChild(s.verdict)), this.#width(), (s) => this.#execute(s));
+    await mapConcurrent(deletes.filter((s) => isChild(s.verdict)), this.#width(), (s) => this.#execute(s));
     const done: JournalDone[] = [];
     for (const o of this.outcomes) if (o.status === 'deleted' || o.status === 'untagged') done.push({ repository, digest: o.digest, tags: o.tags, status: o.status });
     await this.options.journal.recordDone(done);
@@ -156,12 +162,17 @@ class RepositoryApply {
     const entries: Array<Omit<JournalEntry, 'time'>> = [];
     const ready: Array<{ verdict: Executable; manifest?: FetchedManifest }> = [];
     await mapConcurrent(steps, this.#width(), async (verdict) => {
-      if (verdict.kind === 'finish-untag') {
-        ready.push({ verdict }); // the tag's manifest was journaled by the run that was interrupted
+      if (verdict.kind === 'finish-untag' || verdict.kind === 'remove-dangling') {
+        // finish-untag: the tag's manifest was journaled by the interrupted run; dangling: there is none.
+        ready.push({ verdict });
         return;
       }
-      const fetched = await getOrNull(this.client, this.repo.repository, verdict.digest);
       const tags = verdict.kind === 'untag' ? [verdict.tag] : verdict.tags;
+      // A manifest no tag points at any more may be gone already (a rerun): the cache would still
+      // serve its bytes, so ask the registry before journaling an intent for it.
+      const untagged = verdict.kind === 'delete-manifest' && verdict.tags.length === 0;
+      const present = !untagged || (await this.client.digestOf(this.repo.repository, verdict.digest)) !== undefined;
+      const fetched = present ? await getOrNull(this.client, this.repo.repository, verdict.digest) : null;
       if (!fetched) {
         this.#outcome('already-gone', verdict.digest, tags);
         this.tick();
@@ -190,7 +201,10 @@ class RepositoryApply {
     const { repository } = this.repo;
     const tags = verdict.kind === 'delete-manifest' ? verdict.tags : [verdict.tag];
     try {
-      if (verdict.kind === 'delete-manifest') {
+      if (verdict.kind === 'remove-dangling') {
+        await runUninterruptible(() => this.untagger.untagDangling(repository, verdict.tag));
+        this.#outcome('untagged', '', tags, 'removed a tag whose manifest was gone');
+      } else if (verdict.kind === 'delete-manifest') {
         const result = await this.client.deleteManifest(repository, verdict.digest);
         this.#outcome(result === 'deleted' ? 'deleted' : 'already-gone', verdict.digest, tags);
       } else if (verdict.kind === 'finish-untag') {
@@ -205,7 +219,7 @@ class RepositoryApply {
       }
     } catch (error) {
       if (isFatal(error)) throw error;
-      this.#outcome('failed', verdict.digest, tags, error instanceof Error ? error.message : String(error));
+      this.#outcome('failed', 'digest' in verdict ? verdict.digest : '', tags, error instanceof Error ? error.message : String(error));
     } finally {
       this.tick();
     }

@@ -19,6 +19,8 @@ export interface FreshState {
   children: ReadonlyMap<string, readonly string[]>;
   /** Digests known to be krill's own throwaway manifests (an untag interrupted half-way). */
   throwaways: ReadonlySet<string>;
+  /** Tags listed whose manifest is gone. */
+  dangling?: ReadonlySet<string>;
 }
 
 export type Verdict =
@@ -28,6 +30,8 @@ export type Verdict =
   | { kind: 'delete-manifest'; digest: string; tags: string[]; parent?: string }
   /** The tag holds krill's throwaway from an interrupted untag: delete the throwaway. */
   | { kind: 'finish-untag'; tag: string; digest: string }
+  /** The tag is still listed without a manifest: remove it (see registry/untag.ts). */
+  | { kind: 'remove-dangling'; tag: string }
   | { kind: 'skip'; digest: string; tags: string[]; detail: string }
   | { kind: 'gone'; digest: string; tags: string[] };
 
@@ -48,6 +52,7 @@ export function reachable(roots: Iterable<string>, children: ReadonlyMap<string,
 function removableTags(plan: RepositoryPlan, fresh: FreshState): Set<string> {
   const out = new Set<string>();
   for (const action of plan.actions) {
+    if (action.kind === 'remove-dangling') continue;
     const tags = action.kind === 'untag' ? [action.tag] : action.tags;
     for (const tag of tags) if (fresh.tags.get(tag) === action.digest) out.add(tag);
   }
@@ -74,6 +79,12 @@ export function judgeRepository(plan: RepositoryPlan, fresh: FreshState): Verdic
   };
 
   for (const action of plan.actions) {
+    if (action.kind === 'remove-dangling') {
+      if (fresh.dangling?.has(action.tag)) verdicts.push({ kind: 'remove-dangling', tag: action.tag });
+      else if (fresh.tags.has(action.tag)) verdicts.push({ kind: 'skip', digest: fresh.tags.get(action.tag)!, tags: [action.tag], detail: 'the tag resolves again since the plan was made' });
+      else verdicts.push({ kind: 'gone', digest: '', tags: [action.tag] });
+      continue;
+    }
     if (action.kind === 'untag') {
       const at = fresh.tags.get(action.tag);
       if (at === undefined) verdicts.push({ kind: 'gone', digest: action.digest, tags: [action.tag] });

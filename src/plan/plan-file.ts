@@ -59,7 +59,8 @@ function plannedTags(value: unknown, at: string): PlannedTag[] {
 function action(value: unknown, at: string): PlanAction {
   const a = record(value, at);
   if (a.kind === 'untag') return { kind: 'untag', tag: tag(a.tag, `${at}.tag`), digest: digest(a.digest, `${at}.digest`) };
-  if (a.kind !== 'delete-manifest') fail(`${at}.kind`, 'expected "untag" or "delete-manifest"');
+  if (a.kind === 'remove-dangling') return { kind: 'remove-dangling', tag: tag(a.tag, `${at}.tag`) };
+  if (a.kind !== 'delete-manifest') fail(`${at}.kind`, 'expected "untag", "delete-manifest" or "remove-dangling"');
   const out: PlanAction = { kind: 'delete-manifest', digest: digest(a.digest, `${at}.digest`), tags: array(a.tags, `${at}.tags`).map((t, i) => tag(t, `${at}.tags[${i}]`)) };
   if (a.parent !== undefined) out.parent = digest(a.parent, `${at}.parent`);
   if (a.force !== undefined) {
@@ -78,6 +79,7 @@ function repository(value: unknown, at: string): RepositoryPlan {
     keep: plannedTags(r.keep, `${at}.keep`),
     delete: plannedTags(r.delete, `${at}.delete`),
     actions: array(r.actions, `${at}.actions`).map((item, i) => action(item, `${at}.actions[${i}]`)),
+    ...(r.dangling === undefined ? {} : { dangling: array(r.dangling, `${at}.dangling`).map((t, i) => tag(t, `${at}.dangling[${i}]`)) }),
   };
 }
 

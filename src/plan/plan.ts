@@ -18,7 +18,9 @@ export type PlanAction =
   /** DELETE by digest: removes the manifest and the listed tags (all of its tags). */
   | { kind: 'delete-manifest'; digest: string; tags: string[]; parent?: string; force?: true }
   /** Remove one tag; its manifest stays because something kept still uses it. */
-  | { kind: 'untag'; tag: string; digest: string };
+  | { kind: 'untag'; tag: string; digest: string }
+  /** Remove a tag that is listed but whose manifest is gone (`krill rm` of a dangling tag). */
+  | { kind: 'remove-dangling'; tag: string };
 
 export interface PlannedTag {
   tag: string;
@@ -31,6 +33,8 @@ export interface RepositoryPlan {
   keep: PlannedTag[];
   delete: PlannedTag[];
   actions: PlanAction[];
+  /** Tags listed without a manifest: never decided on by retention (shown, left alone). */
+  dangling?: string[];
 }
 
 export interface Plan {
@@ -50,6 +54,8 @@ export interface BuildOptions {
   deleteDigests?: string[];
   /** Allow deleting a manifest a kept index references (`krill rm --force`). */
   force?: boolean;
+  /** Dangling tags to remove (`krill rm REPO:TAG` of a tag without a manifest). */
+  removeDangling?: string[];
 }
 
 /** Digests reachable from `roots` through index children. */
@@ -143,7 +149,10 @@ export function buildRepositoryPlan(snapshot: RepositorySnapshot, decisions: Tag
     actions.push({ kind: 'delete-manifest', digest, tags: (tagsByDigest.get(digest) ?? []).slice().sort(), ...(forcedHere ? { force: true as const } : {}) });
   }
   for (const { digest, parent } of children) actions.push({ kind: 'delete-manifest', digest, tags: [], parent });
-  return { repository: snapshot.repository, keep, delete: del, actions };
+  const removeDangling = new Set(options.removeDangling ?? []);
+  for (const tag of removeDangling) actions.push({ kind: 'remove-dangling', tag });
+  const dangling = (snapshot.dangling ?? []).filter((t) => !removeDangling.has(t));
+  return { repository: snapshot.repository, keep, delete: del, actions, ...(dangling.length > 0 ? { dangling } : {}) };
 }
 
 /** Digests a repository plan deletes by digest. */

@@ -37,7 +37,7 @@ describe('lstags specs', () => {
     expect(s.filter!.source).toBe('^v1\\.');
     expect(s.assumed).toEqual(['v0.9', 'v0.8']);
     expect(parseSyncSpec('alpine:3.20').source).toMatchObject({ repository: 'library/alpine', tag: '3.20' });
-    expect(() => parseSyncSpec('alpine~/(/')).toThrow(/invalid spec "alpine~\/(\/" regex/);
+    expect(() => parseSyncSpec('alpine~/(/')).toThrow(/invalid spec "alpine~\/\(\/" regex/);
     expect(() => parseSyncSpec('alpine:3~/x/')).toThrow(/either :TAG or ~\/REGEX\//);
   });
 });

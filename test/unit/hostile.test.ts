@@ -97,7 +97,7 @@ describe('saved plans are validated completely before any request', () => {
     ['a digest with path characters', (p: Plan) => (p.repositories[0].actions[0].digest = 'sha256:../../x'), /\$\.repositories\[0\]\.actions\[0\]\.digest: .* is not a sha256 or sha512 digest/],
     ['a repository with ..', (p: Plan) => (p.repositories[0].repository = '../victim'), /\$\.repositories\[0\]\.repository: .* is not a valid repository/],
     ['a tag with a slash', (p: Plan) => (p.repositories[0].delete[0].tag = 'a/../b'), /\$\.repositories\[0\]\.delete\[0\]\.tag/],
-    ['an unknown action', (p: Plan) => (p.repositories[0].actions[0].kind = 'wipe'), /actions\[0\]\.kind: expected "untag" or "delete-manifest"/],
+    ['an unknown action', (p: Plan) => (p.repositories[0].actions[0].kind = 'wipe'), /actions\[0\]\.kind: expected "untag", "delete-manifest" or "remove-dangling"/],
     ['a port out of range', (p: Plan) => (p.registry.host = 'registry.example.com:99999'), /\$\.registry\.host/],
     ['a missing keep list', (p: Plan) => delete p.repositories[0].keep, /\$\.repositories\[0\]\.keep: expected a list/],
     ['another version', (p: Plan) => (p.version = 2), /\$\.version: unsupported version 2/],

@@ -34,8 +34,11 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
     const current = new Map(snapshot.tags.map((t) => [t.tag, t.digest]));
     const decisions: TagDecision[] = [];
     const digests: string[] = [];
+    const dangling: string[] = [];
     for (const ref of repoRefs) {
-      if (ref.tag !== undefined) {
+      if (ref.tag !== undefined && snapshot.dangling?.includes(ref.tag)) {
+        dangling.push(ref.tag);
+      } else if (ref.tag !== undefined) {
         const digest = current.get(ref.tag);
         if (digest === undefined) throw new NotFoundError(`${formatReference(ref)} not found: ${repository} has no tag ${ref.tag}; nothing was changed`);
         decisions.push({ tag: ref.tag, digest, action: 'delete', reason: 'requested' });
@@ -48,14 +51,15 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
       }
     }
     for (const { tag, digest } of snapshot.tags) if (!decisions.some((d) => d.tag === tag)) decisions.push({ tag, digest, action: 'keep', reason: 'not requested' });
-    const plan = buildRepositoryPlan(snapshot, decisions, { deleteDigests: digests, force: opts.force === true });
+    const plan = buildRepositoryPlan(snapshot, decisions, { deleteDigests: digests, force: opts.force === true, removeDangling: dangling });
     snapshots.push(snapshot);
     plans.push(plan);
   }
   const plan = makePlan(registry, plans, snapshots, false);
   const going = plan.repositories.flatMap((r) => [
     ...r.delete.map((t) => `${r.repository}:${t.tag}`),
-    ...r.actions.filter((a) => a.kind === 'delete-manifest' && a.tags.length === 0 && !a.parent).map((a) => `${r.repository}@${a.digest}`),
+    ...r.actions.flatMap((a) => (a.kind === 'delete-manifest' && a.tags.length === 0 && !a.parent ? [`${r.repository}@${a.digest}`] : [])),
+    ...r.actions.flatMap((a) => (a.kind === 'remove-dangling' ? [`${r.repository}:${a.tag}`] : [])),
   ]);
   await executePlan(ctx, client, plan, opts, { question: `Delete ${going.join(', ')} on ${registry.host}?`, showKept: false });
 }

@@ -1,0 +1,208 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FakeRegistry } from '../harness/fake-registry.js';
+import { rawManifest, startFakeRegistry } from '../harness/fake-registry.js';
+import { Pusher, buildImage, sha256 } from '../harness/images.js';
+import type { TestRegistry } from '../harness/registry.js';
+import { BASIC_PASSWORD, BASIC_USER, startRegistry } from '../harness/registry.js';
+import { runKrill } from '../harness/run-cli.js';
+import { makePki } from '../harness/pki.js';
+
+// Hostile SOURCE registries are hand-written fakes (test/harness/fake-registry.ts): no real server
+// sends these answers. Destinations are the real distribution 2.8, checked through its API.
+let fake: FakeRegistry;
+let dst: TestRegistry;
+let pusher: Pusher;
+
+beforeAll(async () => {
+  [fake, dst] = await Promise.all([startFakeRegistry(), startRegistry()]);
+  pusher = new Pusher(dst);
+});
+afterAll(async () => {
+  await Promise.all([fake?.close(), dst?.stop()]);
+});
+
+describe('names from the network are data, never paths', () => {
+  it('sync skips hostile tag names with a warning and never writes outside the destination repository', async () => {
+    const victim = buildImage({ layers: ['victim'] });
+    await pusher.push('victim/app', victim, 'latest');
+    const good = buildImage({ layers: ['good'] });
+    const evil = buildImage({ layers: ['evil'] });
+    fake.add('mirror/src', good, 'ok');
+    fake.add('mirror/src', evil, 'evil');
+    const hostile = ['../../../victim/app/manifests/latest', '%2e%2e/%2e%2e/victim/app/manifests/latest', '..\\..\\victim', 'a\x1b[31m'];
+    fake.rawTagLists.set('mirror/src', ['ok', ...hostile]);
+    const res = await runKrill(['sync', `${fake.host}/mirror/src`, '--to', `${dst.host}/m`, '--plain-http']);
+    expect(res.code, res.stderr).toBe(0);
+    for (const name of ['../../../victim', '%2e%2e', '..\\\\..']) expect(res.stderr).toContain(`${fake.host}: skipping tag "${name}`);
+    expect(res.stderr).toContain('\\u001b[31m'); // escaped, never raw
+    expect(res.stderr).not.toContain('\x1b');
+    expect(await pusher.tags('m/mirror/src')).toEqual(['ok']);
+    expect(await pusher.resolve('victim/app', 'latest')).toBe(victim.digest);
+    // Nothing was ever requested for the hostile names.
+    expect(fake.log.filter((r) => /victim|%2e|\\/.test(r.path))).toEqual([]);
+  });
+
+  it('an index child whose "digest" has path characters fails the copy before anything is written', async () => {
+    const child = buildImage({ layers: ['child'], format: 'oci' });
+    const index = rawManifest(
+      { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: child.mediaType, digest: 'sha256:../../../victim/app/manifests/latest', size: 10 }] },
+      'application/vnd.oci.image.index.v1+json',
+    );
+    fake.add('bad/index', index, '1.0');
+    const res = await runKrill(['copy', `${fake.host}/bad/index:1.0`, `${dst.host}/copied/index:1.0`, '--plain-http']);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/is not a sha256 or sha512 digest/);
+    await expect(pusher.tags('copied/index')).rejects.toThrow(/404/);
+  });
+});
+
+describe('no hangs', () => {
+  it('--timeout bounds a whole metadata request: a server dripping bytes fails with one line', async () => {
+    const drip = await startFakeRegistry();
+    drip.intercept = (req, res, url) => {
+      if (!url.pathname.endsWith('/tags/list')) return false;
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.write('{"name":"x","tags":[');
+      const timer = setInterval(() => res.write(' '), 200);
+      res.on('close', () => clearInterval(timer));
+      setTimeout(() => {
+        clearInterval(timer);
+        res.end(']}');
+      }, 20_000);
+      return true;
+    };
+    try {
+      const res = await runKrill(['tags', `${drip.host}/x`, '--no-details', '--timeout', '1s']);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toMatch(/no complete answer within 1000 ms/);
+    } finally {
+      await drip.close();
+    }
+  });
+
+  it('a page of tags that brings nothing new but links on stops with an error', async () => {
+    const loop = await startFakeRegistry();
+    let page = 0;
+    loop.intercept = (_req, res, url) => {
+      if (!url.pathname.endsWith('/tags/list')) return false;
+      page++;
+      res.writeHead(200, { 'content-type': 'application/json', link: `</v2/x/tags/list?n=2&last=${page}>; rel="next"` }).end('{"name":"x","tags":["a","b"]}');
+      return true;
+    };
+    try {
+      const res = await runKrill(['tags', `${loop.host}/x`, '--no-details']);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toMatch(/a page of tags brought nothing new but links to another; stopping/);
+      expect(page).toBe(2);
+    } finally {
+      await loop.close();
+    }
+  });
+});
+
+describe('deletes and writes count only on the spec’s success codes', () => {
+  it('a DELETE answered with a redirect is a failure, never "deleted"', async () => {
+    const reg = await startFakeRegistry();
+    const image = buildImage({ layers: ['redirected'] });
+    reg.add('r/x', image, 'old');
+    reg.intercept = (req, res, url) => {
+      if (req.method === 'DELETE' && url.pathname.endsWith(image.digest)) {
+        res.writeHead(307, { location: `http://${reg.host}/elsewhere` }).end();
+        return true;
+      }
+      return false;
+    };
+    try {
+      const res = await runKrill(['rm', `${reg.host}/r/x:old`, '--yes', '--plain-http']);
+      expect(res.code).toBe(1);
+      expect(res.stdout).toMatch(/failed: .*old: .*answered HTTP 307, not 202 Accepted/);
+      expect(res.stdout).toMatch(/Deleted 0,/);
+    } finally {
+      await reg.close();
+    }
+  });
+});
+
+describe('nothing from the network reaches the terminal raw', () => {
+  it('a registry error message with escape sequences is printed escaped', async () => {
+    const reg = await startFakeRegistry();
+    reg.intercept = (_req, res, url) => {
+      if (!url.pathname.endsWith('/tags/list')) return false;
+      res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'DENIED', message: '\x1b]0;owned\x07\x1b[2J' }] }));
+      return true;
+    };
+    try {
+      const res = await runKrill(['tags', `${reg.host}/x`, '--plain-http']);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toContain('\\x1b]0;owned\\x07\\x1b[2J');
+      expect(res.stderr).not.toMatch(/[\x00-\x08\x0b-\x1f]/);
+    } finally {
+      await reg.close();
+    }
+  });
+});
+
+describe('artifacts never fail a listing', () => {
+  it('Helm-chart and non-JSON configs are listed with the annotation date and no platform', async () => {
+    const chartConfig = Buffer.from('{"name":"web","version":"0.10.0","apiVersion":"v2"}');
+    const binaryConfig = Buffer.from([0, 1, 2, 255, 254]);
+    const layer = Buffer.from('chart tarball');
+    const artifact = (config: Buffer, configType: string, created?: string) => {
+      const doc = {
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: configType, digest: sha256(config), size: config.length },
+        layers: [{ mediaType: 'application/vnd.cncf.helm.chart.content.v1.tar+gzip', digest: sha256(layer), size: layer.length }],
+        ...(created ? { annotations: { 'org.opencontainers.image.created': created } } : {}),
+      };
+      const m = rawManifest(doc);
+      m.blobs.push({ digest: sha256(config), bytes: config, mediaType: configType }, { digest: sha256(layer), bytes: layer, mediaType: 'x' });
+      return m;
+    };
+    fake.add('charts/web', artifact(chartConfig, 'application/vnd.cncf.helm.config.v1+json', '2026-01-02T03:04:05Z'), '0.10.0');
+    fake.add('charts/web', artifact(binaryConfig, 'application/octet-stream'), 'blob');
+    const res = await runKrill(['tags', `${fake.host}/charts/web`, '--json', '--plain-http', '--no-cache']);
+    expect(res.code, res.stderr).toBe(0);
+    const rows = JSON.parse(res.stdout) as Array<{ tag: string; created: string | null; platforms: string[] }>;
+    expect(rows).toEqual([
+      expect.objectContaining({ tag: '0.10.0', created: '2026-01-02T03:04:05.000Z', platforms: [] }),
+      expect.objectContaining({ tag: 'blob', created: null, platforms: [] }),
+    ]);
+  });
+});
+
+describe('credentials go only where they belong', () => {
+  it('copy: -u/--password-stdin go to the destination only, never to the source', async () => {
+    const basic = await startRegistry({ auth: 'basic' });
+    try {
+      const image = buildImage({ layers: ['creds test'] });
+      fake.add('pub/img', image, '1');
+      const res = await runKrill(['copy', `${fake.host}/pub/img:1`, `${basic.host}/priv/img:1`, '--plain-http', '-u', BASIC_USER, '--password-stdin'], { stdin: BASIC_PASSWORD });
+      expect(res.code, res.stderr).toBe(0);
+      expect(fake.log.filter((r) => r.authorization !== undefined)).toEqual([]);
+      expect(await new Pusher(basic).resolve('priv/img', '1')).toBe(image.digest);
+    } finally {
+      await basic.stop();
+    }
+  });
+
+  it('an https registry whose token realm is plain http (not loopback) is refused before any token request', async () => {
+    const pki = makePki(mkdtempSync(join(tmpdir(), 'krill-pki-')));
+    const secure = await startFakeRegistry({ tls: { key: pki.serverKey, cert: pki.serverCert } });
+    secure.intercept = (_req, res) => {
+      res.writeHead(401, { 'www-authenticate': 'Bearer realm="http://203.0.113.7/token",service="evil"' }).end();
+      return true;
+    };
+    try {
+      const res = await runKrill(['tags', `${secure.host}/x`, '--ca-cert', pki.caCert, '-u', 'u', '--password-stdin'], { stdin: 'topsecret' });
+      expect(res.code).toBe(1);
+      expect(res.stderr).toMatch(/token realm on plain HTTP \(http:\/\/203\.0\.113\.7\); refusing to send credentials unencrypted/);
+      expect(res.stderr).not.toContain('topsecret');
+    } finally {
+      await secure.close();
+    }
+  });
+});

@@ -1,0 +1,26 @@
+import { runCli } from '../../src/cli/main.js';
+import type { Io } from '../../src/cli/context.js';
+import type { CliResult } from './cli.js';
+import { isolatedEnv } from './cli.js';
+
+/**
+ * The CLI in process: the same `runCli` that bin/krill.js runs, with stdout, stderr, stdin and the
+ * environment injected. Milliseconds instead of a node start per case; exit codes, messages and
+ * output are the real ones (main() only adds process.exit and the signal handlers).
+ */
+export async function runKrill(args: string[], options: { env?: Record<string, string>; stdin?: string; signal?: AbortSignal } = {}): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const io: Io = {
+    out: (text) => void (stdout += typeof text === 'string' ? text : Buffer.from(text).toString('utf8')),
+    err: (text) => void (stderr += text),
+    readStdin: async () => options.stdin ?? '',
+    prompt: async () => '',
+    stdoutIsTty: false,
+    stderrIsTty: false,
+    stdinIsTty: false,
+    env: options.env ?? isolatedEnv(),
+  };
+  const code = await runCli(args, io, options.signal);
+  return { code, stdout, stderr };
+}
