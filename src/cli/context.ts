@@ -157,6 +157,11 @@ export class CliContext {
   /** The one registry that -u/--password and the KRILL_* credential variables belong to. */
   #credentialTarget: string | undefined;
 
+  /** Names the destination of a two-registry command before any client exists. */
+  setDestination(address: RegistryAddress): void {
+    this.#credentialTarget ??= this.options.registry !== undefined ? this.defaultRegistry()?.host : address.host;
+  }
+
   /**
    * One client per registry host, role and credential override, sharing the connection pool.
    * `login` replaces the global credentials for this client (copy's --src-username, --dest-username).
@@ -188,7 +193,8 @@ export class CliContext {
     if (role !== 'source') {
       this.#credentialTarget ??= this.options.registry !== undefined ? this.defaultRegistry()?.host : address.host;
     }
-    if (role === 'source' || this.#credentialTarget !== address.host) {
+    // A source on the destination's own registry (copy between two repositories) is that registry.
+    if (this.#credentialTarget !== address.host) {
       if (this.options.username !== undefined) this.logger.debug(`not sending --username credentials to ${address.host}: they belong to ${this.#credentialTarget ?? 'the destination'}`);
       return resolveCredentials(address.host, { env: this.io.env, ignoreEnvCredentials: true });
     }

@@ -63,7 +63,9 @@ export function renderPlan(plan: Plan, options: { showKept?: boolean } = {}): st
   }
   const c = planCounts(plan);
   out += `Plan: delete ${c.deleteTags} tag${c.deleteTags === 1 ? '' : 's'} (${c.manifests} manifest${c.manifests === 1 ? '' : 's'}${c.platformManifests ? ` and ${c.platformManifests} platform manifest${c.platformManifests === 1 ? '' : 's'}` : ''}), untag ${c.untagTags}, keep ${c.keepTags}.\n`;
-  out += `Space the garbage collector will free: ${formatBytes(plan.reclaimableBytes)}${plan.assumption ? ` (${plan.assumption})` : ''}.\n`;
+  // "At most": distribution keeps the old manifest of every re-pushed tag, untagged and invisible
+  // to the API, and garbage collection without --delete-untagged keeps its blobs too.
+  out += `Space the garbage collector will free: at most ${formatBytes(plan.reclaimableBytes)}${plan.assumption ? ` (${plan.assumption})` : ''}.\n`;
   return out;
 }
 
@@ -117,15 +119,27 @@ export async function executePlan(ctx: CliContext, client: RegistryClient, plan:
   } catch (error) {
     progress.done();
     if (journal.entries > 0) ctx.io.err(`krill: what was deleted is in the undo journal: krill undo ${journal.path}\n`);
+    // A new `cleanup` cannot see the platform manifests of an index deleted before the stop (they
+    // have no tag): only the same plan finishes them.
+    if (journal.entries > 0) ctx.io.err(`krill: to finish the job, run: krill apply ${flags.planOut ?? (await savePlanBeside(plan, journal.path))}\n`);
     throw error;
   } finally {
     await journal.close();
   }
   progress.done();
-  reportResult(ctx, plan, result, journal.kept ? journal.path : undefined);
+  const failed = result.outcomes.some((o) => o.status === 'failed');
+  const planFile = failed ? (flags.planOut ?? (await savePlanBeside(plan, journal.path))) : undefined;
+  reportResult(ctx, plan, result, journal.kept ? journal.path : undefined, planFile);
 }
 
-function reportResult(ctx: CliContext, plan: Plan, result: ApplyResult, journalPath: string | undefined): void {
+/** Saves the plan next to its journal, so an interrupted or failed run can be finished with `krill apply`. */
+async function savePlanBeside(plan: Plan, journalPath: string): Promise<string> {
+  const path = `${journalPath.replace(/\.jsonl$/, '')}.plan.json`;
+  await writeFile(path, `${JSON.stringify(plan, null, 2)}\n`, { mode: 0o600 });
+  return path;
+}
+
+function reportResult(ctx: CliContext, plan: Plan, result: ApplyResult, journalPath: string | undefined, planFile: string | undefined): void {
   const failed = result.outcomes.filter((o) => o.status === 'failed');
   if (ctx.options.json) {
     ctx.io.out(`${JSON.stringify({ ...plan, result: { ...result, journal: journalPath ?? null } }, null, 2)}\n`);
@@ -139,5 +153,8 @@ function reportResult(ctx: CliContext, plan: Plan, result: ApplyResult, journalP
     if (journalPath) ctx.io.out(`Undo (until garbage collection): krill undo ${journalPath}\n`);
     ctx.io.out(`${GC_HINT}\n`);
   }
-  if (failed.length > 0) throw new KrillError('REGISTRY', `${failed.length} deletion${failed.length === 1 ? '' : 's'} failed (listed above); rerun the same command to retry them`);
+  if (failed.length > 0) {
+    const retry = planFile ? `krill apply ${planFile} retries them` : 'rerun the same command to retry them';
+    throw new KrillError('REGISTRY', `${failed.length} deletion${failed.length === 1 ? '' : 's'} failed (listed above); ${retry}`);
+  }
 }

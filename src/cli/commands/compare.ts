@@ -26,6 +26,7 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
   const plainHttp = ctx.options.plainHttp ?? false;
   const specs = (args[0] as string[]).map((s) => ctx.parseSpec(s));
   const withTarget = typeof options.with === 'string' ? parseSyncTarget(options.with, { plainHttp }) : undefined;
+  if (withTarget) ctx.setDestination(withTarget.registry);
   const engine = withTarget ? undefined : new Engine(ctx.io.env.DOCKER_HOST || DEFAULT_DOCKER_HOST);
   try {
     const local = engine ? (await engine.ping(), await engine.listImages()) : [];

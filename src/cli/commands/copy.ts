@@ -28,6 +28,7 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
   if ((opts.srcPassword !== undefined || opts.destPassword !== undefined) && !ctx.options.json) {
     ctx.logger.warn('--src-password/--dest-password on the command line are visible in shell history and process lists');
   }
+  ctx.setDestination(dst.registry);
   const source = await ctx.client(src.registry, { role: 'source', login: { username: opts.srcUsername, password: opts.srcPassword } });
   const destination = await ctx.client(dst.registry, { role: 'destination', login: { username: opts.destUsername, password: opts.destPassword } });
 

@@ -48,6 +48,7 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
   const parsed: SyncSpec[] = specs.map((s) => ctx.parseSpec(s));
   const prefixFor = (spec: SyncSpec) => (prefixMode === 'auto' ? [target.prefix, autoPrefix(spec.source.registry)].filter(Boolean).join('/') : [target.prefix, prefixMode].filter(Boolean).join('/'));
 
+  ctx.setDestination(target.registry);
   const destination = await ctx.client(target.registry, { role: 'destination', login: { username: opts.destUsername, password: opts.destPassword } });
   const jobs: SyncJob[] = [];
   for (const spec of parsed) {
