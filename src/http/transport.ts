@@ -157,6 +157,8 @@ export class Transport {
   readonly #maxAttempts: number;
   readonly #userAgent: string;
   readonly #timeoutMs: number;
+  /** Origins that answered at least once in this run. */
+  readonly #reached = new Set<string>();
 
   constructor(options: TransportOptions = {}) {
     const concurrency = options.concurrency ?? 8;
@@ -239,7 +241,10 @@ export class Transport {
       } catch (error) {
         if (isAbortError(error) || this.#activeSignal()?.aborted) throw new AbortedError('interrupted', { cause: error });
         const code = errorCode(error);
-        if (retryable && n < this.#maxAttempts && code !== undefined && RETRY_NETWORK_CODES.has(code)) {
+        // A refused connection to a host never reached in this run is almost always a typo or a
+        // registry that is not running: say so at once instead of after seconds of backoff.
+        const firstContact = code === 'ECONNREFUSED' && !this.#reached.has(req.url.origin);
+        if (retryable && !firstContact && n < this.#maxAttempts && code !== undefined && RETRY_NETWORK_CODES.has(code)) {
           await this.#backoff(n, undefined, `${req.method} ${redactUrl(req.url)} failed (${code})`);
           continue;
         }
@@ -329,6 +334,7 @@ export class Transport {
         url = target;
         continue;
       }
+      this.#reached.add(url.origin);
       return { status: res.statusCode, url, headers: flat, body: res.body };
     }
   }

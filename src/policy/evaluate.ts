@@ -66,7 +66,9 @@ export function evaluateRules(snapshot: RepositorySnapshot, rules: Rules, now: n
     if (SIGNATURE_TAG.test(tag)) continue;
     const keep = (reason: string) => decisions.push({ tag, digest, action: 'keep', reason });
     const keepMatch = rules.keepRegex.find((re) => re.test(tag));
-    if (rules.protectLatest && tag === 'latest') keep('protected: latest');
+    // The tag was being removed when an earlier run stopped: finish that, whatever the rules say.
+    if (snapshot.manifests[digest]?.throwaway) decisions.push({ tag, digest, action: 'delete', reason: 'finishes an untag an earlier run left half-way' });
+    else if (rules.protectLatest && tag === 'latest') keep('protected: latest');
     else if (keepMatch) keep(`matches keep-regex ${keepMatch.source}`);
     else if (rules.deleteRegex.length > 0 && !rules.deleteRegex.some((re) => re.test(tag))) keep('no delete-regex matches');
     else if (rules.version && !versionInRange(tag, rules.version.range)) keep(`not a version in ${rules.version.text}`);

@@ -3,6 +3,7 @@ import { mapConcurrent } from '../http/limiter.js';
 import type { Descriptor } from '../manifest/manifest.js';
 import type { FetchedManifest, RegistryClient } from './client.js';
 import { ImageReader } from './image-reader.js';
+import { isThrowaway } from './untag.js';
 
 /**
  * What a cleanup decides on: every tag of a repository with its digest, and every manifest those
@@ -24,6 +25,8 @@ export interface ManifestNode {
   created: string | null;
   /** Children the registry no longer has (a damaged index). */
   missing?: string[];
+  /** krill's own throwaway manifest, left on a tag by an untag that was cut half-way. */
+  throwaway?: true;
 }
 
 export interface RepositorySnapshot {
@@ -56,6 +59,7 @@ export function toManifestNode(fetched: FetchedManifest, created: string | null)
     children: m.kind === 'index' ? m.manifests.map((d) => d.digest) : [],
     blobs: m.kind === 'image' ? [m.config, ...m.layers] : [],
     created,
+    ...(isThrowaway(fetched) ? { throwaway: true as const } : {}),
   };
 }
 

@@ -82,6 +82,25 @@ function isTransient(error: unknown): boolean {
   return error instanceof Error && !(error instanceof KrillError);
 }
 
+/**
+ * Blob transfers in flight per destination client and repository, shared by every copy: two tags
+ * sharing a layer (a sync, copy --all-tags) must not upload it twice at once, which distribution
+ * 2.8 now and then answers with 400 DIGEST_INVALID or a brief BLOB_UNKNOWN.
+ */
+const inFlight = new WeakMap<RegistryClient, Map<string, Promise<void>>>();
+
+function sharedTransfer(destination: CopyEndpoint, digest: string, start: () => Promise<void>): Promise<void> {
+  let perClient = inFlight.get(destination.client);
+  if (!perClient) inFlight.set(destination.client, (perClient = new Map()));
+  const key = `${destination.repository}@${digest}`;
+  let pending = perClient.get(key);
+  if (!pending) {
+    pending = start().finally(() => perClient.delete(key));
+    perClient.set(key, pending);
+  }
+  return pending;
+}
+
 export async function copyImage(source: CopyEndpoint, reference: string, destination: CopyEndpoint, tags: string[], options: CopyOptions = {}): Promise<CopyResult> {
   const sameRegistry = source.client.host === destination.client.host;
   const result: CopyResult = { digest: '', mediaType: '', blobsCopied: 0, blobsMounted: 0, blobsSkipped: 0, bytesCopied: 0 };
@@ -128,20 +147,33 @@ export async function copyImage(source: CopyEndpoint, reference: string, destina
       progress.blobsTotal++;
       progress.bytesTotal += blob.size;
       pending = (async () => {
-        const present = await destination.client.blobSize(destination.repository, blob.digest);
+        let present = await destination.client.blobSize(destination.repository, blob.digest);
         if (present !== undefined) {
           result.blobsSkipped++;
         } else {
-          let location: URL | 'mounted' | undefined;
-          if (sameRegistry && source.repository !== destination.repository) {
-            location = await destination.client.mountBlob(destination.repository, blob.digest, source.repository);
-          }
-          if (location === 'mounted') {
-            result.blobsMounted++;
-          } else {
-            await transferBlob(blob, location);
-            result.blobsCopied++;
-            result.bytesCopied += blob.size;
+          let ran = false;
+          await sharedTransfer(destination, blob.digest, async () => {
+            ran = true;
+            // Another copy may have finished this blob while we asked.
+            if ((present = await destination.client.blobSize(destination.repository, blob.digest)) !== undefined) {
+              result.blobsSkipped++;
+              return;
+            }
+            let location: URL | 'mounted' | undefined;
+            if (sameRegistry && source.repository !== destination.repository) {
+              location = await destination.client.mountBlob(destination.repository, blob.digest, source.repository);
+            }
+            if (location === 'mounted') {
+              result.blobsMounted++;
+            } else {
+              await transferBlob(blob, location);
+              result.blobsCopied++;
+              result.bytesCopied += blob.size;
+            }
+          });
+          if (!ran) {
+            result.blobsSkipped++; // another copy transferred it
+            present = blob.size;
           }
         }
         progress.blobsDone++;

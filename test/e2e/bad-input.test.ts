@@ -7,10 +7,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../harness/registry.js';
 import { isolatedEnv, krill } from '../harness/cli.js';
+import { runKrill } from '../harness/run-cli.js';
 
 /**
  * Bad input, table-driven: each case must exit 2 with one line naming the problem, and send no
- * request at all. The "registry" here only counts requests (any request is a failure).
+ * request at all. The "registry" here only counts requests (any request is a failure). The table
+ * runs the CLI in process (runCli, the same code bin/krill.js runs): milliseconds per case.
  */
 let counter: Server;
 let host: string;
@@ -88,6 +90,14 @@ const cases: Array<[string, () => string[], RegExp]> = [
   ['bad copy --platform', () => ['copy', `${host}/web:1`, `${host}/x:1`, '--platform', 'x/y/z/w'], /invalid --platform/],
   ['rm across registries', () => ['rm', `${host}/web:1`, 'other.example.com/web:1', '--yes'], /one registry at a time/],
   ['catalog of Docker Hub', () => ['repos'], /Docker Hub does not offer the catalog API/],
+  ['port above 65535', () => ['tags', '127.0.0.1:99999/web'], /port 99999 is outside 1-65535/],
+  ['malformed IPv6 literal', () => ['tags', '[1::2::3]:5000/web'], /\[1::2::3\] is not an IPv6 address/],
+  ['credentials in --registry', () => ['-r', 'http://user:hunter2@example.com', 'tags', 'web'], /credentials in the URL are not accepted; pass --username/],
+  ['--ca-cert that is not PEM', () => ['--ca-cert', file('ca.der', 'not a certificate'), 'tags', `${host}/web`], /--ca-cert .*ca\.der is not a PEM file/],
+  ['--client-key that is not PEM', () => ['--client-cert', file('c2.pem', '-----BEGIN CERTIFICATE-----\nx\n'), '--client-key', file('k.bin', 'binary'), 'tags', `${host}/web`], /--client-key .*k\.bin is not a PEM file/],
+  ['plan with a hostile digest', () => ['apply', file('hostile-plan.json', JSON.stringify({ kind: 'krill-plan', version: 1, registry: { host, scheme: 'auto' }, createdAt: 'x', reclaimableBytes: 0, assumption: null, repositories: [{ repository: 'web', keep: [], delete: [], actions: [{ kind: 'delete-manifest', digest: 'sha256:../../x', tags: [] }] }] })), '--yes'], /\$\.repositories\[0\]\.actions\[0\]\.digest/],
+  ['journal with a hostile repository', () => ['undo', file('hostile.jsonl', `${JSON.stringify({ kind: 'untag', registry: { host, scheme: 'auto' }, repository: '../victim', digest, mediaType: 'x', manifest: '', tags: ['a'], time: 'x' })}\n`), '--yes'], /hostile\.jsonl:1: invalid "repository"/],
+  ['--sort that is not date or semver', () => ['cleanup', `${host}/web`, '--sort', 'name'], /--sort/],
 ];
 
 describe('bad input: exit 2, one line, no request', () => {
@@ -98,7 +108,7 @@ describe('bad input: exit 2, one line, no request', () => {
   for (const [name, args, message] of cases) {
     it(name, async () => {
       const before = requests;
-      const res = await krill(args(), { env: isolatedEnv() });
+      const res = await runKrill(args(), { env: isolatedEnv() });
       const lines = res.stderr.split('\n').filter((l) => l !== '' && !l.includes('warning:'));
       expect(res.code, res.stderr).toBe(2);
       expect(lines, res.stderr).toHaveLength(1);
@@ -115,7 +125,7 @@ describe('bad input: exit 2, one line, no request', () => {
     mkdirSync(env.DOCKER_CONFIG!, { recursive: true });
     writeFileSync(join(env.DOCKER_CONFIG!, 'config.json'), '{broken');
     const before = requests;
-    const res = await krill(['tags', `${host}/web`], { env });
+    const res = await runKrill(['tags', `${host}/web`], { env });
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/config\.json is not valid JSON/);
     expect(requests - before).toBe(0);

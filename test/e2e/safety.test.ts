@@ -114,6 +114,18 @@ describe('apply finishes interrupted work', () => {
     expect(await pusher.resolve(r, 'stable')).toBe(original.digest);
   });
 
+  it('a cleanup rerun recognises the throwaway and finishes the untag, whatever its rules', async () => {
+    const r = repo('apps/api');
+    const f = await seedApiRepository(registry, r);
+    const original = f.tags['1.1.0']! as BuiltManifest;
+    await pushRaw(r, '1.1.0', buildThrowaway(original.bytes, original.mediaType, '1.1.0'), original.mediaType);
+    const res = await runKrill(['cleanup', `${registry.host}/${r}`, '--keep', '100', '--yes']);
+    expect(res.code, res.stderr + res.stdout).toBe(0);
+    expect(res.stdout).toMatch(/delete\s+1\.1\.0\s+\S+\s+finishes an untag an earlier run left half-way/);
+    expect(await pusher.tags(r)).not.toContain('1.1.0');
+    expect(await pusher.resolve(r, 'stable')).toBe(original.digest);
+  });
+
   it('platform manifests of an index deleted before an interruption are deleted by apply of the same plan', async () => {
     const r = repo('apps/multi');
     const amd64 = buildImage({ layers: [`amd ${r}`], format: 'oci' });

@@ -1,4 +1,9 @@
+import { mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { compilePattern } from '../../src/policy/rules.js';
+import { ContentCache } from '../../src/registry/content-cache.js';
 import { computeDigest, matchesDigest } from '../../src/manifest/digest.js';
 import { parseManifest } from '../../src/manifest/manifest.js';
 import { parseRegistryAddress } from '../../src/ref/reference.js';
@@ -110,5 +115,26 @@ describe('saved plans are validated completely before any request', () => {
     } catch (error) {
       expect((error as { exitCode: number }).exitCode).toBe(2);
     }
+  });
+});
+
+describe('user regexes and local files', () => {
+  it('a catastrophic regex runs in linear time (RE2), so it cannot freeze krill', () => {
+    const pattern = compilePattern('(a+)+$', '--filter');
+    // With V8's backtracking engine this single test takes longer than the age of the universe.
+    expect(pattern.test(`${'a'.repeat(5000)}!`)).toBe(false);
+    expect(() => compilePattern('(a)\\1', '--filter')).toThrow(/RE2 syntax \(no backreferences or lookaround\)/);
+  });
+
+  it('the cache directory is 0700 and its files 0600 (it holds configs of private images)', () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'krill-cache-')), 'krill');
+    const cache = new ContentCache(dir);
+    const bytes = Buffer.from('{"private":"config"}');
+    cache.put(computeDigest(bytes), bytes);
+    cache.flush();
+    cache.close();
+    expect(statSync(dir).mode & 0o777).toBe(0o700);
+    expect(statSync(join(dir, 'packs')).mode & 0o777).toBe(0o700);
+    for (const name of readdirSync(join(dir, 'packs'))) expect(statSync(join(dir, 'packs', name)).mode & 0o777, name).toBe(0o600);
   });
 });
