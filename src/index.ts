@@ -1,48 +1,70 @@
-/** krill as a library: the same layers the CLI uses, without printing or exiting. */
-export * from './errors.js';
+/**
+ * krill as a library. The front door is `Krill` (the same verbs as the CLI, with string
+ * references); below it, for advanced use, the registry client and the pure parsers and planners.
+ * Everything is exported by name: what is not listed here is internal and may change.
+ */
+
+// The front door.
+export { Krill } from './krill.js';
+export type { ApplyOptions as KrillApplyOptions, CleanupRequest, ClientRole, CopyReport, CopyRequest, KrillOptions, Login, ProgressOptions, TagRow, TagsOptions } from './krill.js';
+
+// Errors: one class per code, `cause` kept.
+export {
+  AbortedError,
+  AuthError,
+  InvalidResponseError,
+  JournalError,
+  KrillError,
+  NetworkError,
+  NotFoundError,
+  RefusedError,
+  RegistryError,
+  TlsError,
+  UnsupportedError,
+  UsageError,
+  isAbortError,
+  isNotFound,
+} from './errors.js';
+export type { ErrorCode, RegistryErrorEntry } from './errors.js';
 export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';
-export * from './ref/reference.js';
-export * from './manifest/media-types.js';
-export * from './manifest/manifest.js';
-export { parseChallenges } from './auth/challenge.js';
-export type { Challenge } from './auth/challenge.js';
-export { resolveCredentials } from './auth/credentials.js';
-export type { Credentials, CredentialOptions } from './auth/credentials.js';
-export { Transport } from './http/transport.js';
-export type { TransportOptions, TlsOptions } from './http/transport.js';
-export { nextLink } from './http/link.js';
-export { RegistryClient, repositoryScope } from './registry/client.js';
-export type { FetchedManifest, ManifestHead, RegistryClientOptions } from './registry/client.js';
-export { ContentCache, defaultCacheDir, sha256Digest } from './registry/content-cache.js';
-export { ImageReader, summarizeTags, compareTagSummaries } from './registry/image-reader.js';
-export type { ImageInspection, ImageSummary, TagSummary } from './registry/image-reader.js';
-export { readRepositorySnapshot } from './registry/snapshot.js';
-export type { ManifestNode, RepositorySnapshot } from './registry/snapshot.js';
-export * from './policy/rules.js';
-export { evaluateRules, signatureSubject, SIGNATURE_TAG } from './policy/evaluate.js';
+
+// Pure parsers and planners (no I/O).
+export { formatReference, parseReference, parseRegistryAddress, parseRepositoryReference, validateDigest, validateRepository, validateTag } from './ref/reference.js';
+export type { Reference, RegistryAddress, Scheme } from './ref/reference.js';
+export { parseManifest } from './manifest/manifest.js';
+export type { Descriptor, ImageManifest, IndexManifest, Manifest, Platform } from './manifest/manifest.js';
+export { computeDigest, matchesDigest } from './manifest/digest.js';
+export { compileRules } from './policy/rules.js';
+export type { RuleInput, Rules } from './policy/rules.js';
+export { evaluateRules } from './policy/evaluate.js';
 export type { TagDecision } from './policy/evaluate.js';
-export { parsePolicy, rulesFor, globToRegExp } from './policy/policy-file.js';
+export { parsePolicy, rulesFor } from './policy/policy-file.js';
 export type { Policy, PolicyRule } from './policy/policy-file.js';
-export { buildRepositoryPlan, computeReclaimable, deletedManifests } from './plan/plan.js';
-export type { Plan, PlanAction, PlannedTag, RepositoryPlan, BuildOptions } from './plan/plan.js';
-export { makePlan } from './plan/make-plan.js';
-export { applyPlan } from './plan/apply.js';
+export { buildRepositoryPlan, computeReclaimable } from './plan/plan.js';
+export type { BuildOptions, Plan, PlanAction, PlannedTag, RepositoryPlan } from './plan/plan.js';
+export type { ManifestNode, RepositorySnapshot } from './plan/types.js';
+export { parsePlanFile } from './plan/plan-file.js';
 export { judgeRepository } from './plan/judge.js';
 export type { FreshState, Verdict } from './plan/judge.js';
-export { Untagger, buildThrowaway } from './registry/untag.js';
-export type { ApplyOptions, ApplyOutcome, ApplyResult } from './plan/apply.js';
-export { Journal, readJournal, defaultJournalPath } from './plan/journal.js';
-export type { JournalEntry } from './plan/journal.js';
-export { undoJournal } from './plan/undo.js';
-export { copyImage } from './sync/copy.js';
-export type { CopyEndpoint, CopyOptions, CopyProgress, CopyResult } from './sync/copy.js';
-export { parseSyncSpec, parseSyncTarget, autoPrefix, destinationRepository } from './sync/spec.js';
+export { parseSyncSpec, parseSyncTarget } from './sync/spec.js';
 export type { SyncSpec, SyncTarget } from './sync/spec.js';
-export { syncJob, selectTags } from './sync/sync.js';
-export type { SyncJob, SyncOptions, SyncOutcome, SyncStatus } from './sync/sync.js';
-export { parseSyncFile } from './sync/sync-file.js';
-export { Engine, DEFAULT_DOCKER_HOST, canonicalName } from './engine/engine.js';
-export type { LocalImage } from './engine/engine.js';
-export { compareWithLocal, compareWithRegistry } from './engine/compare.js';
-export type { CompareRow, CompareState, RemoteTags } from './engine/compare.js';
+
+// The registry layer, for advanced use.
+export { RegistryClient } from './registry/client.js';
+export type { FetchedManifest, ManifestHead, RegistryClientOptions } from './registry/client.js';
+export { Transport } from './http/transport.js';
+export type { TlsOptions, TransportOptions } from './http/transport.js';
+export { resolveCredentials } from './auth/credentials.js';
+export type { Credentials, CredentialOptions } from './auth/credentials.js';
+export { ContentCache, defaultCacheDir } from './registry/content-cache.js';
+export { readRepositorySnapshot } from './registry/snapshot.js';
+export type { ImageInspection, ImageSummary, TagSummary } from './registry/image-reader.js';
+export { Untagger } from './registry/untag.js';
+export type { ApplyOutcome, ApplyResult } from './plan/apply.js';
+export { Journal, readJournal } from './plan/journal.js';
+export type { JournalEntry } from './plan/journal.js';
+export type { UndoOutcome } from './plan/undo.js';
+export type { CopyProgress, CopyResult } from './sync/copy.js';
+export type { SyncOutcome, SyncStatus } from './sync/sync.js';
+export type { CompareRow, CompareState } from './engine/compare.js';

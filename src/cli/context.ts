@@ -1,22 +1,15 @@
 import { readFileSync } from 'node:fs';
-import { resolveCredentials } from '../auth/credentials.js';
 import { UsageError } from '../errors.js';
-import { escapeControl } from '../text.js';
 import type { TlsOptions } from '../http/transport.js';
-import { Transport, proxyFromEnv } from '../http/transport.js';
+import type { Login } from '../krill.js';
+import { Krill } from '../krill.js';
 import type { Logger } from '../logger.js';
 import type { Reference, RegistryAddress } from '../ref/reference.js';
-import { isLoopbackHost, parseReference, parseRegistryAddress, parseRepositoryReference } from '../ref/reference.js';
-import { RegistryClient } from '../registry/client.js';
-import { ContentCache, defaultCacheDir } from '../registry/content-cache.js';
+import type { RegistryClient } from '../registry/client.js';
 import type { SyncSpec } from '../sync/spec.js';
-import { parseSyncSpec } from '../sync/spec.js';
+import { escapeControl } from '../text.js';
 
-/** Credentials given for one side of a copy (--src-username, --dest-username). */
-export interface Login {
-  username?: string | undefined;
-  password?: string | undefined;
-}
+export type { Login } from '../krill.js';
 
 /** Options shared by every command (declared once in main.ts). */
 export interface GlobalOptions {
@@ -49,9 +42,6 @@ export interface Io {
   env: NodeJS.ProcessEnv;
 }
 
-/** Env vars naming the default registry, ours first, then Plankton's and docker-registry-util's. */
-const REGISTRY_ENV = ['KRILL_REGISTRY', 'REGISTRY_CLI_HOSTNAME', 'REGISTRY'];
-
 /** A PEM file for TLS: unreadable or not PEM is a usage error naming the file (no request sent). */
 function readTlsFile(path: string | undefined, flag: string): Buffer | undefined {
   if (path === undefined) return undefined;
@@ -68,17 +58,14 @@ function readTlsFile(path: string | undefined, flag: string): Buffer | undefined
 }
 
 /**
- * Everything a command needs to reach registries, built from the global options. All local input
+ * Flags and environment → the library's `Krill` facade, plus the terminal. All local input
  * (files, flags, references) is validated here or by the caller before the first request.
  */
 export class CliContext {
   readonly logger: Logger;
   /** Terminal styling; identity functions when colors are off or stdout is not a terminal. */
   readonly style: { header: (text: string) => string };
-  readonly #transport: Transport;
-  readonly #clients = new Map<string, Promise<RegistryClient>>();
-  readonly #cache: ContentCache | undefined;
-  #password: string | undefined;
+  readonly krill: Krill;
 
   constructor(
     readonly options: GlobalOptions,
@@ -116,102 +103,55 @@ export class CliContext {
     if (options.password !== undefined) {
       this.logger.warn('--password on the command line is visible in shell history and process lists; prefer --password-stdin');
     }
-    this.#password = options.password;
-    this.#cache = options.cache ? new ContentCache(defaultCacheDir(io.env)) : undefined;
-    this.#transport = new Transport({
+    const readPassword = async () => {
+      const password = (await io.readStdin()).replace(/\r?\n$/, '');
+      if (password === '') throw new UsageError('--password-stdin read an empty password: pipe the password into krill');
+      return password;
+    };
+    this.krill = new Krill({
+      registry: options.registry,
+      plainHttp: options.plainHttp,
+      username: options.username,
+      password: options.passwordStdin ? readPassword : options.password,
+      env: io.env,
       concurrency: options.concurrency,
       timeoutMs: options.timeout,
       tls,
+      cache: options.cache,
       logger: this.logger,
       signal,
-      userAgent: 'krill',
-      proxy: proxyFromEnv(io.env),
     });
   }
 
-  /** --registry, else the environment; undefined means Docker Hub. */
   defaultRegistry(): RegistryAddress | undefined {
-    const plainHttp = this.options.plainHttp ?? false;
-    if (this.options.registry !== undefined) return parseRegistryAddress(this.options.registry, { plainHttp });
-    for (const name of REGISTRY_ENV) {
-      const value = this.io.env[name];
-      if (value) return parseRegistryAddress(value, { plainHttp });
-    }
-    return undefined;
+    return this.krill.defaultRegistry();
   }
 
   parseReference(input: string): Reference {
-    return parseReference(input, this.defaultRegistry(), { plainHttp: this.options.plainHttp ?? false });
+    return this.krill.parseReference(input);
   }
 
   parseRepository(input: string): Reference {
-    return parseRepositoryReference(input, this.defaultRegistry(), { plainHttp: this.options.plainHttp ?? false });
+    return this.krill.parseRepository(input);
   }
 
-  /** A lstags spec, short ones resolved against the default registry like any reference. */
   parseSpec(input: string): SyncSpec {
-    const defaultRegistry = this.defaultRegistry();
-    return parseSyncSpec(input, { plainHttp: this.options.plainHttp ?? false, ...(defaultRegistry ? { defaultRegistry } : {}) });
+    return this.krill.parseSpec(input);
   }
 
-  /** The one registry that -u/--password and the KRILL_* credential variables belong to. */
-  #credentialTarget: string | undefined;
-
-  /** Names the destination of a two-registry command before any client exists. */
   setDestination(address: RegistryAddress): void {
-    this.#credentialTarget ??= this.options.registry !== undefined ? this.defaultRegistry()?.host : address.host;
+    this.krill.setDestination(address);
   }
 
-  /**
-   * One client per registry host, role and credential override, sharing the connection pool.
-   * `login` replaces the global credentials for this client (copy's --src-username, --dest-username).
-   *
-   * Credentials from flags and the environment go to ONE registry only: `--registry` if given, else
-   * the first registry a command targets ('target' or 'destination' role). A 'source' (the other
-   * side of copy, sync and compare --with) only gets its own --src-* flags or docker config, so a
-   * password meant for the destination never reaches another host or its token realm.
-   */
   client(address: RegistryAddress, options: { role?: 'target' | 'source' | 'destination'; login?: Login } = {}): Promise<RegistryClient> {
-    const role = options.role ?? 'target';
-    const key = `${address.host}|${role}|${options.login?.username ?? ''}`;
-    let pending = this.#clients.get(key);
-    if (!pending) {
-      pending = this.#createClient(address, role, options.login);
-      this.#clients.set(key, pending);
-    }
-    return pending;
+    return this.krill.client(address, options);
   }
 
-  /** Credentials for a registry, by the documented precedence (flags, env, docker config). */
-  async credentials(address: RegistryAddress, role: 'target' | 'source' | 'destination' = 'target', login?: Login) {
-    if (this.options.passwordStdin && this.#password === undefined) {
-      this.#password = (await this.io.readStdin()).replace(/\r?\n$/, '');
-      if (this.#password === '') throw new UsageError('--password-stdin read an empty password: pipe the password into krill');
-    }
-    const override = login?.username !== undefined || login?.password !== undefined;
-    if (override) return resolveCredentials(address.host, { username: login?.username, password: login?.password, env: this.io.env });
-    if (role !== 'source') {
-      this.#credentialTarget ??= this.options.registry !== undefined ? this.defaultRegistry()?.host : address.host;
-    }
-    // A source on the destination's own registry (copy between two repositories) is that registry.
-    if (this.#credentialTarget !== address.host) {
-      if (this.options.username !== undefined) this.logger.debug(`not sending --username credentials to ${address.host}: they belong to ${this.#credentialTarget ?? 'the destination'}`);
-      return resolveCredentials(address.host, { env: this.io.env, ignoreEnvCredentials: true });
-    }
-    return resolveCredentials(address.host, { username: this.options.username, password: this.#password, env: this.io.env });
-  }
-
-  async #createClient(address: RegistryAddress, role: 'target' | 'source' | 'destination', login?: Login): Promise<RegistryClient> {
-    const credentials = await this.credentials(address, role, login);
-    if (credentials && address.scheme === 'http' && !isLoopbackHost(address.host)) {
-      this.logger.warn(`credentials for ${address.host} will be sent over plain HTTP, unencrypted`);
-    }
-    return new RegistryClient({ address, transport: this.#transport, credentials, cache: this.#cache });
+  credentials(address: RegistryAddress) {
+    return this.krill.credentials(address);
   }
 
   async close(): Promise<void> {
-    this.#cache?.flush();
-    this.#cache?.close();
-    await this.#transport.close();
+    await this.krill.close();
   }
 }

@@ -2,10 +2,8 @@ import { writeFile } from 'node:fs/promises';
 import { KrillError, UsageError } from '../errors.js';
 import { shortDigest } from '../manifest/manifest.js';
 import type { ApplyResult } from '../plan/apply.js';
-import { applyPlan } from '../plan/apply.js';
 import { Journal, defaultJournalPath } from '../plan/journal.js';
 import type { Plan } from '../plan/plan.js';
-import type { RegistryClient } from '../registry/client.js';
 import type { CliContext } from './context.js';
 import { startProgress } from './progress.js';
 import { SIGNATURE_TAG } from '../policy/evaluate.js';
@@ -84,7 +82,7 @@ const GC_HINT = `Nothing is freed until the registry's garbage collector runs (w
 Do not add --delete-untagged on distribution 2.8: it also deletes the platform manifests of multi-arch images (distribution#3178).`;
 
 /** Shows the plan, saves it, asks, applies and reports. Nothing to do is success. */
-export async function executePlan(ctx: CliContext, client: RegistryClient, plan: Plan, flags: DeletionFlags, ask: { question: string; showKept?: boolean }): Promise<void> {
+export async function executePlan(ctx: CliContext, plan: Plan, flags: DeletionFlags, ask: { question: string; showKept?: boolean }): Promise<void> {
   const counts = planCounts(plan);
   if (flags.planOut) {
     try {
@@ -115,7 +113,7 @@ export async function executePlan(ctx: CliContext, client: RegistryClient, plan:
   const progress = startProgress(ctx, 'deleting');
   let result: ApplyResult;
   try {
-    result = await applyPlan(client, plan, { journal, concurrency: ctx.options.concurrency, onProgress: progress.update, signal: ctx.signal });
+    result = await ctx.krill.apply(plan, { journal, onProgress: progress.update });
   } catch (error) {
     progress.done();
     if (journal.entries > 0) ctx.io.err(`krill: what was deleted is in the undo journal: krill undo ${journal.path}\n`);

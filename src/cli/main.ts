@@ -142,7 +142,8 @@ export function buildProgram(run: (cmd: Command, load: () => Promise<CommandModu
       .option('--keep-regex <regex>', 'tags matching are always kept (repeatable)', collect)
       .option('--no-protect-latest', 'let the tag "latest" be deleted')
       .option('--older-than <duration>', 'only delete images created before now minus this (30d, 12h, 2w)')
-      .option('--version <range>', "only semver tags in this range are candidates, e.g. '<1.4'")
+      .option('--semver <range>', "only semver tags in this range are candidates, e.g. '<1.4'")
+      .addOption(new Option('--version <range>', 'deprecated: use --semver').hideHelp())
       .addOption(new Option('--sort <order>', 'what "newest" means for --keep: date (created) or semver (highest versions)').choices(['date', 'semver']))
       .option('--scan-all', 'read every repository to account for blobs shared across repositories'),
   )

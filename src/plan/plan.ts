@@ -1,8 +1,8 @@
 import { RefusedError } from '../errors.js';
 import type { TagDecision } from '../policy/evaluate.js';
-import { signatureSubject } from '../policy/evaluate.js';
+import { signatureSubject } from '../manifest/signature.js';
 import type { RegistryAddress } from '../ref/reference.js';
-import type { RepositorySnapshot } from '../registry/snapshot.js';
+import type { RepositorySnapshot } from './types.js';
 import { shortDigest } from '../manifest/manifest.js';
 
 /**

@@ -1,7 +1,7 @@
 import type semver from 'semver';
 import { compare as compareVersions } from 'semver';
 import { SIGNATURE_TAG } from '../manifest/signature.js';
-import type { RepositorySnapshot } from '../registry/snapshot.js';
+import type { RepositorySnapshot } from '../plan/types.js';
 import type { Rules } from './rules.js';
 import { tagVersion, versionInRange } from './rules.js';
 

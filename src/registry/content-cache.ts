@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { matchesDigest } from '../manifest/digest.js';
 import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -20,9 +21,6 @@ export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'krill');
 }
 
-export function sha256Digest(bytes: Uint8Array): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-}
 
 const MAX_PACKS = 8;
 /** Pending entries are written early past this, to bound memory on very large catalogs. */
@@ -97,13 +95,13 @@ export class ContentCache {
     const location = this.#load().get(digest);
     if (!location) return undefined;
     const bytes = this.#read(location);
-    return bytes && sha256Digest(bytes) === digest ? bytes : undefined;
+    return bytes && matchesDigest(bytes, digest) ? bytes : undefined;
   }
 
   /** Queues bytes under their digest; ignored when they do not match it or are already stored. */
   put(digest: string, bytes: Uint8Array): void {
     if (!/^sha256:[a-f0-9]{64}$/.test(digest) || this.#load().has(digest) || this.#pending.has(digest)) return;
-    if (sha256Digest(bytes) !== digest) return;
+    if (!matchesDigest(bytes, digest)) return;
     this.#pending.set(digest, bytes);
     this.#pendingBytes += bytes.length;
     if (this.#pendingBytes >= FLUSH_BYTES) this.flush();
@@ -167,7 +165,7 @@ export class ContentCache {
     let offset = 0;
     for (const [digest, location] of index) {
       const bytes = this.#read(location);
-      if (!bytes || sha256Digest(bytes) !== digest) continue;
+      if (!bytes || !matchesDigest(bytes, digest)) continue;
       entries[digest] = [offset, bytes.length];
       chunks.push(bytes);
       offset += bytes.length;

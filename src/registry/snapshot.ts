@@ -1,42 +1,17 @@
 import { RegistryError, isNotFound } from '../errors.js';
 import { mapConcurrent } from '../http/limiter.js';
-import type { Descriptor } from '../manifest/manifest.js';
+import type { ManifestNode, RepositorySnapshot } from '../plan/types.js';
 import type { FetchedManifest, RegistryClient } from './client.js';
 import { ImageReader } from './image-reader.js';
 import { isThrowaway } from './untag.js';
+
+export type { ManifestNode, RepositorySnapshot } from '../plan/types.js';
 
 /**
  * What a cleanup decides on: every tag of a repository with its digest, and every manifest those
  * tags reach (index children included) with the blobs it references. Read once; everything after
  * (policy, plan, reclaimable bytes) is pure computation over this.
  */
-
-export interface ManifestNode {
-  digest: string;
-  mediaType: string;
-  kind: 'image' | 'index' | 'unknown';
-  /** Bytes of the manifest itself (a blob in the registry's storage, too). */
-  size: number;
-  /** For an index: every child digest, attestations included. */
-  children: string[];
-  /** For an image: config and layers. */
-  blobs: Descriptor[];
-  /** Newest platform `created` (see ImageReader); null when unknown. */
-  created: string | null;
-  /** Children the registry no longer has (a damaged index). */
-  missing?: string[];
-  /** krill's own throwaway manifest, left on a tag by an untag that was cut half-way. */
-  throwaway?: true;
-}
-
-export interface RepositorySnapshot {
-  registry: string;
-  repository: string;
-  tags: Array<{ tag: string; digest: string }>;
-  manifests: Record<string, ManifestNode>;
-  /** Tags listed whose manifest is gone (left by a registry race or a concurrent delete). */
-  dangling?: string[];
-}
 
 export interface SnapshotOptions {
   concurrency?: number;

@@ -1,4 +1,5 @@
-import { NotFoundError, isAbortError } from '../errors.js';
+import { NotFoundError, isAbortError, isNotFound } from '../errors.js';
+import type { RemoteTags } from '../engine/compare.js';
 import { mapConcurrent } from '../http/limiter.js';
 import { formatReference } from '../ref/reference.js';
 import type { RegistryClient } from '../registry/client.js';
@@ -45,6 +46,35 @@ export async function selectTags(source: RegistryClient, spec: SyncSpec): Promis
   const listed = new Set(await source.listTags(spec.source.repository));
   const selected = [...listed].filter((t) => !spec.filter || spec.filter.test(t));
   return { tags: [...new Set([...selected.sort(), ...spec.assumed])], listed };
+}
+
+/** Registry side of a spec for compare: listed tags (filtered) with digests, and assumed tags. */
+export async function readRemoteTags(client: RegistryClient, spec: SyncSpec, concurrency: number): Promise<RemoteTags> {
+  const { tags, listed } = await selectTags(client, spec);
+  const remote: RemoteTags = { listed: new Map(), assumed: new Map() };
+  await mapConcurrent(tags, concurrency, async (tag) => {
+    const digest = (await client.digestOf(spec.source.repository, tag)) ?? null;
+    if (listed.has(tag) && digest !== null) remote.listed.set(tag, digest);
+    else remote.assumed.set(tag, digest);
+  });
+  return remote;
+}
+
+/** The digests of a second registry's tags that a spec (or the first registry) names. */
+export async function readTagDigests(client: RegistryClient, repository: string, spec: SyncSpec, remote: RemoteTags, concurrency: number): Promise<Map<string, string>> {
+  const there = new Map<string, string>();
+  let tags: string[] = [];
+  try {
+    tags = await client.listTags(repository);
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+  const wanted = tags.filter((t) => !spec.filter || spec.filter.test(t) || remote.listed.has(t) || remote.assumed.has(t));
+  await mapConcurrent(wanted, concurrency, async (tag) => {
+    const digest = await client.digestOf(repository, tag);
+    if (digest) there.set(tag, digest);
+  });
+  return there;
 }
 
 export async function syncJob(job: SyncJob, options: SyncOptions = {}): Promise<SyncOutcome[]> {

@@ -69,7 +69,7 @@ const cases: Array<[string, () => string[], RegExp]> = [
   ['duration without unit', () => ['cleanup', `${host}/web`, '--older-than', '30'], /invalid older-than "30": expected a duration such as 30d/],
   ['duration with unknown unit', () => ['cleanup', `${host}/web`, '--older-than', '3y'], /invalid older-than "3y"/],
   ['zero duration', () => ['cleanup', `${host}/web`, '--older-than', '0d'], /must be greater than zero/],
-  ['bad semver range', () => ['cleanup', `${host}/web`, '--version', 'not a range'], /invalid version range "not a range"/],
+  ['bad semver range', () => ['cleanup', `${host}/web`, '--semver', 'not a range'], /invalid version range "not a range"/],
   ['another bad semver range', () => ['cleanup', `${host}/web`, '--version', '>>1'], /invalid version range/],
   ['missing policy file', () => ['cleanup', '-f', '/nonexistent/policy.yaml'], /cannot read policy file \/nonexistent\/policy\.yaml: ENOENT/],
   ['invalid YAML', () => ['cleanup', '-f', file('bad.yaml', 'version: 1\nrules:\n  - repos: [x\n')], /bad\.yaml:\d+: invalid YAML/],

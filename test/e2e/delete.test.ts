@@ -143,13 +143,14 @@ describe('krill cleanup', () => {
     await expectIntact(r, f, Object.keys(f.tags).filter((t) => t !== '2.0.0' && t !== sigTag(f.images.idx)));
   });
 
-  it('--version and --older-than select candidates; a shared digest is only untagged', async () => {
+  it('--semver (and the deprecated --version) and --older-than select candidates; a shared digest is only untagged', async () => {
     const r = repo('apps/api');
     const f = await seedApiRepository(registry, r);
     const fresh = buildImage({ created: new Date(Date.now() - 86_400_000).toISOString(), layers: [`fresh ${r}`] });
     await pusher.push(r, fresh, '0.9.0');
     const res = await krill(['cleanup', `${registry.host}/${r}`, '--keep', '0', '--version', '<1.2', '--older-than', '30d', '--yes', '--json']);
     expect(res.code, res.stderr).toBe(0);
+    expect(res.stderr).toMatch(/--version RANGE is deprecated .*use --semver RANGE/);
     const [plan] = JSON.parse(res.stdout).repositories;
     const reasons = Object.fromEntries([...plan.keep, ...plan.delete].map((t: { tag: string; reason: string }) => [t.tag, t.reason]));
     expect(reasons).toMatchObject({

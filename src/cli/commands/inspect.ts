@@ -1,9 +1,5 @@
-import { NotFoundError } from '../../errors.js';
 import { escapeControl } from '../../text.js';
-import { findPlatform, validatePlatform } from '../../manifest/manifest.js';
-import { formatReference } from '../../ref/reference.js';
 import type { ImageInspection } from '../../registry/image-reader.js';
-import { ImageReader } from '../../registry/image-reader.js';
 import type { CliContext } from '../context.js';
 import { formatBytes, formatDate, formatTable, indent } from '../render.js';
 
@@ -14,31 +10,14 @@ interface InspectOptions {
 
 export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
   const opts = options as InspectOptions;
-  const ref = ctx.parseReference(args[0] as string);
-  if (opts.platform !== undefined) validatePlatform(opts.platform);
-  const reference = ref.digest ?? ref.tag ?? 'latest';
-  const client = await ctx.client(ref.registry);
-  const reader = new ImageReader(client, ref.repository);
-  let fetched = reader.remember(await client.getManifest(ref.repository, reference));
-  const name = formatReference({ ...ref, ...(ref.digest === undefined && ref.tag === undefined ? { tag: 'latest' } : {}) });
-
-  if (opts.platform !== undefined && fetched.manifest.kind === 'index') {
-    fetched = await reader.manifest(findPlatform(fetched.manifest, opts.platform, name).digest);
-  }
-
+  const reference = args[0] as string;
+  const platform = opts.platform !== undefined ? { platform: opts.platform } : {};
   if (opts.raw) {
-    ctx.io.out(fetched.bytes);
+    ctx.io.out((await ctx.krill.manifest(reference, platform)).fetched.bytes);
     return;
   }
-  const details = await reader.inspect(name, fetched.digest);
-  if (opts.platform !== undefined && details.manifests === undefined && details.platforms.length > 0 && !details.platforms.some((p) => p === opts.platform?.toLowerCase())) {
-    throw new NotFoundError(`${name} is a single-platform image for ${details.platforms.join(', ')}, not ${opts.platform}`);
-  }
-  if (ctx.options.json) {
-    ctx.io.out(`${JSON.stringify(details, null, 2)}\n`);
-    return;
-  }
-  ctx.io.out(renderInspection(details));
+  const details = await ctx.krill.inspect(reference, platform);
+  ctx.io.out(ctx.options.json ? `${JSON.stringify(details, null, 2)}\n` : renderInspection(details));
 }
 
 export function renderInspection(d: ImageInspection): string {

@@ -1,6 +1,5 @@
 import { KrillError } from '../../errors.js';
 import { readJournal } from '../../plan/journal.js';
-import { undoJournal } from '../../plan/undo.js';
 import { escapeControl } from '../../text.js';
 import type { CliContext } from '../context.js';
 import { confirm } from '../deletion.js';
@@ -28,7 +27,7 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
     ctx.io.err('krill: cancelled; nothing was changed\n');
     return;
   }
-  const outcomes = await undoJournal((entry) => ctx.client(entry.registry), entries, { force: opts.force === true });
+  const outcomes = await ctx.krill.undo(entries, { force: opts.force === true });
   if (ctx.options.json) ctx.io.out(`${JSON.stringify(outcomes, null, 2)}\n`);
   else {
     for (const o of outcomes) {

@@ -1,0 +1,601 @@
+import { resolveCredentials } from './auth/credentials.js';
+import type { Credentials } from './auth/credentials.js';
+import { NotFoundError, UsageError, isAbortError, isNotFound } from './errors.js';
+import { mapConcurrent } from './http/limiter.js';
+import type { TlsOptions, TransportOptions } from './http/transport.js';
+import { Transport, proxyFromEnv } from './http/transport.js';
+import type { Logger } from './logger.js';
+import { silentLogger } from './logger.js';
+import { findPlatform, validatePlatform } from './manifest/manifest.js';
+import type { ApplyResult } from './plan/apply.js';
+import { applyPlan } from './plan/apply.js';
+import type { JournalEntry } from './plan/journal.js';
+import { Journal, defaultJournalPath, readJournal } from './plan/journal.js';
+import { makePlan } from './plan/make-plan.js';
+import type { Plan, RepositoryPlan } from './plan/plan.js';
+import { buildRepositoryPlan } from './plan/plan.js';
+import type { UndoOutcome } from './plan/undo.js';
+import { undoJournal } from './plan/undo.js';
+import type { TagDecision } from './policy/evaluate.js';
+import { evaluateRules } from './policy/evaluate.js';
+import type { Policy } from './policy/policy-file.js';
+import { parsePolicy, rulesFor } from './policy/policy-file.js';
+import type { Pattern, RuleInput, Rules } from './policy/rules.js';
+import { compilePattern, compileRules } from './policy/rules.js';
+import type { Reference, RegistryAddress } from './ref/reference.js';
+import { DOCKER_HUB, formatReference, isLoopbackHost, parseReference, parseRegistryAddress, parseRepositoryReference } from './ref/reference.js';
+import type { FetchedManifest } from './registry/client.js';
+import { RegistryClient } from './registry/client.js';
+import { ContentCache, defaultCacheDir } from './registry/content-cache.js';
+import type { ImageInspection, TagSummary } from './registry/image-reader.js';
+import { ImageReader, summarizeTags } from './registry/image-reader.js';
+import type { RepositorySnapshot } from './registry/snapshot.js';
+import { readRepositorySnapshot, toManifestNode } from './registry/snapshot.js';
+import type { CopyProgress, CopyResult } from './sync/copy.js';
+import { copyImage } from './sync/copy.js';
+import type { SyncSpec, SyncTarget } from './sync/spec.js';
+import { autoPrefix, destinationRepository, parseSyncSpec, parseSyncTarget } from './sync/spec.js';
+import type { SyncJob, SyncOptions, SyncOutcome } from './sync/sync.js';
+import { readRemoteTags, readTagDigests, selectTags, syncJob } from './sync/sync.js';
+import type { CompareRow } from './engine/compare.js';
+import { compareWithLocal, compareWithRegistry } from './engine/compare.js';
+import type { LocalImage } from './engine/engine.js';
+import { canonicalName } from './engine/engine.js';
+
+/**
+ * The library's front door: one object that owns the per-host registry clients, credential
+ * resolution, the shared connection pool and the digest cache, and offers the product's verbs with
+ * string references. The CLI is a thin layer over it (parse flags → one call here → render).
+ *
+ *   const krill = new Krill({ registry: 'localhost:5000' });
+ *   const rows = await krill.tags('apps/web');
+ *   const plan = await krill.planCleanup({ repositories: ['apps/web'], rules: { keep: 3 } });
+ *   const result = await krill.apply(plan, { journal: 'undo.jsonl' });
+ *   await krill.close();
+ */
+
+export interface KrillOptions {
+  /** Default registry for short references (`host[:port]` or URL); else KRILL_REGISTRY…, else Docker Hub. */
+  registry?: string | undefined;
+  /** Plain HTTP for registries given without a scheme. */
+  plainHttp?: boolean | undefined;
+  /** Credentials for ONE registry: `registry`, or the first one a call targets (never sent elsewhere). */
+  username?: string | undefined;
+  /** A password, or a function that yields it when first needed (e.g. read from stdin). */
+  password?: string | (() => Promise<string>) | undefined;
+  /** Environment for KRILL_* variables, docker config, cache and state dirs (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  concurrency?: number;
+  timeoutMs?: number;
+  tls?: TlsOptions;
+  /** The on-disk digest cache: a directory, true for the default, false for none (default true). */
+  cache?: boolean | string;
+  logger?: Logger;
+  signal?: AbortSignal;
+}
+
+/** Per-call progress reporting. */
+export interface ProgressOptions {
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Credentials given for one side of a copy (e.g. `--src-username`). */
+export interface Login {
+  username?: string | undefined;
+  password?: string | undefined;
+}
+
+export type ClientRole = 'target' | 'source' | 'destination';
+
+/** One row of `krill tags --json`. */
+export interface TagRow {
+  tag: string;
+  digest: string | null;
+  mediaType: string;
+  created: string | null;
+  size: number;
+  platforms: string[];
+  dangling?: true;
+  missing?: string[];
+}
+
+export interface TagsOptions extends ProgressOptions {
+  filter?: string;
+  exclude?: string;
+  /** Names only, sorted (one request per page). Default false. */
+  namesOnly?: boolean;
+  limit?: number;
+}
+
+export interface CleanupRequest extends ProgressOptions {
+  /** Repositories to clean (`apps/web` or `host/apps/web`); omit with `allRepos` or a policy. */
+  repositories?: string[];
+  /** Every repository of the catalog; a string names the registry. */
+  allRepos?: boolean | string;
+  /** Retention rules (ignored with a policy). */
+  rules?: RuleInput;
+  /** A policy file's text and the path to name in errors, or a parsed policy. */
+  policy?: { text: string; path: string } | Policy;
+  /** Read every repository of the catalog to account for shared blobs. */
+  scanAll?: boolean;
+}
+
+export interface ApplyOptions extends ProgressOptions {
+  /** The undo journal: a path, or a journal opened by the caller. Default: the state directory. */
+  journal?: string | Journal;
+}
+
+export interface CopyRequest {
+  platform?: string;
+  /** Copy every tag of the source repository (the destination is then a repository). */
+  allTags?: boolean;
+  sourceLogin?: Login;
+  destinationLogin?: Login;
+  onProgress?: (progress: CopyProgress) => void;
+}
+
+export interface SyncRequest {
+  /** `HOST[:PORT][/PREFIX]` */
+  to: string;
+  /** A path placed before the source repository at the target; 'auto' = the source host. */
+  prefix?: string | undefined;
+  destinationLogin?: Login;
+}
+
+export interface CopyReport extends CopyResult {
+  source: string;
+  destination: string;
+}
+
+/** Env vars naming the default registry, ours first, then Plankton's and docker-registry-util's. */
+const REGISTRY_ENV = ['KRILL_REGISTRY', 'REGISTRY_CLI_HOSTNAME', 'REGISTRY'];
+
+export class Krill {
+  readonly logger: Logger;
+  readonly #options: KrillOptions;
+  readonly #env: NodeJS.ProcessEnv;
+  readonly #transport: Transport;
+  readonly #cache: ContentCache | undefined;
+  readonly #clients = new Map<string, Promise<RegistryClient>>();
+  #password: string | undefined;
+  /** The one registry that the given credentials and the KRILL_* credential variables belong to. */
+  #credentialTarget: string | undefined;
+
+  constructor(options: KrillOptions = {}) {
+    this.#options = options;
+    this.#env = options.env ?? process.env;
+    this.logger = options.logger ?? silentLogger;
+    const cacheDir = options.cache === false ? undefined : typeof options.cache === 'string' ? options.cache : defaultCacheDir(this.#env);
+    this.#cache = cacheDir === undefined ? undefined : new ContentCache(cacheDir);
+    const transport: TransportOptions = {
+      concurrency: options.concurrency ?? 8,
+      timeoutMs: options.timeoutMs ?? 60_000,
+      logger: this.logger,
+      userAgent: 'krill',
+      proxy: proxyFromEnv(this.#env),
+    };
+    if (options.tls) transport.tls = options.tls;
+    if (options.signal) transport.signal = options.signal;
+    this.#transport = new Transport(transport);
+  }
+
+  get concurrency(): number {
+    return this.#options.concurrency ?? 8;
+  }
+
+  // ── references ────────────────────────────────────────────────────────────────────────────
+
+  /** `registry`, else the environment; undefined means Docker Hub. */
+  defaultRegistry(): RegistryAddress | undefined {
+    const plainHttp = this.#options.plainHttp ?? false;
+    if (this.#options.registry !== undefined) return parseRegistryAddress(this.#options.registry, { plainHttp });
+    for (const name of REGISTRY_ENV) {
+      const value = this.#env[name];
+      if (value) return parseRegistryAddress(value, { plainHttp });
+    }
+    return undefined;
+  }
+
+  parseRegistry(input: string): RegistryAddress {
+    return parseRegistryAddress(input, { plainHttp: this.#options.plainHttp ?? false });
+  }
+
+  parseReference(input: string): Reference {
+    return parseReference(input, this.defaultRegistry(), { plainHttp: this.#options.plainHttp ?? false });
+  }
+
+  parseRepository(input: string): Reference {
+    return parseRepositoryReference(input, this.defaultRegistry(), { plainHttp: this.#options.plainHttp ?? false });
+  }
+
+  /** A lstags spec, short ones resolved against the default registry like any reference. */
+  parseSpec(input: string): SyncSpec {
+    const defaultRegistry = this.defaultRegistry();
+    return parseSyncSpec(input, { plainHttp: this.#options.plainHttp ?? false, ...(defaultRegistry ? { defaultRegistry } : {}) });
+  }
+
+  // ── clients and credentials ───────────────────────────────────────────────────────────────
+
+  /** Names the destination of a two-registry operation before any client exists. */
+  setDestination(address: RegistryAddress): void {
+    this.#credentialTarget ??= this.#options.registry !== undefined ? this.defaultRegistry()?.host : address.host;
+  }
+
+  /**
+   * One client per registry host, role and credential override, sharing the connection pool.
+   * Credentials from the options and the environment go to ONE registry only: `registry` if given,
+   * else the first registry a call targets ('target' or 'destination'). A 'source' (the other side
+   * of copy, sync, compare) gets only its own login or docker config, unless it is that registry.
+   */
+  client(address: RegistryAddress, options: { role?: ClientRole; login?: Login } = {}): Promise<RegistryClient> {
+    const role = options.role ?? 'target';
+    const key = `${address.host}|${address.scheme}|${role}|${options.login?.username ?? ''}`;
+    let pending = this.#clients.get(key);
+    if (!pending) {
+      pending = this.#createClient(address, role, options.login);
+      this.#clients.set(key, pending);
+    }
+    return pending;
+  }
+
+  /** Credentials for a registry, by the documented precedence (given, env, docker config). */
+  async credentials(address: RegistryAddress, role: ClientRole = 'target', login?: Login): Promise<Credentials | undefined> {
+    if (login?.username !== undefined || login?.password !== undefined) {
+      return resolveCredentials(address.host, { username: login.username, password: login.password, env: this.#env });
+    }
+    if (role !== 'source') this.setDestination(address);
+    if (this.#credentialTarget !== address.host) {
+      if (this.#options.username !== undefined) this.logger.debug(`not sending the given credentials to ${address.host}: they belong to ${this.#credentialTarget ?? 'the destination'}`);
+      return resolveCredentials(address.host, { env: this.#env, ignoreEnvCredentials: true });
+    }
+    const password = await this.#resolvePassword();
+    return resolveCredentials(address.host, { username: this.#options.username, password, env: this.#env });
+  }
+
+  async #resolvePassword(): Promise<string | undefined> {
+    const given = this.#options.password;
+    if (typeof given === 'function') this.#password ??= await given();
+    else this.#password ??= given;
+    return this.#password;
+  }
+
+  async #createClient(address: RegistryAddress, role: ClientRole, login?: Login): Promise<RegistryClient> {
+    const credentials = await this.credentials(address, role, login);
+    if (credentials && address.scheme === 'http' && !isLoopbackHost(address.host)) {
+      this.logger.warn(`credentials for ${address.host} will be sent over plain HTTP, unencrypted`);
+    }
+    return new RegistryClient({ address, transport: this.#transport, credentials, cache: this.#cache });
+  }
+
+  // ── reading ───────────────────────────────────────────────────────────────────────────────
+
+  /** Repositories of a registry's catalog, sorted. */
+  async repositories(registry?: string): Promise<string[]> {
+    const address = registry !== undefined ? this.parseRegistry(registry) : this.defaultRegistry();
+    if (address === undefined || address.host === DOCKER_HUB) {
+      throw new UsageError('Docker Hub does not offer the catalog API: name a registry, e.g. krill repos registry.example.com');
+    }
+    return (await (await this.client(address)).listRepositories()).sort();
+  }
+
+  /** The same rows as `krill tags --json`: newest first (or names only, sorted). */
+  async tags(repository: string, options: TagsOptions = {}): Promise<TagRow[]> {
+    const ref = this.parseRepository(repository);
+    const filter = options.filter !== undefined ? compilePattern(options.filter, '--filter') : undefined;
+    const exclude = options.exclude !== undefined ? compilePattern(options.exclude, '--exclude') : undefined;
+    const client = await this.client(ref.registry);
+    const names = (await client.listTags(ref.repository)).filter((tag) => matches(tag, filter, exclude));
+    if (options.namesOnly) {
+      return names
+        .sort()
+        .slice(0, options.limit)
+        .map((tag) => ({ tag, digest: null, mediaType: '', created: null, size: 0, platforms: [] }));
+    }
+    const rows = await summarizeTags(client, ref.repository, names, { concurrency: this.concurrency, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+    return rows.slice(0, options.limit).map(toTagRow);
+  }
+
+  /** The manifest a reference names (the platform's, with `platform`), exactly as served. */
+  async manifest(reference: string, options: { platform?: string } = {}): Promise<{ name: string; fetched: FetchedManifest; reader: ImageReader }> {
+    const ref = this.parseReference(reference);
+    if (options.platform !== undefined) validatePlatform(options.platform);
+    const client = await this.client(ref.registry);
+    const reader = new ImageReader(client, ref.repository);
+    let fetched = reader.remember(await client.getManifest(ref.repository, ref.digest ?? ref.tag ?? 'latest'));
+    const name = formatReference({ ...ref, ...(ref.digest === undefined && ref.tag === undefined ? { tag: 'latest' } : {}) });
+    if (options.platform !== undefined && fetched.manifest.kind === 'index') {
+      fetched = await reader.manifest(findPlatform(fetched.manifest, options.platform, name).digest);
+    }
+    return { name, fetched, reader };
+  }
+
+  /** What `krill inspect --json` shows. */
+  async inspect(reference: string, options: { platform?: string } = {}): Promise<ImageInspection> {
+    const { name, fetched, reader } = await this.manifest(reference, options);
+    const details = await reader.inspect(name, fetched.digest);
+    const wanted = options.platform?.toLowerCase();
+    if (wanted !== undefined && details.manifests === undefined && details.platforms.length > 0 && !details.platforms.includes(wanted)) {
+      throw new NotFoundError(`${name} is a single-platform image for ${details.platforms.join(', ')}, not ${options.platform}`);
+    }
+    return details;
+  }
+
+  // ── deleting: plan, then apply ───────────────────────────────────────────────────────────
+
+  /** The same plan as `krill cleanup --json --dry-run`. Validates everything before any request. */
+  async planCleanup(request: CleanupRequest): Promise<Plan> {
+    const policy = request.policy === undefined ? undefined : 'text' in request.policy ? parsePolicy(request.policy.text, request.policy.path) : request.policy;
+    const flagRules: Rules | undefined = policy ? undefined : compileRules(request.rules ?? {});
+    const { registry, repositories } = this.#cleanupTargets(request, policy);
+    const client = await this.client(registry);
+    const catalog = repositories === undefined || request.scanAll ? (await client.listRepositories()).sort() : undefined;
+    const rulesOf = (repository: string): Rules | undefined => (policy ? rulesFor(policy, repository, Boolean(request.allRepos) || repositories !== undefined) : flagRules);
+    const targets = repositories ?? catalog!.filter((r) => rulesOf(r) !== undefined);
+    // Repositories read only to account for blobs they share with the targets.
+    const others = catalog ? catalog.filter((r) => !targets.includes(r)) : [];
+    const toRead = [...targets, ...others];
+    let read = 0;
+    const snapshots = new Map<string, RepositorySnapshot>();
+    await mapConcurrent(toRead, Math.max(1, Math.ceil(this.concurrency / 2)), async (repository) => {
+      // Repositories from the catalog may hold no tags at all (an interrupted push): empty, not an error.
+      snapshots.set(repository, await readRepositorySnapshot(client, repository, { concurrency: this.concurrency, emptyIfUnknown: catalog !== undefined }));
+      request.onProgress?.(++read, toRead.length);
+    });
+    const now = Date.now();
+    const plans: RepositoryPlan[] = targets.map((repository) => {
+      const snapshot = snapshots.get(repository)!;
+      return buildRepositoryPlan(snapshot, evaluateRules(snapshot, rulesOf(repository)!, now));
+    });
+    return makePlan(registry, plans, [...snapshots.values()], catalog !== undefined);
+  }
+
+  /** Which registry and repositories a cleanup request names (undefined repositories: the catalog). */
+  #cleanupTargets(request: CleanupRequest, policy: Policy | undefined): { registry: RegistryAddress; repositories: string[] | undefined } {
+    let registry: RegistryAddress | undefined;
+    let repositories: string[] | undefined;
+    const named = request.repositories ?? [];
+    if (request.allRepos) {
+      if (named.length > 0) throw new UsageError('--all-repos takes no repositories: krill cleanup --all-repos REGISTRY');
+      const given = typeof request.allRepos === 'string' ? request.allRepos : policy?.registry;
+      registry = given !== undefined ? this.parseRegistry(given) : this.defaultRegistry();
+    } else if (named.length > 0) {
+      const refs = named.map((p) => this.parseRepository(p));
+      registry = refs[0]!.registry;
+      if (refs.some((r) => r.registry.host !== registry!.host)) throw new UsageError('krill cleanup works on one registry at a time: run it once per registry');
+      repositories = [...new Set(refs.map((r) => r.repository))];
+    } else if (policy) {
+      registry = policy.registry !== undefined ? this.parseRegistry(policy.registry) : this.defaultRegistry();
+    } else {
+      throw new UsageError('name what to clean up: krill cleanup REPO…, krill cleanup --all-repos REGISTRY, or krill cleanup -f POLICY.yaml');
+    }
+    if (registry === undefined || registry.host === DOCKER_HUB) {
+      throw new UsageError('name the registry (argument, --registry, KRILL_REGISTRY or "registry:" in the policy file); Docker Hub has no catalog or delete API');
+    }
+    return { registry, repositories };
+  }
+
+  /** The plan of `krill rm`: exactly the named tags and digests, shared digests only untagged. */
+  async planRemoval(references: string[], options: { force?: boolean } = {}): Promise<Plan> {
+    const refs = references.map((input) => {
+      const ref = this.parseReference(input);
+      if (ref.tag === undefined && ref.digest === undefined) throw new UsageError(`"${input}" names no tag or digest: write REPO:TAG or REPO@DIGEST (krill never guesses :latest for a delete)`);
+      if (ref.tag !== undefined && ref.digest !== undefined) throw new UsageError(`"${input}" names both a tag and a digest: give REPO:TAG to remove a tag, or REPO@DIGEST to delete a manifest`);
+      return ref;
+    });
+    const registry = refs[0]!.registry;
+    if (refs.some((r) => r.registry.host !== registry.host)) throw new UsageError('krill rm works on one registry at a time: run it once per registry');
+    const byRepo = new Map<string, Reference[]>();
+    for (const ref of refs) byRepo.set(ref.repository, [...(byRepo.get(ref.repository) ?? []), ref]);
+    const client = await this.client(registry);
+    const snapshots: RepositorySnapshot[] = [];
+    const plans: RepositoryPlan[] = [];
+    for (const [repository, repoRefs] of byRepo) {
+      const snapshot = await readRepositorySnapshot(client, repository, { concurrency: this.concurrency });
+      const current = new Map(snapshot.tags.map((t) => [t.tag, t.digest]));
+      const decisions: TagDecision[] = [];
+      const digests: string[] = [];
+      const dangling: string[] = [];
+      for (const ref of repoRefs) {
+        if (ref.tag !== undefined && snapshot.dangling?.includes(ref.tag)) dangling.push(ref.tag);
+        else if (ref.tag !== undefined) {
+          const digest = current.get(ref.tag);
+          if (digest === undefined) throw new NotFoundError(`${formatReference(ref)} not found: ${repository} has no tag ${ref.tag}; nothing was changed`);
+          decisions.push({ tag: ref.tag, digest, action: 'delete', reason: 'requested' });
+        } else {
+          digests.push(ref.digest!);
+        }
+      }
+      // An untagged manifest named by digest: read it so its platform manifests are known too.
+      const extra = await Promise.all(digests.filter((d) => !snapshot.manifests[d]).map((d) => client.getManifest(repository, d)));
+      const withExtra = extra.length === 0 ? snapshot : { ...snapshot, manifests: { ...snapshot.manifests, ...Object.fromEntries(extra.map((f) => [f.digest, toManifestNode(f, null)])) } };
+      for (const { tag, digest } of snapshot.tags) if (!decisions.some((d) => d.tag === tag)) decisions.push({ tag, digest, action: 'keep', reason: 'not requested' });
+      snapshots.push(withExtra);
+      plans.push(buildRepositoryPlan(withExtra, decisions, { deleteDigests: digests, force: options.force === true, removeDangling: dangling }));
+    }
+    return makePlan(registry, plans, snapshots, false);
+  }
+
+  /**
+   * Carries out a plan with every re-check `krill apply` performs, journaling before each change.
+   * Returns the outcomes and the journal path (undefined when nothing was journaled).
+   */
+  async apply(plan: Plan, options: ApplyOptions = {}): Promise<ApplyResult & { journal: string | undefined }> {
+    const client = await this.client(plan.registry);
+    const given = options.journal;
+    const journal = given instanceof Journal ? given : await Journal.open(given ?? defaultJournalPath(this.#env, plan.registry.host));
+    try {
+      const result = await applyPlan(client, plan, {
+        journal,
+        concurrency: this.concurrency,
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+        ...(this.#options.signal ? { signal: this.#options.signal } : {}),
+      });
+      return { ...result, journal: given instanceof Journal || journal.kept ? journal.path : undefined };
+    } finally {
+      if (!(given instanceof Journal)) await journal.close();
+    }
+  }
+
+  /** Puts back what a journal says was removed; tags pushed again since are skipped unless `force`. */
+  async undo(journal: string | JournalEntry[], options: { force?: boolean } = {}): Promise<UndoOutcome[]> {
+    let entries = journal;
+    if (typeof entries === 'string') {
+      const read = await readJournal(entries);
+      for (const warning of read.warnings) this.logger.warn(warning);
+      entries = read.entries;
+    }
+    return undoJournal((entry) => this.client(entry.registry), entries, { force: options.force === true });
+  }
+
+  // ── moving ────────────────────────────────────────────────────────────────────────────────
+
+  /** Copies an image (or, with `allTags`, a repository) keeping digests; credentials per side. */
+  async copy(source: string, destination: string, request: CopyRequest = {}): Promise<CopyReport[]> {
+    const src = request.allTags ? this.parseRepository(source) : this.parseReference(source);
+    const dst = this.parseReference(destination);
+    if (request.allTags && (dst.tag !== undefined || dst.digest !== undefined)) throw new UsageError('with --all-tags, DST is a repository: drop its :TAG');
+    if (dst.digest !== undefined) throw new UsageError(`"${destination}": a destination names a tag, not a digest (the digest is kept as it is)`);
+    if (request.platform !== undefined) validatePlatform(request.platform);
+    this.setDestination(dst.registry);
+    const from = await this.client(src.registry, { role: 'source', ...(request.sourceLogin ? { login: request.sourceLogin } : {}) });
+    const to = await this.client(dst.registry, { role: 'destination', ...(request.destinationLogin ? { login: request.destinationLogin } : {}) });
+    const jobs: Array<{ reference: string; tags: string[] }> = [];
+    if (request.allTags) {
+      for (const tag of (await from.listTags(src.repository)).sort()) jobs.push({ reference: tag, tags: [tag] });
+    } else {
+      const reference = src.digest ?? src.tag ?? 'latest';
+      const tag = dst.tag ?? (src.digest === undefined ? (src.tag ?? 'latest') : undefined);
+      jobs.push({ reference, tags: tag === undefined ? [] : [tag] });
+    }
+    const reports: CopyReport[] = [];
+    await mapConcurrent(jobs, request.allTags ? 2 : 1, async (job) => {
+      const result = await copyImage({ client: from, repository: src.repository }, job.reference, { client: to, repository: dst.repository }, job.tags, {
+        ...(request.platform !== undefined ? { platform: request.platform } : {}),
+        concurrency: Math.max(1, Math.ceil(this.concurrency / 2)),
+        ...(request.onProgress ? { onProgress: request.onProgress } : {}),
+      });
+      const sourceName = formatReference({ ...src, ...(job.reference.includes(':') ? { digest: job.reference } : { tag: job.reference }) });
+      const destinationName = formatReference({ registry: dst.registry, repository: dst.repository, ...(job.tags[0] ? { tag: job.tags[0] } : { digest: result.digest }) });
+      reports.push({ ...result, source: sourceName, destination: destinationName });
+    });
+    return reports;
+  }
+
+  /**
+   * Prepares a lstags-style sync: specs (`[REGISTRY/]REPO[:TAG][~/REGEX/][=TAG1,TAG2]`) into
+   * `to` (`HOST[:PORT][/PREFIX]`). Everything is validated before any request.
+   */
+  async syncJobs(specs: string[], request: SyncRequest): Promise<SyncJob[]> {
+    if (specs.length === 0) throw new UsageError('name what to sync: krill sync SPEC… --to TARGET, or krill sync -f FILE');
+    const target: SyncTarget = parseSyncTarget(request.to, { plainHttp: this.#options.plainHttp ?? false });
+    const parsed = specs.map((s) => this.parseSpec(s));
+    const prefixFor = (spec: SyncSpec) =>
+      request.prefix === 'auto' ? [target.prefix, autoPrefix(spec.source.registry)].filter(Boolean).join('/') : [target.prefix, request.prefix].filter(Boolean).join('/');
+    this.setDestination(target.registry);
+    const destination = await this.client(target.registry, { role: 'destination', ...(request.destinationLogin ? { login: request.destinationLogin } : {}) });
+    const jobs: SyncJob[] = [];
+    for (const spec of parsed) {
+      const source = await this.client(spec.source.registry, { role: 'source' });
+      jobs.push({ spec, source, destination, destinationRepository: destinationRepository(target, spec.source.repository, prefixFor(spec)) });
+    }
+    return jobs;
+  }
+
+  /** One sync round over prepared jobs: copies what the destination lacks or has another digest of. */
+  async sync(jobs: SyncJob[], options: SyncOptions & { daemon?: boolean } = {}): Promise<SyncOutcome[]> {
+    const all: SyncOutcome[] = [];
+    for (const job of jobs) {
+      if (options.shouldStop?.()) break;
+      try {
+        all.push(...(await syncJob(job, options)));
+      } catch (error) {
+        if (isAbortError(error) || !options.daemon) throw error;
+        // Daemon mode: a whole spec failing (listing, auth) is logged and the loop goes on.
+        this.logger.warn(`${job.spec.input}: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    return all;
+  }
+
+  /**
+   * `sync --prune`: a plan deleting destination tags that the source no longer lists, with the
+   * same safety as `rm`. The source's whole tag list counts: a `~/REGEX/` filter narrows what is
+   * copied, never what is kept.
+   */
+  async planPrune(jobs: SyncJob[]): Promise<Plan> {
+    const destination = jobs[0]!.destination;
+    const byRepo = new Map<string, Set<string>>();
+    for (const job of jobs) {
+      if (job.spec.source.tag !== undefined) continue; // a single named tag says nothing about the others
+      const { tags, listed } = await selectTags(job.source, job.spec);
+      const wanted = byRepo.get(job.destinationRepository) ?? new Set<string>();
+      for (const t of [...listed, ...tags]) wanted.add(t);
+      byRepo.set(job.destinationRepository, wanted);
+    }
+    const snapshots: RepositorySnapshot[] = [];
+    const plans: RepositoryPlan[] = [];
+    for (const [repository, wanted] of byRepo) {
+      let snapshot;
+      try {
+        snapshot = await readRepositorySnapshot(destination, repository, { concurrency: this.concurrency });
+      } catch (error) {
+        if (isNotFound(error)) continue;
+        throw error;
+      }
+      const decisions: TagDecision[] = snapshot.tags.map(({ tag, digest }) =>
+        wanted.has(tag) ? { tag, digest, action: 'keep', reason: 'at the source' } : { tag, digest, action: 'delete', reason: 'no longer at the source' },
+      );
+      snapshots.push(snapshot);
+      plans.push(buildRepositoryPlan(snapshot, decisions));
+    }
+    return makePlan(destination.address, plans, snapshots, false);
+  }
+
+  /**
+   * Per spec, the state of each tag against the local engine's images (`local`), or with `with`
+   * (`HOST[:PORT][/PREFIX]`) against a second registry.
+   */
+  async compare(specs: string[], options: { with?: string; local?: LocalImage[] } = {}): Promise<Array<{ repository: string; rows: CompareRow[] }>> {
+    const parsed = specs.map((s) => this.parseSpec(s));
+    const other = options.with !== undefined ? parseSyncTarget(options.with, { plainHttp: this.#options.plainHttp ?? false }) : undefined;
+    if (other) this.setDestination(other.registry);
+    const results: Array<{ repository: string; rows: CompareRow[] }> = [];
+    for (const spec of parsed) {
+      const client = await this.client(spec.source.registry, other ? { role: 'source' } : {});
+      const remote = await readRemoteTags(client, spec, this.concurrency);
+      let rows: CompareRow[];
+      if (other) {
+        const there = await readTagDigests(await this.client(other.registry, { role: 'destination' }), destinationRepository(other, spec.source.repository), spec, remote, this.concurrency);
+        rows = compareWithRegistry(remote, there);
+      } else {
+        rows = compareWithLocal(canonicalName(spec.source), remote, options.local ?? []);
+      }
+      results.push({ repository: canonicalName(spec.source), rows });
+    }
+    return results;
+  }
+
+  /** Flushes the cache and closes every connection. */
+  async close(): Promise<void> {
+    this.#cache?.flush();
+    this.#cache?.close();
+    await this.#transport.close();
+  }
+}
+
+function matches(tag: string, filter: Pattern | undefined, exclude: Pattern | undefined): boolean {
+  return (!filter || filter.test(tag)) && !(exclude && exclude.test(tag));
+}
+
+function toTagRow(r: TagSummary): TagRow {
+  return {
+    tag: r.tag,
+    digest: r.dangling ? null : r.digest,
+    mediaType: r.mediaType,
+    created: r.created,
+    size: r.size,
+    platforms: r.platforms,
+    ...(r.dangling ? { dangling: true as const } : {}),
+    ...(r.missing ? { missing: r.missing } : {}),
+  };
+}

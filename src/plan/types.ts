@@ -1,0 +1,33 @@
+import type { Descriptor } from '../manifest/manifest.js';
+
+/**
+ * The pure vocabulary that retention and planning decide on: a repository read once (tags and
+ * every manifest they reach). Filled by registry/snapshot.ts; everything after is pure computation.
+ */
+
+export interface ManifestNode {
+  digest: string;
+  mediaType: string;
+  kind: 'image' | 'index' | 'unknown';
+  /** Bytes of the manifest itself (a blob in the registry's storage, too). */
+  size: number;
+  /** For an index: every child digest, attestations included. */
+  children: string[];
+  /** For an image: config and layers. */
+  blobs: Descriptor[];
+  /** Newest platform `created` (see ImageReader); null when unknown. */
+  created: string | null;
+  /** Children the registry no longer has (a damaged index). */
+  missing?: string[];
+  /** krill's own throwaway manifest, left on a tag by an untag that was cut half-way. */
+  throwaway?: true;
+}
+
+export interface RepositorySnapshot {
+  registry: string;
+  repository: string;
+  tags: Array<{ tag: string; digest: string }>;
+  manifests: Record<string, ManifestNode>;
+  /** Tags listed whose manifest is gone (left by a registry race or a concurrent delete). */
+  dangling?: string[];
+}

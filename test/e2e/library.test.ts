@@ -1,0 +1,43 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isolatedEnv } from '../harness/cli.js';
+import { seedWebRepository } from '../harness/fixtures.js';
+import { Pusher } from '../harness/images.js';
+import type { TestRegistry } from '../harness/registry.js';
+import { startRegistry } from '../harness/registry.js';
+
+// The README's Library example, run as written against two real registries: only the host names
+// are replaced, and `import … from 'krill'` resolves to this package (Node's self-reference).
+let source: TestRegistry;
+let mirror: TestRegistry;
+
+beforeAll(async () => {
+  [source, mirror] = await Promise.all([startRegistry(), startRegistry()]);
+  await seedWebRepository(source);
+});
+afterAll(async () => {
+  await Promise.all([source?.stop(), mirror?.stop()]);
+});
+
+function readmeExample(): string {
+  const readme = readFileSync(join(import.meta.dirname, '../../README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('## Library'));
+  return /```ts\n([\s\S]*?)```/.exec(section)![1]!;
+}
+
+describe('the README library example', () => {
+  it('runs as written: tags, inspect, planCleanup, apply, copy', async () => {
+    const dir = join(import.meta.dirname, '../../.test-output');
+    mkdirSync(dir, { recursive: true });
+    const script = join(dir, 'readme-example.mjs');
+    writeFileSync(script, readmeExample().replaceAll('localhost:5000', source.host).replaceAll('mirror.example.com', mirror.host));
+    const env = isolatedEnv();
+    const { stdout } = await promisify(execFile)(process.execPath, [script], { env, cwd: env.HOME });
+    expect(stdout).toMatch(/^\d+ sha256:[a-f0-9]{64}\n\d+ deleted\n$/);
+    expect(await new Pusher(mirror).resolve('apps/web', '2.0.0')).toBe(await new Pusher(source).resolve('apps/web', '2.0.0'));
+    expect(readFileSync(join(env.HOME!, 'undo.jsonl'), 'utf8')).toContain('"kind":"delete-manifest"');
+  });
+});
