@@ -98,18 +98,31 @@ export interface RegistryErrorEntry {
   detail?: unknown;
 }
 
-/** A registry answered with an error status. `errors` holds the parsed spec error body, if any. */
+/** Statuses worth another try: timeouts, rate limits, and server or gateway hiccups. */
+export const TEMPORARY_STATUS: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
+
+/**
+ * A registry answered with an error status. `errors` holds the parsed spec error body, if any;
+ * `method` and `url` (redacted: no credentials, no signed parameters) name the request.
+ */
 export class RegistryError extends KrillError {
   readonly status: number;
   readonly errors: RegistryErrorEntry[];
+  readonly method: string | undefined;
+  readonly url: string | undefined;
+  /** Whether the same request may succeed later (429, 5xx, 408). */
+  readonly temporary: boolean;
 
   constructor(
     message: string,
-    options: { status: number; errors?: RegistryErrorEntry[]; cause?: unknown; code?: ErrorCode },
+    options: { status: number; errors?: RegistryErrorEntry[]; cause?: unknown; code?: ErrorCode; method?: string; url?: string },
   ) {
     super(options.code ?? (options.status === 404 ? 'NOT_FOUND' : 'REGISTRY'), message, options);
     this.status = options.status;
     this.errors = options.errors ?? [];
+    this.method = options.method;
+    this.url = options.url;
+    this.temporary = TEMPORARY_STATUS.has(options.status);
   }
 
   hasCode(code: string): boolean {
@@ -144,6 +157,14 @@ export function parseRegistryErrors(body: string): RegistryErrorEntry[] {
   } catch {
     return [];
   }
+}
+
+/**
+ * The one answer to "may this work if tried again?": network failures and temporary registry
+ * statuses. Used by the transport's retries and by copy's blob restarts.
+ */
+export function isTemporary(error: unknown): boolean {
+  return error instanceof NetworkError || (error instanceof RegistryError && error.temporary);
 }
 
 /** A registry or krill "not found" (repository, tag, manifest): callers that treat absence as an answer. */

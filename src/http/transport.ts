@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import { Agent, EnvHttpProxyAgent, request } from 'undici';
 import type { Dispatcher } from 'undici';
-import { AbortedError, InvalidResponseError, NetworkError, TlsError, isAbortError } from '../errors.js';
+import { AbortedError, InvalidResponseError, KrillError, NetworkError, TEMPORARY_STATUS, TlsError, isAbortError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { Limiter } from './limiter.js';
@@ -78,8 +78,8 @@ export interface StreamResponse {
 }
 
 const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
-/** Answers worth another try: timeouts, rate limits, and server or gateway hiccups. */
-export const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+/** Answers worth another try (see errors.ts). */
+export const RETRY_STATUS = TEMPORARY_STATUS;
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'DELETE']);
 const RETRY_NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
 
@@ -361,7 +361,7 @@ async function readBody(body: Readable, limit: number, req: HttpRequest): Promis
 }
 
 function toNetworkError(error: unknown, req: HttpRequest): Error {
-  if (error instanceof Error && 'exitCode' in error) return error; // already a KrillError
+  if (error instanceof KrillError) return error;
   const code = errorCode(error) ?? 'unknown error';
   const where = `${req.url.protocol}//${req.url.host}`;
   if (isCertificateError(error)) {

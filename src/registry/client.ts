@@ -4,7 +4,7 @@ import { AuthSession } from '../auth/session.js';
 import { InvalidResponseError, NetworkError, RegistryError, UnsupportedError, isNotFound, parseRegistryErrors } from '../errors.js';
 import { nextLink } from '../http/link.js';
 import type { HttpRequest, HttpResponse, StreamResponse, Transport } from '../http/transport.js';
-import { RETRY_STATUS, discard, isNoTlsError } from '../http/transport.js';
+import { RETRY_STATUS, discard, isNoTlsError, redactUrl } from '../http/transport.js';
 import type { Manifest } from '../manifest/manifest.js';
 import { parseManifest } from '../manifest/manifest.js';
 import { DOCKER_SCHEMA1_SIGNED, MANIFEST_ACCEPT } from '../manifest/media-types.js';
@@ -203,7 +203,7 @@ export class RegistryClient {
     if (res.status === 403) message += ` (check that the account has permission for ${options.scope.split(':').slice(1).join(' ')})`;
     if (res.status === 429) message += ' (rate limited: wait and try again, or log in for a higher limit)';
     if (RETRY_STATUS.has(res.status)) message += '; gave up after retrying';
-    return new RegistryError(message, { status: res.status, errors });
+    return new RegistryError(message, { status: res.status, errors, method: options.method, url: redactUrl(url) });
   }
 
   /** Every repository in the catalog, following `Link` pages. */

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import type { TransformCallback } from 'node:stream';
-import { InvalidResponseError, KrillError, NetworkError, RegistryError, UnsupportedError } from '../errors.js';
+import { InvalidResponseError, KrillError, UnsupportedError, isTemporary } from '../errors.js';
 import { mapConcurrent } from '../http/limiter.js';
 import type { Descriptor } from '../manifest/manifest.js';
 import { findPlatform } from '../manifest/manifest.js';
@@ -74,12 +74,12 @@ class DigestCheck extends Transform {
   }
 }
 
-/** Failures worth restarting a blob transfer for: the network, corrupted bytes, server hiccups. */
+/**
+ * Failures worth restarting a blob transfer for: anything temporary, bytes that failed their digest
+ * check (corrupted in transit), and a source stream cut mid-way (undici's plain socket error).
+ */
 function isTransient(error: unknown): boolean {
-  if (error instanceof NetworkError || error instanceof InvalidResponseError) return true;
-  if (error instanceof RegistryError) return error.status === 429 || error.status >= 500;
-  // A source stream cut mid-way surfaces from undici as a plain socket error.
-  return error instanceof Error && !(error instanceof KrillError);
+  return isTemporary(error) || error instanceof InvalidResponseError || (error instanceof Error && !(error instanceof KrillError));
 }
 
 /**

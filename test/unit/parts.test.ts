@@ -1,0 +1,107 @@
+import { readFileSync, readdirSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Limiter, mapConcurrent } from '../../src/http/limiter.js';
+import { ContentCache } from '../../src/registry/content-cache.js';
+import { computeDigest } from '../../src/manifest/digest.js';
+import { compareWithLocal, compareWithRegistry } from '../../src/engine/compare.js';
+import { judgeRestore } from '../../src/plan/undo.js';
+
+// Pure and local parts that had no unit test: the limiter, the pack cache, compare states, undo's verdict.
+describe('Limiter and mapConcurrent', () => {
+  it('never runs more than the limit, keeps FIFO order, and lowers/raises the limit', async () => {
+    const limiter = new Limiter(2);
+    let active = 0;
+    let peak = 0;
+    const started: number[] = [];
+    const task = (n: number) => () =>
+      new Promise<number>((resolve) => {
+        started.push(n);
+        active++;
+        peak = Math.max(peak, active);
+        setTimeout(() => {
+          active--;
+          resolve(n);
+        }, 5);
+      });
+    const results = await Promise.all([1, 2, 3, 4, 5].map((n) => limiter.run(task(n))));
+    expect(results).toEqual([1, 2, 3, 4, 5]);
+    expect(peak).toBe(2);
+    expect(started).toEqual([1, 2, 3, 4, 5]);
+    limiter.setLimit(0.4);
+    expect(limiter.limit).toBe(1);
+    limiter.setLimit(99);
+    expect(limiter.limit).toBe(2);
+  });
+
+  it('mapConcurrent keeps input order', async () => {
+    expect(await mapConcurrent([30, 10, 20], 3, async (ms) => new Promise((r) => setTimeout(() => r(ms), ms)))).toEqual([30, 10, 20]);
+  });
+});
+
+describe('ContentCache (pack files)', () => {
+  const entry = (text: string) => {
+    const bytes = Buffer.from(text);
+    return { digest: computeDigest(bytes), bytes };
+  };
+
+  it('flushes to a pack, serves it to the next run, and merges packs past eight', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'krill-cache-'));
+    const entries = Array.from({ length: 10 }, (_, i) => entry(`manifest ${i}`));
+    for (const { digest, bytes } of entries) {
+      const run = new ContentCache(dir);
+      run.put(digest, bytes);
+      run.flush();
+      run.close();
+    }
+    const later = new ContentCache(dir);
+    for (const { digest, bytes } of entries) expect(later.get(digest)).toEqual(bytes);
+    later.close();
+    expect(readdirSync(join(dir, 'packs')).filter((n) => n.endsWith('.pack')).length).toBeLessThanOrEqual(9);
+  });
+
+  it('a damaged pack is a miss, never wrong data; a damaged index only costs its entries', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'krill-cache-'));
+    const a = entry('{"a":1}');
+    const cache = new ContentCache(dir);
+    cache.put(a.digest, a.bytes);
+    cache.flush();
+    cache.close();
+    const pack = readdirSync(join(dir, 'packs')).find((n) => n.endsWith('.pack'))!;
+    const bytes = readFileSync(join(dir, 'packs', pack));
+    bytes[0] = bytes[0]! ^ 0xff;
+    writeFileSync(join(dir, 'packs', pack), bytes);
+    expect(new ContentCache(dir).get(a.digest)).toBeUndefined();
+    writeFileSync(join(dir, 'packs', pack.replace(/\.pack$/, '.idx')), '{not json');
+    expect(new ContentCache(dir).get(a.digest)).toBeUndefined();
+  });
+});
+
+describe('compare states', () => {
+  const name = 'registry.example.com/apps/web';
+  const remote = { listed: new Map([['1', 'sha256:a'], ['2', 'sha256:b']]), assumed: new Map<string, string | null>([['9', null]]) };
+
+  it('against the engine: PRESENT, CHANGED, ABSENT, LOCAL-ONLY, ASSUMED', () => {
+    const local = [
+      { id: 'sha256:i1', tags: [`${name}:1`], digests: [`${name}@sha256:a`], created: null },
+      { id: 'sha256:i2', tags: [`${name}:2`, `${name}:local`], digests: [`${name}@sha256:old`], created: null },
+    ];
+    const states = Object.fromEntries(compareWithLocal(name, remote, local).map((r) => [r.tag, r.state]));
+    expect(states).toEqual({ '1': 'PRESENT', '2': 'CHANGED', '9': 'ASSUMED', local: 'LOCAL-ONLY' });
+  });
+
+  it('against a second registry', () => {
+    const states = Object.fromEntries(compareWithRegistry(remote, new Map([['1', 'sha256:a'], ['x', 'sha256:c']])).map((r) => [r.tag, r.state]));
+    expect(states).toEqual({ '1': 'PRESENT', '2': 'ABSENT', '9': 'ASSUMED', x: 'LOCAL-ONLY' });
+  });
+});
+
+describe("undo's verdict per tag", () => {
+  it('restores absent tags, leaves restored ones, skips re-pushed ones unless forced', () => {
+    expect(judgeRestore('sha256:a', undefined, false)).toBe('restore');
+    expect(judgeRestore('sha256:a', 'sha256:a', false)).toBe('already');
+    expect(judgeRestore('sha256:a', 'sha256:b', false)).toBe('skip');
+    expect(judgeRestore('sha256:a', 'sha256:b', true)).toBe('restore');
+  });
+});
