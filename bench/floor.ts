@@ -66,8 +66,14 @@ async function tags(base: string, repo: string): Promise<void> {
     for (const m of doc.manifests ?? []) children.add(m.digest);
     if (doc.config) configs.add(doc.config.digest);
   };
-  await Promise.all(names.map(async (t) => note(JSON.parse((await get(`${base}/v2/${repo}/manifests/${t}`, { accept: ACCEPT })).body))));
-  await Promise.all([...children].map(async (d) => note(JSON.parse((await get(`${base}/v2/${repo}/manifests/${d}`, { accept: ACCEPT })).body))));
+  await Promise.all(
+    names.map(async (t) => note(JSON.parse((await get(`${base}/v2/${repo}/manifests/${t}`, { accept: ACCEPT })).body))),
+  );
+  await Promise.all(
+    [...children].map(async (d) =>
+      note(JSON.parse((await get(`${base}/v2/${repo}/manifests/${d}`, { accept: ACCEPT })).body)),
+    ),
+  );
   await Promise.all([...configs].map((d) => get(`${base}/v2/${repo}/blobs/${d}`)));
 }
 
@@ -78,14 +84,15 @@ else if (mode === 'tags') await tags(base, repo!);
 else if (mode === 'head') {
   const names = await list(base, `/v2/${repo}/tags/list?n=1000`, 'tags');
   await Promise.all(names.map((t) => get(`${base}/v2/${repo}/manifests/${t}`, { accept: ACCEPT }, 'HEAD')));
-}
-else if (mode === 'catalog') {
+} else if (mode === 'catalog') {
   const repos = await list(base, '/v2/_catalog?n=1000', 'repositories');
   // Many repositories in flight; the limiter keeps requests at CONCURRENCY.
   let next = 0;
-  await Promise.all(Array.from({ length: 32 }, async () => {
-    while (next < repos.length) await tags(base, repos[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: 32 }, async () => {
+      while (next < repos.length) await tags(base, repos[next++]!);
+    }),
+  );
 } else if (mode === 'delete' || mode === 'checked') {
   await tags(base, repo!);
   if (mode === 'checked') {

@@ -21,7 +21,13 @@ export async function seedR1(registry: TestRegistry, repository: string): Promis
     let m: BuiltManifest;
     if (i % 10 === 0) {
       const amd = buildImage({ created: day(i), layers, format: 'oci' });
-      const arm = buildImage({ created: day(i), layers: ['bench arm base', `bench arm layer ${i}`], format: 'oci', architecture: 'arm64', variant: 'v8' });
+      const arm = buildImage({
+        created: day(i),
+        layers: ['bench arm base', `bench arm layer ${i}`],
+        format: 'oci',
+        architecture: 'arm64',
+        variant: 'v8',
+      });
       m = buildIndex([amd, arm], { format: 'oci' });
     } else {
       m = buildImage({ created: day(i), layers });
@@ -46,7 +52,12 @@ export async function seedR2(registry: TestRegistry, prefix: string, repositorie
     await pusher.mountBlob(name, shared.digest, seedRepo);
     for (let i = 0; i < 2; i++) {
       const m = buildImage({ created: day(r * 2 + i), layers: ['r2 shared layer', `r2 ${r} ${i}`] });
-      await pusher.pushTagged(name, m, Array.from({ length: 5 }, (_, t) => `v${i}.${t}`), { skipBlobs: [shared.digest], skipHead: true });
+      await pusher.pushTagged(
+        name,
+        m,
+        Array.from({ length: 5 }, (_, t) => `v${i}.${t}`),
+        { skipBlobs: [shared.digest], skipHead: true },
+      );
     }
   });
   return repositories * 10;

@@ -115,7 +115,14 @@ export class RegistryError extends KrillError {
 
   constructor(
     message: string,
-    options: { status: number; errors?: RegistryErrorEntry[]; cause?: unknown; code?: ErrorCode; method?: string; url?: string },
+    options: {
+      status: number;
+      errors?: RegistryErrorEntry[];
+      cause?: unknown;
+      code?: ErrorCode;
+      method?: string;
+      url?: string;
+    },
   ) {
     super(options.code ?? (options.status === 404 ? 'NOT_FOUND' : 'REGISTRY'), message, options);
     this.status = options.status;

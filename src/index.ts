@@ -6,7 +6,18 @@
 
 // The front door.
 export { Krill } from './krill.js';
-export type { ApplyOptions as KrillApplyOptions, CleanupRequest, ClientRole, CopyReport, CopyRequest, KrillOptions, Login, ProgressOptions, TagRow, TagsOptions } from './krill.js';
+export type {
+  ApplyOptions as KrillApplyOptions,
+  CleanupRequest,
+  ClientRole,
+  CopyReport,
+  CopyRequest,
+  KrillOptions,
+  Login,
+  ProgressOptions,
+  TagRow,
+  TagsOptions,
+} from './krill.js';
 
 // Errors: one class per code, `cause` kept.
 export {
@@ -30,7 +41,15 @@ export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';
 
 // Pure parsers and planners (no I/O).
-export { formatReference, parseReference, parseRegistryAddress, parseRepositoryReference, validateDigest, validateRepository, validateTag } from './ref/reference.js';
+export {
+  formatReference,
+  parseReference,
+  parseRegistryAddress,
+  parseRepositoryReference,
+  validateDigest,
+  validateRepository,
+  validateTag,
+} from './ref/reference.js';
 export type { Reference, RegistryAddress, Scheme } from './ref/reference.js';
 export { parseManifest } from './manifest/manifest.js';
 export type { Descriptor, ImageManifest, IndexManifest, Manifest, Platform } from './manifest/manifest.js';

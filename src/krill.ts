@@ -23,7 +23,14 @@ import { parsePolicy, rulesFor } from './policy/policy-file.js';
 import type { Pattern, RuleInput, Rules } from './policy/rules.js';
 import { compilePattern, compileRules } from './policy/rules.js';
 import type { Reference, RegistryAddress } from './ref/reference.js';
-import { DOCKER_HUB, formatReference, isLoopbackHost, parseReference, parseRegistryAddress, parseRepositoryReference } from './ref/reference.js';
+import {
+  DOCKER_HUB,
+  formatReference,
+  isLoopbackHost,
+  parseReference,
+  parseRegistryAddress,
+  parseRepositoryReference,
+} from './ref/reference.js';
 import type { FetchedManifest } from './registry/client.js';
 import { RegistryClient } from './registry/client.js';
 import { ContentCache, defaultCacheDir } from './registry/content-cache.js';
@@ -165,7 +172,12 @@ export class Krill {
     this.#options = options;
     this.#env = options.env ?? process.env;
     this.logger = options.logger ?? silentLogger;
-    const cacheDir = options.cache === false ? undefined : typeof options.cache === 'string' ? options.cache : defaultCacheDir(this.#env);
+    const cacheDir =
+      options.cache === false
+        ? undefined
+        : typeof options.cache === 'string'
+          ? options.cache
+          : defaultCacheDir(this.#env);
     this.#cache = cacheDir === undefined ? undefined : new ContentCache(cacheDir);
     const transport: TransportOptions = {
       concurrency: options.concurrency ?? 8,
@@ -211,7 +223,10 @@ export class Krill {
   /** A lstags spec, short ones resolved against the default registry like any reference. */
   parseSpec(input: string): SyncSpec {
     const defaultRegistry = this.defaultRegistry();
-    return parseSyncSpec(input, { plainHttp: this.#options.plainHttp ?? false, ...(defaultRegistry ? { defaultRegistry } : {}) });
+    return parseSyncSpec(input, {
+      plainHttp: this.#options.plainHttp ?? false,
+      ...(defaultRegistry ? { defaultRegistry } : {}),
+    });
   }
 
   // ── clients and credentials ───────────────────────────────────────────────────────────────
@@ -239,13 +254,20 @@ export class Krill {
   }
 
   /** Credentials for a registry, by the documented precedence (given, env, docker config). */
-  async credentials(address: RegistryAddress, role: ClientRole = 'target', login?: Login): Promise<Credentials | undefined> {
+  async credentials(
+    address: RegistryAddress,
+    role: ClientRole = 'target',
+    login?: Login,
+  ): Promise<Credentials | undefined> {
     if (login?.username !== undefined || login?.password !== undefined) {
       return resolveCredentials(address.host, { username: login.username, password: login.password, env: this.#env });
     }
     if (role !== 'source') this.setDestination(address);
     if (this.#credentialTarget !== address.host) {
-      if (this.#options.username !== undefined) this.logger.debug(`not sending the given credentials to ${address.host}: they belong to ${this.#credentialTarget ?? 'the destination'}`);
+      if (this.#options.username !== undefined)
+        this.logger.debug(
+          `not sending the given credentials to ${address.host}: they belong to ${this.#credentialTarget ?? 'the destination'}`,
+        );
       return resolveCredentials(address.host, { env: this.#env, ignoreEnvCredentials: true });
     }
     const password = await this.#resolvePassword();
@@ -273,7 +295,9 @@ export class Krill {
   async repositories(registry?: string): Promise<string[]> {
     const address = registry !== undefined ? this.parseRegistry(registry) : this.defaultRegistry();
     if (address === undefined || address.host === DOCKER_HUB) {
-      throw new UsageError('Docker Hub does not offer the catalog API: name a registry, e.g. krill repos registry.example.com');
+      throw new UsageError(
+        'Docker Hub does not offer the catalog API: name a registry, e.g. krill repos registry.example.com',
+      );
     }
     return (await (await this.client(address)).listRepositories()).sort();
   }
@@ -291,18 +315,27 @@ export class Krill {
         .slice(0, options.limit)
         .map((tag) => ({ tag, digest: null, mediaType: '', created: null, size: 0, platforms: [] }));
     }
-    const rows = await summarizeTags(client, ref.repository, names, { concurrency: this.concurrency, ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+    const rows = await summarizeTags(client, ref.repository, names, {
+      concurrency: this.concurrency,
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    });
     return rows.slice(0, options.limit).map(toTagRow);
   }
 
   /** The manifest a reference names (the platform's, with `platform`), exactly as served. */
-  async manifest(reference: string, options: { platform?: string } = {}): Promise<{ name: string; fetched: FetchedManifest; reader: ImageReader }> {
+  async manifest(
+    reference: string,
+    options: { platform?: string } = {},
+  ): Promise<{ name: string; fetched: FetchedManifest; reader: ImageReader }> {
     const ref = this.parseReference(reference);
     if (options.platform !== undefined) validatePlatform(options.platform);
     const client = await this.client(ref.registry);
     const reader = new ImageReader(client, ref.repository);
     let fetched = reader.remember(await client.getManifest(ref.repository, ref.digest ?? ref.tag ?? 'latest'));
-    const name = formatReference({ ...ref, ...(ref.digest === undefined && ref.tag === undefined ? { tag: 'latest' } : {}) });
+    const name = formatReference({
+      ...ref,
+      ...(ref.digest === undefined && ref.tag === undefined ? { tag: 'latest' } : {}),
+    });
     if (options.platform !== undefined && fetched.manifest.kind === 'index') {
       fetched = await reader.manifest(findPlatform(fetched.manifest, options.platform, name).digest);
     }
@@ -314,8 +347,15 @@ export class Krill {
     const { name, fetched, reader } = await this.manifest(reference, options);
     const details = await reader.inspect(name, fetched.digest);
     const wanted = options.platform?.toLowerCase();
-    if (wanted !== undefined && details.manifests === undefined && details.platforms.length > 0 && !details.platforms.includes(wanted)) {
-      throw new NotFoundError(`${name} is a single-platform image for ${details.platforms.join(', ')}, not ${options.platform}`);
+    if (
+      wanted !== undefined &&
+      details.manifests === undefined &&
+      details.platforms.length > 0 &&
+      !details.platforms.includes(wanted)
+    ) {
+      throw new NotFoundError(
+        `${name} is a single-platform image for ${details.platforms.join(', ')}, not ${options.platform}`,
+      );
     }
     return details;
   }
@@ -324,12 +364,19 @@ export class Krill {
 
   /** The same plan as `krill cleanup --json --dry-run`. Validates everything before any request. */
   async planCleanup(request: CleanupRequest): Promise<Plan> {
-    const policy = request.policy === undefined ? undefined : 'text' in request.policy ? parsePolicy(request.policy.text, request.policy.path) : request.policy;
+    const policy =
+      request.policy === undefined
+        ? undefined
+        : 'text' in request.policy
+          ? parsePolicy(request.policy.text, request.policy.path)
+          : request.policy;
     const flagRules: Rules | undefined = policy ? undefined : compileRules(request.rules ?? {});
     const { registry, repositories } = this.#cleanupTargets(request, policy);
     const client = await this.client(registry);
-    const catalog = repositories === undefined || request.scanAll ? (await client.listRepositories()).sort() : undefined;
-    const rulesOf = (repository: string): Rules | undefined => (policy ? rulesFor(policy, repository, Boolean(request.allRepos) || repositories !== undefined) : flagRules);
+    const catalog =
+      repositories === undefined || request.scanAll ? (await client.listRepositories()).sort() : undefined;
+    const rulesOf = (repository: string): Rules | undefined =>
+      policy ? rulesFor(policy, repository, Boolean(request.allRepos) || repositories !== undefined) : flagRules;
     const targets = repositories ?? catalog!.filter((r) => rulesOf(r) !== undefined);
     // Repositories read only to account for blobs they share with the targets.
     const others = catalog ? catalog.filter((r) => !targets.includes(r)) : [];
@@ -338,7 +385,13 @@ export class Krill {
     const snapshots = new Map<string, RepositorySnapshot>();
     await mapConcurrent(toRead, Math.max(1, Math.ceil(this.concurrency / 2)), async (repository) => {
       // Repositories from the catalog may hold no tags at all (an interrupted push): empty, not an error.
-      snapshots.set(repository, await readRepositorySnapshot(client, repository, { concurrency: this.concurrency, emptyIfUnknown: catalog !== undefined }));
+      snapshots.set(
+        repository,
+        await readRepositorySnapshot(client, repository, {
+          concurrency: this.concurrency,
+          emptyIfUnknown: catalog !== undefined,
+        }),
+      );
       request.onProgress?.(++read, toRead.length);
     });
     const now = Date.now();
@@ -350,26 +403,35 @@ export class Krill {
   }
 
   /** Which registry and repositories a cleanup request names (undefined repositories: the catalog). */
-  #cleanupTargets(request: CleanupRequest, policy: Policy | undefined): { registry: RegistryAddress; repositories: string[] | undefined } {
+  #cleanupTargets(
+    request: CleanupRequest,
+    policy: Policy | undefined,
+  ): { registry: RegistryAddress; repositories: string[] | undefined } {
     let registry: RegistryAddress | undefined;
     let repositories: string[] | undefined;
     const named = request.repositories ?? [];
     if (request.allRepos) {
-      if (named.length > 0) throw new UsageError('--all-repos takes no repositories: krill cleanup --all-repos REGISTRY');
+      if (named.length > 0)
+        throw new UsageError('--all-repos takes no repositories: krill cleanup --all-repos REGISTRY');
       const given = typeof request.allRepos === 'string' ? request.allRepos : policy?.registry;
       registry = given !== undefined ? this.parseRegistry(given) : this.defaultRegistry();
     } else if (named.length > 0) {
       const refs = named.map((p) => this.parseRepository(p));
       registry = refs[0]!.registry;
-      if (refs.some((r) => r.registry.host !== registry!.host)) throw new UsageError('krill cleanup works on one registry at a time: run it once per registry');
+      if (refs.some((r) => r.registry.host !== registry!.host))
+        throw new UsageError('krill cleanup works on one registry at a time: run it once per registry');
       repositories = [...new Set(refs.map((r) => r.repository))];
     } else if (policy) {
       registry = policy.registry !== undefined ? this.parseRegistry(policy.registry) : this.defaultRegistry();
     } else {
-      throw new UsageError('name what to clean up: krill cleanup REPO…, krill cleanup --all-repos REGISTRY, or krill cleanup -f POLICY.yaml');
+      throw new UsageError(
+        'name what to clean up: krill cleanup REPO…, krill cleanup --all-repos REGISTRY, or krill cleanup -f POLICY.yaml',
+      );
     }
     if (registry === undefined || registry.host === DOCKER_HUB) {
-      throw new UsageError('name the registry (argument, --registry, KRILL_REGISTRY or "registry:" in the policy file); Docker Hub has no catalog or delete API');
+      throw new UsageError(
+        'name the registry (argument, --registry, KRILL_REGISTRY or "registry:" in the policy file); Docker Hub has no catalog or delete API',
+      );
     }
     return { registry, repositories };
   }
@@ -378,12 +440,19 @@ export class Krill {
   async planRemoval(references: string[], options: { force?: boolean } = {}): Promise<Plan> {
     const refs = references.map((input) => {
       const ref = this.parseReference(input);
-      if (ref.tag === undefined && ref.digest === undefined) throw new UsageError(`"${input}" names no tag or digest: write REPO:TAG or REPO@DIGEST (krill never guesses :latest for a delete)`);
-      if (ref.tag !== undefined && ref.digest !== undefined) throw new UsageError(`"${input}" names both a tag and a digest: give REPO:TAG to remove a tag, or REPO@DIGEST to delete a manifest`);
+      if (ref.tag === undefined && ref.digest === undefined)
+        throw new UsageError(
+          `"${input}" names no tag or digest: write REPO:TAG or REPO@DIGEST (krill never guesses :latest for a delete)`,
+        );
+      if (ref.tag !== undefined && ref.digest !== undefined)
+        throw new UsageError(
+          `"${input}" names both a tag and a digest: give REPO:TAG to remove a tag, or REPO@DIGEST to delete a manifest`,
+        );
       return ref;
     });
     const registry = refs[0]!.registry;
-    if (refs.some((r) => r.registry.host !== registry.host)) throw new UsageError('krill rm works on one registry at a time: run it once per registry');
+    if (refs.some((r) => r.registry.host !== registry.host))
+      throw new UsageError('krill rm works on one registry at a time: run it once per registry');
     const byRepo = new Map<string, Reference[]>();
     for (const ref of refs) byRepo.set(ref.repository, [...(byRepo.get(ref.repository) ?? []), ref]);
     const client = await this.client(registry);
@@ -399,18 +468,40 @@ export class Krill {
         if (ref.tag !== undefined && snapshot.dangling?.includes(ref.tag)) dangling.push(ref.tag);
         else if (ref.tag !== undefined) {
           const digest = current.get(ref.tag);
-          if (digest === undefined) throw new NotFoundError(`${formatReference(ref)} not found: ${repository} has no tag ${ref.tag}; nothing was changed`);
+          if (digest === undefined)
+            throw new NotFoundError(
+              `${formatReference(ref)} not found: ${repository} has no tag ${ref.tag}; nothing was changed`,
+            );
           decisions.push({ tag: ref.tag, digest, action: 'delete', reason: 'requested' });
         } else {
           digests.push(ref.digest!);
         }
       }
       // An untagged manifest named by digest: read it so its platform manifests are known too.
-      const extra = await Promise.all(digests.filter((d) => !snapshot.manifests[d]).map((d) => client.getManifest(repository, d)));
-      const withExtra = extra.length === 0 ? snapshot : { ...snapshot, manifests: { ...snapshot.manifests, ...Object.fromEntries(extra.map((f) => [f.digest, toManifestNode(f, null)])) } };
-      for (const { tag, digest } of snapshot.tags) if (!decisions.some((d) => d.tag === tag)) decisions.push({ tag, digest, action: 'keep', reason: 'not requested' });
+      const extra = await Promise.all(
+        digests.filter((d) => !snapshot.manifests[d]).map((d) => client.getManifest(repository, d)),
+      );
+      const withExtra =
+        extra.length === 0
+          ? snapshot
+          : {
+              ...snapshot,
+              manifests: {
+                ...snapshot.manifests,
+                ...Object.fromEntries(extra.map((f) => [f.digest, toManifestNode(f, null)])),
+              },
+            };
+      for (const { tag, digest } of snapshot.tags)
+        if (!decisions.some((d) => d.tag === tag))
+          decisions.push({ tag, digest, action: 'keep', reason: 'not requested' });
       snapshots.push(withExtra);
-      plans.push(buildRepositoryPlan(withExtra, decisions, { deleteDigests: digests, force: options.force === true, removeDangling: dangling }));
+      plans.push(
+        buildRepositoryPlan(withExtra, decisions, {
+          deleteDigests: digests,
+          force: options.force === true,
+          removeDangling: dangling,
+        }),
+      );
     }
     return makePlan(registry, plans, snapshots, false);
   }
@@ -422,7 +513,8 @@ export class Krill {
   async apply(plan: Plan, options: ApplyOptions = {}): Promise<ApplyResult & { journal: string | undefined }> {
     const client = await this.client(plan.registry);
     const given = options.journal;
-    const journal = given instanceof Journal ? given : await Journal.open(given ?? defaultJournalPath(this.#env, plan.registry.host));
+    const journal =
+      given instanceof Journal ? given : await Journal.open(given ?? defaultJournalPath(this.#env, plan.registry.host));
     try {
       const result = await applyPlan(client, plan, {
         journal,
@@ -453,12 +545,20 @@ export class Krill {
   async copy(source: string, destination: string, request: CopyRequest = {}): Promise<CopyReport[]> {
     const src = request.allTags ? this.parseRepository(source) : this.parseReference(source);
     const dst = this.parseReference(destination);
-    if (request.allTags && (dst.tag !== undefined || dst.digest !== undefined)) throw new UsageError('with --all-tags, DST is a repository: drop its :TAG');
-    if (dst.digest !== undefined) throw new UsageError(`"${destination}": a destination names a tag, not a digest (the digest is kept as it is)`);
+    if (request.allTags && (dst.tag !== undefined || dst.digest !== undefined))
+      throw new UsageError('with --all-tags, DST is a repository: drop its :TAG');
+    if (dst.digest !== undefined)
+      throw new UsageError(`"${destination}": a destination names a tag, not a digest (the digest is kept as it is)`);
     if (request.platform !== undefined) validatePlatform(request.platform);
     this.setDestination(dst.registry);
-    const from = await this.client(src.registry, { role: 'source', ...(request.sourceLogin ? { login: request.sourceLogin } : {}) });
-    const to = await this.client(dst.registry, { role: 'destination', ...(request.destinationLogin ? { login: request.destinationLogin } : {}) });
+    const from = await this.client(src.registry, {
+      role: 'source',
+      ...(request.sourceLogin ? { login: request.sourceLogin } : {}),
+    });
+    const to = await this.client(dst.registry, {
+      role: 'destination',
+      ...(request.destinationLogin ? { login: request.destinationLogin } : {}),
+    });
     const jobs: Array<{ reference: string; tags: string[] }> = [];
     if (request.allTags) {
       for (const tag of (await from.listTags(src.repository)).sort()) jobs.push({ reference: tag, tags: [tag] });
@@ -469,13 +569,26 @@ export class Krill {
     }
     const reports: CopyReport[] = [];
     await mapConcurrent(jobs, request.allTags ? 2 : 1, async (job) => {
-      const result = await copyImage({ client: from, repository: src.repository }, job.reference, { client: to, repository: dst.repository }, job.tags, {
-        ...(request.platform !== undefined ? { platform: request.platform } : {}),
-        concurrency: Math.max(1, Math.ceil(this.concurrency / 2)),
-        ...(request.onProgress ? { onProgress: request.onProgress } : {}),
+      const result = await copyImage(
+        { client: from, repository: src.repository },
+        job.reference,
+        { client: to, repository: dst.repository },
+        job.tags,
+        {
+          ...(request.platform !== undefined ? { platform: request.platform } : {}),
+          concurrency: Math.max(1, Math.ceil(this.concurrency / 2)),
+          ...(request.onProgress ? { onProgress: request.onProgress } : {}),
+        },
+      );
+      const sourceName = formatReference({
+        ...src,
+        ...(job.reference.includes(':') ? { digest: job.reference } : { tag: job.reference }),
       });
-      const sourceName = formatReference({ ...src, ...(job.reference.includes(':') ? { digest: job.reference } : { tag: job.reference }) });
-      const destinationName = formatReference({ registry: dst.registry, repository: dst.repository, ...(job.tags[0] ? { tag: job.tags[0] } : { digest: result.digest }) });
+      const destinationName = formatReference({
+        registry: dst.registry,
+        repository: dst.repository,
+        ...(job.tags[0] ? { tag: job.tags[0] } : { digest: result.digest }),
+      });
       reports.push({ ...result, source: sourceName, destination: destinationName });
     });
     return reports;
@@ -486,17 +599,28 @@ export class Krill {
    * `to` (`HOST[:PORT][/PREFIX]`). Everything is validated before any request.
    */
   async syncJobs(specs: string[], request: SyncRequest): Promise<SyncJob[]> {
-    if (specs.length === 0) throw new UsageError('name what to sync: krill sync SPEC… --to TARGET, or krill sync -f FILE');
+    if (specs.length === 0)
+      throw new UsageError('name what to sync: krill sync SPEC… --to TARGET, or krill sync -f FILE');
     const target: SyncTarget = parseSyncTarget(request.to, { plainHttp: this.#options.plainHttp ?? false });
     const parsed = specs.map((s) => this.parseSpec(s));
     const prefixFor = (spec: SyncSpec) =>
-      request.prefix === 'auto' ? [target.prefix, autoPrefix(spec.source.registry)].filter(Boolean).join('/') : [target.prefix, request.prefix].filter(Boolean).join('/');
+      request.prefix === 'auto'
+        ? [target.prefix, autoPrefix(spec.source.registry)].filter(Boolean).join('/')
+        : [target.prefix, request.prefix].filter(Boolean).join('/');
     this.setDestination(target.registry);
-    const destination = await this.client(target.registry, { role: 'destination', ...(request.destinationLogin ? { login: request.destinationLogin } : {}) });
+    const destination = await this.client(target.registry, {
+      role: 'destination',
+      ...(request.destinationLogin ? { login: request.destinationLogin } : {}),
+    });
     const jobs: SyncJob[] = [];
     for (const spec of parsed) {
       const source = await this.client(spec.source.registry, { role: 'source' });
-      jobs.push({ spec, source, destination, destinationRepository: destinationRepository(target, spec.source.repository, prefixFor(spec)) });
+      jobs.push({
+        spec,
+        source,
+        destination,
+        destinationRepository: destinationRepository(target, spec.source.repository, prefixFor(spec)),
+      });
     }
     return jobs;
   }
@@ -543,7 +667,9 @@ export class Krill {
         throw error;
       }
       const decisions: TagDecision[] = snapshot.tags.map(({ tag, digest }) =>
-        wanted.has(tag) ? { tag, digest, action: 'keep', reason: 'at the source' } : { tag, digest, action: 'delete', reason: 'no longer at the source' },
+        wanted.has(tag)
+          ? { tag, digest, action: 'keep', reason: 'at the source' }
+          : { tag, digest, action: 'delete', reason: 'no longer at the source' },
       );
       snapshots.push(snapshot);
       plans.push(buildRepositoryPlan(snapshot, decisions));
@@ -555,9 +681,15 @@ export class Krill {
    * Per spec, the state of each tag against the local engine's images (`local`), or with `with`
    * (`HOST[:PORT][/PREFIX]`) against a second registry.
    */
-  async compare(specs: string[], options: { with?: string; local?: LocalImage[] } = {}): Promise<Array<{ repository: string; rows: CompareRow[] }>> {
+  async compare(
+    specs: string[],
+    options: { with?: string; local?: LocalImage[] } = {},
+  ): Promise<Array<{ repository: string; rows: CompareRow[] }>> {
     const parsed = specs.map((s) => this.parseSpec(s));
-    const other = options.with !== undefined ? parseSyncTarget(options.with, { plainHttp: this.#options.plainHttp ?? false }) : undefined;
+    const other =
+      options.with !== undefined
+        ? parseSyncTarget(options.with, { plainHttp: this.#options.plainHttp ?? false })
+        : undefined;
     if (other) this.setDestination(other.registry);
     const results: Array<{ repository: string; rows: CompareRow[] }> = [];
     for (const spec of parsed) {
@@ -565,7 +697,13 @@ export class Krill {
       const remote = await readRemoteTags(client, spec, this.concurrency);
       let rows: CompareRow[];
       if (other) {
-        const there = await readTagDigests(await this.client(other.registry, { role: 'destination' }), destinationRepository(other, spec.source.repository), spec, remote, this.concurrency);
+        const there = await readTagDigests(
+          await this.client(other.registry, { role: 'destination' }),
+          destinationRepository(other, spec.source.repository),
+          spec,
+          remote,
+          this.concurrency,
+        );
         rows = compareWithRegistry(remote, there);
       } else {
         rows = compareWithLocal(canonicalName(spec.source), remote, options.local ?? []);

@@ -11,14 +11,24 @@ if (build.status !== 0) {
   console.log('0 passed, 1 failed (build failed)');
   process.exit(1);
 }
-const args = ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${out}`, ...process.argv.slice(2)];
+const args = [
+  'vitest',
+  'run',
+  '--reporter=default',
+  '--reporter=json',
+  `--outputFile.json=${out}`,
+  ...process.argv.slice(2),
+];
 const run = spawnSync('npx', args, { stdio: 'inherit' });
 let passed = 0;
 let failed = 0;
 if (existsSync(out)) {
   const results = JSON.parse(readFileSync(out, 'utf8'));
   passed = results.numPassedTests;
-  failed = results.numFailedTests + (results.numRuntimeErrorTestSuites ?? 0) + (results.numFailedTestSuites && results.numFailedTests === 0 ? results.numFailedTestSuites : 0);
+  failed =
+    results.numFailedTests +
+    (results.numRuntimeErrorTestSuites ?? 0) +
+    (results.numFailedTestSuites && results.numFailedTests === 0 ? results.numFailedTestSuites : 0);
 } else {
   failed = 1;
 }

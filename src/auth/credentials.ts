@@ -72,22 +72,37 @@ async function readDockerConfig(path: string): Promise<DockerConfig | undefined>
 }
 
 /** Runs `docker-credential-NAME get` the way docker does: server URL on stdin, JSON on stdout. */
-export async function runCredentialHelper(helper: string, serverUrl: string, env: NodeJS.ProcessEnv): Promise<Credentials | undefined> {
+export async function runCredentialHelper(
+  helper: string,
+  serverUrl: string,
+  env: NodeJS.ProcessEnv,
+): Promise<Credentials | undefined> {
   const program = `docker-credential-${helper}`;
-  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(program, ['get'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-    child.on('error', (error) => reject(new AuthError(`credential helper ${program} could not be run (${(error as NodeJS.ErrnoException).code ?? error.message}): install it or remove it from docker config.json`, { cause: error })));
-    child.on('close', (exitCode) => resolve({ code: exitCode, stdout: out, stderr: err }));
-    child.stdin.end(serverUrl);
-  });
+  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+    (resolve, reject) => {
+      const child = spawn(program, ['get'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+      child.on('error', (error) =>
+        reject(
+          new AuthError(
+            `credential helper ${program} could not be run (${(error as NodeJS.ErrnoException).code ?? error.message}): install it or remove it from docker config.json`,
+            { cause: error },
+          ),
+        ),
+      );
+      child.on('close', (exitCode) => resolve({ code: exitCode, stdout: out, stderr: err }));
+      child.stdin.end(serverUrl);
+    },
+  );
   if (code !== 0) {
     // Helpers report a missing entry with this text (docker-credential-helpers' ErrCredentialsNotFound).
     if (/credentials not found/i.test(stdout + stderr)) return undefined;
-    throw new AuthError(`credential helper ${program} failed for ${serverUrl} (exit ${code}): check that you are logged in with docker login`);
+    throw new AuthError(
+      `credential helper ${program} failed for ${serverUrl} (exit ${code}): check that you are logged in with docker login`,
+    );
   }
   let parsed: { Username?: string; Secret?: string };
   try {
@@ -110,7 +125,10 @@ function decodeAuth(auth: string): { username: string; password: string } | unde
 }
 
 /** Resolves credentials for one registry host (canonical, e.g. `docker.io` or `localhost:5000`). */
-export async function resolveCredentials(host: string, options: CredentialOptions = {}): Promise<Credentials | undefined> {
+export async function resolveCredentials(
+  host: string,
+  options: CredentialOptions = {},
+): Promise<Credentials | undefined> {
   const env = options.env ?? process.env;
   if (options.username !== undefined || options.password !== undefined) {
     if (options.username === undefined || options.password === undefined) {
@@ -139,9 +157,13 @@ export async function resolveCredentials(host: string, options: CredentialOption
   if (authEntry.identitytoken) return { username: '', password: '', identityToken: authEntry.identitytoken, source };
   if (authEntry.auth) {
     const decoded = decodeAuth(authEntry.auth);
-    if (!decoded) throw new UsageError(`docker config ${path}: the "auth" entry for ${host} is not base64 of user:password; run docker login again`);
+    if (!decoded)
+      throw new UsageError(
+        `docker config ${path}: the "auth" entry for ${host} is not base64 of user:password; run docker login again`,
+      );
     return { ...decoded, source };
   }
-  if (authEntry.username && authEntry.password) return { username: authEntry.username, password: authEntry.password, source };
+  if (authEntry.username && authEntry.password)
+    return { username: authEntry.username, password: authEntry.password, source };
   return undefined;
 }

@@ -60,7 +60,9 @@ export class AuthSession {
     if (!challenge) return undefined;
     if (challenge.scheme === 'basic') {
       if (!this.credentials || this.credentials.identityToken) {
-        throw new AuthError(`${this.registry} requires a username and password: pass --username with --password-stdin, set KRILL_USERNAME/KRILL_PASSWORD, or run docker login ${this.registry}`);
+        throw new AuthError(
+          `${this.registry} requires a username and password: pass --username with --password-stdin, set KRILL_USERNAME/KRILL_PASSWORD, or run docker login ${this.registry}`,
+        );
       }
       return `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64')}`;
     }
@@ -73,9 +75,15 @@ export class AuthSession {
    * (a token may have been revoked early, or the first request went out unauthenticated).
    * The caller retries once and calls `refused` if that fails too.
    */
-  async retryAuthorization(wwwAuthenticate: string | undefined, scope: string, sentHeader: string | undefined): Promise<string> {
+  async retryAuthorization(
+    wwwAuthenticate: string | undefined,
+    scope: string,
+    sentHeader: string | undefined,
+  ): Promise<string> {
     if (!this.setChallenge(wwwAuthenticate)) {
-      throw new AuthError(`${this.registry} refused ${describeScope(scope)} and sent no usable authentication challenge`);
+      throw new AuthError(
+        `${this.registry} refused ${describeScope(scope)} and sent no usable authentication challenge`,
+      );
     }
     const challenge = this.#challenge!;
     if (sentHeader !== undefined && (challenge.scheme === 'basic' || challenge.params.error === 'insufficient_scope')) {
@@ -91,7 +99,9 @@ export class AuthSession {
     if (this.#challenge?.scheme === 'basic') {
       return new AuthError(`${this.registry} rejected ${this.who}: check the username and password`);
     }
-    return new AuthError(`${this.registry} refused ${describeScope(scope)} for ${this.who}: check that the account has this permission`);
+    return new AuthError(
+      `${this.registry} refused ${describeScope(scope)} for ${this.who}: check that the account has this permission`,
+    );
   }
 
   #key(challenge: Challenge, scope: string): string {
@@ -114,7 +124,10 @@ export class AuthSession {
 
   async #fetchToken(challenge: Challenge, scope: string): Promise<CachedToken> {
     const realm = challenge.params.realm;
-    if (!realm) throw new AuthError(`${this.registry} sent a Bearer challenge without a realm: the registry's auth.token configuration is incomplete`);
+    if (!realm)
+      throw new AuthError(
+        `${this.registry} sent a Bearer challenge without a realm: the registry's auth.token configuration is incomplete`,
+      );
     let url: URL;
     try {
       url = new URL(realm);
@@ -123,11 +136,18 @@ export class AuthSession {
     }
     // A hostile or misconfigured registry must not make krill send credentials in clear text, or
     // silently to a third host: refuse an http realm unless plain HTTP was asked for (loopback aside).
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && (this.plainHttpAllowed || isLoopbackHost(url.host)))) {
-      throw new AuthError(`${this.registry} sent a token realm on plain HTTP (${url.protocol}//${url.host}); refusing to send credentials unencrypted (use --plain-http only if you trust the network)`);
+    if (
+      url.protocol !== 'https:' &&
+      !(url.protocol === 'http:' && (this.plainHttpAllowed || isLoopbackHost(url.host)))
+    ) {
+      throw new AuthError(
+        `${this.registry} sent a token realm on plain HTTP (${url.protocol}//${url.host}); refusing to send credentials unencrypted (use --plain-http only if you trust the network)`,
+      );
     }
     if (url.host !== this.registry && this.credentials) {
-      this.transport.logger.debug(`${this.registry}: the token realm is on another host, ${url.host}; credentials go there`);
+      this.transport.logger.debug(
+        `${this.registry}: the token realm is on another host, ${url.host}; credentials go there`,
+      );
     }
     const service = challenge.params.service;
     const started = Date.now();
@@ -135,36 +155,64 @@ export class AuthSession {
     let response;
     if (creds?.identityToken) {
       // OAuth2 refresh-token grant, as docker does for identity tokens (docker login with SSO).
-      const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.identityToken, client_id: 'krill', scope });
+      const form = new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: creds.identityToken,
+        client_id: 'krill',
+        scope,
+      });
       if (service) form.set('service', service);
-      response = await this.transport.send({ method: 'POST', url, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: form.toString(), maxBodyBytes: 1024 * 1024 });
+      response = await this.transport.send({
+        method: 'POST',
+        url,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: form.toString(),
+        maxBodyBytes: 1024 * 1024,
+      });
     } else {
       if (service) url.searchParams.set('service', service);
       // Several scopes (a cross-repository mount needs push on one and pull on the other) are
       // separate `scope` parameters, as the token spec allows.
       for (const one of scope.split(' ')) url.searchParams.append('scope', one);
       const headers: Record<string, string> = {};
-      if (creds) headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
+      if (creds)
+        headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
       response = await this.transport.send({ method: 'GET', url, headers, maxBodyBytes: 1024 * 1024 });
     }
     if (response.status === 401 || response.status === 403) {
       if (!creds) {
-        throw new AuthError(`${this.registry} requires authentication for ${describeScope(scope)}: pass --username with --password-stdin, set KRILL_USERNAME/KRILL_PASSWORD, or run docker login ${this.registry}`);
+        throw new AuthError(
+          `${this.registry} requires authentication for ${describeScope(scope)}: pass --username with --password-stdin, set KRILL_USERNAME/KRILL_PASSWORD, or run docker login ${this.registry}`,
+        );
       }
-      throw new AuthError(`the token server of ${this.registry} (${url.host}) rejected ${this.who} (HTTP ${response.status}): check the username and password`);
+      throw new AuthError(
+        `the token server of ${this.registry} (${url.host}) rejected ${this.who} (HTTP ${response.status}): check the username and password`,
+      );
     }
     if (response.status !== 200) {
-      throw new AuthError(`the token server of ${this.registry} (${url.host}) answered HTTP ${response.status} for ${describeScope(scope)}: check the registry's auth configuration or try again later`);
+      throw new AuthError(
+        `the token server of ${this.registry} (${url.host}) answered HTTP ${response.status} for ${describeScope(scope)}: check the registry's auth configuration or try again later`,
+      );
     }
     let body: { token?: unknown; access_token?: unknown; expires_in?: unknown };
     try {
       body = JSON.parse(response.body.toString('utf8')) as typeof body;
     } catch (cause) {
-      throw new InvalidResponseError(`the token server of ${this.registry} (${url.host}) answered something that is not JSON`, { cause });
+      throw new InvalidResponseError(
+        `the token server of ${this.registry} (${url.host}) answered something that is not JSON`,
+        { cause },
+      );
     }
-    const token = typeof body.token === 'string' && body.token ? body.token : typeof body.access_token === 'string' ? body.access_token : '';
-    if (!token) throw new InvalidResponseError(`the token server of ${this.registry} (${url.host}) answered without a token`);
-    const expiresIn = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : DEFAULT_EXPIRES_IN_S;
+    const token =
+      typeof body.token === 'string' && body.token
+        ? body.token
+        : typeof body.access_token === 'string'
+          ? body.access_token
+          : '';
+    if (!token)
+      throw new InvalidResponseError(`the token server of ${this.registry} (${url.host}) answered without a token`);
+    const expiresIn =
+      typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : DEFAULT_EXPIRES_IN_S;
     return { token, expiresAt: started + expiresIn * 1000 };
   }
 }

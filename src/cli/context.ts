@@ -49,10 +49,15 @@ function readTlsFile(path: string | undefined, flag: string): Buffer | undefined
   try {
     bytes = readFileSync(path);
   } catch (error) {
-    throw new UsageError(`cannot read ${flag} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; check the path`, { cause: error });
+    throw new UsageError(
+      `cannot read ${flag} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; check the path`,
+      { cause: error },
+    );
   }
   if (!/-----BEGIN [A-Z0-9 ]+-----/.test(bytes.toString('latin1'))) {
-    throw new UsageError(`${flag} ${path} is not a PEM file (no "-----BEGIN" line); convert it with openssl, e.g. openssl x509 -inform der -in FILE -out FILE.pem`);
+    throw new UsageError(
+      `${flag} ${path} is not a PEM file (no "-----BEGIN" line); convert it with openssl, e.g. openssl x509 -inform der -in FILE -out FILE.pem`,
+    );
   }
   return bytes;
 }
@@ -83,9 +88,12 @@ export class CliContext {
     };
     const color = options.color && io.stdoutIsTty && !io.env.NO_COLOR;
     this.style = { header: color ? (text) => `\x1b[1m${text}\x1b[0m` : (text) => text };
-    if (options.clientCert !== undefined && options.clientKey === undefined) throw new UsageError('--client-cert needs --client-key with the matching private key');
-    if (options.clientKey !== undefined && options.clientCert === undefined) throw new UsageError('--client-key needs --client-cert with the matching certificate');
-    if (options.password !== undefined && options.passwordStdin) throw new UsageError('use either --password or --password-stdin, not both');
+    if (options.clientCert !== undefined && options.clientKey === undefined)
+      throw new UsageError('--client-cert needs --client-key with the matching private key');
+    if (options.clientKey !== undefined && options.clientCert === undefined)
+      throw new UsageError('--client-key needs --client-cert with the matching certificate');
+    if (options.password !== undefined && options.passwordStdin)
+      throw new UsageError('use either --password or --password-stdin, not both');
     if ((options.password !== undefined || options.passwordStdin) && options.username === undefined) {
       throw new UsageError('a password was given without --username: add --username USER');
     }
@@ -98,14 +106,19 @@ export class CliContext {
     if (key) tls.key = key;
     if (options.insecure) {
       tls.insecure = true;
-      this.logger.warn('--insecure: TLS certificates are not verified; anyone on the network path can read and alter this traffic');
+      this.logger.warn(
+        '--insecure: TLS certificates are not verified; anyone on the network path can read and alter this traffic',
+      );
     }
     if (options.password !== undefined) {
-      this.logger.warn('--password on the command line is visible in shell history and process lists; prefer --password-stdin');
+      this.logger.warn(
+        '--password on the command line is visible in shell history and process lists; prefer --password-stdin',
+      );
     }
     const readPassword = async () => {
       const password = (await io.readStdin()).replace(/\r?\n$/, '');
-      if (password === '') throw new UsageError('--password-stdin read an empty password: pipe the password into krill');
+      if (password === '')
+        throw new UsageError('--password-stdin read an empty password: pipe the password into krill');
       return password;
     };
     this.krill = new Krill({
@@ -143,7 +156,10 @@ export class CliContext {
     this.krill.setDestination(address);
   }
 
-  client(address: RegistryAddress, options: { role?: 'target' | 'source' | 'destination'; login?: Login } = {}): Promise<RegistryClient> {
+  client(
+    address: RegistryAddress,
+    options: { role?: 'target' | 'source' | 'destination'; login?: Login } = {},
+  ): Promise<RegistryClient> {
     return this.krill.client(address, options);
   }
 

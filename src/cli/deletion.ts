@@ -36,7 +36,14 @@ export function planCounts(plan: Plan) {
       }
     }
   }
-  return { deleteTags, untagTags, manifests, platformManifests, keepTags, actions: deleteTags + untagTags + manifests + platformManifests };
+  return {
+    deleteTags,
+    untagTags,
+    manifests,
+    platformManifests,
+    keepTags,
+    actions: deleteTags + untagTags + manifests + platformManifests,
+  };
 }
 
 /** Signature tags carry a whole digest; the table shows them shortened (JSON keeps them whole). */
@@ -48,16 +55,30 @@ export function renderPlan(plan: Plan, options: { showKept?: boolean } = {}): st
   let out = '';
   for (const repo of plan.repositories) {
     const rows: string[][] = [];
-    if (options.showKept !== false) for (const t of repo.keep) rows.push(['keep', t.tag, shortDigest(t.digest), t.reason]);
-    for (const t of repo.delete) rows.push([t.reason.includes('untag only') ? 'untag' : 'delete', t.tag, shortDigest(t.digest), t.reason]);
+    if (options.showKept !== false)
+      for (const t of repo.keep) rows.push(['keep', t.tag, shortDigest(t.digest), t.reason]);
+    for (const t of repo.delete)
+      rows.push([t.reason.includes('untag only') ? 'untag' : 'delete', t.tag, shortDigest(t.digest), t.reason]);
     for (const a of repo.actions) {
-      if (a.kind === 'delete-manifest' && a.tags.length === 0) rows.push(['delete', '-', shortDigest(a.digest), a.parent ? `platform manifest of deleted ${shortDigest(a.parent)}` : 'untagged manifest']);
+      if (a.kind === 'delete-manifest' && a.tags.length === 0)
+        rows.push([
+          'delete',
+          '-',
+          shortDigest(a.digest),
+          a.parent ? `platform manifest of deleted ${shortDigest(a.parent)}` : 'untagged manifest',
+        ]);
       if (a.kind === 'remove-dangling') rows.push(['untag', a.tag, '-', 'dangling: listed, but its manifest is gone']);
     }
-    for (const tag of repo.dangling ?? []) rows.push(['skip', tag, '-', 'dangling: listed, but its manifest is gone (krill rm removes it)']);
+    for (const tag of repo.dangling ?? [])
+      rows.push(['skip', tag, '-', 'dangling: listed, but its manifest is gone (krill rm removes it)']);
     if (rows.length === 0) continue;
     out += `${plan.registry.host}/${repo.repository}\n`;
-    out += indent(formatTable(['ACTION', 'TAG', 'DIGEST', 'REASON'], rows.map(([action, tag, digest, reason]) => [action!, displayTag(tag!), digest!, reason!])));
+    out += indent(
+      formatTable(
+        ['ACTION', 'TAG', 'DIGEST', 'REASON'],
+        rows.map(([action, tag, digest, reason]) => [action!, displayTag(tag!), digest!, reason!]),
+      ),
+    );
   }
   const c = planCounts(plan);
   out += `Plan: delete ${c.deleteTags} tag${c.deleteTags === 1 ? '' : 's'} (${c.manifests} manifest${c.manifests === 1 ? '' : 's'}${c.platformManifests ? ` and ${c.platformManifests} platform manifest${c.platformManifests === 1 ? '' : 's'}` : ''}), untag ${c.untagTags}, keep ${c.keepTags}.\n`;
@@ -71,7 +92,9 @@ export function renderPlan(plan: Plan, options: { showKept?: boolean } = {}): st
 export async function confirm(ctx: CliContext, question: string, yes: boolean | undefined): Promise<boolean> {
   if (yes) return true;
   if (!ctx.io.stdinIsTty) {
-    throw new UsageError('refusing to delete without confirmation: there is no terminal to ask on; pass --yes (or --dry-run to preview)');
+    throw new UsageError(
+      'refusing to delete without confirmation: there is no terminal to ask on; pass --yes (or --dry-run to preview)',
+    );
   }
   const answer = await ctx.io.prompt(`${question} [y/N] `);
   return /^y(es)?$/i.test(answer.trim());
@@ -82,13 +105,21 @@ const GC_HINT = `Nothing is freed until the registry's garbage collector runs (w
 Do not add --delete-untagged on distribution 2.8: it also deletes the platform manifests of multi-arch images (distribution#3178).`;
 
 /** Shows the plan, saves it, asks, applies and reports. Nothing to do is success. */
-export async function executePlan(ctx: CliContext, plan: Plan, flags: DeletionFlags, ask: { question: string; showKept?: boolean }): Promise<void> {
+export async function executePlan(
+  ctx: CliContext,
+  plan: Plan,
+  flags: DeletionFlags,
+  ask: { question: string; showKept?: boolean },
+): Promise<void> {
   const counts = planCounts(plan);
   if (flags.planOut) {
     try {
       await writeFile(flags.planOut, `${JSON.stringify(plan, null, 2)}\n`);
     } catch (error) {
-      throw new UsageError(`cannot write --plan-out ${flags.planOut}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error });
+      throw new UsageError(
+        `cannot write --plan-out ${flags.planOut}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`,
+        { cause: error },
+      );
     }
   }
   if (ctx.options.json && (flags.dryRun || counts.actions === 0)) {
@@ -119,7 +150,10 @@ export async function executePlan(ctx: CliContext, plan: Plan, flags: DeletionFl
     if (journal.entries > 0) ctx.io.err(`krill: what was deleted is in the undo journal: krill undo ${journal.path}\n`);
     // A new `cleanup` cannot see the platform manifests of an index deleted before the stop (they
     // have no tag): only the same plan finishes them.
-    if (journal.entries > 0) ctx.io.err(`krill: to finish the job, run: krill apply ${flags.planOut ?? (await savePlanBeside(plan, journal.path))}\n`);
+    if (journal.entries > 0)
+      ctx.io.err(
+        `krill: to finish the job, run: krill apply ${flags.planOut ?? (await savePlanBeside(plan, journal.path))}\n`,
+      );
     throw error;
   } finally {
     await journal.close();
@@ -137,22 +171,34 @@ async function savePlanBeside(plan: Plan, journalPath: string): Promise<string> 
   return path;
 }
 
-function reportResult(ctx: CliContext, plan: Plan, result: ApplyResult, journalPath: string | undefined, planFile: string | undefined): void {
+function reportResult(
+  ctx: CliContext,
+  plan: Plan,
+  result: ApplyResult,
+  journalPath: string | undefined,
+  planFile: string | undefined,
+): void {
   const failed = result.outcomes.filter((o) => o.status === 'failed');
   if (ctx.options.json) {
     ctx.io.out(`${JSON.stringify({ ...plan, result: { ...result, journal: journalPath ?? null } }, null, 2)}\n`);
   } else {
-    const count = (status: string) => result.outcomes.filter((o) => o.status === status).reduce((n, o) => n + Math.max(1, o.tags.length), 0);
+    const count = (status: string) =>
+      result.outcomes.filter((o) => o.status === status).reduce((n, o) => n + Math.max(1, o.tags.length), 0);
     for (const o of result.outcomes.filter((x) => x.status === 'skipped' || x.status === 'failed')) {
       const what = o.tags.join(', ') || (o.digest ? shortDigest(o.digest) : '(repository)');
       ctx.io.out(`${o.status}: ${plan.registry.host}/${o.repository} ${what}: ${escapeControl(o.detail ?? '')}\n`);
     }
-    ctx.io.out(`Deleted ${count('deleted')}, untagged ${count('untagged')}, already gone ${count('already-gone')}, skipped ${count('skipped')}, failed ${count('failed')}.\n`);
+    ctx.io.out(
+      `Deleted ${count('deleted')}, untagged ${count('untagged')}, already gone ${count('already-gone')}, skipped ${count('skipped')}, failed ${count('failed')}.\n`,
+    );
     if (journalPath) ctx.io.out(`Undo (until garbage collection): krill undo ${journalPath}\n`);
     ctx.io.out(`${GC_HINT}\n`);
   }
   if (failed.length > 0) {
     const retry = planFile ? `krill apply ${planFile} retries them` : 'rerun the same command to retry them';
-    throw new KrillError('REGISTRY', `${failed.length} deletion${failed.length === 1 ? '' : 's'} failed (listed above); ${retry}`);
+    throw new KrillError(
+      'REGISTRY',
+      `${failed.length} deletion${failed.length === 1 ? '' : 's'} failed (listed above); ${retry}`,
+    );
   }
 }

@@ -6,6 +6,9 @@ export async function readUserFile(path: string, what: string): Promise<string> 
   try {
     return await readFile(path, 'utf8');
   } catch (error) {
-    throw new UsageError(`cannot read ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; check the path`, { cause: error });
+    throw new UsageError(
+      `cannot read ${what} ${path}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}; check the path`,
+      { cause: error },
+    );
   }
 }

@@ -11,7 +11,8 @@ import type { CliContext, GlobalOptions, Io } from './context.js';
 
 export function parseIntegerOption(name: string, min: number, max: number) {
   return (value: string): number => {
-    if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError(`${name} must be a whole number between ${min} and ${max}`);
+    if (!/^\d+$/.test(value.trim()))
+      throw new InvalidArgumentError(`${name} must be a whole number between ${min} and ${max}`);
     const n = Number(value);
     if (n < min || n > max) throw new InvalidArgumentError(`${name} must be between ${min} and ${max}`);
     return n;
@@ -50,7 +51,10 @@ krill --version prints the version.
 Exit codes: 0 success, 1 operation failed, 2 bad usage (nothing was sent), 130 interrupted.
 `;
 
-export function buildProgram(run: (cmd: Command, load: () => Promise<CommandModule>, args: unknown[]) => Promise<void>, io: Io): Command {
+export function buildProgram(
+  run: (cmd: Command, load: () => Promise<CommandModule>, args: unknown[]) => Promise<void>,
+  io: Io,
+): Command {
   const program = new Command('krill')
     // Set before subcommands are added: they inherit these settings when created.
     .exitOverride()
@@ -58,7 +62,13 @@ export function buildProgram(run: (cmd: Command, load: () => Promise<CommandModu
       writeOut: (text) => io.out(text),
       writeErr: (text) => io.err(text),
       // One line: commander puts "(Did you mean …?)" on a line of its own.
-      outputError: (text, write) => write(`krill: ${text.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')} (see krill --help)\n`),
+      outputError: (text, write) =>
+        write(
+          `krill: ${text
+            .replace(/^error: /, '')
+            .trim()
+            .replace(/\s*\n\s*/g, ' ')} (see krill --help)\n`,
+        ),
     })
     .description('List, inspect and clean up images in Docker Registry v2 / OCI registries.')
     .helpOption('-h, --help', 'show help')
@@ -74,8 +84,16 @@ export function buildProgram(run: (cmd: Command, load: () => Promise<CommandModu
     .option('--client-key <file>', 'PEM private key for --client-cert')
     .option('--insecure', 'do not verify TLS certificates')
     .option('--plain-http', 'use plain HTTP for registries without a scheme')
-    .addOption(new Option('--concurrency <n>', 'requests in flight at most').default(8).argParser(parseIntegerOption('--concurrency', 1, 256)))
-    .addOption(new Option('--timeout <duration>', 'per-request timeout, e.g. 30s').default(60_000, '60s').argParser(parseTimeout))
+    .addOption(
+      new Option('--concurrency <n>', 'requests in flight at most')
+        .default(8)
+        .argParser(parseIntegerOption('--concurrency', 1, 256)),
+    )
+    .addOption(
+      new Option('--timeout <duration>', 'per-request timeout, e.g. 30s')
+        .default(60_000, '60s')
+        .argParser(parseTimeout),
+    )
     .option('--json', 'machine-readable JSON on stdout')
     .option('-v, --verbose', 'log each request on stderr (credentials redacted)')
     .option('--no-color', 'no colors (also NO_COLOR)')
@@ -86,7 +104,9 @@ export function buildProgram(run: (cmd: Command, load: () => Promise<CommandModu
     .description('list the repositories of a registry (the catalog), sorted')
     .argument('[registry]', 'registry host[:port] or URL (default: --registry)')
     .addHelpText('after', '\nExamples:\n  $ krill repos registry.example.com\n  $ krill repos localhost:5000 --json\n')
-    .action((...args: unknown[]) => run(args.at(-1) as Command, () => import('./commands/repos.js'), args.slice(0, -2)));
+    .action((...args: unknown[]) =>
+      run(args.at(-1) as Command, () => import('./commands/repos.js'), args.slice(0, -2)),
+    );
 
   program
     .command('tags')
@@ -109,8 +129,13 @@ export function buildProgram(run: (cmd: Command, load: () => Promise<CommandModu
     .argument('<reference>', 'REPO[:TAG|@DIGEST] or HOST/REPO[:TAG|@DIGEST]')
     .option('--platform <os/arch[/variant]>', 'for a multi-arch image, inspect this platform')
     .option('--raw', 'print the manifest exactly as the registry served it')
-    .addHelpText('after', '\nExamples:\n  $ krill inspect alpine:3.20\n  $ krill inspect alpine:3.20 --platform linux/arm64/v8\n  $ krill inspect localhost:5000/apps/web@sha256:… --raw | sha256sum\n')
-    .action((...args: unknown[]) => run(args.at(-1) as Command, () => import('./commands/inspect.js'), args.slice(0, -2)));
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ krill inspect alpine:3.20\n  $ krill inspect alpine:3.20 --platform linux/arm64/v8\n  $ krill inspect localhost:5000/apps/web@sha256:… --raw | sha256sum\n',
+    )
+    .action((...args: unknown[]) =>
+      run(args.at(-1) as Command, () => import('./commands/inspect.js'), args.slice(0, -2)),
+    );
 
   const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
   const deletionOptions = (cmd: Command) =>
@@ -127,7 +152,10 @@ export function buildProgram(run: (cmd: Command, load: () => Promise<CommandModu
       .argument('<reference...>', 'REPO:TAG (remove the tag) or REPO@DIGEST (delete the manifest and its tags)')
       .option('--force', 'delete a manifest even though a remaining index references it'),
   )
-    .addHelpText('after', '\nExamples:\n  $ krill rm registry.example.com/apps/web:1.0.0\n  $ krill rm -r registry.example.com apps/web:mr-12 apps/web:mr-13 --yes\n  $ krill rm localhost:5000/apps/web@sha256:… --dry-run\n')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ krill rm registry.example.com/apps/web:1.0.0\n  $ krill rm -r registry.example.com apps/web:mr-12 apps/web:mr-13 --yes\n  $ krill rm localhost:5000/apps/web@sha256:… --dry-run\n',
+    )
     .action((...args: unknown[]) => run(args.at(-1) as Command, () => import('./commands/rm.js'), args.slice(0, -2)));
 
   deletionOptions(
@@ -137,14 +165,23 @@ export function buildProgram(run: (cmd: Command, load: () => Promise<CommandModu
       .argument('[repository...]', 'repositories to clean (with --all-repos: the registry)')
       .option('--all-repos', 'every repository of the catalog')
       .option('-f, --file <policy.yaml>', 'rules per repository from a policy file')
-      .addOption(new Option('--keep <n>', 'keep the N newest images (default 3 when no rule is given)').argParser(parseIntegerOption('--keep', 0, 100_000)))
+      .addOption(
+        new Option('--keep <n>', 'keep the N newest images (default 3 when no rule is given)').argParser(
+          parseIntegerOption('--keep', 0, 100_000),
+        ),
+      )
       .option('--delete-regex <regex>', 'only tags matching are candidates (repeatable)', collect)
       .option('--keep-regex <regex>', 'tags matching are always kept (repeatable)', collect)
       .option('--no-protect-latest', 'let the tag "latest" be deleted')
       .option('--older-than <duration>', 'only delete images created before now minus this (30d, 12h, 2w)')
       .option('--semver <range>', "only semver tags in this range are candidates, e.g. '<1.4'")
       .addOption(new Option('--version <range>', 'deprecated: use --semver').hideHelp())
-      .addOption(new Option('--sort <order>', 'what "newest" means for --keep: date (created) or semver (highest versions)').choices(['date', 'semver']))
+      .addOption(
+        new Option(
+          '--sort <order>',
+          'what "newest" means for --keep: date (created) or semver (highest versions)',
+        ).choices(['date', 'semver']),
+      )
       .option('--scan-all', 'read every repository to account for blobs shared across repositories'),
   )
     .addHelpText(
@@ -162,7 +199,9 @@ Examples:
   $ krill cleanup -f policy.yaml --all-repos --yes
 `,
     )
-    .action((...args: unknown[]) => run(args.at(-1) as Command, () => import('./commands/cleanup.js'), args.slice(0, -2)));
+    .action((...args: unknown[]) =>
+      run(args.at(-1) as Command, () => import('./commands/cleanup.js'), args.slice(0, -2)),
+    );
 
   deletionOptions(
     program
@@ -170,8 +209,13 @@ Examples:
       .description('apply a saved plan, re-checking every tag right before deleting')
       .argument('<plan.json>', 'a plan written by --plan-out'),
   )
-    .addHelpText('after', '\nExamples:\n  $ krill cleanup --all-repos registry.example.com --keep 5 --plan-out plan.json\n  $ krill apply plan.json --yes\n')
-    .action((...args: unknown[]) => run(args.at(-1) as Command, () => import('./commands/apply.js'), args.slice(0, -2)));
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ krill cleanup --all-repos registry.example.com --keep 5 --plan-out plan.json\n  $ krill apply plan.json --yes\n',
+    )
+    .action((...args: unknown[]) =>
+      run(args.at(-1) as Command, () => import('./commands/apply.js'), args.slice(0, -2)),
+    );
 
   program
     .command('copy')
@@ -195,7 +239,10 @@ Examples:
     .description('copy new or changed tags from registries into a target registry (lstags specs)')
     .argument('[spec...]', '[REGISTRY/]REPO[:TAG][~/REGEX/][=TAG1,TAG2]')
     .option('--to <target>', 'target registry: HOST[:PORT][/PREFIX]')
-    .option('-f, --file <sync.yaml>', 'specs from a file: {version: 1, target, prefix, repositories} or a lstags YAML file')
+    .option(
+      '-f, --file <sync.yaml>',
+      'specs from a file: {version: 1, target, prefix, repositories} or a lstags YAML file',
+    )
     .option('--prefix <prefix>', 'path placed before the source repository at the target; "auto" = the source host')
     .option('--dry-run', 'report what would be copied; copy nothing')
     .option('--daemon', 'keep syncing every --interval until stopped (Ctrl-C finishes the current image)')
@@ -237,14 +284,19 @@ Examples:
   $ krill compare registry.example.com/apps/web --with mirror.example.com/prefix
 `,
     )
-    .action((...args: unknown[]) => run(args.at(-1) as Command, () => import('./commands/compare.js'), args.slice(0, -2)));
+    .action((...args: unknown[]) =>
+      run(args.at(-1) as Command, () => import('./commands/compare.js'), args.slice(0, -2)),
+    );
 
   program
     .command('pull')
     .description('pull the matching tags into the local Docker engine')
     .argument('<spec...>', '[REGISTRY/]REPO[:TAG][~/REGEX/][=TAG1,TAG2]')
     .option('--dry-run', 'list the tags that would be pulled')
-    .addHelpText('after', '\nExamples:\n  $ krill pull registry.example.com/apps/web~/^1\\.2/\n  $ DOCKER_HOST=unix:///run/podman/podman.sock krill pull alpine:3.20\n')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ krill pull registry.example.com/apps/web~/^1\\.2/\n  $ DOCKER_HOST=unix:///run/podman/podman.sock krill pull alpine:3.20\n',
+    )
     .action((...args: unknown[]) => run(args.at(-1) as Command, () => import('./commands/pull.js'), args.slice(0, -2)));
 
   program
@@ -301,7 +353,12 @@ export interface Interruption {
 }
 
 /** Runs the CLI and returns the exit code (used directly by tests; `main` exits with it). */
-export async function runCli(argv: string[], io: Io = defaultIo(), signal: AbortSignal = new AbortController().signal, interruption: Interruption = {}): Promise<number> {
+export async function runCli(
+  argv: string[],
+  io: Io = defaultIo(),
+  signal: AbortSignal = new AbortController().signal,
+  interruption: Interruption = {},
+): Promise<number> {
   // Handled before commander: `cleanup --version RANGE` must not be taken for the program's --version.
   if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
     io.out(`${version()}\n`);

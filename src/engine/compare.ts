@@ -59,6 +59,8 @@ export function compareWithRegistry(remote: RemoteTags, other: Map<string, strin
   };
   for (const [tag, digest] of remote.listed) rows.push(row(tag, digest, false));
   for (const [tag, digest] of remote.assumed) rows.push(row(tag, digest, true));
-  for (const tag of other.keys()) if (!remote.listed.has(tag) && !remote.assumed.has(tag)) rows.push({ tag, state: 'LOCAL-ONLY', digest: null, localId: null, created: null });
+  for (const tag of other.keys())
+    if (!remote.listed.has(tag) && !remote.assumed.has(tag))
+      rows.push({ tag, state: 'LOCAL-ONLY', digest: null, localId: null, created: null });
   return rows.sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
 }

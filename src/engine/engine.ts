@@ -56,14 +56,18 @@ export class Engine {
       return await request(`${this.#base}${path}`, { method, headers, dispatcher: this.#agent });
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-      throw new NetworkError(`no Docker engine answers at ${this.address} (${code}): start Docker or podman's API service, or set DOCKER_HOST`, { cause: error });
+      throw new NetworkError(
+        `no Docker engine answers at ${this.address} (${code}): start Docker or podman's API service, or set DOCKER_HOST`,
+        { cause: error },
+      );
     }
   }
 
   async ping(): Promise<void> {
     const res = await this.#call('GET', '/_ping');
     await res.body.dump();
-    if (res.statusCode !== 200) throw new NetworkError(`the engine at ${this.address} answered /_ping with HTTP ${res.statusCode}`);
+    if (res.statusCode !== 200)
+      throw new NetworkError(`the engine at ${this.address} answered /_ping with HTTP ${res.statusCode}`);
   }
 
   async listImages(): Promise<LocalImage[]> {
@@ -71,18 +75,32 @@ export class Engine {
     // empty body to `digests=true`.
     const res = await this.#call('GET', '/images/json');
     const text = await res.body.text();
-    if (res.statusCode !== 200) throw new KrillError('REGISTRY', `the engine at ${this.address} answered /images/json with HTTP ${res.statusCode}`);
+    if (res.statusCode !== 200)
+      throw new KrillError(
+        'REGISTRY',
+        `the engine at ${this.address} answered /images/json with HTTP ${res.statusCode}`,
+      );
     let body: Array<{ Id: string; Created?: number; RepoTags?: string[] | null; RepoDigests?: string[] | null }>;
     try {
       body = JSON.parse(text) as typeof body;
     } catch (cause) {
-      throw new KrillError('INVALID_RESPONSE', `the engine at ${this.address} answered /images/json with something that is not JSON`, { cause });
+      throw new KrillError(
+        'INVALID_RESPONSE',
+        `the engine at ${this.address} answered /images/json with something that is not JSON`,
+        { cause },
+      );
     }
     return body.map((image) => ({
       id: image.Id,
       created: image.Created ? new Date(image.Created * 1000).toISOString() : null,
-      tags: (image.RepoTags ?? []).map(normalize).filter((r): r is Reference => r?.tag !== undefined).map((r) => `${canonicalName(r)}:${r.tag}`),
-      digests: (image.RepoDigests ?? []).map(normalize).filter((r): r is Reference => r?.digest !== undefined).map((r) => `${canonicalName(r)}@${r.digest}`),
+      tags: (image.RepoTags ?? [])
+        .map(normalize)
+        .filter((r): r is Reference => r?.tag !== undefined)
+        .map((r) => `${canonicalName(r)}:${r.tag}`),
+      digests: (image.RepoDigests ?? [])
+        .map(normalize)
+        .filter((r): r is Reference => r?.digest !== undefined)
+        .map((r) => `${canonicalName(r)}@${r.digest}`),
     }));
   }
 
@@ -90,11 +108,20 @@ export class Engine {
   async pull(ref: Reference, tag: string, credentials: Credentials | undefined): Promise<void> {
     const headers: Record<string, string> = {};
     if (credentials) {
-      const auth = { username: credentials.username, password: credentials.password, serveraddress: ref.registry.host, ...(credentials.identityToken ? { identitytoken: credentials.identityToken } : {}) };
+      const auth = {
+        username: credentials.username,
+        password: credentials.password,
+        serveraddress: ref.registry.host,
+        ...(credentials.identityToken ? { identitytoken: credentials.identityToken } : {}),
+      };
       headers['x-registry-auth'] = Buffer.from(JSON.stringify(auth)).toString('base64url');
     }
     const image = ref.registry.host === 'docker.io' ? ref.repository : `${ref.registry.host}/${ref.repository}`;
-    const res = await this.#call('POST', `/images/create?fromImage=${encodeURIComponent(image)}&tag=${encodeURIComponent(tag)}`, headers);
+    const res = await this.#call(
+      'POST',
+      `/images/create?fromImage=${encodeURIComponent(image)}&tag=${encodeURIComponent(tag)}`,
+      headers,
+    );
     const text = await res.body.text();
     const lastError = text
       .split('\n')

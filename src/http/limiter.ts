@@ -31,14 +31,19 @@ export class Limiter {
       return await task();
     } finally {
       const next = this.#active <= this.#limit ? this.#queue.shift() : undefined;
-      if (next) next(); // hand the slot over without releasing it
+      if (next)
+        next(); // hand the slot over without releasing it
       else this.#active--;
     }
   }
 }
 
 /** Runs `fn` over `items` with at most `concurrency` in flight; results keep the input order. */
-export async function mapConcurrent<T, R>(items: readonly T[], concurrency: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapConcurrent<T, R>(
+  items: readonly T[],
+  concurrency: number,
+  fn: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {

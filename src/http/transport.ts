@@ -4,7 +4,15 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import { Agent, EnvHttpProxyAgent, request } from 'undici';
 import type { Dispatcher } from 'undici';
-import { AbortedError, InvalidResponseError, KrillError, NetworkError, TEMPORARY_STATUS, TlsError, isAbortError } from '../errors.js';
+import {
+  AbortedError,
+  InvalidResponseError,
+  KrillError,
+  NetworkError,
+  TEMPORARY_STATUS,
+  TlsError,
+  isAbortError,
+} from '../errors.js';
 import type { Logger } from '../logger.js';
 import { silentLogger } from '../logger.js';
 import { Limiter } from './limiter.js';
@@ -81,10 +89,24 @@ const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
 /** Answers worth another try (see errors.ts). */
 export const RETRY_STATUS = TEMPORARY_STATUS;
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'DELETE']);
-const RETRY_NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'UND_ERR_SOCKET', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+const RETRY_NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'UND_ERR_SOCKET',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 /** Node/OpenSSL codes for a server that does not speak TLS at all (plain HTTP on the port). */
-const NO_TLS_CODES = new Set(['ERR_SSL_WRONG_VERSION_NUMBER', 'ERR_SSL_PACKET_LENGTH_TOO_LONG', 'ERR_SSL_HTTP_REQUEST', 'EPROTO']);
+const NO_TLS_CODES = new Set([
+  'ERR_SSL_WRONG_VERSION_NUMBER',
+  'ERR_SSL_PACKET_LENGTH_TOO_LONG',
+  'ERR_SSL_HTTP_REQUEST',
+  'EPROTO',
+]);
 const CERT_CODE_RE = /CERT|SELF_SIGNED|UNABLE_TO_(GET_ISSUER|VERIFY)|ERR_TLS_CERT_ALTNAME_INVALID|HOSTNAME_MISMATCH/;
 
 function errorCode(error: unknown): string | undefined {
@@ -112,7 +134,8 @@ export function isNoTlsError(error: unknown): boolean {
  * blob downloads to (S3 `X-Amz-Signature`/`X-Amz-Credential`, GCS `X-Goog-*`, Azure SAS `sig`,
  * `se`, `sp`, `sv`, `skoid`…, CloudFront `Signature`/`Key-Pair-Id`): the URL itself is a credential.
  */
-const SECRET_PARAM = /token|password|secret|auth|code|signature|credential|^x-amz-|^x-goog-|^(sig|se|sp|sv|sr|st|si|spr|skoid|sktid|skt|ske|sks|skv|key-pair-id|policy|expires)$/i;
+const SECRET_PARAM =
+  /token|password|secret|auth|code|signature|credential|^x-amz-|^x-goog-|^(sig|se|sp|sv|sr|st|si|spr|skoid|sktid|skt|ske|sks|skv|key-pair-id|policy|expires)$/i;
 
 /** A URL fit for logs and messages: no user info, secret parameters replaced. */
 export function redactUrl(url: URL): string {
@@ -145,7 +168,8 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
 
 function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
-  for (const [key, value] of Object.entries(headers)) out[key.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  for (const [key, value] of Object.entries(headers))
+    out[key.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
   return out;
 }
 
@@ -214,7 +238,10 @@ export class Transport {
         return { status: res.status, url: res.url, headers: res.headers, body };
       } catch (error) {
         if (deadline.aborted && !this.#activeSignal()?.aborted) {
-          throw new NetworkError(`${req.method} ${redactUrl(req.url)}: no complete answer within ${this.#timeoutMs} ms (the timeout)`, { cause: error });
+          throw new NetworkError(
+            `${req.method} ${redactUrl(req.url)}: no complete answer within ${this.#timeoutMs} ms (the timeout)`,
+            { cause: error },
+          );
         }
         throw error;
       }
@@ -230,7 +257,10 @@ export class Transport {
     await this.#agent.close();
   }
 
-  async #withRetries<T extends { status: number; headers: Record<string, string | undefined> }>(req: HttpRequest, attempt: () => Promise<T>): Promise<T> {
+  async #withRetries<T extends { status: number; headers: Record<string, string | undefined> }>(
+    req: HttpRequest,
+    attempt: () => Promise<T>,
+  ): Promise<T> {
     const replayable = req.body === undefined || typeof req.body === 'string' || Buffer.isBuffer(req.body);
     const retryable = (IDEMPOTENT.has(req.method) || req.idempotent === true) && replayable;
     for (let n = 1; ; n++) {
@@ -239,12 +269,19 @@ export class Transport {
       try {
         result = await this.#limiter.run(attempt);
       } catch (error) {
-        if (isAbortError(error) || this.#activeSignal()?.aborted) throw new AbortedError('interrupted', { cause: error });
+        if (isAbortError(error) || this.#activeSignal()?.aborted)
+          throw new AbortedError('interrupted', { cause: error });
         const code = errorCode(error);
         // A refused connection to a host never reached in this run is almost always a typo or a
         // registry that is not running: say so at once instead of after seconds of backoff.
         const firstContact = code === 'ECONNREFUSED' && !this.#reached.has(req.url.origin);
-        if (retryable && !firstContact && n < this.#maxAttempts && code !== undefined && RETRY_NETWORK_CODES.has(code)) {
+        if (
+          retryable &&
+          !firstContact &&
+          n < this.#maxAttempts &&
+          code !== undefined &&
+          RETRY_NETWORK_CODES.has(code)
+        ) {
           await this.#backoff(n, undefined, `${req.method} ${redactUrl(req.url)} failed (${code})`);
           continue;
         }
@@ -255,7 +292,11 @@ export class Transport {
       if (retryable && n < this.#maxAttempts && RETRY_STATUS.has(result.status)) {
         const body = (result as { body?: unknown }).body;
         if (body && typeof (body as Readable).destroy === 'function') discard(body as Readable);
-        await this.#backoff(n, parseRetryAfter(result.headers['retry-after']), `${req.method} ${redactUrl(req.url)} answered ${result.status}`);
+        await this.#backoff(
+          n,
+          parseRetryAfter(result.headers['retry-after']),
+          `${req.method} ${redactUrl(req.url)} answered ${result.status}`,
+        );
         continue;
       }
       return result;
@@ -319,17 +360,28 @@ export class Transport {
         ...(signal ? { signal } : {}),
       });
       const flat = flattenHeaders(res.headers);
-      if (this.#logger.debugEnabled) this.#logger.debug(`${req.method} ${redactUrl(url)} → ${res.statusCode} (${Math.round(performance.now() - started)} ms)`);
+      if (this.#logger.debugEnabled)
+        this.#logger.debug(
+          `${req.method} ${redactUrl(url)} → ${res.statusCode} (${Math.round(performance.now() - started)} ms)`,
+        );
       const location = flat.location;
-      if ([301, 302, 303, 307, 308].includes(res.statusCode) && location && (req.method === 'GET' || req.method === 'HEAD')) {
+      if (
+        [301, 302, 303, 307, 308].includes(res.statusCode) &&
+        location &&
+        (req.method === 'GET' || req.method === 'HEAD')
+      ) {
         discard(res.body);
         if (hops >= 5) throw new InvalidResponseError(`${req.method} ${redactUrl(req.url)}: too many redirects`);
         const target = new URL(location, url);
         if (url.protocol === 'https:' && target.protocol !== 'https:') {
-          throw new InvalidResponseError(`${req.method} ${redactUrl(req.url)}: refusing redirect from https to ${target.protocol}//${target.host}`);
+          throw new InvalidResponseError(
+            `${req.method} ${redactUrl(req.url)}: refusing redirect from https to ${target.protocol}//${target.host}`,
+          );
         }
         if (target.host !== url.host) {
-          headers = Object.fromEntries(Object.entries(headers).filter(([key]) => key.toLowerCase() !== 'authorization'));
+          headers = Object.fromEntries(
+            Object.entries(headers).filter(([key]) => key.toLowerCase() !== 'authorization'),
+          );
         }
         url = target;
         continue;
@@ -371,5 +423,7 @@ function toNetworkError(error: unknown, req: HttpRequest): Error {
     );
   }
   const detail = code === 'ECONNREFUSED' ? 'connection refused' : code === 'ENOTFOUND' ? 'host not found' : code;
-  return new NetworkError(`cannot reach ${where} (${detail}): check the address and that the registry is running`, { cause: error });
+  return new NetworkError(`cannot reach ${where} (${detail}): check the address and that the registry is running`, {
+    cause: error,
+  });
 }

@@ -70,7 +70,9 @@ function parseDescriptor(value: unknown, where: string): Descriptor {
     throw new InvalidResponseError(`${where}: descriptor without digest or size`);
   }
   if (!isDigest(value.digest)) {
-    throw new InvalidResponseError(`${where}: descriptor digest ${JSON.stringify(value.digest.slice(0, 160))} is not a sha256 or sha512 digest`);
+    throw new InvalidResponseError(
+      `${where}: descriptor digest ${JSON.stringify(value.digest.slice(0, 160))} is not a sha256 or sha512 digest`,
+    );
   }
   if (!Number.isSafeInteger(value.size) || value.size < 0) {
     throw new InvalidResponseError(`${where}: descriptor ${value.digest} has an invalid size ${String(value.size)}`);
@@ -80,7 +82,11 @@ function parseDescriptor(value: unknown, where: string): Descriptor {
     digest: value.digest,
     size: value.size,
   };
-  if (isRecord(value.platform) && typeof value.platform.os === 'string' && typeof value.platform.architecture === 'string') {
+  if (
+    isRecord(value.platform) &&
+    typeof value.platform.os === 'string' &&
+    typeof value.platform.architecture === 'string'
+  ) {
     descriptor.platform = {
       os: value.platform.os,
       architecture: value.platform.architecture,
@@ -89,7 +95,8 @@ function parseDescriptor(value: unknown, where: string): Descriptor {
   }
   const annotations = parseAnnotations(value.annotations);
   if (annotations) descriptor.annotations = annotations;
-  if (Array.isArray(value.urls) && value.urls.length > 0) descriptor.urls = value.urls.filter((u): u is string => typeof u === 'string');
+  if (Array.isArray(value.urls) && value.urls.length > 0)
+    descriptor.urls = value.urls.filter((u): u is string => typeof u === 'string');
   return descriptor;
 }
 
@@ -122,7 +129,11 @@ export function parseManifest(bytes: Uint8Array, mediaType: string | undefined, 
   }
   if (isIndexMediaType(type)) {
     if (!Array.isArray(doc.manifests)) throw new InvalidResponseError(`${where}: index without "manifests"`);
-    const index: IndexManifest = { kind: 'index', mediaType: type, manifests: doc.manifests.map((m) => parseDescriptor(m, where)) };
+    const index: IndexManifest = {
+      kind: 'index',
+      mediaType: type,
+      manifests: doc.manifests.map((m) => parseDescriptor(m, where)),
+    };
     const annotations = parseAnnotations(doc.annotations);
     if (annotations) index.annotations = annotations;
     return index;
@@ -204,7 +215,8 @@ const PLATFORM_RE = /^[a-z0-9_-]+\/[a-z0-9_-]+(\/[a-z0-9_.-]+)?$/i;
 
 /** Validates `os/arch[/variant]` from the command line (--platform). */
 export function validatePlatform(platform: string): string {
-  if (!PLATFORM_RE.test(platform)) throw new UsageError(`invalid --platform "${platform}": expected os/arch or os/arch/variant, e.g. linux/arm64/v8`);
+  if (!PLATFORM_RE.test(platform))
+    throw new UsageError(`invalid --platform "${platform}": expected os/arch or os/arch/variant, e.g. linux/arm64/v8`);
   return platform.toLowerCase();
 }
 
@@ -215,7 +227,9 @@ export function validatePlatform(platform: string): string {
 export function findPlatform(index: IndexManifest, platform: string, where: string): Descriptor {
   const children = index.manifests.filter((d) => !isAttestationEntry(d) && d.platform);
   const wanted = platform.toLowerCase();
-  const match = children.find((d) => formatPlatform(d.platform!) === wanted) ?? children.find((d) => !d.platform!.variant && wanted.startsWith(`${formatPlatform(d.platform!)}/`));
+  const match =
+    children.find((d) => formatPlatform(d.platform!) === wanted) ??
+    children.find((d) => !d.platform!.variant && wanted.startsWith(`${formatPlatform(d.platform!)}/`));
   if (!match) {
     const available = children.map((d) => formatPlatform(d.platform!)).join(', ') || 'none';
     throw new NotFoundError(`${where} has no platform ${platform} (available: ${available})`);

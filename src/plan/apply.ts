@@ -90,10 +90,14 @@ export async function readFreshState(client: RegistryClient, plan: RepositoryPla
     else if (action.kind === 'delete-manifest') for (const tag of action.tags) planned.set(tag, action.digest);
   }
   const throwaways = new Set<string>();
-  await mapConcurrent([...planned].filter(([tag, digest]) => tags.has(tag) && tags.get(tag) !== digest), 16, async ([tag]) => {
-    const fetched = await getOrNull(client, repository, tags.get(tag)!);
-    if (fetched && isThrowaway(fetched)) throwaways.add(fetched.digest);
-  });
+  await mapConcurrent(
+    [...planned].filter(([tag, digest]) => tags.has(tag) && tags.get(tag) !== digest),
+    16,
+    async ([tag]) => {
+      const fetched = await getOrNull(client, repository, tags.get(tag)!);
+      if (fetched && isThrowaway(fetched)) throwaways.add(fetched.digest);
+    },
+  );
   return { tags, children, throwaways, dangling };
 }
 
@@ -145,10 +149,20 @@ class RepositoryApply {
       await this.#execute(step);
     }
     const deletes = ready.filter((s) => s.verdict.kind === 'delete-manifest' || s.verdict.kind === 'finish-untag');
-    await mapConcurrent(deletes.filter((s) => !isChild(s.verdict)), this.#width(), (s) => this.#execute(s));
-    await mapConcurrent(deletes.filter((s) => isChild(s.verdict)), this.#width(), (s) => this.#execute(s));
+    await mapConcurrent(
+      deletes.filter((s) => !isChild(s.verdict)),
+      this.#width(),
+      (s) => this.#execute(s),
+    );
+    await mapConcurrent(
+      deletes.filter((s) => isChild(s.verdict)),
+      this.#width(),
+      (s) => this.#execute(s),
+    );
     const done: JournalDone[] = [];
-    for (const o of this.outcomes) if (o.status === 'deleted' || o.status === 'untagged') done.push({ repository, digest: o.digest, tags: o.tags, status: o.status });
+    for (const o of this.outcomes)
+      if (o.status === 'deleted' || o.status === 'untagged')
+        done.push({ repository, digest: o.digest, tags: o.tags, status: o.status });
     await this.options.journal.recordDone(done);
     await this.#verify();
   }
@@ -209,17 +223,33 @@ class RepositoryApply {
         this.#outcome(result === 'deleted' ? 'deleted' : 'already-gone', verdict.digest, tags);
       } else if (verdict.kind === 'finish-untag') {
         const result = await this.untagger.finish(repository, verdict.digest);
-        this.#outcome(result === 'untagged' ? 'untagged' : 'already-gone', verdict.digest, tags, 'finished an untag that an earlier run left half-way');
+        this.#outcome(
+          result === 'untagged' ? 'untagged' : 'already-gone',
+          verdict.digest,
+          tags,
+          'finished an untag that an earlier run left half-way',
+        );
       } else {
         // Both steps of an untag run to the end once started, even after Ctrl-C: stopping between
         // the throwaway PUT and its DELETE would leave the tag on a layerless placeholder.
         const result = await runUninterruptible(() => this.untagger.untag(repository, verdict.tag, manifest!));
-        if (result === 'moved') this.#outcome('skipped', verdict.digest, tags, `${verdict.tag} moved to another digest right before the untag`);
+        if (result === 'moved')
+          this.#outcome(
+            'skipped',
+            verdict.digest,
+            tags,
+            `${verdict.tag} moved to another digest right before the untag`,
+          );
         else this.#outcome(result, verdict.digest, tags, verdict.detail);
       }
     } catch (error) {
       if (isFatal(error)) throw error;
-      this.#outcome('failed', 'digest' in verdict ? verdict.digest : '', tags, error instanceof Error ? error.message : String(error));
+      this.#outcome(
+        'failed',
+        'digest' in verdict ? verdict.digest : '',
+        tags,
+        error instanceof Error ? error.message : String(error),
+      );
     } finally {
       this.tick();
     }
@@ -241,7 +271,12 @@ class RepositoryApply {
           try {
             await runUninterruptible(() => this.untagger.untagDangling(repository, tag));
           } catch (error) {
-            this.#outcome('failed', outcome.digest, [tag], `still listed without a manifest after the delete (${error instanceof Error ? error.message : String(error)})`);
+            this.#outcome(
+              'failed',
+              outcome.digest,
+              [tag],
+              `still listed without a manifest after the delete (${error instanceof Error ? error.message : String(error)})`,
+            );
           }
         } else if (now === outcome.digest) {
           this.#outcome('failed', outcome.digest, [tag], 'still listed on its planned digest after the delete');
@@ -249,7 +284,13 @@ class RepositoryApply {
       }
     }
     const vanished = this.repo.keep.filter((t) => !listed.has(t.tag));
-    for (const t of vanished) this.#outcome('failed', t.digest, [t.tag], 'a kept tag is no longer listed (krill did not delete it): check the registry');
+    for (const t of vanished)
+      this.#outcome(
+        'failed',
+        t.digest,
+        [t.tag],
+        'a kept tag is no longer listed (krill did not delete it): check the registry',
+      );
   }
 }
 
@@ -282,7 +323,10 @@ export async function applyPlan(client: RegistryClient, plan: Plan, options: App
       }
     });
   } catch (error) {
-    if (isAbortError(error)) throw new AbortedError('interrupted: the journal lists what was deleted; rerun the same command to finish', { cause: error });
+    if (isAbortError(error))
+      throw new AbortedError('interrupted: the journal lists what was deleted; rerun the same command to finish', {
+        cause: error,
+      });
     throw error;
   }
   // Every repository failed before changing anything (e.g. a token without delete): one error says it best.

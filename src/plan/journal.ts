@@ -64,11 +64,13 @@ export class Journal {
     try {
       const stat = await lstat(path);
       // A device node, a directory or a symlink given as --journal is not ours to write or remove.
-      if (!stat.isFile()) throw new UsageError(`the undo journal ${path} exists and is not a regular file; choose another path`);
+      if (!stat.isFile())
+        throw new UsageError(`the undo journal ${path} exists and is not a regular file; choose another path`);
       existed = true;
     } catch (error) {
       if (error instanceof UsageError) throw error;
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw new JournalError(`cannot use the undo journal ${path}: ${errno(error)}`, { cause: error });
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+        throw new JournalError(`cannot use the undo journal ${path}: ${errno(error)}`, { cause: error });
     }
     try {
       await mkdir(dirname(path), { recursive: true, mode: 0o700 });
@@ -76,7 +78,9 @@ export class Journal {
       if (!existed) await syncDirectory(dirname(path));
       return new Journal(path, handle, !existed);
     } catch (error) {
-      throw new JournalError(`cannot write the undo journal ${path}: ${errno(error)}; nothing was changed`, { cause: error });
+      throw new JournalError(`cannot write the undo journal ${path}: ${errno(error)}; nothing was changed`, {
+        cause: error,
+      });
     }
   }
 
@@ -100,7 +104,10 @@ export class Journal {
       await this.handle.appendFile(text);
       await this.handle.datasync();
     } catch (error) {
-      throw new JournalError(`cannot write the undo journal ${this.path}: ${errno(error)}; stopped before deleting anything more`, { cause: error });
+      throw new JournalError(
+        `cannot write the undo journal ${this.path}: ${errno(error)}; stopped before deleting anything more`,
+        { cause: error },
+      );
     }
   }
 
@@ -158,7 +165,8 @@ export async function readJournal(path: string): Promise<ReadJournal> {
       throw new UsageError(`${path}:${index + 1}: not JSON; pass the journal file krill named after the cleanup`);
     }
     const problem = checkLine(parsed, result);
-    if (problem) throw new UsageError(`${path}:${index + 1}: ${problem}; pass the journal file krill named after the cleanup`);
+    if (problem)
+      throw new UsageError(`${path}:${index + 1}: ${problem}; pass the journal file krill named after the cleanup`);
   });
   return result;
 }
@@ -176,14 +184,16 @@ function checkLine(value: unknown, into: ReadJournal): string | undefined {
   }
   if (e.kind !== 'delete-manifest' && e.kind !== 'untag') return 'invalid "kind"';
   const registry = e.registry as Record<string, unknown> | undefined;
-  if (typeof registry?.host !== 'string' || !['https', 'http', 'auto'].includes(registry.scheme as string)) return 'invalid "registry"';
+  if (typeof registry?.host !== 'string' || !['https', 'http', 'auto'].includes(registry.scheme as string))
+    return 'invalid "registry"';
   try {
     const parsed = parseRegistryAddress(registry.host);
     if (parsed.host !== registry.host) return 'invalid "registry"';
   } catch {
     return 'invalid "registry"';
   }
-  if (typeof e.mediaType !== 'string' || typeof e.manifest !== 'string' || typeof e.time !== 'string') return 'missing fields';
+  if (typeof e.mediaType !== 'string' || typeof e.manifest !== 'string' || typeof e.time !== 'string')
+    return 'missing fields';
   // The bytes must be the manifest the digest names: undo never pushes anything else.
   if (!matchesDigest(Buffer.from(e.manifest, 'base64'), e.digest)) return '"manifest" does not match "digest"';
   if (e.parent !== undefined && (typeof e.parent !== 'string' || !isDigest(e.parent))) return 'invalid "parent"';

@@ -75,13 +75,24 @@ export function judgeRepository(plan: RepositoryPlan, fresh: FreshState): Verdic
   const moved = (tag: string, planned: string): Verdict => {
     const at = fresh.tags.get(tag)!;
     if (fresh.throwaways.has(at)) return { kind: 'finish-untag', tag, digest: at };
-    return { kind: 'skip', digest: planned, tags: [tag], detail: `${tag} now points at ${shortDigest(at)}, not the planned ${shortDigest(planned)}` };
+    return {
+      kind: 'skip',
+      digest: planned,
+      tags: [tag],
+      detail: `${tag} now points at ${shortDigest(at)}, not the planned ${shortDigest(planned)}`,
+    };
   };
 
   for (const action of plan.actions) {
     if (action.kind === 'remove-dangling') {
       if (fresh.dangling?.has(action.tag)) verdicts.push({ kind: 'remove-dangling', tag: action.tag });
-      else if (fresh.tags.has(action.tag)) verdicts.push({ kind: 'skip', digest: fresh.tags.get(action.tag)!, tags: [action.tag], detail: 'the tag resolves again since the plan was made' });
+      else if (fresh.tags.has(action.tag))
+        verdicts.push({
+          kind: 'skip',
+          digest: fresh.tags.get(action.tag)!,
+          tags: [action.tag],
+          detail: 'the tag resolves again since the plan was made',
+        });
       else verdicts.push({ kind: 'gone', digest: '', tags: [action.tag] });
       continue;
     }
@@ -97,7 +108,9 @@ export function judgeRepository(plan: RepositoryPlan, fresh: FreshState): Verdic
     const elsewhere = action.tags.filter((t) => fresh.tags.has(t) && fresh.tags.get(t) !== digest);
     for (const tag of elsewhere) verdicts.push(moved(tag, digest));
     // A forced delete (rm --force) may break an index; only a tag pointing straight at it holds it.
-    const holders = action.force ? staying.filter(([, at]) => at === digest).map(([tag]) => tag) : (users.get(digest) ?? []);
+    const holders = action.force
+      ? staying.filter(([, at]) => at === digest).map(([tag]) => tag)
+      : (users.get(digest) ?? []);
     if (holders.length > 0) {
       // Something that stays uses this digest now: never delete it, only remove the planned tags.
       const why = `${list(holders)} ${holders.length === 1 ? 'uses' : 'use'} this digest since the plan was made`;
@@ -106,7 +119,12 @@ export function judgeRepository(plan: RepositoryPlan, fresh: FreshState): Verdic
       continue;
     }
     if (action.tags.length > 0 && still.length === 0 && elsewhere.length > 0) continue; // every tag moved: nothing to delete
-    verdicts.push({ kind: 'delete-manifest', digest, tags: still, ...(action.parent ? { parent: action.parent } : {}) });
+    verdicts.push({
+      kind: 'delete-manifest',
+      digest,
+      tags: still,
+      ...(action.parent ? { parent: action.parent } : {}),
+    });
   }
   return verdicts;
 }

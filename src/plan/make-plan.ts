@@ -7,14 +7,22 @@ import { computeReclaimable } from './plan.js';
  * Assembles a plan. `others` are snapshots read only for accounting (repositories outside the
  * cleanup that may share blobs); `sawWholeRegistry` says whether every repository was read.
  */
-export function makePlan(registry: RegistryAddress, repositories: RepositoryPlan[], snapshots: RepositorySnapshot[], sawWholeRegistry: boolean, now = new Date()): Plan {
+export function makePlan(
+  registry: RegistryAddress,
+  repositories: RepositoryPlan[],
+  snapshots: RepositorySnapshot[],
+  sawWholeRegistry: boolean,
+  now = new Date(),
+): Plan {
   return {
     kind: 'krill-plan',
     version: 1,
     registry,
     createdAt: now.toISOString(),
     reclaimableBytes: computeReclaimable(snapshots, repositories),
-    assumption: sawWholeRegistry ? null : 'assumes no other repository shares these blobs; --scan-all checks the whole catalog',
+    assumption: sawWholeRegistry
+      ? null
+      : 'assumes no other repository shares these blobs; --scan-all checks the whole catalog',
     repositories,
   };
 }

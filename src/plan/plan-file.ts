@@ -52,16 +52,25 @@ function tag(value: unknown, at: string): string {
 function plannedTags(value: unknown, at: string): PlannedTag[] {
   return array(value, at).map((item, i) => {
     const t = record(item, `${at}[${i}]`);
-    return { tag: tag(t.tag, `${at}[${i}].tag`), digest: digest(t.digest, `${at}[${i}].digest`), reason: string(t.reason, `${at}[${i}].reason`) };
+    return {
+      tag: tag(t.tag, `${at}[${i}].tag`),
+      digest: digest(t.digest, `${at}[${i}].digest`),
+      reason: string(t.reason, `${at}[${i}].reason`),
+    };
   });
 }
 
 function action(value: unknown, at: string): PlanAction {
   const a = record(value, at);
-  if (a.kind === 'untag') return { kind: 'untag', tag: tag(a.tag, `${at}.tag`), digest: digest(a.digest, `${at}.digest`) };
+  if (a.kind === 'untag')
+    return { kind: 'untag', tag: tag(a.tag, `${at}.tag`), digest: digest(a.digest, `${at}.digest`) };
   if (a.kind === 'remove-dangling') return { kind: 'remove-dangling', tag: tag(a.tag, `${at}.tag`) };
   if (a.kind !== 'delete-manifest') fail(`${at}.kind`, 'expected "untag", "delete-manifest" or "remove-dangling"');
-  const out: PlanAction = { kind: 'delete-manifest', digest: digest(a.digest, `${at}.digest`), tags: array(a.tags, `${at}.tags`).map((t, i) => tag(t, `${at}.tags[${i}]`)) };
+  const out: PlanAction = {
+    kind: 'delete-manifest',
+    digest: digest(a.digest, `${at}.digest`),
+    tags: array(a.tags, `${at}.tags`).map((t, i) => tag(t, `${at}.tags[${i}]`)),
+  };
   if (a.parent !== undefined) out.parent = digest(a.parent, `${at}.parent`);
   if (a.force !== undefined) {
     if (a.force !== true) fail(`${at}.force`, 'expected true');
@@ -73,13 +82,16 @@ function action(value: unknown, at: string): PlanAction {
 function repository(value: unknown, at: string): RepositoryPlan {
   const r = record(value, at);
   const name = string(r.repository, `${at}.repository`);
-  if (!isValidRepository(name)) fail(`${at}.repository`, `${JSON.stringify(name.slice(0, 140))} is not a valid repository name`);
+  if (!isValidRepository(name))
+    fail(`${at}.repository`, `${JSON.stringify(name.slice(0, 140))} is not a valid repository name`);
   return {
     repository: name,
     keep: plannedTags(r.keep, `${at}.keep`),
     delete: plannedTags(r.delete, `${at}.delete`),
     actions: array(r.actions, `${at}.actions`).map((item, i) => action(item, `${at}.actions[${i}]`)),
-    ...(r.dangling === undefined ? {} : { dangling: array(r.dangling, `${at}.dangling`).map((t, i) => tag(t, `${at}.dangling[${i}]`)) }),
+    ...(r.dangling === undefined
+      ? {}
+      : { dangling: array(r.dangling, `${at}.dangling`).map((t, i) => tag(t, `${at}.dangling[${i}]`)) }),
   };
 }
 
@@ -94,10 +106,12 @@ export function parsePlanFile(text: string, path: string): Plan {
   try {
     const p = record(json, '$');
     if (p.kind !== 'krill-plan') fail('$.kind', 'this is not a krill plan');
-    if (p.version !== 1) fail('$.version', `unsupported version ${JSON.stringify(p.version)} (this krill reads version 1)`);
+    if (p.version !== 1)
+      fail('$.version', `unsupported version ${JSON.stringify(p.version)} (this krill reads version 1)`);
     const reg = record(p.registry, '$.registry');
     const host = string(reg.host, '$.registry.host');
-    if (reg.scheme !== 'https' && reg.scheme !== 'http' && reg.scheme !== 'auto') fail('$.registry.scheme', 'expected https, http or auto');
+    if (reg.scheme !== 'https' && reg.scheme !== 'http' && reg.scheme !== 'auto')
+      fail('$.registry.scheme', 'expected https, http or auto');
     let parsed;
     try {
       parsed = parseRegistryAddress(host);
@@ -106,8 +120,10 @@ export function parsePlanFile(text: string, path: string): Plan {
     }
     if (parsed.host !== host) fail('$.registry.host', `expected the canonical form ${parsed.host}`);
     const reclaimable = p.reclaimableBytes;
-    if (typeof reclaimable !== 'number' || !Number.isSafeInteger(reclaimable) || reclaimable < 0) fail('$.reclaimableBytes', 'expected a whole number of bytes');
-    const assumption = p.assumption === null || p.assumption === undefined ? null : string(p.assumption, '$.assumption');
+    if (typeof reclaimable !== 'number' || !Number.isSafeInteger(reclaimable) || reclaimable < 0)
+      fail('$.reclaimableBytes', 'expected a whole number of bytes');
+    const assumption =
+      p.assumption === null || p.assumption === undefined ? null : string(p.assumption, '$.assumption');
     return {
       kind: 'krill-plan',
       version: 1,
@@ -118,7 +134,8 @@ export function parsePlanFile(text: string, path: string): Plan {
       repositories: array(p.repositories, '$.repositories').map((r, i) => repository(r, `$.repositories[${i}]`)),
     };
   } catch (error) {
-    if (error instanceof PlanFileError) throw new UsageError(`${path}: ${error.at}: ${error.message}; pass a file written by krill cleanup --plan-out`);
+    if (error instanceof PlanFileError)
+      throw new UsageError(`${path}: ${error.at}: ${error.message}; pass a file written by krill cleanup --plan-out`);
     throw error;
   }
 }

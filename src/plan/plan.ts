@@ -71,13 +71,18 @@ function closure(snapshot: RepositorySnapshot, roots: Iterable<string>): Set<str
   return seen;
 }
 
-export function buildRepositoryPlan(snapshot: RepositorySnapshot, decisions: TagDecision[], options: BuildOptions = {}): RepositoryPlan {
+export function buildRepositoryPlan(
+  snapshot: RepositorySnapshot,
+  decisions: TagDecision[],
+  options: BuildOptions = {},
+): RepositoryPlan {
   const decided = new Map(decisions.map((d) => [d.tag, d]));
   const tagsByDigest = new Map<string, string[]>();
   for (const { tag, digest } of snapshot.tags) tagsByDigest.set(digest, [...(tagsByDigest.get(digest) ?? []), tag]);
   const forced = new Set(options.deleteDigests ?? []);
   for (const digest of forced) {
-    for (const tag of tagsByDigest.get(digest) ?? []) decided.set(tag, { tag, digest, action: 'delete', reason: `tag of ${shortDigest(digest)}` });
+    for (const tag of tagsByDigest.get(digest) ?? [])
+      decided.set(tag, { tag, digest, action: 'delete', reason: `tag of ${shortDigest(digest)}` });
   }
 
   // Which digests go: every tag on them goes, and nothing kept reaches them.
@@ -92,9 +97,16 @@ export function buildRepositoryPlan(snapshot: RepositorySnapshot, decisions: Tag
     }
     for (const digest of forced) {
       if (kept.has(digest) && !options.force) {
-        const parents = Object.values(snapshot.manifests).filter((m) => m.children.includes(digest) && kept.has(m.digest));
-        const names = parents.map((p) => `${shortDigest(p.digest)}${tagsByDigest.get(p.digest) ? ` (${tagsByDigest.get(p.digest)!.join(', ')})` : ''}`);
-        throw new RefusedError(`${snapshot.repository}@${digest} is referenced by ${names.join(', ') || 'a kept image'}; deleting it would break that image: pass --force to delete it anyway`);
+        const parents = Object.values(snapshot.manifests).filter(
+          (m) => m.children.includes(digest) && kept.has(m.digest),
+        );
+        const names = parents.map(
+          (p) =>
+            `${shortDigest(p.digest)}${tagsByDigest.get(p.digest) ? ` (${tagsByDigest.get(p.digest)!.join(', ')})` : ''}`,
+        );
+        throw new RefusedError(
+          `${snapshot.repository}@${digest} is referenced by ${names.join(', ') || 'a kept image'}; deleting it would break that image: pass --force to delete it anyway`,
+        );
       }
       out.add(digest);
     }
@@ -107,13 +119,25 @@ export function buildRepositoryPlan(snapshot: RepositorySnapshot, decisions: Tag
   for (const { tag, digest } of signatures) {
     const subject = signatureSubject(tag)!;
     const subjectTagged = tagsByDigest.has(subject) || snapshot.manifests[subject] !== undefined;
-    if (goingBeforeSignatures.has(subject)) decided.set(tag, { tag, digest, action: 'delete', reason: `signature of deleted ${shortDigest(subject)}` });
-    else decided.set(tag, { tag, digest, action: 'keep', reason: subjectTagged ? `signature of kept ${shortDigest(subject)}` : 'signature of a subject not in this repository' });
+    if (goingBeforeSignatures.has(subject))
+      decided.set(tag, { tag, digest, action: 'delete', reason: `signature of deleted ${shortDigest(subject)}` });
+    else
+      decided.set(tag, {
+        tag,
+        digest,
+        action: 'keep',
+        reason: subjectTagged
+          ? `signature of kept ${shortDigest(subject)}`
+          : 'signature of a subject not in this repository',
+      });
   }
   const going = deletedDigests();
 
   // Platform manifests of deleted indexes go too, unless a kept image still uses them.
-  const keptReach = closure(snapshot, snapshot.tags.filter((t) => decided.get(t.tag)?.action === 'keep').map((t) => t.digest));
+  const keptReach = closure(
+    snapshot,
+    snapshot.tags.filter((t) => decided.get(t.tag)?.action === 'keep').map((t) => t.digest),
+  );
   const children: Array<{ digest: string; parent: string }> = [];
   const queue = [...going];
   const childSeen = new Set<string>(going);
@@ -146,7 +170,12 @@ export function buildRepositoryPlan(snapshot: RepositorySnapshot, decisions: Tag
   for (const digest of [...going].sort()) {
     // --force: the user accepted breaking an index that references it (apply must not undo that choice).
     const forcedHere = options.force === true && forced.has(digest) && keptReach.has(digest);
-    actions.push({ kind: 'delete-manifest', digest, tags: (tagsByDigest.get(digest) ?? []).slice().sort(), ...(forcedHere ? { force: true as const } : {}) });
+    actions.push({
+      kind: 'delete-manifest',
+      digest,
+      tags: (tagsByDigest.get(digest) ?? []).slice().sort(),
+      ...(forcedHere ? { force: true as const } : {}),
+    });
   }
   for (const { digest, parent } of children) actions.push({ kind: 'delete-manifest', digest, tags: [], parent });
   const removeDangling = new Set(options.removeDangling ?? []);

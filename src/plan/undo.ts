@@ -25,13 +25,21 @@ export interface UndoOptions {
 }
 
 /** What undo will do with one tag, given where it points now (undefined: absent). Pure. */
-export function judgeRestore(entryDigest: string, now: string | undefined, force: boolean): 'restore' | 'already' | 'skip' {
+export function judgeRestore(
+  entryDigest: string,
+  now: string | undefined,
+  force: boolean,
+): 'restore' | 'already' | 'skip' {
   if (now === undefined) return 'restore';
   if (now === entryDigest) return 'already';
   return force ? 'restore' : 'skip';
 }
 
-export async function undoJournal(clientFor: (entry: JournalEntry) => Promise<RegistryClient>, entries: JournalEntry[], options: UndoOptions = {}): Promise<UndoOutcome[]> {
+export async function undoJournal(
+  clientFor: (entry: JournalEntry) => Promise<RegistryClient>,
+  entries: JournalEntry[],
+  options: UndoOptions = {},
+): Promise<UndoOutcome[]> {
   const outcomes: UndoOutcome[] = [];
   // Platform manifests before the indexes that reference them; they were journaled breadth-first,
   // so the reverse order restores nested children before their parents.
@@ -45,23 +53,41 @@ export async function undoJournal(clientFor: (entry: JournalEntry) => Promise<Re
       const skipped: string[] = [];
       if (entry.tags.length === 0) await push(entry.digest);
       for (const tag of entry.tags) {
-        const verdict = judgeRestore(entry.digest, await client.digestOf(entry.repository, tag), options.force === true);
+        const verdict = judgeRestore(
+          entry.digest,
+          await client.digestOf(entry.repository, tag),
+          options.force === true,
+        );
         if (verdict === 'skip') skipped.push(tag);
         else {
           if (verdict === 'restore') await push(tag);
           restored.push(tag);
         }
       }
-      if (restored.length > 0 || entry.tags.length === 0) outcomes.push({ repository: entry.repository, digest: entry.digest, tags: restored, status: 'restored' });
+      if (restored.length > 0 || entry.tags.length === 0)
+        outcomes.push({ repository: entry.repository, digest: entry.digest, tags: restored, status: 'restored' });
       if (skipped.length > 0) {
-        outcomes.push({ repository: entry.repository, digest: entry.digest, tags: skipped, status: 'skipped', detail: 'pushed again since the removal; pass --force to overwrite' });
+        outcomes.push({
+          repository: entry.repository,
+          digest: entry.digest,
+          tags: skipped,
+          status: 'skipped',
+          detail: 'pushed again since the removal; pass --force to overwrite',
+        });
       }
     } catch (error) {
       if (isAbortError(error)) throw new AbortedError('interrupted', { cause: error });
       if (!(error instanceof KrillError) || error instanceof AuthError) throw error;
-      const gc = error instanceof RegistryError && (error.hasCode('BLOB_UNKNOWN') || error.hasCode('MANIFEST_BLOB_UNKNOWN'));
+      const gc =
+        error instanceof RegistryError && (error.hasCode('BLOB_UNKNOWN') || error.hasCode('MANIFEST_BLOB_UNKNOWN'));
       const hint = gc ? ' (its blobs are gone: the garbage collector has run)' : '';
-      outcomes.push({ repository: entry.repository, digest: entry.digest, tags: entry.tags, status: 'failed', detail: `${error.message}${hint}` });
+      outcomes.push({
+        repository: entry.repository,
+        digest: entry.digest,
+        tags: entry.tags,
+        status: 'failed',
+        detail: `${error.message}${hint}`,
+      });
     }
   }
   return outcomes;

@@ -67,12 +67,15 @@ export function evaluateRules(snapshot: RepositorySnapshot, rules: Rules, now: n
     const keep = (reason: string) => decisions.push({ tag, digest, action: 'keep', reason });
     const keepMatch = rules.keepRegex.find((re) => re.test(tag));
     // The tag was being removed when an earlier run stopped: finish that, whatever the rules say.
-    if (snapshot.manifests[digest]?.throwaway) decisions.push({ tag, digest, action: 'delete', reason: 'finishes an untag an earlier run left half-way' });
+    if (snapshot.manifests[digest]?.throwaway)
+      decisions.push({ tag, digest, action: 'delete', reason: 'finishes an untag an earlier run left half-way' });
     else if (rules.protectLatest && tag === 'latest') keep('protected: latest');
     else if (keepMatch) keep(`matches keep-regex ${keepMatch.source}`);
-    else if (rules.deleteRegex.length > 0 && !rules.deleteRegex.some((re) => re.test(tag))) keep('no delete-regex matches');
+    else if (rules.deleteRegex.length > 0 && !rules.deleteRegex.some((re) => re.test(tag)))
+      keep('no delete-regex matches');
     else if (rules.version && !versionInRange(tag, rules.version.range)) keep(`not a version in ${rules.version.text}`);
-    else if (rules.sort === 'semver' && rules.deleteRegex.length === 0 && tagVersion(tag) === null) keep('not a version (--sort semver orders versions only)');
+    else if (rules.sort === 'semver' && rules.deleteRegex.length === 0 && tagVersion(tag) === null)
+      keep('not a version (--sort semver orders versions only)');
     else {
       let image = candidates.get(digest);
       if (!image) {
@@ -99,7 +102,12 @@ export function evaluateRules(snapshot: RepositorySnapshot, rules: Rules, now: n
       reason = 'created date unknown: cannot tell whether it is among the newest (--sort semver orders by version)';
     } else if (index < rules.keep) {
       reason = newest;
-    } else if (boundary && image.order !== null && boundary.order !== null && compareKeys(image.order, boundary.order) === 0) {
+    } else if (
+      boundary &&
+      image.order !== null &&
+      boundary.order !== null &&
+      compareKeys(image.order, boundary.order) === 0
+    ) {
       reason = `${rules.sort === 'semver' ? 'version' : 'created date'} ties with a kept image`;
     } else if (cutoff !== undefined && image.created === null) {
       reason = 'created date unknown';

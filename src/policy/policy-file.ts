@@ -67,7 +67,8 @@ export function parsePolicy(text: string, path: string): Policy {
   const keyName = (key: unknown) => String(scalarOf(key));
 
   for (const pair of root.items) {
-    if (!TOP_KEYS.includes(keyName(pair.key))) fail(pair.key as Node, `unknown key "${keyName(pair.key)}" (expected one of ${TOP_KEYS.join(', ')})`);
+    if (!TOP_KEYS.includes(keyName(pair.key)))
+      fail(pair.key as Node, `unknown key "${keyName(pair.key)}" (expected one of ${TOP_KEYS.join(', ')})`);
   }
   const version = root.get('version', true);
   if (scalarOf(version) !== 1) fail(version ?? root, 'version must be 1');
@@ -86,7 +87,12 @@ export function parsePolicy(text: string, path: string): Policy {
         return String(v);
       };
       const list = (): string[] => {
-        if (isSeq(value)) return value.items.map((item) => (typeof scalarOf(item) === 'string' ? (scalarOf(item) as string) : fail(item as Node, `${key} entries must be strings`)));
+        if (isSeq(value))
+          return value.items.map((item) =>
+            typeof scalarOf(item) === 'string'
+              ? (scalarOf(item) as string)
+              : fail(item as Node, `${key} entries must be strings`),
+          );
         return [str()];
       };
       try {
@@ -123,12 +129,16 @@ export function parsePolicy(text: string, path: string): Policy {
             break;
           }
           default:
-            fail(pair.key as Node, `unknown key "${key}" (expected ${allowRepos ? 'repos, ' : ''}${RULE_KEYS.join(', ')})`);
+            fail(
+              pair.key as Node,
+              `unknown key "${key}" (expected ${allowRepos ? 'repos, ' : ''}${RULE_KEYS.join(', ')})`,
+            );
         }
         // Validate now, so the error carries this line.
         compileRules(input);
       } catch (error) {
-        if (error instanceof UsageError && !error.message.startsWith(path)) throw new UsageError(`${where}: ${error.message}`);
+        if (error instanceof UsageError && !error.message.startsWith(path))
+          throw new UsageError(`${where}: ${error.message}`);
         throw error;
       }
     }
@@ -147,11 +157,16 @@ export function parsePolicy(text: string, path: string): Policy {
       const repos = rule.repos!;
       const regex = /^~\/(.*)\/$/.exec(repos);
       const pattern = regex ? compilePattern(regex[1]!, `${at(rule.node)}: repos`) : globToRegExp(repos);
-      rules.push({ repos, matches: (repository) => pattern.test(repository), rules: compileRules({ ...defaults.input, ...rule.input }) });
+      rules.push({
+        repos,
+        matches: (repository) => pattern.test(repository),
+        rules: compileRules({ ...defaults.input, ...rule.input }),
+      });
     }
   }
   const registry = scalarOf(root.get('registry', true));
-  if (registry !== undefined && typeof registry !== 'string') fail(root.get('registry', true) as Node, 'registry must be a string such as registry.example.com');
+  if (registry !== undefined && typeof registry !== 'string')
+    fail(root.get('registry', true) as Node, 'registry must be a string such as registry.example.com');
   return { ...(typeof registry === 'string' ? { registry } : {}), defaults: compileRules(defaults.input), rules };
 }
 

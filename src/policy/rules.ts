@@ -39,7 +39,9 @@ const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 8
 export function parseDuration(text: string, where = '--older-than'): number {
   const trimmed = text.trim();
   if (!/^(\d+[smhdw])+$/.test(trimmed)) {
-    throw new UsageError(`invalid ${where} "${text}": expected a duration such as 30d, 12h or 2w (units s, m, h, d, w)`);
+    throw new UsageError(
+      `invalid ${where} "${text}": expected a duration such as 30d, 12h or 2w (units s, m, h, d, w)`,
+    );
   }
   let total = 0;
   for (const [, n, unit] of trimmed.matchAll(/(\d+)([smhdw])/g)) total += Number(n) * UNIT_MS[unit!]!;
@@ -64,14 +66,21 @@ export function compilePattern(pattern: string, where: string): Pattern {
     return { source: pattern, test: (text) => re.test(text) };
   } catch (error) {
     const reason = (error as Error).message.replace(/^error parsing regexp: /, '');
-    throw new UsageError(`invalid ${where} regex "${pattern}": ${reason}; krill uses RE2 syntax (no backreferences or lookaround)`);
+    throw new UsageError(
+      `invalid ${where} regex "${pattern}": ${reason}; krill uses RE2 syntax (no backreferences or lookaround)`,
+    );
   }
 }
 
 /** Validates and compiles rules. `keep` defaults to 3 only when no rule at all is given. */
 export function compileRules(input: RuleInput, where = ''): Rules {
   const prefix = where ? `${where}: ` : '';
-  const noRule = input.keep === undefined && !input.deleteRegex?.length && !input.keepRegex?.length && input.olderThan === undefined && input.version === undefined;
+  const noRule =
+    input.keep === undefined &&
+    !input.deleteRegex?.length &&
+    !input.keepRegex?.length &&
+    input.olderThan === undefined &&
+    input.version === undefined;
   const keep = input.keep ?? (noRule ? DEFAULT_KEEP : 0);
   if (!Number.isInteger(keep) || keep < 0 || keep > MAX_KEEP) {
     throw new UsageError(`${prefix}invalid keep ${keep}: expected a whole number from 0 to ${MAX_KEEP}`);
@@ -84,13 +93,18 @@ export function compileRules(input: RuleInput, where = ''): Rules {
     sort: 'date',
   };
   if (input.sort !== undefined) {
-    if (input.sort !== 'date' && input.sort !== 'semver') throw new UsageError(`${prefix}invalid sort "${input.sort}": expected date or semver`);
+    if (input.sort !== 'date' && input.sort !== 'semver')
+      throw new UsageError(`${prefix}invalid sort "${input.sort}": expected date or semver`);
     rules.sort = input.sort;
   }
-  if (input.olderThan !== undefined) rules.olderThan = { ms: parseDuration(input.olderThan, `${prefix}older-than`), text: input.olderThan.trim() };
+  if (input.olderThan !== undefined)
+    rules.olderThan = { ms: parseDuration(input.olderThan, `${prefix}older-than`), text: input.olderThan.trim() };
   if (input.version !== undefined) {
     const range = semver.validRange(input.version, { loose: false }) === null ? null : new semver.Range(input.version);
-    if (!range) throw new UsageError(`${prefix}invalid version range "${input.version}": expected a semver range such as '<1.4' or '>=1.0.0 <2.0.0'`);
+    if (!range)
+      throw new UsageError(
+        `${prefix}invalid version range "${input.version}": expected a semver range such as '<1.4' or '>=1.0.0 <2.0.0'`,
+      );
     rules.version = { range, text: input.version.trim() };
   }
   return rules;

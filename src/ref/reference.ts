@@ -54,7 +54,8 @@ export function apiHost(address: RegistryAddress): string {
   return address.host === DOCKER_HUB ? DOCKER_HUB_API_HOST : address.host;
 }
 
-const HOST_RE = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)(?::\d{1,5})?$/;
+const HOST_RE =
+  /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*)(?::\d{1,5})?$/;
 
 /** Ports above 65535 and malformed IPv6 literals pass the shape check; refuse them here. */
 function checkHostParts(host: string, input: string): void {
@@ -87,13 +88,17 @@ export function parseRegistryAddress(input: string, options: { plainHttp?: boole
   }
   if (rest.includes('@')) {
     // Never echo the input: it holds a password.
-    throw new UsageError('invalid registry: credentials in the URL are not accepted; pass --username with --password-stdin instead');
+    throw new UsageError(
+      'invalid registry: credentials in the URL are not accepted; pass --username with --password-stdin instead',
+    );
   }
   rest = rest.replace(/\/+$/, '');
   // A URL may carry the API path (https://host/v2/); anything else after the host is a mistake.
   rest = rest.replace(/\/v[12]$/, '');
   if (rest.includes('/') || !HOST_RE.test(rest)) {
-    throw new UsageError(`invalid registry "${input}": expected host[:port] or a URL such as https://registry.example.com:5000`);
+    throw new UsageError(
+      `invalid registry "${input}": expected host[:port] or a URL such as https://registry.example.com:5000`,
+    );
   }
   checkHostParts(rest, input);
   const host = canonicalHost(rest);
@@ -157,7 +162,9 @@ export function parseReference(
   const text = input.trim();
   if (text === '') throw new UsageError('missing image reference: expected REPO[:TAG] or HOST/REPO[:TAG|@DIGEST]');
   if (text.includes('://')) {
-    throw new UsageError(`invalid reference "${input}": references take no URL scheme; write HOST/REPO[:TAG] and give the scheme with --registry http://HOST or --plain-http`);
+    throw new UsageError(
+      `invalid reference "${input}": references take no URL scheme; write HOST/REPO[:TAG] and give the scheme with --registry http://HOST or --plain-http`,
+    );
   }
   let remainder = text;
   let digest: string | undefined;
@@ -186,7 +193,11 @@ export function parseReference(
 }
 
 /** Parses a repository without tag or digest (for `tags`, `cleanup`). */
-export function parseRepositoryReference(input: string, defaultRegistry?: RegistryAddress, options: { plainHttp?: boolean } = {}): Reference {
+export function parseRepositoryReference(
+  input: string,
+  defaultRegistry?: RegistryAddress,
+  options: { plainHttp?: boolean } = {},
+): Reference {
   const ref = parseReference(input, defaultRegistry, options);
   if (ref.digest !== undefined || ref.tag !== undefined) {
     throw new UsageError(`"${input}" names an image, but a repository is expected here: drop the :TAG or @DIGEST`);

@@ -1,7 +1,14 @@
 import { Readable } from 'node:stream';
 import type { Credentials } from '../auth/credentials.js';
 import { AuthSession } from '../auth/session.js';
-import { InvalidResponseError, NetworkError, RegistryError, UnsupportedError, isNotFound, parseRegistryErrors } from '../errors.js';
+import {
+  InvalidResponseError,
+  NetworkError,
+  RegistryError,
+  UnsupportedError,
+  isNotFound,
+  parseRegistryErrors,
+} from '../errors.js';
 import { nextLink } from '../http/link.js';
 import type { HttpRequest, HttpResponse, StreamResponse, Transport } from '../http/transport.js';
 import { RETRY_STATUS, discard, isNoTlsError, redactUrl } from '../http/transport.js';
@@ -54,20 +61,27 @@ const MAX_PAGES = 100_000;
  */
 function manifestPath(repository: string, reference: string): string {
   if (!isValidRepository(repository) || !(isValidTag(reference) || isDigest(reference))) {
-    throw new InvalidResponseError(`refusing to send a request for the invalid name ${escapeControl(JSON.stringify(`${repository}:${reference}`).slice(0, 200))}`);
+    throw new InvalidResponseError(
+      `refusing to send a request for the invalid name ${escapeControl(JSON.stringify(`${repository}:${reference}`).slice(0, 200))}`,
+    );
   }
   return `/v2/${repository}/manifests/${reference}`;
 }
 
 function blobPath(repository: string, digest: string): string {
   if (!isValidRepository(repository) || !isDigest(digest)) {
-    throw new InvalidResponseError(`refusing to send a request for the invalid blob ${escapeControl(JSON.stringify(`${repository}@${digest}`).slice(0, 200))}`);
+    throw new InvalidResponseError(
+      `refusing to send a request for the invalid blob ${escapeControl(JSON.stringify(`${repository}@${digest}`).slice(0, 200))}`,
+    );
   }
   return `/v2/${repository}/blobs/${digest}`;
 }
 
 function repositoryPath(repository: string, rest: string): string {
-  if (!isValidRepository(repository)) throw new InvalidResponseError(`refusing to send a request for the invalid repository ${escapeControl(JSON.stringify(repository).slice(0, 200))}`);
+  if (!isValidRepository(repository))
+    throw new InvalidResponseError(
+      `refusing to send a request for the invalid repository ${escapeControl(JSON.stringify(repository).slice(0, 200))}`,
+    );
   return `/v2/${repository}/${rest}`;
 }
 
@@ -104,7 +118,12 @@ export class RegistryClient {
     this.#transport = options.transport;
     this.#cache = options.cache;
     this.#pageSize = options.pageSize ?? PAGE_SIZE;
-    this.#auth = new AuthSession(options.transport, options.address.host, options.credentials, options.address.scheme === 'http');
+    this.#auth = new AuthSession(
+      options.transport,
+      options.address.host,
+      options.credentials,
+      options.address.scheme === 'http',
+    );
   }
 
   get host(): string {
@@ -185,7 +204,11 @@ export class RegistryClient {
       if (res.status === 401) {
         if (res.body instanceof Readable) discard(res.body);
         if (attempt > 0 || !replayable) throw this.#auth.refused(options.scope);
-        authorization = await this.#auth.retryAuthorization(res.headers['www-authenticate'], options.scope, authorization);
+        authorization = await this.#auth.retryAuthorization(
+          res.headers['www-authenticate'],
+          options.scope,
+          authorization,
+        );
         continue;
       }
       if (res.status >= 400 && !options.accept?.includes(res.status)) {
@@ -200,7 +223,8 @@ export class RegistryClient {
     const first = errors[0];
     const what = first ? ` ${first.code}${first.message ? ` (${first.message})` : ''}` : '';
     let message = `${this.host}: ${options.method} ${url.pathname} answered HTTP ${res.status}${what}`;
-    if (res.status === 403) message += ` (check that the account has permission for ${options.scope.split(':').slice(1).join(' ')})`;
+    if (res.status === 403)
+      message += ` (check that the account has permission for ${options.scope.split(':').slice(1).join(' ')})`;
     if (res.status === 429) message += ' (rate limited: wait and try again, or log in for a higher limit)';
     if (RETRY_STATUS.has(res.status)) message += '; gave up after retrying';
     return new RegistryError(message, { status: res.status, errors, method: options.method, url: redactUrl(url) });
@@ -213,7 +237,12 @@ export class RegistryClient {
 
   /** Every tag of a repository, following `Link` pages; `"tags": null` (all tags deleted) is empty. */
   async listTags(repository: string): Promise<string[]> {
-    return this.#paginate(repositoryPath(repository, `tags/list?n=${this.#pageSize}`), repositoryScope(repository, ['pull']), 'tags', isValidTag);
+    return this.#paginate(
+      repositoryPath(repository, `tags/list?n=${this.#pageSize}`),
+      repositoryScope(repository, ['pull']),
+      'tags',
+      isValidTag,
+    );
   }
 
   /**
@@ -221,19 +250,27 @@ export class RegistryClient {
    * rejects are skipped with a warning (nothing is ever sent for them). A page that brings nothing
    * new, a link back to a page already read, or more than MAX_PAGES pages end with an error.
    */
-  async #paginate(first: string, scope: string, field: 'repositories' | 'tags', valid: (name: string) => boolean): Promise<string[]> {
+  async #paginate(
+    first: string,
+    scope: string,
+    field: 'repositories' | 'tags',
+    valid: (name: string) => boolean,
+  ): Promise<string[]> {
     const items: string[] = [];
     const names = new Set<string>();
     let next: string | URL | undefined = first;
     const seen = new Set<string>();
     for (let pages = 0; next !== undefined; pages++) {
-      if (pages >= MAX_PAGES) throw new InvalidResponseError(`${this.host}: more than ${MAX_PAGES} pages of ${field}; stopping`);
+      if (pages >= MAX_PAGES)
+        throw new InvalidResponseError(`${this.host}: more than ${MAX_PAGES} pages of ${field}; stopping`);
       const res = await this.#request({ method: 'GET', path: next, scope, maxBodyBytes: 64 * 1024 * 1024 });
       let body: Record<string, unknown>;
       try {
         body = JSON.parse(res.body.toString('utf8')) as Record<string, unknown>;
       } catch (cause) {
-        throw new InvalidResponseError(`${this.host}: GET ${res.url.pathname} answered something that is not JSON`, { cause });
+        throw new InvalidResponseError(`${this.host}: GET ${res.url.pathname} answered something that is not JSON`, {
+          cause,
+        });
       }
       const page = body[field];
       if (page !== null && page !== undefined && !Array.isArray(page)) {
@@ -245,11 +282,18 @@ export class RegistryClient {
         names.add(item);
         fresh++;
         if (valid(item)) items.push(item);
-        else this.#transport.logger.warn(`${this.host}: skipping ${field === 'tags' ? 'tag' : 'repository'} ${escapeControl(JSON.stringify(item.slice(0, 200)))}: not a valid name`);
+        else
+          this.#transport.logger.warn(
+            `${this.host}: skipping ${field === 'tags' ? 'tag' : 'repository'} ${escapeControl(JSON.stringify(item.slice(0, 200)))}: not a valid name`,
+          );
       }
       const link = nextLink(res.headers.link, res.url);
-      if (link && fresh === 0) throw new InvalidResponseError(`${this.host}: a page of ${field} brought nothing new but links to another; stopping`);
-      if (link && seen.has(link.href)) throw new InvalidResponseError(`${this.host}: pagination loops back to ${link.pathname}${link.search}`);
+      if (link && fresh === 0)
+        throw new InvalidResponseError(
+          `${this.host}: a page of ${field} brought nothing new but links to another; stopping`,
+        );
+      if (link && seen.has(link.href))
+        throw new InvalidResponseError(`${this.host}: pagination loops back to ${link.pathname}${link.search}`);
       if (link) seen.add(link.href);
       next = link;
     }
@@ -270,9 +314,19 @@ export class RegistryClient {
     });
     const digest = res.headers['docker-content-digest'];
     if (res.status >= 400 || !digest) return this.getManifest(repository, reference);
-    if (!isDigest(digest)) throw new InvalidResponseError(`${this.host}/${repository}:${reference}: Docker-Content-Digest ${escapeControl(JSON.stringify(digest.slice(0, 160)))} is not a valid digest`);
-    if (isDigest(reference) && digest !== reference) throw new InvalidResponseError(`${this.host}/${repository}@${reference}: HEAD answered another digest (${digest})`);
-    return { digest, mediaType: contentType(res.headers['content-type']), size: Number(res.headers['content-length'] ?? 0) };
+    if (!isDigest(digest))
+      throw new InvalidResponseError(
+        `${this.host}/${repository}:${reference}: Docker-Content-Digest ${escapeControl(JSON.stringify(digest.slice(0, 160)))} is not a valid digest`,
+      );
+    if (isDigest(reference) && digest !== reference)
+      throw new InvalidResponseError(
+        `${this.host}/${repository}@${reference}: HEAD answered another digest (${digest})`,
+      );
+    return {
+      digest,
+      mediaType: contentType(res.headers['content-type']),
+      size: Number(res.headers['content-length'] ?? 0),
+    };
   }
 
   /** The digest a tag (or digest) resolves to, or undefined when the repository or tag does not exist. */
@@ -294,20 +348,31 @@ export class RegistryClient {
       const cached = this.#cache?.get(reference);
       if (cached) return toFetched(cached, reference, undefined, where);
     }
-    const res = await this.#request({ method: 'GET', path, scope: repositoryScope(repository, ['pull']), headers: { accept: MANIFEST_ACCEPT } });
+    const res = await this.#request({
+      method: 'GET',
+      path,
+      scope: repositoryScope(repository, ['pull']),
+      headers: { accept: MANIFEST_ACCEPT },
+    });
     const mediaType = contentType(res.headers['content-type']);
     const header = res.headers['docker-content-digest'];
     let digest: string;
     if (byDigest) {
       // Verified whatever the algorithm (sha256 or sha512; the reference grammar allows no other).
       const computed = digestLike(res.body, reference);
-      if (computed !== reference) throw new InvalidResponseError(`${where}: the manifest served does not match its digest (got ${computed})`);
+      if (computed !== reference)
+        throw new InvalidResponseError(`${where}: the manifest served does not match its digest (got ${computed})`);
       digest = reference;
     } else if (header) {
-      if (!isDigest(header)) throw new InvalidResponseError(`${where}: Docker-Content-Digest ${escapeControl(JSON.stringify(header.slice(0, 160)))} is not a valid digest`);
+      if (!isDigest(header))
+        throw new InvalidResponseError(
+          `${where}: Docker-Content-Digest ${escapeControl(JSON.stringify(header.slice(0, 160)))} is not a valid digest`,
+        );
       // schema1 signed manifests are served with the signature, which their digest excludes.
       if (!matchesDigest(res.body, header) && mediaType !== DOCKER_SCHEMA1_SIGNED) {
-        throw new InvalidResponseError(`${where}: Docker-Content-Digest ${header} does not match the manifest bytes (${digestLike(res.body, header)})`);
+        throw new InvalidResponseError(
+          `${where}: Docker-Content-Digest ${header} does not match the manifest bytes (${digestLike(res.body, header)})`,
+        );
       }
       digest = header;
     } else {
@@ -321,7 +386,12 @@ export class RegistryClient {
   async getBlob(repository: string, digest: string): Promise<Buffer> {
     const cached = this.#cache?.get(digest);
     if (cached) return cached;
-    const res = await this.#request({ method: 'GET', path: blobPath(repository, digest), scope: repositoryScope(repository, ['pull']), maxBodyBytes: MAX_CONFIG_BYTES });
+    const res = await this.#request({
+      method: 'GET',
+      path: blobPath(repository, digest),
+      scope: repositoryScope(repository, ['pull']),
+      maxBodyBytes: MAX_CONFIG_BYTES,
+    });
     if (!matchesDigest(res.body, digest)) {
       throw new InvalidResponseError(`${this.host}/${repository}: blob ${digest} does not match its digest`);
     }
@@ -347,9 +417,13 @@ export class RegistryClient {
         body: bytes,
         idempotent: true, // the same bytes under the same reference
       });
-      if (res.status !== 201) throw new InvalidResponseError(`${this.host}: PUT ${path} answered HTTP ${res.status}, not 201 Created; the manifest may not be stored`);
+      if (res.status !== 201)
+        throw new InvalidResponseError(
+          `${this.host}: PUT ${path} answered HTTP ${res.status}, not 201 Created; the manifest may not be stored`,
+        );
       const digest = res.headers['docker-content-digest'];
-      if (digest !== undefined && !isDigest(digest)) throw new InvalidResponseError(`${this.host}: PUT ${path} answered an invalid Docker-Content-Digest`);
+      if (digest !== undefined && !isDigest(digest))
+        throw new InvalidResponseError(`${this.host}: PUT ${path} answered an invalid Docker-Content-Digest`);
       return digest ?? computeDigest(bytes);
     });
   }
@@ -373,13 +447,24 @@ export class RegistryClient {
    * this repository that points at it. 404 means already gone (a rerun after an interruption).
    */
   async deleteManifest(repository: string, digest: string): Promise<'deleted' | 'not-found'> {
-    if (!isDigest(digest)) throw new InvalidResponseError(`refusing to delete ${escapeControl(JSON.stringify(digest.slice(0, 160)))}: not a digest`);
+    if (!isDigest(digest))
+      throw new InvalidResponseError(
+        `refusing to delete ${escapeControl(JSON.stringify(digest.slice(0, 160)))}: not a digest`,
+      );
     const path = manifestPath(repository, digest);
-    const res = await this.#request({ method: 'DELETE', path, scope: repositoryScope(repository, ['delete']), accept: [404, 405] });
+    const res = await this.#request({
+      method: 'DELETE',
+      path,
+      scope: repositoryScope(repository, ['delete']),
+      accept: [404, 405],
+    });
     if (res.status === 405) throw this.#deletesDisabled(res);
     if (res.status === 404) return 'not-found';
     // 202 Accepted is the spec's only success: anything else (a redirect, 200 from a proxy page) is not a delete.
-    if (res.status !== 202) throw new InvalidResponseError(`${this.host}: DELETE ${path} answered HTTP ${res.status}, not 202 Accepted; not counted as deleted`);
+    if (res.status !== 202)
+      throw new InvalidResponseError(
+        `${this.host}: DELETE ${path} answered HTTP ${res.status}, not 202 Accepted; not counted as deleted`,
+      );
     return 'deleted';
   }
 
@@ -388,10 +473,16 @@ export class RegistryClient {
    * 400 DIGEST_INVALID, and 405 with deletes disabled: both mean "not supported here".
    */
   async deleteTag(repository: string, tag: string): Promise<'deleted' | 'unsupported' | 'not-found'> {
-    const res = await this.#request({ method: 'DELETE', path: manifestPath(repository, tag), scope: repositoryScope(repository, ['delete']), accept: [400, 404, 405, 501] });
+    const res = await this.#request({
+      method: 'DELETE',
+      path: manifestPath(repository, tag),
+      scope: repositoryScope(repository, ['delete']),
+      accept: [400, 404, 405, 501],
+    });
     if (res.status === 202) return 'deleted';
     const errors = parseRegistryErrors(res.body.toString('utf8'));
-    if (res.status === 404 && errors.some((e) => e.code === 'MANIFEST_UNKNOWN' || e.code === 'NAME_UNKNOWN')) return 'not-found';
+    if (res.status === 404 && errors.some((e) => e.code === 'MANIFEST_UNKNOWN' || e.code === 'NAME_UNKNOWN'))
+      return 'not-found';
     return 'unsupported';
   }
 
@@ -402,7 +493,12 @@ export class RegistryClient {
    */
   async checkDeletesEnabled(repository: string): Promise<void> {
     const impossible = `sha256:${'0'.repeat(64)}`;
-    const res = await this.#request({ method: 'DELETE', path: manifestPath(repository, impossible), scope: repositoryScope(repository, ['delete']), accept: [400, 404, 405] });
+    const res = await this.#request({
+      method: 'DELETE',
+      path: manifestPath(repository, impossible),
+      scope: repositoryScope(repository, ['delete']),
+      accept: [400, 404, 405],
+    });
     if (res.status === 405) throw this.#deletesDisabled(res);
   }
 
@@ -415,13 +511,22 @@ export class RegistryClient {
 
   /** Size of a blob when the repository has it, else undefined. */
   async blobSize(repository: string, digest: string): Promise<number | undefined> {
-    const res = await this.#request({ method: 'HEAD', path: blobPath(repository, digest), scope: repositoryScope(repository, ['pull']), accept: [404] });
+    const res = await this.#request({
+      method: 'HEAD',
+      path: blobPath(repository, digest),
+      scope: repositoryScope(repository, ['pull']),
+      accept: [404],
+    });
     return res.status === 404 ? undefined : Number(res.headers['content-length'] ?? 0);
   }
 
   /** A blob as a stream. The caller consumes or destroys it, and verifies its digest. */
   async openBlob(repository: string, digest: string): Promise<{ body: Readable; size: number | undefined }> {
-    const res = await this.#requestStream({ method: 'GET', path: blobPath(repository, digest), scope: repositoryScope(repository, ['pull']) });
+    const res = await this.#requestStream({
+      method: 'GET',
+      path: blobPath(repository, digest),
+      scope: repositoryScope(repository, ['pull']),
+    });
     const length = res.headers['content-length'];
     return { body: res.body, size: length === undefined ? undefined : Number(length) };
   }
@@ -444,16 +549,26 @@ export class RegistryClient {
 
   async startUpload(repository: string): Promise<URL> {
     // A retried POST may leave a spare upload session behind; the registry expires it.
-    const res = await this.#request({ method: 'POST', path: repositoryPath(repository, 'blobs/uploads/'), scope: repositoryScope(repository, ['pull', 'push']), headers: { 'content-length': '0' }, idempotent: true });
+    const res = await this.#request({
+      method: 'POST',
+      path: repositoryPath(repository, 'blobs/uploads/'),
+      scope: repositoryScope(repository, ['pull', 'push']),
+      headers: { 'content-length': '0' },
+      idempotent: true,
+    });
     return this.#uploadLocation(res);
   }
 
   #uploadLocation(res: HttpResponse): URL {
     const location = res.headers.location;
-    if (res.status !== 202 || !location) throw new InvalidResponseError(`${this.host}: blob upload answered HTTP ${res.status} without a Location`);
+    if (res.status !== 202 || !location)
+      throw new InvalidResponseError(`${this.host}: blob upload answered HTTP ${res.status} without a Location`);
     const url = new URL(location, res.url);
     // The upload URL receives our credentials: it must stay on the registry.
-    if (url.origin !== res.url.origin) throw new InvalidResponseError(`${this.host}: upload location points to ${url.origin}, off the registry; refusing to send credentials there`);
+    if (url.origin !== res.url.origin)
+      throw new InvalidResponseError(
+        `${this.host}: upload location points to ${url.origin}, off the registry; refusing to send credentials there`,
+      );
     return url;
   }
 

@@ -1,6 +1,17 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { matchesDigest } from '../manifest/digest.js';
-import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -20,7 +31,6 @@ import { join } from 'node:path';
 export function defaultCacheDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'krill');
 }
-
 
 const MAX_PACKS = 8;
 /** Pending entries are written early past this, to bound memory on very large catalogs. */
@@ -57,14 +67,17 @@ export class ContentCache {
     const index = new Map<string, Location>();
     let names: string[] = [];
     try {
-      names = readdirSync(this.#packsDir).filter((n) => n.endsWith('.idx')).map((n) => n.slice(0, -4));
+      names = readdirSync(this.#packsDir)
+        .filter((n) => n.endsWith('.idx'))
+        .map((n) => n.slice(0, -4));
     } catch {
       // no cache yet
     }
     for (const name of names) {
       try {
         const parsed = JSON.parse(readFileSync(join(this.#packsDir, `${name}.idx`), 'utf8')) as PackIndex;
-        for (const [digest, [offset, length]] of Object.entries(parsed.entries)) index.set(digest, { pack: name, offset, length });
+        for (const [digest, [offset, length]] of Object.entries(parsed.entries))
+          index.set(digest, { pack: name, offset, length });
         for (const key of parsed.seen) this.#seen.add(key);
         this.#packs.push(name);
       } catch {
@@ -145,7 +158,8 @@ export class ContentCache {
       writeFileSync(join(this.#packsDir, `${name}.pack`), Buffer.concat(chunks, offset), { mode: 0o600 });
       this.#writeIndex(name, { entries, seen: [...this.#pendingSeen] });
       const index = this.#load();
-      for (const [digest, [at, length]] of Object.entries(entries)) index.set(digest, { pack: name, offset: at, length });
+      for (const [digest, [at, length]] of Object.entries(entries))
+        index.set(digest, { pack: name, offset: at, length });
       for (const key of this.#pendingSeen) this.#seen.add(key);
       this.#packs.push(name);
       this.#pending.clear();

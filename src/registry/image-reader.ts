@@ -1,7 +1,13 @@
 import { InvalidResponseError, isNotFound } from '../errors.js';
 import { mapConcurrent } from '../http/limiter.js';
 import type { Descriptor, ImageConfig, ImageManifest } from '../manifest/manifest.js';
-import { formatPlatform, isAttestationEntry, normalizeCreated, parseImageConfig, sumDistinctBlobs } from '../manifest/manifest.js';
+import {
+  formatPlatform,
+  isAttestationEntry,
+  normalizeCreated,
+  parseImageConfig,
+  sumDistinctBlobs,
+} from '../manifest/manifest.js';
 import { DOCKER_CONFIG, OCI_CONFIG } from '../manifest/media-types.js';
 import type { FetchedManifest, RegistryClient } from './client.js';
 
@@ -150,8 +156,10 @@ export class ImageReader {
   async assertAcyclic(digest: string, path: readonly string[] = []): Promise<void> {
     if (this.#acyclic.has(digest)) return;
     const where = `${this.client.host}/${this.repository}`;
-    if (path.includes(digest)) throw new InvalidResponseError(`${where}: the manifest graph has a cycle: ${digest} references itself`);
-    if (path.length >= MAX_DEPTH) throw new InvalidResponseError(`${where}: indexes nested deeper than ${MAX_DEPTH} levels at ${digest}`);
+    if (path.includes(digest))
+      throw new InvalidResponseError(`${where}: the manifest graph has a cycle: ${digest} references itself`);
+    if (path.length >= MAX_DEPTH)
+      throw new InvalidResponseError(`${where}: indexes nested deeper than ${MAX_DEPTH} levels at ${digest}`);
     let fetched: FetchedManifest;
     try {
       fetched = await this.manifest(digest);
@@ -159,7 +167,8 @@ export class ImageReader {
       if (path.length > 0 && isNotFound(error)) return; // a missing child: shown as damaged, not a cycle
       throw error;
     }
-    if (fetched.manifest.kind === 'index') await Promise.all(fetched.manifest.manifests.map((child) => this.assertAcyclic(child.digest, [...path, digest])));
+    if (fetched.manifest.kind === 'index')
+      await Promise.all(fetched.manifest.manifests.map((child) => this.assertAcyclic(child.digest, [...path, digest])));
     this.#acyclic.add(digest);
   }
 
@@ -200,7 +209,16 @@ export class ImageReader {
     if (manifest.kind === 'image') {
       const config = await this.#imageConfig(manifest);
       const blobs = [manifest.config, ...manifest.layers];
-      const platform = config?.os && config.architecture ? [formatPlatform({ os: config.os, architecture: config.architecture, ...(config.variant ? { variant: config.variant } : {}) })] : [];
+      const platform =
+        config?.os && config.architecture
+          ? [
+              formatPlatform({
+                os: config.os,
+                architecture: config.architecture,
+                ...(config.variant ? { variant: config.variant } : {}),
+              }),
+            ]
+          : [];
       // The annotation is the date of artifacts (Helm, oras, notation write it) and the fallback of images.
       const created = normalizeCreated(config?.created) ?? normalizeCreated(manifest.annotations?.[CREATED_ANNOTATION]);
       return {
@@ -214,10 +232,24 @@ export class ImageReader {
       const missing = parts.filter((p) => p.absent).map((p) => p.summary.digest);
       const runnable = parts.filter((_, i) => !isAttestationEntry(manifest.manifests[i]!));
       const blobs = parts.flatMap((p, i) => (p.absent || isAttestationEntry(manifest.manifests[i]!) ? [] : p.blobs));
-      const created = runnable.map((p) => p.summary.created).filter((c): c is string => c !== null).sort().at(-1) ?? normalizeCreated(manifest.annotations?.[CREATED_ANNOTATION]);
-      const platforms = children.map((child, i) => (child.platform ? formatPlatform(child.platform) : runnable[i]!.summary.platforms[0])).filter((p): p is string => p !== undefined);
+      const created =
+        runnable
+          .map((p) => p.summary.created)
+          .filter((c): c is string => c !== null)
+          .sort()
+          .at(-1) ?? normalizeCreated(manifest.annotations?.[CREATED_ANNOTATION]);
+      const platforms = children
+        .map((child, i) => (child.platform ? formatPlatform(child.platform) : runnable[i]!.summary.platforms[0]))
+        .filter((p): p is string => p !== undefined);
       return {
-        summary: { digest, mediaType: fetched.mediaType, created, size: sumDistinctBlobs(blobs), platforms: [...new Set(platforms)], ...(missing.length > 0 ? { missing } : {}) },
+        summary: {
+          digest,
+          mediaType: fetched.mediaType,
+          created,
+          size: sumDistinctBlobs(blobs),
+          platforms: [...new Set(platforms)],
+          ...(missing.length > 0 ? { missing } : {}),
+        },
         blobs,
       };
     }
@@ -253,7 +285,13 @@ export class ImageReader {
       const manifests = await Promise.all(
         children.map(async (child) => {
           const s = await this.summarize(child.digest);
-          return { platform: child.platform ? formatPlatform(child.platform) : (s.platforms[0] ?? 'unknown'), digest: child.digest, mediaType: child.mediaType, size: s.size, created: s.created };
+          return {
+            platform: child.platform ? formatPlatform(child.platform) : (s.platforms[0] ?? 'unknown'),
+            digest: child.digest,
+            mediaType: child.mediaType,
+            size: s.size,
+            created: s.created,
+          };
         }),
       );
       return { reference, ...summary, manifests };
@@ -273,7 +311,12 @@ export function compareTagSummaries(a: TagSummary, b: TagSummary): number {
 }
 
 /** Summaries of the given tags of a repository, newest first. */
-export async function summarizeTags(client: RegistryClient, repository: string, tags: string[], options: ListTagsOptions = {}): Promise<TagSummary[]> {
+export async function summarizeTags(
+  client: RegistryClient,
+  repository: string,
+  tags: string[],
+  options: ListTagsOptions = {},
+): Promise<TagSummary[]> {
   const reader = new ImageReader(client, repository);
   const warm = client.cacheIsWarm(repository);
   let done = 0;

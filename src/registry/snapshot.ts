@@ -47,7 +47,11 @@ async function listTagsOrNone(client: RegistryClient, repository: string, emptyI
   }
 }
 
-export async function readRepositorySnapshot(client: RegistryClient, repository: string, options: SnapshotOptions = {}): Promise<RepositorySnapshot> {
+export async function readRepositorySnapshot(
+  client: RegistryClient,
+  repository: string,
+  options: SnapshotOptions = {},
+): Promise<RepositorySnapshot> {
   const reader = new ImageReader(client, repository);
   const names = await listTagsOrNone(client, repository, options.emptyIfUnknown === true);
   const warm = client.cacheIsWarm(repository);
@@ -86,5 +90,11 @@ export async function readRepositorySnapshot(client: RegistryClient, repository:
   });
   client.markCacheWarm(repository);
   const tags = resolved.filter((t): t is { tag: string; digest: string } => t !== undefined);
-  return { registry: client.host, repository, tags, manifests, ...(dangling.length > 0 ? { dangling: dangling.sort() } : {}) };
+  return {
+    registry: client.host,
+    repository,
+    tags,
+    manifests,
+    ...(dangling.length > 0 ? { dangling: dangling.sort() } : {}),
+  };
 }

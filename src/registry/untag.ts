@@ -28,7 +28,8 @@ export function buildThrowaway(original: Buffer, mediaType: string, tag: string)
   else if (doc.config) {
     scratch.config = doc.config;
     scratch.layers = [];
-  } else throw new UnsupportedError(`cannot untag ${tag}: its manifest type ${mediaType || 'unknown'} has no untag method`);
+  } else
+    throw new UnsupportedError(`cannot untag ${tag}: its manifest type ${mediaType || 'unknown'} has no untag method`);
   scratch.annotations = annotations;
   return Buffer.from(JSON.stringify(scratch));
 }
@@ -67,7 +68,12 @@ export class Untagger {
       }
       this.#tagDelete = false;
     }
-    return this.#replaceAndDelete(repository, tag, buildThrowaway(expected.bytes, expected.mediaType, tag), expected.mediaType);
+    return this.#replaceAndDelete(
+      repository,
+      tag,
+      buildThrowaway(expected.bytes, expected.mediaType, tag),
+      expected.mediaType,
+    );
   }
 
   /** Removes a tag that is listed but whose manifest is gone. */

@@ -67,7 +67,11 @@ class DigestCheck extends Transform {
   override _flush(callback: TransformCallback): void {
     const actual = `${this.expected.slice(0, this.expected.indexOf(':'))}:${this.#hash.digest('hex')}`;
     if (actual !== this.expected) {
-      callback(new InvalidResponseError(`blob ${this.expected} arrived with digest ${actual} (${this.#bytes} bytes): the source registry served corrupted data`));
+      callback(
+        new InvalidResponseError(
+          `blob ${this.expected} arrived with digest ${actual} (${this.#bytes} bytes): the source registry served corrupted data`,
+        ),
+      );
       return;
     }
     callback();
@@ -79,7 +83,11 @@ class DigestCheck extends Transform {
  * check (corrupted in transit), and a source stream cut mid-way (undici's plain socket error).
  */
 function isTransient(error: unknown): boolean {
-  return isTemporary(error) || error instanceof InvalidResponseError || (error instanceof Error && !(error instanceof KrillError));
+  return (
+    isTemporary(error) ||
+    error instanceof InvalidResponseError ||
+    (error instanceof Error && !(error instanceof KrillError))
+  );
 }
 
 /**
@@ -101,9 +109,22 @@ function sharedTransfer(destination: CopyEndpoint, digest: string, start: () => 
   return pending;
 }
 
-export async function copyImage(source: CopyEndpoint, reference: string, destination: CopyEndpoint, tags: string[], options: CopyOptions = {}): Promise<CopyResult> {
+export async function copyImage(
+  source: CopyEndpoint,
+  reference: string,
+  destination: CopyEndpoint,
+  tags: string[],
+  options: CopyOptions = {},
+): Promise<CopyResult> {
   const sameRegistry = source.client.host === destination.client.host;
-  const result: CopyResult = { digest: '', mediaType: '', blobsCopied: 0, blobsMounted: 0, blobsSkipped: 0, bytesCopied: 0 };
+  const result: CopyResult = {
+    digest: '',
+    mediaType: '',
+    blobsCopied: 0,
+    blobsMounted: 0,
+    blobsSkipped: 0,
+    bytesCopied: 0,
+  };
   const progress: CopyProgress = { blobsDone: 0, blobsTotal: 0, bytesDone: 0, bytesTotal: 0 };
   const report = () => options.onProgress?.({ ...progress });
   const concurrency = options.concurrency ?? 4;
@@ -111,7 +132,11 @@ export async function copyImage(source: CopyEndpoint, reference: string, destina
 
   let root = await source.client.getManifest(source.repository, reference);
   if (options.platform !== undefined) {
-    if (root.manifest.kind === 'index') root = await source.client.getManifest(source.repository, findPlatform(root.manifest, options.platform, `${source.client.host}/${source.repository}:${reference}`).digest);
+    if (root.manifest.kind === 'index')
+      root = await source.client.getManifest(
+        source.repository,
+        findPlatform(root.manifest, options.platform, `${source.client.host}/${source.repository}:${reference}`).digest,
+      );
   }
 
   /**
@@ -131,7 +156,13 @@ export async function copyImage(source: CopyEndpoint, reference: string, destina
           report();
         });
         body.on('error', (error) => check.destroy(error));
-        await destination.client.finishUpload(destination.repository, location, blob.digest, body.pipe(check), size ?? blob.size);
+        await destination.client.finishUpload(
+          destination.repository,
+          location,
+          blob.digest,
+          body.pipe(check),
+          size ?? blob.size,
+        );
         return;
       } catch (error) {
         progress.bytesDone -= done;
@@ -185,26 +216,43 @@ export async function copyImage(source: CopyEndpoint, reference: string, destina
     return pending;
   };
 
-  const copyManifest = async (fetched: FetchedManifest, targets: string[], ancestors: readonly string[] = []): Promise<void> => {
+  const copyManifest = async (
+    fetched: FetchedManifest,
+    targets: string[],
+    ancestors: readonly string[] = [],
+  ): Promise<void> => {
     const m = fetched.manifest;
     if (ancestors.includes(fetched.digest) || ancestors.length >= 8) {
-      throw new InvalidResponseError(`${source.client.host}/${source.repository}: the manifest graph has a cycle or is nested too deep at ${fetched.digest}`);
+      throw new InvalidResponseError(
+        `${source.client.host}/${source.repository}: the manifest graph has a cycle or is nested too deep at ${fetched.digest}`,
+      );
     }
     if (m.kind === 'index') {
       const path = [...ancestors, fetched.digest];
-      await mapConcurrent(m.manifests, concurrency, async (child) => copyManifest(await source.client.getManifest(source.repository, child.digest), [], path));
+      await mapConcurrent(m.manifests, concurrency, async (child) =>
+        copyManifest(await source.client.getManifest(source.repository, child.digest), [], path),
+      );
     } else if (m.kind === 'image') {
       // Foreign layers (Windows base layers) carry `urls` and are not stored in registries.
       const blobs = [m.config, ...m.layers].filter((b) => !b.urls);
       await mapConcurrent(blobs, concurrency, copyBlob);
     } else {
-      throw new UnsupportedError(`cannot copy ${fetched.digest}: unsupported manifest type ${fetched.mediaType || 'unknown'}`);
+      throw new UnsupportedError(
+        `cannot copy ${fetched.digest}: unsupported manifest type ${fetched.mediaType || 'unknown'}`,
+      );
     }
     const refs = targets.length > 0 ? targets : [fetched.digest];
     for (const ref of refs) {
-      const digest = await destination.client.putManifest(destination.repository, ref, fetched.bytes, fetched.mediaType);
+      const digest = await destination.client.putManifest(
+        destination.repository,
+        ref,
+        fetched.bytes,
+        fetched.mediaType,
+      );
       if (digest !== fetched.digest) {
-        throw new InvalidResponseError(`${destination.client.host}/${destination.repository}: stored the manifest under ${digest}, not ${fetched.digest}`);
+        throw new InvalidResponseError(
+          `${destination.client.host}/${destination.repository}: stored the manifest under ${digest}, not ${fetched.digest}`,
+        );
       }
     }
   };

@@ -22,7 +22,10 @@ export interface SyncTarget {
   prefix: string;
 }
 
-export function parseSyncSpec(input: string, options: { plainHttp?: boolean; defaultRegistry?: RegistryAddress } = {}): SyncSpec {
+export function parseSyncSpec(
+  input: string,
+  options: { plainHttp?: boolean; defaultRegistry?: RegistryAddress } = {},
+): SyncSpec {
   let rest = input.trim();
   let assumed: string[] = [];
   const eq = /=([A-Za-z0-9_][A-Za-z0-9_.,-]*)$/.exec(rest);
@@ -41,8 +44,10 @@ export function parseSyncSpec(input: string, options: { plainHttp?: boolean; def
     rest = rest.slice(0, tilde);
   }
   const source = parseReference(rest, options.defaultRegistry, { plainHttp: options.plainHttp ?? false });
-  if (source.digest !== undefined) throw new UsageError(`invalid spec "${input}": sync works on tags; drop the @DIGEST`);
-  if (source.tag !== undefined && filter) throw new UsageError(`invalid spec "${input}": give either :TAG or ~/REGEX/, not both`);
+  if (source.digest !== undefined)
+    throw new UsageError(`invalid spec "${input}": sync works on tags; drop the @DIGEST`);
+  if (source.tag !== undefined && filter)
+    throw new UsageError(`invalid spec "${input}": give either :TAG or ~/REGEX/, not both`);
   return { input, source, ...(filter ? { filter } : {}), assumed };
 }
 
@@ -63,7 +68,10 @@ export function parseSyncTarget(input: string, options: { plainHttp?: boolean } 
  * so images from several registries do not collide (`:` is not allowed in a path, so it becomes `-`).
  */
 export function autoPrefix(source: RegistryAddress): string {
-  return source.host.replace(/^\[|\]$/g, '').replace(/[:[\]]/g, '-').toLowerCase();
+  return source.host
+    .replace(/^\[|\]$/g, '')
+    .replace(/[:[\]]/g, '-')
+    .toLowerCase();
 }
 
 export function destinationRepository(target: SyncTarget, sourceRepository: string, prefix = target.prefix): string {

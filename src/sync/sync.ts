@@ -41,8 +41,12 @@ export interface SyncJob {
 }
 
 /** The tags a spec selects: its :TAG, or the filtered tag list, plus assumed tags. */
-export async function selectTags(source: RegistryClient, spec: SyncSpec): Promise<{ tags: string[]; listed: Set<string> }> {
-  if (spec.source.tag !== undefined) return { tags: [...new Set([spec.source.tag, ...spec.assumed])], listed: new Set([spec.source.tag]) };
+export async function selectTags(
+  source: RegistryClient,
+  spec: SyncSpec,
+): Promise<{ tags: string[]; listed: Set<string> }> {
+  if (spec.source.tag !== undefined)
+    return { tags: [...new Set([spec.source.tag, ...spec.assumed])], listed: new Set([spec.source.tag]) };
   const listed = new Set(await source.listTags(spec.source.repository));
   const selected = [...listed].filter((t) => !spec.filter || spec.filter.test(t));
   return { tags: [...new Set([...selected.sort(), ...spec.assumed])], listed };
@@ -61,7 +65,13 @@ export async function readRemoteTags(client: RegistryClient, spec: SyncSpec, con
 }
 
 /** The digests of a second registry's tags that a spec (or the first registry) names. */
-export async function readTagDigests(client: RegistryClient, repository: string, spec: SyncSpec, remote: RemoteTags, concurrency: number): Promise<Map<string, string>> {
+export async function readTagDigests(
+  client: RegistryClient,
+  repository: string,
+  spec: SyncSpec,
+  remote: RemoteTags,
+  concurrency: number,
+): Promise<Map<string, string>> {
   const there = new Map<string, string>();
   let tags: string[] = [];
   try {
@@ -69,7 +79,9 @@ export async function readTagDigests(client: RegistryClient, repository: string,
   } catch (error) {
     if (!isNotFound(error)) throw error;
   }
-  const wanted = tags.filter((t) => !spec.filter || spec.filter.test(t) || remote.listed.has(t) || remote.assumed.has(t));
+  const wanted = tags.filter(
+    (t) => !spec.filter || spec.filter.test(t) || remote.listed.has(t) || remote.assumed.has(t),
+  );
   await mapConcurrent(wanted, concurrency, async (tag) => {
     const digest = await client.digestOf(repository, tag);
     if (digest) there.set(tag, digest);
@@ -84,22 +96,43 @@ export async function syncJob(job: SyncJob, options: SyncOptions = {}): Promise<
   await mapConcurrent(tags, options.concurrency ?? 2, async (tag) => {
     if (options.shouldStop?.()) return;
     const source = formatReference({ ...spec.source, tag });
-    const destination = formatReference({ registry: job.destination.address, repository: job.destinationRepository, tag });
+    const destination = formatReference({
+      registry: job.destination.address,
+      repository: job.destinationRepository,
+      tag,
+    });
     let outcome: SyncOutcome;
     try {
-      const [from, to] = await Promise.all([job.source.digestOf(spec.source.repository, tag), job.destination.digestOf(job.destinationRepository, tag)]);
+      const [from, to] = await Promise.all([
+        job.source.digestOf(spec.source.repository, tag),
+        job.destination.digestOf(job.destinationRepository, tag),
+      ]);
       if (from === undefined) {
-        throw new NotFoundError(`${source} not found at the source${spec.assumed.includes(tag) ? ' (an assumed tag)' : ''}`);
+        throw new NotFoundError(
+          `${source} not found at the source${spec.assumed.includes(tag) ? ' (an assumed tag)' : ''}`,
+        );
       }
       if (from === to) outcome = { tag, source, destination, status: 'up-to-date', digest: from };
       else if (options.dryRun) outcome = { tag, source, destination, status: 'would-copy', digest: from };
       else {
-        const result = await copyImage({ client: job.source, repository: spec.source.repository }, tag, { client: job.destination, repository: job.destinationRepository }, [tag], { concurrency: 4 });
+        const result = await copyImage(
+          { client: job.source, repository: spec.source.repository },
+          tag,
+          { client: job.destination, repository: job.destinationRepository },
+          [tag],
+          { concurrency: 4 },
+        );
         outcome = { tag, source, destination, status: 'copied', digest: result.digest };
       }
     } catch (error) {
       if (isAbortError(error) || !options.continueOnError) throw error;
-      outcome = { tag, source, destination, status: 'failed', error: error instanceof Error ? error.message : String(error) };
+      outcome = {
+        tag,
+        source,
+        destination,
+        status: 'failed',
+        error: error instanceof Error ? error.message : String(error),
+      };
     }
     outcomes.push(outcome);
     options.onOutcome?.(outcome);

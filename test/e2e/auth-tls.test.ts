@@ -30,7 +30,12 @@ afterAll(async () => {
 
 const ADMIN_PW = TOKEN_USERS.admin!.password;
 const READER_PW = TOKEN_USERS.reader!.password;
-const secrets = [ADMIN_PW, READER_PW, BASIC_PASSWORD, Buffer.from(`${BASIC_USER}:${BASIC_PASSWORD}`).toString('base64')];
+const secrets = [
+  ADMIN_PW,
+  READER_PW,
+  BASIC_PASSWORD,
+  Buffer.from(`${BASIC_USER}:${BASIC_PASSWORD}`).toString('base64'),
+];
 
 function expectNoSecrets(...outputs: string[]) {
   for (const out of outputs) for (const secret of secrets) expect(out).not.toContain(secret);
@@ -38,7 +43,10 @@ function expectNoSecrets(...outputs: string[]) {
 
 describe('HTTP basic auth (htpasswd)', () => {
   it('works with --username and --password-stdin', async () => {
-    const res = await krill(['tags', `${basic.host}/apps/web`, '-u', BASIC_USER, '--password-stdin', '--no-details', '--verbose'], { stdin: `${BASIC_PASSWORD}\n` });
+    const res = await krill(
+      ['tags', `${basic.host}/apps/web`, '-u', BASIC_USER, '--password-stdin', '--no-details', '--verbose'],
+      { stdin: `${BASIC_PASSWORD}\n` },
+    );
     expect(res.code, res.stderr).toBe(0);
     expect(res.stdout).toContain('stable');
     expectNoSecrets(res.stdout, res.stderr);
@@ -48,8 +56,13 @@ describe('HTTP basic auth (htpasswd)', () => {
     const res = await krill(['tags', `${basic.host}/apps/web`, '-u', BASIC_USER, '-p', 'wrong-password-xyz']);
     expect(res.code).toBe(1);
     expect(res.stderr).toContain('--password on the command line');
-    const errorLines = res.stderr.trim().split('\n').filter((l) => !l.includes('warning'));
-    expect(errorLines).toEqual([`krill: ${basic.host} rejected the credentials from command-line flags: check the username and password`]);
+    const errorLines = res.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => !l.includes('warning'));
+    expect(errorLines).toEqual([
+      `krill: ${basic.host} rejected the credentials from command-line flags: check the username and password`,
+    ]);
     expect(res.stderr).not.toContain('wrong-password-xyz');
   });
 
@@ -65,7 +78,10 @@ describe('HTTP basic auth (htpasswd)', () => {
     const legacy = isolatedEnv({ REGISTRY_CLI_USERNAME: BASIC_USER, REGISTRY_CLI_PASSWORD: BASIC_PASSWORD });
     expect((await krill(['tags', `${basic.host}/apps/web`, '--no-details'], { env: legacy })).code).toBe(0);
     // A flag beats a correct environment (Plankton let env win).
-    const overridden = await krill(['tags', `${basic.host}/apps/web`, '-u', BASIC_USER, '--password-stdin'], { env, stdin: 'wrong' });
+    const overridden = await krill(['tags', `${basic.host}/apps/web`, '-u', BASIC_USER, '--password-stdin'], {
+      env,
+      stdin: 'wrong',
+    });
     expect(overridden.code).toBe(1);
   });
 
@@ -87,7 +103,10 @@ describe('HTTP basic auth (htpasswd)', () => {
     chmodSync(join(bin, 'docker-credential-krilltest'), 0o755);
     // The helper is right and auths is wrong: the helper must win.
     const wrong = Buffer.from(`${BASIC_USER}:nope`).toString('base64');
-    writeFileSync(join(env.DOCKER_CONFIG!, 'config.json'), JSON.stringify({ auths: { [basic.host]: { auth: wrong } }, credHelpers: { [basic.host]: 'krilltest' } }));
+    writeFileSync(
+      join(env.DOCKER_CONFIG!, 'config.json'),
+      JSON.stringify({ auths: { [basic.host]: { auth: wrong } }, credHelpers: { [basic.host]: 'krilltest' } }),
+    );
     const withHelper = { ...env, PATH: `${bin}:${env.PATH}` };
     const res = await krill(['tags', `${basic.host}/apps/web`, '--no-details', '--verbose'], { env: withHelper });
     expect(res.code, res.stderr).toBe(0);
@@ -100,7 +119,10 @@ describe('HTTP basic auth (htpasswd)', () => {
 describe('bearer tokens (registry auth.token)', () => {
   it('fetches one token per scope and reuses it for every request', async () => {
     const before = token.issuer!.requests.length;
-    const res = await krill(['tags', `${token.host}/apps/web`, '--json', '-u', 'admin', '--password-stdin', '--verbose'], { stdin: ADMIN_PW });
+    const res = await krill(
+      ['tags', `${token.host}/apps/web`, '--json', '-u', 'admin', '--password-stdin', '--verbose'],
+      { stdin: ADMIN_PW },
+    );
     expect(res.code, res.stderr).toBe(0);
     expect(JSON.parse(res.stdout)).toHaveLength(7);
     const issued = token.issuer!.requests.slice(before);
@@ -112,11 +134,15 @@ describe('bearer tokens (registry auth.token)', () => {
   });
 
   it('a pull-only user can read but not list the catalog', async () => {
-    const tags = await krill(['tags', `${token.host}/apps/web`, '--no-details', '-u', 'reader', '--password-stdin'], { stdin: READER_PW });
+    const tags = await krill(['tags', `${token.host}/apps/web`, '--no-details', '-u', 'reader', '--password-stdin'], {
+      stdin: READER_PW,
+    });
     expect(tags.code, tags.stderr).toBe(0);
     const repos = await krill(['repos', token.host, '-u', 'reader', '--password-stdin'], { stdin: READER_PW });
     expect(repos.code).toBe(1);
-    expect(repos.stderr.trim()).toBe(`krill: ${token.host} refused listing the catalog for the credentials from command-line flags: check that the account has this permission`);
+    expect(repos.stderr.trim()).toBe(
+      `krill: ${token.host} refused listing the catalog for the credentials from command-line flags: check that the account has this permission`,
+    );
   });
 
   it('the admin lists the catalog', async () => {
@@ -126,9 +152,15 @@ describe('bearer tokens (registry auth.token)', () => {
   });
 
   it('wrong password and anonymous access fail with one line', async () => {
-    const wrong = await krill(['tags', `${token.host}/apps/web`, '-u', 'admin', '--password-stdin'], { stdin: 'not-it' });
+    const wrong = await krill(['tags', `${token.host}/apps/web`, '-u', 'admin', '--password-stdin'], {
+      stdin: 'not-it',
+    });
     expect(wrong.code).toBe(1);
-    expect(wrong.stderr.trim()).toMatch(new RegExp(`^krill: the token server of ${token.host} \\(127\\.0\\.0\\.1:\\d+\\) rejected the credentials from command-line flags \\(HTTP 401\\): check the username and password$`));
+    expect(wrong.stderr.trim()).toMatch(
+      new RegExp(
+        `^krill: the token server of ${token.host} \\(127\\.0\\.0\\.1:\\d+\\) rejected the credentials from command-line flags \\(HTTP 401\\): check the username and password$`,
+      ),
+    );
     const anonymous = await krill(['tags', `${token.host}/apps/web`]);
     expect(anonymous.code).toBe(1);
     expect(anonymous.stderr).toMatch(/requires authentication for pull on repository apps\/web/);
@@ -158,7 +190,17 @@ describe('TLS', () => {
   it('presents a client certificate', async () => {
     const without = await krill(['tags', `${mtls.host}/apps/web`, '--no-details', '--ca-cert', mtls.pki!.caCert]);
     expect(without.code).toBe(1);
-    const withCert = await krill(['tags', `${mtls.host}/apps/web`, '--no-details', '--ca-cert', mtls.pki!.caCert, '--client-cert', mtls.pki!.clientCert, '--client-key', mtls.pki!.clientKey]);
+    const withCert = await krill([
+      'tags',
+      `${mtls.host}/apps/web`,
+      '--no-details',
+      '--ca-cert',
+      mtls.pki!.caCert,
+      '--client-cert',
+      mtls.pki!.clientCert,
+      '--client-key',
+      mtls.pki!.clientKey,
+    ]);
     expect(withCert.code, withCert.stderr).toBe(0);
   });
 
@@ -194,8 +236,14 @@ describe('secrets never leak', () => {
       await krill(['cleanup', ref, '--keep', '5', '--dry-run', ...login], { env, stdin: ADMIN_PW }),
       await krill(['rm', `${ref}:1.1.0`, '--yes', ...login], { env, stdin: ADMIN_PW }),
       await krill(['copy', `${ref}:2.0.0`, `${ref}-copy:2.0.0`, ...login], { env, stdin: ADMIN_PW }),
-      await krill(['tags', `${basic.host}/apps/web`, '-u', BASIC_USER, '--password-stdin', '--verbose'], { env, stdin: BASIC_PASSWORD }),
-      await krill(['tags', `${basic.host}/apps/web`, '-u', BASIC_USER, '--password-stdin', '--verbose'], { env, stdin: 'wrong-password-leak-check' }),
+      await krill(['tags', `${basic.host}/apps/web`, '-u', BASIC_USER, '--password-stdin', '--verbose'], {
+        env,
+        stdin: BASIC_PASSWORD,
+      }),
+      await krill(['tags', `${basic.host}/apps/web`, '-u', BASIC_USER, '--password-stdin', '--verbose'], {
+        env,
+        stdin: 'wrong-password-leak-check',
+      }),
     ];
     expect(runs.slice(0, 7).map((r) => r.code)).toEqual([0, 0, 0, 0, 0, 0, 0]);
     const tokens = token.issuer!.issued;
@@ -243,13 +291,18 @@ describe('proxies (HTTPS_PROXY, NO_PROXY)', () => {
     await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
     const proxyUrl = `http://proxyuser:proxy-secret@127.0.0.1:${(proxy.address() as { port: number }).port}`;
     try {
-      const via = await krill(['tags', `${tls.host}/apps/web`, '--no-details', '--ca-cert', tls.pki!.caCert, '--verbose'], { env: isolatedEnv({ HTTPS_PROXY: proxyUrl }) });
+      const via = await krill(
+        ['tags', `${tls.host}/apps/web`, '--no-details', '--ca-cert', tls.pki!.caCert, '--verbose'],
+        { env: isolatedEnv({ HTTPS_PROXY: proxyUrl }) },
+      );
       expect(via.code, via.stderr).toBe(0);
       expect(via.stdout).toContain('stable');
       expect(tunnels).toContain(tls.host);
       expect(via.stderr).not.toContain('proxy-secret');
       const before = tunnels.length;
-      const direct = await krill(['tags', `${tls.host}/apps/web`, '--no-details', '--ca-cert', tls.pki!.caCert], { env: isolatedEnv({ HTTPS_PROXY: proxyUrl, NO_PROXY: '127.0.0.1' }) });
+      const direct = await krill(['tags', `${tls.host}/apps/web`, '--no-details', '--ca-cert', tls.pki!.caCert], {
+        env: isolatedEnv({ HTTPS_PROXY: proxyUrl, NO_PROXY: '127.0.0.1' }),
+      });
       expect(direct.code, direct.stderr).toBe(0);
       expect(tunnels.length).toBe(before);
     } finally {

@@ -56,7 +56,11 @@ const cases: Array<[string, () => string[], RegExp]> = [
   ['missing argument', () => ['tags'], /missing required argument 'repository'/],
   ['unknown command', () => ['tagz', `${host}/web`], /unknown command 'tagz'/],
   ['zero concurrency', () => ['--concurrency', '0', 'tags', `${host}/web`], /--concurrency must be between 1 and 256/],
-  ['non-numeric concurrency', () => ['--concurrency', 'many', 'tags', `${host}/web`], /--concurrency must be a whole number/],
+  [
+    'non-numeric concurrency',
+    () => ['--concurrency', 'many', 'tags', `${host}/web`],
+    /--concurrency must be a whole number/,
+  ],
   ['bad timeout', () => ['--timeout', '5x', 'tags', `${host}/web`], /expected a duration such as 30s/],
   ['zero limit', () => ['tags', `${host}/web`, '--limit', '0'], /--limit must be between 1/],
   ['negative keep', () => ['cleanup', `${host}/web`, '--keep', '-1'], /--keep|unknown option '-1'/],
@@ -66,37 +70,145 @@ const cases: Array<[string, () => string[], RegExp]> = [
   ['bad --exclude regex', () => ['tags', `${host}/web`, '--exclude', '['], /invalid --exclude regex "\["/],
   ['bad --delete-regex', () => ['cleanup', `${host}/web`, '--delete-regex', '*'], /invalid delete-regex regex "\*"/],
   ['bad --keep-regex', () => ['cleanup', `${host}/web`, '--keep-regex', '(?<'], /invalid keep-regex regex/],
-  ['duration without unit', () => ['cleanup', `${host}/web`, '--older-than', '30'], /invalid older-than "30": expected a duration such as 30d/],
+  [
+    'duration without unit',
+    () => ['cleanup', `${host}/web`, '--older-than', '30'],
+    /invalid older-than "30": expected a duration such as 30d/,
+  ],
   ['duration with unknown unit', () => ['cleanup', `${host}/web`, '--older-than', '3y'], /invalid older-than "3y"/],
   ['zero duration', () => ['cleanup', `${host}/web`, '--older-than', '0d'], /must be greater than zero/],
-  ['bad semver range', () => ['cleanup', `${host}/web`, '--semver', 'not a range'], /invalid version range "not a range"/],
+  [
+    'bad semver range',
+    () => ['cleanup', `${host}/web`, '--semver', 'not a range'],
+    /invalid version range "not a range"/,
+  ],
   ['another bad semver range', () => ['cleanup', `${host}/web`, '--version', '>>1'], /invalid version range/],
-  ['missing policy file', () => ['cleanup', '-f', '/nonexistent/policy.yaml'], /cannot read policy file \/nonexistent\/policy\.yaml: ENOENT/],
-  ['invalid YAML', () => ['cleanup', '-f', file('bad.yaml', 'version: 1\nrules:\n  - repos: [x\n')], /bad\.yaml:\d+: invalid YAML/],
-  ['unknown policy key', () => ['cleanup', '-f', file('kep.yaml', 'version: 1\nrules:\n  - repos: x\n    kep: 3\n')], /kep\.yaml:4: unknown key "kep"/],
+  [
+    'missing policy file',
+    () => ['cleanup', '-f', '/nonexistent/policy.yaml'],
+    /cannot read policy file \/nonexistent\/policy\.yaml: ENOENT/,
+  ],
+  [
+    'invalid YAML',
+    () => ['cleanup', '-f', file('bad.yaml', 'version: 1\nrules:\n  - repos: [x\n')],
+    /bad\.yaml:\d+: invalid YAML/,
+  ],
+  [
+    'unknown policy key',
+    () => ['cleanup', '-f', file('kep.yaml', 'version: 1\nrules:\n  - repos: x\n    kep: 3\n')],
+    /kep\.yaml:4: unknown key "kep"/,
+  ],
   ['policy version', () => ['cleanup', '-f', file('v2.yaml', 'version: 2\n')], /v2\.yaml:1: version must be 1/],
-  ['policy with rule flags', () => ['cleanup', '-f', file('ok.yaml', 'version: 1\n'), '--keep', '3'], /cannot be combined with -f/],
+  [
+    'policy with rule flags',
+    () => ['cleanup', '-f', file('ok.yaml', 'version: 1\n'), '--keep', '3'],
+    /cannot be combined with -f/,
+  ],
   ['cleanup without target', () => ['cleanup'], /name what to clean up/],
-  ['missing plan', () => ['apply', '/nonexistent/plan.json', '--yes'], /cannot read plan \/nonexistent\/plan\.json: ENOENT/],
+  [
+    'missing plan',
+    () => ['apply', '/nonexistent/plan.json', '--yes'],
+    /cannot read plan \/nonexistent\/plan\.json: ENOENT/,
+  ],
   ['plan that is not JSON', () => ['apply', file('plan.txt', 'hello'), '--yes'], /is not JSON/],
   ['JSON that is not a plan', () => ['apply', file('plan.json', '{"a":1}'), '--yes'], /is not a krill plan/],
   ['missing journal', () => ['undo', '/nonexistent/journal.jsonl'], /cannot read journal/],
-  ['journal that is not one', () => ['undo', file('journal.jsonl', 'nonsense\n')], /journal\.jsonl:1: not JSON; pass the journal file/],
-  ['missing CA file', () => ['--ca-cert', '/nonexistent/ca.pem', 'tags', `${host}/web`], /cannot read --ca-cert \/nonexistent\/ca\.pem: ENOENT/],
-  ['client cert without key', () => ['--client-cert', file('c.pem', 'x'), 'tags', `${host}/web`], /--client-cert needs --client-key/],
-  ['password without username', () => ['-p', 'secret', 'tags', `${host}/web`], /a password was given without --username/],
-  ['both password flags', () => ['-u', 'u', '-p', 'x', '--password-stdin', 'tags', `${host}/web`], /either --password or --password-stdin/],
+  [
+    'journal that is not one',
+    () => ['undo', file('journal.jsonl', 'nonsense\n')],
+    /journal\.jsonl:1: not JSON; pass the journal file/,
+  ],
+  [
+    'missing CA file',
+    () => ['--ca-cert', '/nonexistent/ca.pem', 'tags', `${host}/web`],
+    /cannot read --ca-cert \/nonexistent\/ca\.pem: ENOENT/,
+  ],
+  [
+    'client cert without key',
+    () => ['--client-cert', file('c.pem', 'x'), 'tags', `${host}/web`],
+    /--client-cert needs --client-key/,
+  ],
+  [
+    'password without username',
+    () => ['-p', 'secret', 'tags', `${host}/web`],
+    /a password was given without --username/,
+  ],
+  [
+    'both password flags',
+    () => ['-u', 'u', '-p', 'x', '--password-stdin', 'tags', `${host}/web`],
+    /either --password or --password-stdin/,
+  ],
   ['bad --platform', () => ['inspect', `${host}/web:1`, '--platform', 'linux'], /invalid --platform "linux"/],
-  ['bad copy --platform', () => ['copy', `${host}/web:1`, `${host}/x:1`, '--platform', 'x/y/z/w'], /invalid --platform/],
+  [
+    'bad copy --platform',
+    () => ['copy', `${host}/web:1`, `${host}/x:1`, '--platform', 'x/y/z/w'],
+    /invalid --platform/,
+  ],
   ['rm across registries', () => ['rm', `${host}/web:1`, 'other.example.com/web:1', '--yes'], /one registry at a time/],
   ['catalog of Docker Hub', () => ['repos'], /Docker Hub does not offer the catalog API/],
   ['port above 65535', () => ['tags', '127.0.0.1:99999/web'], /port 99999 is outside 1-65535/],
   ['malformed IPv6 literal', () => ['tags', '[1::2::3]:5000/web'], /\[1::2::3\] is not an IPv6 address/],
-  ['credentials in --registry', () => ['-r', 'http://user:hunter2@example.com', 'tags', 'web'], /credentials in the URL are not accepted; pass --username/],
-  ['--ca-cert that is not PEM', () => ['--ca-cert', file('ca.der', 'not a certificate'), 'tags', `${host}/web`], /--ca-cert .*ca\.der is not a PEM file/],
-  ['--client-key that is not PEM', () => ['--client-cert', file('c2.pem', '-----BEGIN CERTIFICATE-----\nx\n'), '--client-key', file('k.bin', 'binary'), 'tags', `${host}/web`], /--client-key .*k\.bin is not a PEM file/],
-  ['plan with a hostile digest', () => ['apply', file('hostile-plan.json', JSON.stringify({ kind: 'krill-plan', version: 1, registry: { host, scheme: 'auto' }, createdAt: 'x', reclaimableBytes: 0, assumption: null, repositories: [{ repository: 'web', keep: [], delete: [], actions: [{ kind: 'delete-manifest', digest: 'sha256:../../x', tags: [] }] }] })), '--yes'], /\$\.repositories\[0\]\.actions\[0\]\.digest/],
-  ['journal with a hostile repository', () => ['undo', file('hostile.jsonl', `${JSON.stringify({ kind: 'untag', registry: { host, scheme: 'auto' }, repository: '../victim', digest, mediaType: 'x', manifest: '', tags: ['a'], time: 'x' })}\n`), '--yes'], /hostile\.jsonl:1: invalid "repository"/],
+  [
+    'credentials in --registry',
+    () => ['-r', 'http://user:hunter2@example.com', 'tags', 'web'],
+    /credentials in the URL are not accepted; pass --username/,
+  ],
+  [
+    '--ca-cert that is not PEM',
+    () => ['--ca-cert', file('ca.der', 'not a certificate'), 'tags', `${host}/web`],
+    /--ca-cert .*ca\.der is not a PEM file/,
+  ],
+  [
+    '--client-key that is not PEM',
+    () => [
+      '--client-cert',
+      file('c2.pem', '-----BEGIN CERTIFICATE-----\nx\n'),
+      '--client-key',
+      file('k.bin', 'binary'),
+      'tags',
+      `${host}/web`,
+    ],
+    /--client-key .*k\.bin is not a PEM file/,
+  ],
+  [
+    'plan with a hostile digest',
+    () => [
+      'apply',
+      file(
+        'hostile-plan.json',
+        JSON.stringify({
+          kind: 'krill-plan',
+          version: 1,
+          registry: { host, scheme: 'auto' },
+          createdAt: 'x',
+          reclaimableBytes: 0,
+          assumption: null,
+          repositories: [
+            {
+              repository: 'web',
+              keep: [],
+              delete: [],
+              actions: [{ kind: 'delete-manifest', digest: 'sha256:../../x', tags: [] }],
+            },
+          ],
+        }),
+      ),
+      '--yes',
+    ],
+    /\$\.repositories\[0\]\.actions\[0\]\.digest/,
+  ],
+  [
+    'journal with a hostile repository',
+    () => [
+      'undo',
+      file(
+        'hostile.jsonl',
+        `${JSON.stringify({ kind: 'untag', registry: { host, scheme: 'auto' }, repository: '../victim', digest, mediaType: 'x', manifest: '', tags: ['a'], time: 'x' })}\n`,
+      ),
+      '--yes',
+    ],
+    /hostile\.jsonl:1: invalid "repository"/,
+  ],
   ['--sort that is not date or semver', () => ['cleanup', `${host}/web`, '--sort', 'name'], /--sort/],
 ];
 
@@ -137,7 +249,9 @@ describe('remote failures: exit 1, one line', () => {
     const port = await freePort();
     const res = await krill(['tags', `127.0.0.1:${port}/web`]);
     expect(res.code).toBe(1);
-    expect(res.stderr.trim()).toBe(`krill: cannot reach https://127.0.0.1:${port} (connection refused): check the address and that the registry is running`);
+    expect(res.stderr.trim()).toBe(
+      `krill: cannot reach https://127.0.0.1:${port} (connection refused): check the address and that the registry is running`,
+    );
   });
 
   it('an HTML error page from a proxy is one line naming the registry and request', async () => {

@@ -45,11 +45,19 @@ describe('krill copy', () => {
     expect(res.code, res.stderr).toBe(0);
     const dst = new Pusher(b);
     expect(await dst.resolve('mirror/web', 'three')).toBe(web.images.multi!.digest);
-    for (const child of web.images.multi!.children) expect(await dst.resolve('mirror/web', child.digest)).toBe(child.digest);
+    for (const child of web.images.multi!.children)
+      expect(await dst.resolve('mirror/web', child.digest)).toBe(child.digest);
   });
 
   it('--platform copies one platform', async () => {
-    const res = await krill(['copy', `${a.host}/apps/web:3.0.0`, `${b.host}/mirror/web:arm`, '--platform', 'linux/arm64/v8', ...admin]);
+    const res = await krill([
+      'copy',
+      `${a.host}/apps/web:3.0.0`,
+      `${b.host}/mirror/web:arm`,
+      '--platform',
+      'linux/arm64/v8',
+      ...admin,
+    ]);
     expect(res.code, res.stderr).toBe(0);
     expect(await new Pusher(b).resolve('mirror/web', 'arm')).toBe(web.images.arm64!.digest);
   });
@@ -79,7 +87,15 @@ describe('krill copy', () => {
   });
 
   it('a read-only destination account fails with one line', async () => {
-    const res = await krill(['copy', `${a.host}/apps/web:1.0.0`, `${b.host}/mirror/ro`, '--dest-username', 'reader', '--dest-password', TOKEN_USERS.reader!.password]);
+    const res = await krill([
+      'copy',
+      `${a.host}/apps/web:1.0.0`,
+      `${b.host}/mirror/ro`,
+      '--dest-username',
+      'reader',
+      '--dest-password',
+      TOKEN_USERS.reader!.password,
+    ]);
     expect(res.code).toBe(1);
     expect(res.stderr.split('\n').filter((l) => l && !l.includes('warning'))).toEqual([
       `krill: ${b.host} refused pull,push on repository mirror/ro for the credentials from command-line flags: check that the account has this permission`,

@@ -30,7 +30,8 @@ async function expectIntact(repository: string, fixture: ApiFixture, expectedTag
   for (const tag of expectedTags) {
     const m = fixture.tags[tag]!;
     expect(await pusher.resolve(repository, tag), tag).toBe(m.digest);
-    for (const child of m.children) expect(await pusher.resolve(repository, child.digest), `${tag} child`).toBe(child.digest);
+    for (const child of m.children)
+      expect(await pusher.resolve(repository, child.digest), `${tag} child`).toBe(child.digest);
   }
 }
 
@@ -41,7 +42,11 @@ describe('krill rm', () => {
     const res = await krill(['rm', `${registry.host}/${r}:1.1.0`, '--yes']);
     expect(res.code, res.stderr).toBe(0);
     expect(res.stdout).toContain('untag only: digest shared with stable');
-    await expectIntact(r, f, Object.keys(f.tags).filter((t) => t !== '1.1.0'));
+    await expectIntact(
+      r,
+      f,
+      Object.keys(f.tags).filter((t) => t !== '1.1.0'),
+    );
   });
 
   it('deletes the manifest when no other tag shares it', async () => {
@@ -50,7 +55,11 @@ describe('krill rm', () => {
     const res = await krill(['rm', `${registry.host}/${r}:1.2.1`, '--yes']);
     expect(res.code, res.stderr).toBe(0);
     expect(await pusher.resolve(r, f.images.a4.digest)).toBeUndefined();
-    await expectIntact(r, f, Object.keys(f.tags).filter((t) => t !== '1.2.1'));
+    await expectIntact(
+      r,
+      f,
+      Object.keys(f.tags).filter((t) => t !== '1.2.1'),
+    );
   });
 
   it('REPO@DIGEST lists every tag that goes with it and deletes them all', async () => {
@@ -64,7 +73,11 @@ describe('krill rm', () => {
     expect(await pusher.tags(r)).toContain('stable');
     const res = await krill(['rm', `${registry.host}/${r}@${f.images.a2.digest}`, '--yes']);
     expect(res.code, res.stderr).toBe(0);
-    await expectIntact(r, f, Object.keys(f.tags).filter((t) => t !== '1.1.0' && t !== 'stable'));
+    await expectIntact(
+      r,
+      f,
+      Object.keys(f.tags).filter((t) => t !== '1.1.0' && t !== 'stable'),
+    );
   });
 
   it('refuses to delete a platform manifest of a remaining index unless --force', async () => {
@@ -72,7 +85,9 @@ describe('krill rm', () => {
     const f = await seedApiRepository(registry, r);
     const refused = await krill(['rm', `${registry.host}/${r}@${f.images.amd64.digest}`, '--yes']);
     expect(refused.code).toBe(1);
-    expect(refused.stderr).toMatch(/is referenced by sha256:\w{12} \(2\.0\.0\); deleting it would break that image: pass --force/);
+    expect(refused.stderr).toMatch(
+      /is referenced by sha256:\w{12} \(2\.0\.0\); deleting it would break that image: pass --force/,
+    );
     expect(await pusher.resolve(r, f.images.amd64.digest)).toBe(f.images.amd64.digest);
     const forced = await krill(['rm', `${registry.host}/${r}@${f.images.amd64.digest}`, '--yes', '--force']);
     expect(forced.code, forced.stderr).toBe(0);
@@ -95,7 +110,9 @@ describe('krill rm', () => {
     const before = await pusher.tags(r);
     const res = await krill(['rm', `${registry.host}/${r}:1.0.0`, `${registry.host}/${r}:nope`, '--yes']);
     expect(res.code).toBe(1);
-    expect(res.stderr.trim()).toBe(`krill: ${registry.host}/${r}:nope not found: ${r} has no tag nope; nothing was changed`);
+    expect(res.stderr.trim()).toBe(
+      `krill: ${registry.host}/${r}:nope not found: ${r} has no tag nope; nothing was changed`,
+    );
     expect(await pusher.tags(r)).toEqual(before);
   });
 
@@ -115,7 +132,9 @@ describe('krill cleanup', () => {
     expect(res.code, res.stderr).toBe(0);
     const out = JSON.parse(res.stdout);
     const [plan] = out.repositories;
-    const reasons = Object.fromEntries([...plan.keep, ...plan.delete].map((t: { tag: string; reason: string }) => [t.tag, t.reason]));
+    const reasons = Object.fromEntries(
+      [...plan.keep, ...plan.delete].map((t: { tag: string; reason: string }) => [t.tag, t.reason]),
+    );
     expect(reasons).toMatchObject({
       '2.0.0': 'newest 2',
       '1.2.0': 'newest 2',
@@ -139,8 +158,13 @@ describe('krill cleanup', () => {
     const res = await krill(['cleanup', `${registry.host}/${r}`, '--keep', '0', '--delete-regex', '^2\\.', '--yes']);
     expect(res.code, res.stderr).toBe(0);
     expect(res.stdout).toMatch(/platform manifest of deleted/);
-    for (const m of [f.images.idx, f.images.amd64, f.images.arm64, f.images.sigIdx]) expect(await pusher.resolve(r, m.digest)).toBeUndefined();
-    await expectIntact(r, f, Object.keys(f.tags).filter((t) => t !== '2.0.0' && t !== sigTag(f.images.idx)));
+    for (const m of [f.images.idx, f.images.amd64, f.images.arm64, f.images.sigIdx])
+      expect(await pusher.resolve(r, m.digest)).toBeUndefined();
+    await expectIntact(
+      r,
+      f,
+      Object.keys(f.tags).filter((t) => t !== '2.0.0' && t !== sigTag(f.images.idx)),
+    );
   });
 
   it('--semver (and the deprecated --version) and --older-than select candidates; a shared digest is only untagged', async () => {
@@ -148,11 +172,24 @@ describe('krill cleanup', () => {
     const f = await seedApiRepository(registry, r);
     const fresh = buildImage({ created: new Date(Date.now() - 86_400_000).toISOString(), layers: [`fresh ${r}`] });
     await pusher.push(r, fresh, '0.9.0');
-    const res = await krill(['cleanup', `${registry.host}/${r}`, '--keep', '0', '--version', '<1.2', '--older-than', '30d', '--yes', '--json']);
+    const res = await krill([
+      'cleanup',
+      `${registry.host}/${r}`,
+      '--keep',
+      '0',
+      '--version',
+      '<1.2',
+      '--older-than',
+      '30d',
+      '--yes',
+      '--json',
+    ]);
     expect(res.code, res.stderr).toBe(0);
     expect(res.stderr).toMatch(/--version RANGE is deprecated .*use --semver RANGE/);
     const [plan] = JSON.parse(res.stdout).repositories;
-    const reasons = Object.fromEntries([...plan.keep, ...plan.delete].map((t: { tag: string; reason: string }) => [t.tag, t.reason]));
+    const reasons = Object.fromEntries(
+      [...plan.keep, ...plan.delete].map((t: { tag: string; reason: string }) => [t.tag, t.reason]),
+    );
     expect(reasons).toMatchObject({
       '0.9.0': 'newer than 30d',
       '1.0.0': 'older than 30d',
@@ -161,7 +198,9 @@ describe('krill cleanup', () => {
       stable: 'not a version in <1.2',
     });
     expect(await pusher.resolve(r, 'stable')).toBe(f.images.a2.digest);
-    expect((await pusher.tags(r)).sort()).toEqual(['0.9.0', '1.2.0', '1.2.1', '2.0.0', 'latest', 'nodate', sigTag(f.images.idx), 'stable'].sort());
+    expect((await pusher.tags(r)).sort()).toEqual(
+      ['0.9.0', '1.2.0', '1.2.1', '2.0.0', 'latest', 'nodate', sigTag(f.images.idx), 'stable'].sort(),
+    );
   });
 
   it('nothing to delete is success', async () => {
@@ -177,7 +216,10 @@ describe('krill cleanup', () => {
     const f = await seedApiRepository(registry, r);
     const env = isolatedEnv();
     const planPath = join(env.HOME!, 'plan.json');
-    const planned = await krill(['cleanup', `${registry.host}/${r}`, '--keep', '3', '--dry-run', '--plan-out', planPath], { env });
+    const planned = await krill(
+      ['cleanup', `${registry.host}/${r}`, '--keep', '3', '--dry-run', '--plan-out', planPath],
+      { env },
+    );
     expect(planned.code, planned.stderr).toBe(0);
     const plan = JSON.parse(readFileSync(planPath, 'utf8'));
     expect(plan.repositories[0].delete.map((t: { tag: string }) => t.tag)).toContain('1.0.0');
@@ -203,14 +245,20 @@ describe('krill cleanup', () => {
     const planPath = join(env.HOME!, 'plan.json');
     await krill(['cleanup', `${registry.host}/${r}`, '--keep', '3', '--dry-run', '--plan-out', planPath], { env });
     const plan = JSON.parse(readFileSync(planPath, 'utf8'));
-    expect(plan.repositories[0].actions).toContainEqual({ kind: 'delete-manifest', digest: f.images.a1.digest, tags: ['1.0.0'] });
+    expect(plan.repositories[0].actions).toContainEqual({
+      kind: 'delete-manifest',
+      digest: f.images.a1.digest,
+      tags: ['1.0.0'],
+    });
     // `latest` (kept) is moved onto the image the plan deletes.
     await pusher.push(r, f.images.a1, 'latest');
     const applied = await krill(['apply', planPath, '--yes', '--json'], { env });
     expect(applied.code, applied.stderr).toBe(0);
     expect(await pusher.resolve(r, 'latest')).toBe(f.images.a1.digest);
     expect(await pusher.tags(r)).not.toContain('1.0.0');
-    const outcome = JSON.parse(applied.stdout).result.outcomes.find((o: { tags: string[] }) => o.tags.includes('1.0.0'));
+    const outcome = JSON.parse(applied.stdout).result.outcomes.find((o: { tags: string[] }) =>
+      o.tags.includes('1.0.0'),
+    );
     expect(outcome).toMatchObject({ status: 'untagged', detail: expect.stringContaining('latest') });
   });
 
@@ -219,7 +267,10 @@ describe('krill cleanup', () => {
     const f = await seedApiRepository(registry, r);
     const env = isolatedEnv();
     const journal = join(env.HOME!, 'journal.jsonl');
-    const res = await krill(['cleanup', `${registry.host}/${r}`, '--keep', '0', '--no-protect-latest', '--yes', '--journal', journal], { env });
+    const res = await krill(
+      ['cleanup', `${registry.host}/${r}`, '--keep', '0', '--no-protect-latest', '--yes', '--journal', journal],
+      { env },
+    );
     expect(res.code, res.stderr).toBe(0);
     expect(await pusher.tags(r)).toEqual([]);
     const journalText = readFileSync(journal, 'utf8');
@@ -231,7 +282,11 @@ describe('krill cleanup', () => {
 
   it('a policy file covers many repositories, first matching rule wins, defaults for the rest', async () => {
     const prefix = repo('team');
-    const [a, b, c] = await Promise.all([seedApiRepository(registry, `${prefix}/apps/one`, 'one'), seedApiRepository(registry, `${prefix}/infra/db`, 'db'), seedWebRepository(registry, `${prefix}/misc`)]);
+    const [a, b, c] = await Promise.all([
+      seedApiRepository(registry, `${prefix}/apps/one`, 'one'),
+      seedApiRepository(registry, `${prefix}/infra/db`, 'db'),
+      seedWebRepository(registry, `${prefix}/misc`),
+    ]);
     const env = isolatedEnv();
     const policy = join(env.HOME!, 'policy.yaml');
     writeFileSync(
@@ -250,7 +305,11 @@ rules:
     const res = await krill(['cleanup', '-f', policy, '--all-repos', '--yes', '--json'], { env });
     expect(res.code, res.stderr).toBe(0);
     const out = JSON.parse(res.stdout);
-    const kept = (name: string) => out.repositories.find((p: { repository: string }) => p.repository === name).keep.map((t: { tag: string }) => t.tag).sort();
+    const kept = (name: string) =>
+      out.repositories
+        .find((p: { repository: string }) => p.repository === name)
+        .keep.map((t: { tag: string }) => t.tag)
+        .sort();
     expect(kept(`${prefix}/apps/one`)).toEqual(['2.0.0', 'latest', 'nodate', sigTag(a.images.idx)].sort());
     expect(kept(`${prefix}/infra/db`)).toEqual(['1.2.0', '1.2.1', 'latest'].sort());
     expect(kept(`${prefix}/misc`)).toEqual(Object.keys(c.tags).sort());
@@ -270,7 +329,10 @@ describe('catalog oddities', () => {
       const res = await krill(['cleanup', '--all-repos', own.host, '--keep', '2', '--dry-run', '--json']);
       expect(res.code, res.stderr).toBe(0);
       const out = JSON.parse(res.stdout);
-      expect(out.repositories.map((r: { repository: string }) => r.repository).sort()).toEqual(['apps/api', 'apps/broken']);
+      expect(out.repositories.map((r: { repository: string }) => r.repository).sort()).toEqual([
+        'apps/api',
+        'apps/broken',
+      ]);
       expect(out.repositories.find((r: { repository: string }) => r.repository === 'apps/broken').delete).toEqual([]);
     } finally {
       await own.stop();
@@ -285,7 +347,19 @@ describe('reclaimable space matches the real garbage collector', () => {
       const f = await seedApiRepository(own, 'apps/api', 'gc');
       // A second repository sharing the base layer with apps/api: that layer must not count.
       await new Pusher(own).push('apps/other', f.images.a1, 'pinned');
-      const res = await krill(['cleanup', `${own.host}/apps/api`, '--keep', '1', '--delete-regex', '.', '--keep-regex', '^stable$', '--scan-all', '--yes', '--json']);
+      const res = await krill([
+        'cleanup',
+        `${own.host}/apps/api`,
+        '--keep',
+        '1',
+        '--delete-regex',
+        '.',
+        '--keep-regex',
+        '^stable$',
+        '--scan-all',
+        '--yes',
+        '--json',
+      ]);
       expect(res.code, res.stderr).toBe(0);
       const out = JSON.parse(res.stdout);
       expect(out.assumption).toBeNull();
@@ -296,7 +370,8 @@ describe('reclaimable space matches the real garbage collector', () => {
       expect(before - after).toBe(out.reclaimableBytes + out.result.scratchBytes);
       // And everything kept is intact after GC.
       expect(await new Pusher(own).resolve('apps/other', 'pinned')).toBe(f.images.a1.digest);
-      for (const tag of await new Pusher(own).tags('apps/api')) expect(await new Pusher(own).resolve('apps/api', tag)).toBe(f.tags[tag]!.digest);
+      for (const tag of await new Pusher(own).tags('apps/api'))
+        expect(await new Pusher(own).resolve('apps/api', tag)).toBe(f.tags[tag]!.digest);
     } finally {
       await own.stop();
     }
@@ -311,7 +386,9 @@ describe('refusals', () => {
       const before = await new Pusher(ro).tags('apps/api');
       const res = await krill(['cleanup', `${ro.host}/apps/api`, '--keep', '1', '--yes']);
       expect(res.code).toBe(1);
-      expect(res.stderr).toMatch(/does not allow deletes \(HTTP 405 UNSUPPORTED\): enable them with storage\.delete\.enabled: true .*REGISTRY_STORAGE_DELETE_ENABLED=true/);
+      expect(res.stderr).toMatch(
+        /does not allow deletes \(HTTP 405 UNSUPPORTED\): enable them with storage\.delete\.enabled: true .*REGISTRY_STORAGE_DELETE_ENABLED=true/,
+      );
       expect(await new Pusher(ro).tags('apps/api')).toEqual(before);
     } finally {
       await ro.stop();
@@ -323,11 +400,17 @@ describe('refusals', () => {
     try {
       await seedApiRepository(tok);
       const before = await new Pusher(tok).tags('apps/api');
-      const res = await krill(['rm', `${tok.host}/apps/api:1.0.0`, '--yes', '-u', 'reader', '--password-stdin'], { stdin: TOKEN_USERS.reader!.password });
+      const res = await krill(['rm', `${tok.host}/apps/api:1.0.0`, '--yes', '-u', 'reader', '--password-stdin'], {
+        stdin: TOKEN_USERS.reader!.password,
+      });
       expect(res.code).toBe(1);
-      expect(res.stderr.trim()).toBe(`krill: ${tok.host} refused delete on repository apps/api for the credentials from command-line flags: check that the account has this permission`);
+      expect(res.stderr.trim()).toBe(
+        `krill: ${tok.host} refused delete on repository apps/api for the credentials from command-line flags: check that the account has this permission`,
+      );
       expect(await new Pusher(tok).tags('apps/api')).toEqual(before);
-      const admin = await krill(['rm', `${tok.host}/apps/api:1.1.0`, '--yes', '-u', 'admin', '--password-stdin'], { stdin: TOKEN_USERS.admin!.password });
+      const admin = await krill(['rm', `${tok.host}/apps/api:1.1.0`, '--yes', '-u', 'admin', '--password-stdin'], {
+        stdin: TOKEN_USERS.admin!.password,
+      });
       expect(admin.code, admin.stderr).toBe(0);
       expect(await new Pusher(tok).resolve('apps/api', 'stable')).toBeDefined();
       expect(await new Pusher(tok).tags('apps/api')).not.toContain('1.1.0');

@@ -21,7 +21,8 @@ let podman: ChildProcess;
 let dockerHost: string;
 let env: Record<string, string>;
 const dir = mkdtempSync(join(tmpdir(), 'krill-podman-'));
-const image = (n: number) => buildImage({ created: `2024-0${n}-01T00:00:00Z`, layers: [tarLayer(`file${n}.txt`, `content ${n}\n`)] });
+const image = (n: number) =>
+  buildImage({ created: `2024-0${n}-01T00:00:00Z`, layers: [tarLayer(`file${n}.txt`, `content ${n}\n`)] });
 const [v1, v2, v3, v2b] = [image(1), image(2), image(3), image(4)];
 
 beforeAll(async () => {
@@ -36,7 +37,22 @@ beforeAll(async () => {
   const socket = join(dir, 'podman.sock');
   dockerHost = `unix://${socket}`;
   const podmanEnv = { ...process.env, CONTAINERS_REGISTRIES_CONF: conf };
-  podman = spawn('podman', ['--storage-driver', 'vfs', '--root', join(dir, 'root'), '--runroot', join(dir, 'run'), 'system', 'service', '--time=0', dockerHost], { env: podmanEnv, stdio: 'ignore' });
+  podman = spawn(
+    'podman',
+    [
+      '--storage-driver',
+      'vfs',
+      '--root',
+      join(dir, 'root'),
+      '--runroot',
+      join(dir, 'run'),
+      'system',
+      'service',
+      '--time=0',
+      dockerHost,
+    ],
+    { env: podmanEnv, stdio: 'ignore' },
+  );
   const agent = new Agent({ connect: { socketPath: socket } });
   for (let i = 0; ; i++) {
     try {
@@ -60,7 +76,10 @@ afterAll(async () => {
 describe('local engine (podman API service)', () => {
   it('pull --dry-run lists, pull pulls the matching tags', async () => {
     const dry = await krill(['pull', `${registry.host}/apps/eng~/^v[12]$/`, '--dry-run'], { env });
-    expect(dry.stdout.trim().split('\n')).toEqual([`would pull ${registry.host}/apps/eng:v1`, `would pull ${registry.host}/apps/eng:v2`]);
+    expect(dry.stdout.trim().split('\n')).toEqual([
+      `would pull ${registry.host}/apps/eng:v1`,
+      `would pull ${registry.host}/apps/eng:v2`,
+    ]);
     const res = await krill(['pull', `${registry.host}/apps/eng~/^v[12]$/`], { env });
     expect(res.code, res.stderr).toBe(0);
   }, 120_000);
@@ -69,13 +88,21 @@ describe('local engine (podman API service)', () => {
     await new Pusher(registry).push('apps/eng', v2b, 'v2'); // the registry moves v2 on
     // A local-only tag, made through the Engine API.
     const agent = new Agent({ connect: { socketPath: dockerHost.slice('unix://'.length) } });
-    const tagged = await request(`http://localhost/images/${encodeURIComponent(`${registry.host}/apps/eng:v1`)}/tag?repo=${encodeURIComponent(`${registry.host}/apps/eng`)}&tag=local`, { method: 'POST', dispatcher: agent });
+    const tagged = await request(
+      `http://localhost/images/${encodeURIComponent(`${registry.host}/apps/eng:v1`)}/tag?repo=${encodeURIComponent(`${registry.host}/apps/eng`)}&tag=local`,
+      { method: 'POST', dispatcher: agent },
+    );
     await tagged.body.dump();
     await agent.close();
     expect(tagged.statusCode).toBe(201);
     const res = await krill(['compare', `${registry.host}/apps/eng=nope`, '--json'], { env });
     expect(res.code, res.stderr).toBe(0);
-    const rows = JSON.parse(res.stdout) as Array<{ tag: string; state: string; digest: string | null; localId: string | null }>;
+    const rows = JSON.parse(res.stdout) as Array<{
+      tag: string;
+      state: string;
+      digest: string | null;
+      localId: string | null;
+    }>;
     expect(rows.map((r) => [r.tag, r.state])).toEqual([
       ['local', 'LOCAL-ONLY'],
       ['nope', 'ASSUMED'],
@@ -83,7 +110,10 @@ describe('local engine (podman API service)', () => {
       ['v2', 'CHANGED'],
       ['v3', 'ABSENT'],
     ]);
-    expect(rows.find((r) => r.tag === 'v1')).toMatchObject({ digest: v1.digest, localId: expect.stringMatching(/^(sha256:)?[a-f0-9]{64}$/) });
+    expect(rows.find((r) => r.tag === 'v1')).toMatchObject({
+      digest: v1.digest,
+      localId: expect.stringMatching(/^(sha256:)?[a-f0-9]{64}$/),
+    });
     expect(rows.find((r) => r.tag === 'v2')!.digest).toBe(v2b.digest);
   }, 120_000);
 
@@ -93,7 +123,9 @@ describe('local engine (podman API service)', () => {
       await new Pusher(other).push('mirror/apps/eng', v1, 'v1');
       await new Pusher(other).push('mirror/apps/eng', v2, 'v2');
       await new Pusher(other).push('mirror/apps/eng', v3, 'extra');
-      const res = await krill(['compare', `${registry.host}/apps/eng`, '--with', `${other.host}/mirror`, '--json'], { env });
+      const res = await krill(['compare', `${registry.host}/apps/eng`, '--with', `${other.host}/mirror`, '--json'], {
+        env,
+      });
       expect(res.code, res.stderr).toBe(0);
       expect((JSON.parse(res.stdout) as Array<{ tag: string; state: string }>).map((r) => [r.tag, r.state])).toEqual([
         ['extra', 'LOCAL-ONLY'],
@@ -108,8 +140,12 @@ describe('local engine (podman API service)', () => {
 
   it('no engine: exit 1 naming the address tried', async () => {
     const port = await freePort();
-    const res = await krill(['compare', `${registry.host}/apps/eng`], { env: isolatedEnv({ DOCKER_HOST: `tcp://127.0.0.1:${port}` }) });
+    const res = await krill(['compare', `${registry.host}/apps/eng`], {
+      env: isolatedEnv({ DOCKER_HOST: `tcp://127.0.0.1:${port}` }),
+    });
     expect(res.code).toBe(1);
-    expect(res.stderr.trim()).toMatch(new RegExp(`^krill: no Docker engine answers at tcp://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)`));
+    expect(res.stderr.trim()).toMatch(
+      new RegExp(`^krill: no Docker engine answers at tcp://127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\)`),
+    );
   });
 });

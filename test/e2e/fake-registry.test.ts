@@ -32,7 +32,8 @@ async function startFake(images: Array<[string, BuiltManifest]>): Promise<Fake> 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://fake');
     log.push(`${req.method} ${url.pathname}${url.search}`);
-    const json = (status: number, body: unknown, headers: Record<string, string> = {}) => res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
+    const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
+      res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
     if (url.pathname === '/v2/') return json(200, {});
     const m = /^\/v2\/(.+)\/(tags\/list|manifests\/([^/]+)|blobs\/([^/]+))$/.exec(url.pathname);
     if (!m) return json(404, { errors: [{ code: 'NAME_UNKNOWN', message: 'unknown' }] });
@@ -56,15 +57,19 @@ async function startFake(images: Array<[string, BuiltManifest]>): Promise<Fake> 
     if (req.method === 'HEAD') return res.writeHead(405).end(); // refuses HEAD, like Nexus
     if (req.method === 'GET') {
       // No Docker-Content-Digest: the client must hash the bytes.
-      return manifest ? res.writeHead(200, { 'content-type': manifest.mediaType }).end(manifest.bytes) : json(404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] });
+      return manifest
+        ? res.writeHead(200, { 'content-type': manifest.mediaType }).end(manifest.bytes)
+        : json(404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] });
     }
     if (req.method === 'DELETE') {
       if (!ref.startsWith('sha256:')) {
         // OCI distribution 1.1: DELETE by tag removes just that tag.
-        if (!tags.delete(ref)) return json(404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] });
+        if (!tags.delete(ref))
+          return json(404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] });
         return res.writeHead(202).end();
       }
-      if (!manifests.delete(ref)) return json(404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] });
+      if (!manifests.delete(ref))
+        return json(404, { errors: [{ code: 'MANIFEST_UNKNOWN', message: 'manifest unknown' }] });
       for (const [t, d] of tags) if (d === ref) tags.delete(t);
       return res.writeHead(202).end();
     }
@@ -79,7 +84,13 @@ const one = buildImage({ created: '2024-01-01T00:00:00Z', layers: ['one'] });
 const two = buildImage({ created: '2024-02-01T00:00:00Z', layers: ['two'] });
 
 beforeAll(async () => {
-  fake = await startFake([['a', one], ['b', one], ['c', two], ['d', two], ['e', two]]);
+  fake = await startFake([
+    ['a', one],
+    ['b', one],
+    ['c', two],
+    ['d', two],
+    ['e', two],
+  ]);
 });
 afterAll(() => new Promise<void>((resolve) => fake.server.close(() => resolve())));
 
@@ -126,19 +137,38 @@ describe('fake registry: hostile and broken answers', () => {
     server = createServer((req, res) => {
       const url = new URL(req.url ?? '/', 'http://fake');
       if (req.headers.authorization !== `Basic ${Buffer.from('u:p').toString('base64')}`) {
-        res.writeHead(401, { 'www-authenticate': 'Basic realm="fake"', 'content-type': 'application/json' }).end('{"errors":[{"code":"UNAUTHORIZED","message":"auth"}]}');
+        res
+          .writeHead(401, { 'www-authenticate': 'Basic realm="fake"', 'content-type': 'application/json' })
+          .end('{"errors":[{"code":"UNAUTHORIZED","message":"auth"}]}');
         return;
       }
       const p = url.pathname;
       if (p === '/v2/') return res.writeHead(200).end('{}');
-      if (p === '/v2/html/tags/list') return res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>Welcome to nginx</body></html>');
-      if (p === '/v2/proxy/tags/list') return res.writeHead(502, { 'content-type': 'text/html' }).end('<html>502 Bad Gateway</html>');
-      if (p === '/v2/evil/tags/list') return res.writeHead(200, { 'content-type': 'application/json', link: '<https://evil.example.com/v2/evil/tags/list?last=a>; rel="next"' }).end('{"name":"evil","tags":["a"]}');
-      if (p === '/v2/badjson/manifests/x') return res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }).end('{"schemaVersion": 2, "config": ');
-      if (p === '/v2/huge/manifests/x') return res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }).end(Buffer.alloc(5 * 1024 * 1024, 32));
+      if (p === '/v2/html/tags/list')
+        return res.writeHead(200, { 'content-type': 'text/html' }).end('<html><body>Welcome to nginx</body></html>');
+      if (p === '/v2/proxy/tags/list')
+        return res.writeHead(502, { 'content-type': 'text/html' }).end('<html>502 Bad Gateway</html>');
+      if (p === '/v2/evil/tags/list')
+        return res
+          .writeHead(200, {
+            'content-type': 'application/json',
+            link: '<https://evil.example.com/v2/evil/tags/list?last=a>; rel="next"',
+          })
+          .end('{"name":"evil","tags":["a"]}');
+      if (p === '/v2/badjson/manifests/x')
+        return res
+          .writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' })
+          .end('{"schemaVersion": 2, "config": ');
+      if (p === '/v2/huge/manifests/x')
+        return res
+          .writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' })
+          .end(Buffer.alloc(5 * 1024 * 1024, 32));
       if (p === '/v2/redir/manifests/x') return res.writeHead(200, { 'content-type': img.mediaType }).end(img.bytes);
-      if (p.startsWith('/v2/redir/blobs/')) return res.writeHead(307, { location: `http://${storageHost}/bucket/blob?sig=abc` }).end();
-      res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"NAME_UNKNOWN","message":"unknown"}]}');
+      if (p.startsWith('/v2/redir/blobs/'))
+        return res.writeHead(307, { location: `http://${storageHost}/bucket/blob?sig=abc` }).end();
+      res
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end('{"errors":[{"code":"NAME_UNKNOWN","message":"unknown"}]}');
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -150,8 +180,16 @@ describe('fake registry: hostile and broken answers', () => {
 
   const login = ['-u', 'u', '--password-stdin', '--no-cache'];
   const cases: Array<[string, string[], RegExp]> = [
-    ['an HTML page instead of JSON', ['tags', 'html', '--no-details'], /GET \/v2\/html\/tags\/list answered something that is not JSON/],
-    ['an HTML error page from a proxy', ['tags', 'proxy', '--no-details', '--timeout', '5s'], /GET \/v2\/proxy\/tags\/list answered HTTP 502; gave up after retrying/],
+    [
+      'an HTML page instead of JSON',
+      ['tags', 'html', '--no-details'],
+      /GET \/v2\/html\/tags\/list answered something that is not JSON/,
+    ],
+    [
+      'an HTML error page from a proxy',
+      ['tags', 'proxy', '--no-details', '--timeout', '5s'],
+      /GET \/v2\/proxy\/tags\/list answered HTTP 502; gave up after retrying/,
+    ],
     ['pagination off the registry', ['tags', 'evil', '--no-details'], /refusing to follow a link off the registry/],
     ['a manifest that is not JSON', ['inspect', 'badjson:x'], /badjson:x: manifest is not valid JSON/],
     ['an oversized manifest', ['inspect', 'huge:x'], /answer larger than 4194304 bytes/],
@@ -192,13 +230,18 @@ describe('fake registry over TLS: a redirect from https to http', () => {
     });
     await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
     const plainPort = (plain.address() as AddressInfo).port;
-    const secure = createHttpsServer({ key: readFileSync(pki.serverKey), cert: readFileSync(pki.serverCert) }, (req, res) => {
-      const p = req.url ?? '';
-      if (p === '/v2/') return res.writeHead(200).end('{}');
-      if (p.startsWith('/v2/web/manifests/')) return res.writeHead(200, { 'content-type': img.mediaType }).end(img.bytes);
-      if (p.startsWith('/v2/web/blobs/')) return res.writeHead(302, { location: `http://127.0.0.1:${plainPort}/blob` }).end();
-      res.writeHead(404).end();
-    });
+    const secure = createHttpsServer(
+      { key: readFileSync(pki.serverKey), cert: readFileSync(pki.serverCert) },
+      (req, res) => {
+        const p = req.url ?? '';
+        if (p === '/v2/') return res.writeHead(200).end('{}');
+        if (p.startsWith('/v2/web/manifests/'))
+          return res.writeHead(200, { 'content-type': img.mediaType }).end(img.bytes);
+        if (p.startsWith('/v2/web/blobs/'))
+          return res.writeHead(302, { location: `http://127.0.0.1:${plainPort}/blob` }).end();
+        res.writeHead(404).end();
+      },
+    );
     await new Promise<void>((resolve) => secure.listen(0, '127.0.0.1', resolve));
     const host = `127.0.0.1:${(secure.address() as AddressInfo).port}`;
     try {

@@ -28,7 +28,15 @@ async function seed(repository: string, images: number): Promise<void> {
         const created = new Date(Date.UTC(2024, 0, 1) + n * 3_600_000).toISOString();
         const m =
           n % 10 === 0
-            ? buildIndex([buildImage({ created, layers: ['base', `${repository} ${n} amd`], format: 'oci' }), buildImage({ created, layers: ['arm base', `${repository} ${n} arm`], format: 'oci', architecture: 'arm64' })])
+            ? buildIndex([
+                buildImage({ created, layers: ['base', `${repository} ${n} amd`], format: 'oci' }),
+                buildImage({
+                  created,
+                  layers: ['arm base', `${repository} ${n} arm`],
+                  format: 'oci',
+                  architecture: 'arm64',
+                }),
+              ])
             : buildImage({ created, layers: ['base', `${repository} ${n}`] });
         await pusher.push(repository, m, `v${n}`, `build-${n}`);
       }),
@@ -60,7 +68,10 @@ describe('faults: results identical to a fault-free run', () => {
     await seed('apps/clean', 150);
     const env = isolatedEnv();
     const planPath = join(env.HOME!, 'plan.json');
-    const dry = await krill(['cleanup', `${registry.host}/apps/clean`, '--keep', '40', '--dry-run', '--plan-out', planPath], { env });
+    const dry = await krill(
+      ['cleanup', `${registry.host}/apps/clean`, '--keep', '40', '--dry-run', '--plan-out', planPath],
+      { env },
+    );
     expect(dry.code, dry.stderr).toBe(0);
     const plan = JSON.parse(readFileSync(planPath, 'utf8'));
     const expected = plan.repositories[0].keep.map((t: { tag: string }) => t.tag).sort();
@@ -86,7 +97,8 @@ describe('faults: results identical to a fault-free run', () => {
       const dst = new Pusher(dest);
       expect(await dst.resolve('mirror/big', 'v1')).toBe(big.digest);
       expect(await dst.tags('mirror/faulty')).toEqual(await src.tags('apps/faulty'));
-      for (const tag of (await src.tags('apps/faulty')).slice(0, 30)) expect(await dst.resolve('mirror/faulty', tag)).toBe(await src.resolve('apps/faulty', tag));
+      for (const tag of (await src.tags('apps/faulty')).slice(0, 30))
+        expect(await dst.resolve('mirror/faulty', tag)).toBe(await src.resolve('apps/faulty', tag));
       expect(proxy.stats.cutBlob! - before).toBeGreaterThan(0);
     } finally {
       await dest.stop();
@@ -99,7 +111,9 @@ describe('interrupted cleanups converge', () => {
     await seed('apps/killed', 100);
     const env = isolatedEnv();
     const planPath = join(env.HOME!, 'plan.json');
-    await krill(['cleanup', `${registry.host}/apps/killed`, '--keep', '10', '--dry-run', '--plan-out', planPath], { env });
+    await krill(['cleanup', `${registry.host}/apps/killed`, '--keep', '10', '--dry-run', '--plan-out', planPath], {
+      env,
+    });
     const plan = JSON.parse(readFileSync(planPath, 'utf8'));
     const expected = plan.repositories[0].keep.map((t: { tag: string }) => t.tag).sort();
     const codes: Array<number | null> = [];

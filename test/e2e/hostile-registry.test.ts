@@ -32,11 +32,17 @@ describe('names from the network are data, never paths', () => {
     const evil = buildImage({ layers: ['evil'] });
     fake.add('mirror/src', good, 'ok');
     fake.add('mirror/src', evil, 'evil');
-    const hostile = ['../../../victim/app/manifests/latest', '%2e%2e/%2e%2e/victim/app/manifests/latest', '..\\..\\victim', 'a\x1b[31m'];
+    const hostile = [
+      '../../../victim/app/manifests/latest',
+      '%2e%2e/%2e%2e/victim/app/manifests/latest',
+      '..\\..\\victim',
+      'a\x1b[31m',
+    ];
     fake.rawTagLists.set('mirror/src', ['ok', ...hostile]);
     const res = await runKrill(['sync', `${fake.host}/mirror/src`, '--to', `${dst.host}/m`, '--plain-http']);
     expect(res.code, res.stderr).toBe(0);
-    for (const name of ['../../../victim', '%2e%2e', '..\\\\..']) expect(res.stderr).toContain(`${fake.host}: skipping tag "${name}`);
+    for (const name of ['../../../victim', '%2e%2e', '..\\\\..'])
+      expect(res.stderr).toContain(`${fake.host}: skipping tag "${name}`);
     expect(res.stderr).toContain('\\u001b[31m'); // escaped, never raw
     expect(res.stderr).not.toContain('\x1b');
     expect(await pusher.tags('m/mirror/src')).toEqual(['ok']);
@@ -48,7 +54,11 @@ describe('names from the network are data, never paths', () => {
   it('an index child whose "digest" has path characters fails the copy before anything is written', async () => {
     const child = buildImage({ layers: ['child'], format: 'oci' });
     const index = rawManifest(
-      { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: child.mediaType, digest: 'sha256:../../../victim/app/manifests/latest', size: 10 }] },
+      {
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        manifests: [{ mediaType: child.mediaType, digest: 'sha256:../../../victim/app/manifests/latest', size: 10 }],
+      },
       'application/vnd.oci.image.index.v1+json',
     );
     fake.add('bad/index', index, '1.0');
@@ -89,7 +99,9 @@ describe('no hangs', () => {
     loop.intercept = (_req, res, url) => {
       if (!url.pathname.endsWith('/tags/list')) return false;
       page++;
-      res.writeHead(200, { 'content-type': 'application/json', link: `</v2/x/tags/list?n=2&last=${page}>; rel="next"` }).end('{"name":"x","tags":["a","b"]}');
+      res
+        .writeHead(200, { 'content-type': 'application/json', link: `</v2/x/tags/list?n=2&last=${page}>; rel="next"` })
+        .end('{"name":"x","tags":["a","b"]}');
       return true;
     };
     try {
@@ -131,7 +143,9 @@ describe('nothing from the network reaches the terminal raw', () => {
     const reg = await startFakeRegistry();
     reg.intercept = (_req, res, url) => {
       if (!url.pathname.endsWith('/tags/list')) return false;
-      res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'DENIED', message: '\x1b]0;owned\x07\x1b[2J' }] }));
+      res
+        .writeHead(403, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ errors: [{ code: 'DENIED', message: '\x1b]0;owned\x07\x1b[2J' }] }));
       return true;
     };
     try {
@@ -156,14 +170,27 @@ describe('artifacts never fail a listing', () => {
         schemaVersion: 2,
         mediaType: 'application/vnd.oci.image.manifest.v1+json',
         config: { mediaType: configType, digest: sha256(config), size: config.length },
-        layers: [{ mediaType: 'application/vnd.cncf.helm.chart.content.v1.tar+gzip', digest: sha256(layer), size: layer.length }],
+        layers: [
+          {
+            mediaType: 'application/vnd.cncf.helm.chart.content.v1.tar+gzip',
+            digest: sha256(layer),
+            size: layer.length,
+          },
+        ],
         ...(created ? { annotations: { 'org.opencontainers.image.created': created } } : {}),
       };
       const m = rawManifest(doc);
-      m.blobs.push({ digest: sha256(config), bytes: config, mediaType: configType }, { digest: sha256(layer), bytes: layer, mediaType: 'x' });
+      m.blobs.push(
+        { digest: sha256(config), bytes: config, mediaType: configType },
+        { digest: sha256(layer), bytes: layer, mediaType: 'x' },
+      );
       return m;
     };
-    fake.add('charts/web', artifact(chartConfig, 'application/vnd.cncf.helm.config.v1+json', '2026-01-02T03:04:05Z'), '0.10.0');
+    fake.add(
+      'charts/web',
+      artifact(chartConfig, 'application/vnd.cncf.helm.config.v1+json', '2026-01-02T03:04:05Z'),
+      '0.10.0',
+    );
     fake.add('charts/web', artifact(binaryConfig, 'application/octet-stream'), 'blob');
     const res = await runKrill(['tags', `${fake.host}/charts/web`, '--json', '--plain-http', '--no-cache']);
     expect(res.code, res.stderr).toBe(0);
@@ -185,15 +212,30 @@ describe('credentials go only where they belong', () => {
       // The source asks for a bearer token (anonymous tokens are fine): a client holding the
       // destination's password would present it to this token realm.
       source.intercept = (_req, res, url) => {
-        if (url.pathname === '/v2/') res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${source.host}/token",service="fake"` }).end();
-        else if (url.pathname === '/token') res.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"anonymous"}');
+        if (url.pathname === '/v2/')
+          res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${source.host}/token",service="fake"` }).end();
+        else if (url.pathname === '/token')
+          res.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"anonymous"}');
         else return false;
         return true;
       };
-      const res = await runKrill(['copy', `${source.host}/pub/img:1`, `${basic.host}/priv/img:1`, '--plain-http', '-u', BASIC_USER, '--password-stdin'], { stdin: BASIC_PASSWORD });
+      const res = await runKrill(
+        [
+          'copy',
+          `${source.host}/pub/img:1`,
+          `${basic.host}/priv/img:1`,
+          '--plain-http',
+          '-u',
+          BASIC_USER,
+          '--password-stdin',
+        ],
+        { stdin: BASIC_PASSWORD },
+      );
       await source.close();
       expect(res.code, res.stderr).toBe(0);
-      expect(source.log.filter((r) => r.authorization !== undefined && r.authorization !== 'Bearer anonymous')).toEqual([]);
+      expect(source.log.filter((r) => r.authorization !== undefined && r.authorization !== 'Bearer anonymous')).toEqual(
+        [],
+      );
       expect(await new Pusher(basic).resolve('priv/img', '1')).toBe(image.digest);
     } finally {
       await basic.stop();
@@ -208,9 +250,13 @@ describe('credentials go only where they belong', () => {
       return true;
     };
     try {
-      const res = await runKrill(['tags', `${secure.host}/x`, '--ca-cert', pki.caCert, '-u', 'u', '--password-stdin'], { stdin: 'topsecret' });
+      const res = await runKrill(['tags', `${secure.host}/x`, '--ca-cert', pki.caCert, '-u', 'u', '--password-stdin'], {
+        stdin: 'topsecret',
+      });
       expect(res.code).toBe(1);
-      expect(res.stderr).toMatch(/token realm on plain HTTP \(http:\/\/203\.0\.113\.7\); refusing to send credentials unencrypted/);
+      expect(res.stderr).toMatch(
+        /token realm on plain HTTP \(http:\/\/203\.0\.113\.7\); refusing to send credentials unencrypted/,
+      );
       expect(res.stderr).not.toContain('topsecret');
     } finally {
       await secure.close();

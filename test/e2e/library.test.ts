@@ -33,11 +33,16 @@ describe('the README library example', () => {
     const dir = join(import.meta.dirname, '../../.test-output');
     mkdirSync(dir, { recursive: true });
     const script = join(dir, 'readme-example.mjs');
-    writeFileSync(script, readmeExample().replaceAll('localhost:5000', source.host).replaceAll('mirror.example.com', mirror.host));
+    writeFileSync(
+      script,
+      readmeExample().replaceAll('localhost:5000', source.host).replaceAll('mirror.example.com', mirror.host),
+    );
     const env = isolatedEnv();
     const { stdout } = await promisify(execFile)(process.execPath, [script], { env, cwd: env.HOME });
     expect(stdout).toMatch(/^\d+ sha256:[a-f0-9]{64}\n\d+ deleted\n$/);
-    expect(await new Pusher(mirror).resolve('apps/web', '2.0.0')).toBe(await new Pusher(source).resolve('apps/web', '2.0.0'));
+    expect(await new Pusher(mirror).resolve('apps/web', '2.0.0')).toBe(
+      await new Pusher(source).resolve('apps/web', '2.0.0'),
+    );
     expect(readFileSync(join(env.HOME!, 'undo.jsonl'), 'utf8')).toContain('"kind":"delete-manifest"');
   });
 });

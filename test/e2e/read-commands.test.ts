@@ -73,7 +73,10 @@ describe('krill tags', () => {
     const multi = rows.find((r) => r.tag === '3.0.0')!;
     expect(multi.platforms).toEqual(['linux/amd64', 'linux/arm64/v8']);
     expect(multi.created).toBe('2024-04-02T10:00:00.000Z');
-    expect(rows.find((r) => r.tag === '1.0.0')).toMatchObject({ created: '2024-01-01T10:00:00.000Z', platforms: ['linux/amd64'] });
+    expect(rows.find((r) => r.tag === '1.0.0')).toMatchObject({
+      created: '2024-01-01T10:00:00.000Z',
+      platforms: ['linux/amd64'],
+    });
     expect(rows.find((r) => r.tag === 'nodate')!.created).toBeNull();
     expect(rows.find((r) => r.tag === 'epoch')!.created).toBeNull();
   });
@@ -98,7 +101,17 @@ describe('krill tags', () => {
   });
 
   it('filters, excludes and limits', async () => {
-    const res = await krill(['tags', `${registry.host}/${web.repository}`, '--json', '--filter', '^\\d', '--exclude', '^2', '--limit', '2']);
+    const res = await krill([
+      'tags',
+      `${registry.host}/${web.repository}`,
+      '--json',
+      '--filter',
+      '^\\d',
+      '--exclude',
+      '^2',
+      '--limit',
+      '2',
+    ]);
     expect((JSON.parse(res.stdout) as Row[]).map((r) => r.tag)).toEqual(['3.0.0', '1.1.0']);
   });
 
@@ -107,12 +120,17 @@ describe('krill tags', () => {
     expect(res.code).toBe(0);
     expect(res.stdout.trim().split('\n')).toEqual(Object.keys(web.tags).sort());
     const requests = res.stderr.split('\n').filter((l) => / → \d+/.test(l));
-    expect(requests.map((l) => l.replace(/^krill: (\w+) \S+?(\/v2\/[^? ]*).*$/, '$1 $2'))).toEqual(['GET /v2/', `GET /v2/${web.repository}/tags/list`]);
+    expect(requests.map((l) => l.replace(/^krill: (\w+) \S+?(\/v2\/[^? ]*).*$/, '$1 $2'))).toEqual([
+      'GET /v2/',
+      `GET /v2/${web.repository}/tags/list`,
+    ]);
   });
 
-  it('resolves short references against KRILL_REGISTRY and the older tools\' variables', async () => {
+  it("resolves short references against KRILL_REGISTRY and the older tools' variables", async () => {
     for (const name of ['KRILL_REGISTRY', 'REGISTRY_CLI_HOSTNAME', 'REGISTRY']) {
-      const res = await krill(['tags', web.repository, '--no-details'], { env: isolatedEnv({ [name]: registry.host }) });
+      const res = await krill(['tags', web.repository, '--no-details'], {
+        env: isolatedEnv({ [name]: registry.host }),
+      });
       expect(res.code, `${name}: ${res.stderr}`).toBe(0);
       expect(res.stdout).toContain('stable');
     }
@@ -163,7 +181,9 @@ describe('krill inspect', () => {
   it('--json gives layers and config for an image and manifests for an index', async () => {
     const image = JSON.parse((await krill(['inspect', `${registry.host}/${web.repository}:2.0.0`, '--json'])).stdout);
     expect(image.digest).toBe(web.images.v2!.digest);
-    expect(image.layers.map((l: { digest: string }) => l.digest)).toEqual(web.images.v2!.blobs.slice(1).map((b) => b.digest));
+    expect(image.layers.map((l: { digest: string }) => l.digest)).toEqual(
+      web.images.v2!.blobs.slice(1).map((b) => b.digest),
+    );
     expect(image.config.historySteps).toBe(3);
     const index = JSON.parse((await krill(['inspect', `${registry.host}/${web.repository}:3.0.0`, '--json'])).stdout);
     expect(index.manifests.map((m: { platform: string; digest: string }) => [m.platform, m.digest])).toEqual([
@@ -173,7 +193,13 @@ describe('krill inspect', () => {
   });
 
   it('--platform picks one platform of an index', async () => {
-    const res = await krill(['inspect', `${registry.host}/${web.repository}:3.0.0`, '--platform', 'linux/arm64/v8', '--json']);
+    const res = await krill([
+      'inspect',
+      `${registry.host}/${web.repository}:3.0.0`,
+      '--platform',
+      'linux/arm64/v8',
+      '--json',
+    ]);
     expect(JSON.parse(res.stdout).digest).toBe(web.images.arm64!.digest);
     const missing = await krill(['inspect', `${registry.host}/${web.repository}:3.0.0`, '--platform', 'linux/s390x']);
     expect(missing.code).toBe(1);

@@ -27,18 +27,35 @@ afterAll(async () => {
 });
 
 async function deleteByDigest(repository: string, digest: string): Promise<void> {
-  const res = await request(`${registry.url}/v2/${repository}/manifests/${digest}`, { method: 'DELETE', dispatcher: registry.dispatcher });
+  const res = await request(`${registry.url}/v2/${repository}/manifests/${digest}`, {
+    method: 'DELETE',
+    dispatcher: registry.dispatcher,
+  });
   await res.body.text();
   expect(res.statusCode).toBe(202);
 }
 
 /** Makes a tag dangling the way a registry race does: the tag stays listed, its manifest is gone. */
 function dropRevision(repository: string, digest: string): void {
-  rmSync(join(registry.storageDir, 'docker/registry/v2/repositories', repository, '_manifests/revisions/sha256', digest.slice(7)), { recursive: true });
+  rmSync(
+    join(
+      registry.storageDir,
+      'docker/registry/v2/repositories',
+      repository,
+      '_manifests/revisions/sha256',
+      digest.slice(7),
+    ),
+    { recursive: true },
+  );
 }
 
 async function pushRaw(repository: string, tag: string, bytes: Buffer, mediaType: string): Promise<void> {
-  const res = await request(`${registry.url}/v2/${repository}/manifests/${tag}`, { method: 'PUT', headers: { 'content-type': mediaType }, body: bytes, dispatcher: registry.dispatcher });
+  const res = await request(`${registry.url}/v2/${repository}/manifests/${tag}`, {
+    method: 'PUT',
+    headers: { 'content-type': mediaType },
+    body: bytes,
+    dispatcher: registry.dispatcher,
+  });
   await res.body.text();
   expect(res.statusCode).toBe(201);
 }
@@ -80,9 +97,18 @@ describe('damaged registries never block a repository', () => {
 
     const tags = await runKrill(['tags', `${registry.host}/${r}`, '--json']);
     expect(tags.code, tags.stderr).toBe(0);
-    expect(JSON.parse(tags.stdout)).toContainEqual(expect.objectContaining({ tag: 'lost', digest: null, dangling: true }));
+    expect(JSON.parse(tags.stdout)).toContainEqual(
+      expect.objectContaining({ tag: 'lost', digest: null, dangling: true }),
+    );
 
-    const plan = await runKrill(['cleanup', `${registry.host}/${r}`, '--keep', '0', '--no-protect-latest', '--dry-run']);
+    const plan = await runKrill([
+      'cleanup',
+      `${registry.host}/${r}`,
+      '--keep',
+      '0',
+      '--no-protect-latest',
+      '--dry-run',
+    ]);
     expect(plan.code, plan.stderr).toBe(0);
     expect(plan.stdout).toMatch(/skip\s+lost\s+-\s+dangling/);
 
@@ -135,7 +161,9 @@ describe('apply finishes interrupted work', () => {
     await pusher.push(r, buildImage({ layers: [`other ${r}`] }), 'other');
     const env = isolatedEnv();
     const planPath = join(env.HOME!, 'plan.json');
-    expect((await runKrill(['rm', `${registry.host}/${r}:old`, '--dry-run', '--plan-out', planPath], { env })).code).toBe(0);
+    expect(
+      (await runKrill(['rm', `${registry.host}/${r}:old`, '--dry-run', '--plan-out', planPath], { env })).code,
+    ).toBe(0);
     await deleteByDigest(r, index.digest); // the interrupted run deleted the index, then stopped
 
     const applied = await runKrill(['apply', planPath, '--yes'], { env });
@@ -151,7 +179,9 @@ describe('the journal never makes things worse', () => {
     await seedApiRepository(registry, r);
     const env = isolatedEnv();
     const planPath = join(env.HOME!, 'plan.json');
-    expect((await runKrill(['rm', `${registry.host}/${r}:1.2.1`, '--dry-run', '--plan-out', planPath], { env })).code).toBe(0);
+    expect(
+      (await runKrill(['rm', `${registry.host}/${r}:1.2.1`, '--dry-run', '--plan-out', planPath], { env })).code,
+    ).toBe(0);
     // Someone else removes the tag first: the apply journals nothing.
     await runKrill(['rm', `${registry.host}/${r}:1.2.1`, '--yes'], { env });
     const earlier = join(env.HOME!, 'earlier-undo.jsonl');
@@ -172,7 +202,9 @@ describe('the journal never makes things worse', () => {
     await seedApiRepository(registry, r);
     const env = isolatedEnv();
     const planPath = join(env.HOME!, 'plan.json');
-    expect((await runKrill(['rm', `${registry.host}/${r}:1.2.1`, '--dry-run', '--plan-out', planPath], { env })).code).toBe(0);
+    expect(
+      (await runKrill(['rm', `${registry.host}/${r}:1.2.1`, '--dry-run', '--plan-out', planPath], { env })).code,
+    ).toBe(0);
     await runKrill(['rm', `${registry.host}/${r}:1.2.1`, '--yes'], { env: isolatedEnv() });
     const applied = await runKrill(['apply', planPath, '--yes'], { env });
     expect(applied.code, applied.stderr).toBe(0);
@@ -188,7 +220,10 @@ describe('undo restores only what is still ours', () => {
     const f = await seedApiRepository(registry, r);
     const env = isolatedEnv();
     const journal = join(mkdtempSync(join(tmpdir(), 'krill-j-')), 'undo.jsonl');
-    const res = await runKrill(['rm', `${registry.host}/${r}:1.0.0`, `${registry.host}/${r}:1.2.1`, '--yes', '--journal', journal], { env });
+    const res = await runKrill(
+      ['rm', `${registry.host}/${r}:1.0.0`, `${registry.host}/${r}:1.2.1`, '--yes', '--journal', journal],
+      { env },
+    );
     expect(res.code, res.stderr).toBe(0);
     const newer = buildImage({ created: '2026-01-01T00:00:00Z', layers: [`newer ${r}`] });
     await pusher.push(r, newer, '1.0.0'); // CI pushed 1.0.0 again meanwhile
@@ -211,7 +246,9 @@ describe('undo restores only what is still ours', () => {
     await seedApiRepository(registry, r);
     const env = isolatedEnv();
     const journal = join(env.HOME!, 'undo.jsonl');
-    expect((await runKrill(['rm', `${registry.host}/${r}:1.2.1`, '--yes', '--journal', journal], { env })).code).toBe(0);
+    expect((await runKrill(['rm', `${registry.host}/${r}:1.2.1`, '--yes', '--journal', journal], { env })).code).toBe(
+      0,
+    );
     const refused = await runKrill(['undo', journal], { env });
     expect(refused.code).toBe(2);
     expect(await pusher.tags(r)).not.toContain('1.2.1');

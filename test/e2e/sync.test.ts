@@ -61,12 +61,21 @@ describe('krill sync', () => {
     const moved = buildImage({ created: '2025-01-01T00:00:00Z', layers: ['moved 1.0.0'] });
     await new Pusher(src).push('apps/web', moved, '1.0.0');
     const third = await krill(['sync', spec, '--to', `${dst.host}/mirror`, '--json']);
-    expect((JSON.parse(third.stdout) as Outcome[]).filter((o) => o.status === 'copied').map((o) => o.tag)).toEqual(['1.0.0']);
+    expect((JSON.parse(third.stdout) as Outcome[]).filter((o) => o.status === 'copied').map((o) => o.tag)).toEqual([
+      '1.0.0',
+    ]);
     expect(await target.resolve('mirror/apps/web', '1.0.0')).toBe(moved.digest);
   });
 
   it('assumed tags are copied even when unlisted; missing ones fail, and --do-not-fail goes on', async () => {
-    const res = await krill(['sync', `${src.host}/apps/web:stable=nodate,missing`, '--to', `${dst.host}/assumed`, '--json', '--do-not-fail']);
+    const res = await krill([
+      'sync',
+      `${src.host}/apps/web:stable=nodate,missing`,
+      '--to',
+      `${dst.host}/assumed`,
+      '--json',
+      '--do-not-fail',
+    ]);
     expect(res.code).toBe(1);
     const outcomes = JSON.parse(res.stdout) as Outcome[];
     expect(outcomes.map((o) => [o.tag, o.status])).toEqual([
@@ -79,16 +88,34 @@ describe('krill sync', () => {
   });
 
   it('--dry-run reports without copying, --prefix auto uses the source host', async () => {
-    const res = await krill(['sync', `${src.host}/apps/web:2.0.0`, '--to', dst.host, '--prefix', 'auto', '--dry-run', '--json']);
+    const res = await krill([
+      'sync',
+      `${src.host}/apps/web:2.0.0`,
+      '--to',
+      dst.host,
+      '--prefix',
+      'auto',
+      '--dry-run',
+      '--json',
+    ]);
     expect(res.code, res.stderr).toBe(0);
-    expect(JSON.parse(res.stdout)).toEqual([expect.objectContaining({ tag: '2.0.0', status: 'would-copy', destination: `${dst.host}/${src.host.replace(':', '-')}/apps/web:2.0.0` })]);
+    expect(JSON.parse(res.stdout)).toEqual([
+      expect.objectContaining({
+        tag: '2.0.0',
+        status: 'would-copy',
+        destination: `${dst.host}/${src.host.replace(':', '-')}/apps/web:2.0.0`,
+      }),
+    ]);
     expect(await new Pusher(dst).resolve(`${src.host.replace(':', '-')}/apps/web`, '2.0.0')).toBeUndefined();
   });
 
   it('reads krill and lstags YAML files', async () => {
     const env = isolatedEnv();
     const krillFile = join(env.HOME!, 'sync.yaml');
-    writeFileSync(krillFile, `version: 1\ntarget: ${dst.host}/fromfile\nrepositories:\n  - ${src.host}/apps/web:3.0.0\n`);
+    writeFileSync(
+      krillFile,
+      `version: 1\ntarget: ${dst.host}/fromfile\nrepositories:\n  - ${src.host}/apps/web:3.0.0\n`,
+    );
     const a = await krill(['sync', '-f', krillFile, '--json'], { env });
     expect(a.code, a.stderr).toBe(0);
     expect(await new Pusher(dst).resolve('fromfile/apps/web', '3.0.0')).toBe(web.images.multi!.digest);
@@ -115,14 +142,25 @@ describe('krill sync', () => {
 
   it('--prune with a ~/REGEX/ filter deletes only tags gone from the unfiltered source list', async () => {
     await krill(['sync', `${src.host}/apps/web`, '--to', `${dst.host}/filtered`]);
-    const res = await krill(['sync', `${src.host}/apps/web~/^1\\./`, '--to', `${dst.host}/filtered`, '--prune', '--yes']);
+    const res = await krill([
+      'sync',
+      `${src.host}/apps/web~/^1\\./`,
+      '--to',
+      `${dst.host}/filtered`,
+      '--prune',
+      '--yes',
+    ]);
     expect(res.code, res.stderr).toBe(0);
     // 2.0.0, 3.0.0, stable… are outside the filter but still at the source: they stay.
     expect(await new Pusher(dst).tags('filtered/apps/web')).toEqual(Object.keys(web.tags).sort());
   });
 
   it('--daemon syncs every interval and stops cleanly on SIGTERM', async () => {
-    const child = spawn(process.execPath, [BIN, 'sync', `${src.host}/apps/web:1.1.0`, '--to', `${dst.host}/daemon`, '--daemon', '--interval', '1s'], { env: isolatedEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [BIN, 'sync', `${src.host}/apps/web:1.1.0`, '--to', `${dst.host}/daemon`, '--daemon', '--interval', '1s'],
+      { env: isolatedEnv(), stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));

@@ -26,9 +26,15 @@ export function isolatedEnv(extra: Record<string, string> = {}): Record<string, 
 }
 
 /** Runs the CLI as a user would: a separate node process on bin/krill.js. */
-export function krill(args: string[], options: { env?: Record<string, string>; stdin?: string } = {}): Promise<CliResult> {
+export function krill(
+  args: string[],
+  options: { env?: Record<string, string>; stdin?: string } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: options.env ?? isolatedEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: options.env ?? isolatedEnv(),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

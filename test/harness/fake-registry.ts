@@ -36,7 +36,8 @@ export interface FakeRegistry {
 
 const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) =>
   res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
-const unknown = (res: ServerResponse, code: string) => json(res, 404, { errors: [{ code, message: code.toLowerCase() }] });
+const unknown = (res: ServerResponse, code: string) =>
+  json(res, 404, { errors: [{ code, message: code.toLowerCase() }] });
 
 export async function startFakeRegistry(options: { tls?: { key: string; cert: string } } = {}): Promise<FakeRegistry> {
   const fake: FakeRegistry = {
@@ -58,20 +59,28 @@ export async function startFakeRegistry(options: { tls?: { key: string; cert: st
   };
   const handler = async (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://fake');
-    fake.log.push({ method: req.method ?? '', path: `${url.pathname}${url.search}`, authorization: req.headers.authorization });
+    fake.log.push({
+      method: req.method ?? '',
+      path: `${url.pathname}${url.search}`,
+      authorization: req.headers.authorization,
+    });
     if (fake.intercept && (await fake.intercept(req, res, url))) return;
     if (url.pathname === '/v2/') return json(res, 200, {});
     const m = /^\/v2\/(.+?)\/(tags\/list|manifests\/([^/]+)|blobs\/uploads\/.*|blobs\/([^/]+))$/.exec(url.pathname);
     if (!m) return unknown(res, 'NAME_UNKNOWN');
     const repository = m[1]!;
     const repoTags = fake.tags.get(repository) ?? new Map<string, string>();
-    if (m[2] === 'tags/list') return json(res, 200, { name: repository, tags: fake.rawTagLists.get(repository) ?? [...repoTags.keys()] });
+    if (m[2] === 'tags/list')
+      return json(res, 200, { name: repository, tags: fake.rawTagLists.get(repository) ?? [...repoTags.keys()] });
     if (m[4]) {
       const b = fake.blobs.get(m[4]);
       if (!b) return unknown(res, 'BLOB_UNKNOWN');
-      return res.writeHead(200, { 'content-length': String(b.length), 'docker-content-digest': m[4] }).end(req.method === 'HEAD' ? undefined : b);
+      return res
+        .writeHead(200, { 'content-length': String(b.length), 'docker-content-digest': m[4] })
+        .end(req.method === 'HEAD' ? undefined : b);
     }
-    if (m[3] === undefined) return json(res, 405, { errors: [{ code: 'UNSUPPORTED', message: 'uploads are not faked' }] });
+    if (m[3] === undefined)
+      return json(res, 405, { errors: [{ code: 'UNSUPPORTED', message: 'uploads are not faked' }] });
     const ref = decodeURIComponent(m[3]);
     const digest = ref.includes(':') ? ref : repoTags.get(ref);
     const manifest = digest ? fake.manifests.get(digest) : undefined;
@@ -82,13 +91,19 @@ export async function startFakeRegistry(options: { tls?: { key: string; cert: st
       return res.writeHead(202).end();
     }
     if (!manifest || !digest) return unknown(res, 'MANIFEST_UNKNOWN');
-    const headers = { 'content-type': manifest.mediaType, 'docker-content-digest': digest, 'content-length': String(manifest.bytes.length) };
+    const headers = {
+      'content-type': manifest.mediaType,
+      'docker-content-digest': digest,
+      'content-length': String(manifest.bytes.length),
+    };
     return res.writeHead(200, headers).end(req.method === 'HEAD' ? undefined : manifest.bytes);
   };
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     handler(req, res).catch((error: unknown) => res.writeHead(500).end(String(error)));
   };
-  const server: Server = options.tls ? createHttpsServer({ key: readFileSync(options.tls.key), cert: readFileSync(options.tls.cert) }, listener) : createServer(listener);
+  const server: Server = options.tls
+    ? createHttpsServer({ key: readFileSync(options.tls.key), cert: readFileSync(options.tls.cert) }, listener)
+    : createServer(listener);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   fake.host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
   return fake;

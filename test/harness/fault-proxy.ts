@@ -47,11 +47,18 @@ export async function startFaultProxy(target: string, mix: FaultMix, seed = 42):
 
   const forward = (req: IncomingMessage, res: ServerResponse, cut: boolean) => {
     const upstream = httpRequest(
-      { host: targetHost, port: Number(targetPort), method: req.method, path: req.url, headers: { ...req.headers, host: target } },
+      {
+        host: targetHost,
+        port: Number(targetPort),
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: target },
+      },
       (up) => {
         // Location headers name the registry; rewrite them so the client keeps talking to the proxy.
         const headers = { ...up.headers };
-        if (typeof headers.location === 'string') headers.location = headers.location.replace(`//${target}`, `//${req.headers.host}`);
+        if (typeof headers.location === 'string')
+          headers.location = headers.location.replace(`//${target}`, `//${req.headers.host}`);
         res.writeHead(up.statusCode ?? 502, headers);
         if (cut) {
           let sent = 0;
@@ -91,7 +98,9 @@ export async function startFaultProxy(target: string, mix: FaultMix, seed = 42):
       stats.error5xx!++;
       const status = [500, 502, 503, 504][Math.floor(next() * 4)]!;
       req.resume();
-      res.writeHead(status, { 'content-type': 'text/html' }).end(`<html><body>${status} from a flaky proxy</body></html>`);
+      res
+        .writeHead(status, { 'content-type': 'text/html' })
+        .end(`<html><body>${status} from a flaky proxy</body></html>`);
       return;
     }
     if (hit(mix.rateLimit)) {

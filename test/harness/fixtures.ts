@@ -15,12 +15,29 @@ export interface WebFixture {
 
 export async function seedWebRepository(registry: TestRegistry, repository = 'apps/web'): Promise<WebFixture> {
   const pusher = new Pusher(registry);
-  const v1 = buildImage({ created: '2024-01-01T10:00:00Z', layers: ['base-os', 'app v1'], author: 'Test Author <t@example.com>', labels: { 'org.opencontainers.image.version': '1.0.0' } });
+  const v1 = buildImage({
+    created: '2024-01-01T10:00:00Z',
+    layers: ['base-os', 'app v1'],
+    author: 'Test Author <t@example.com>',
+    labels: { 'org.opencontainers.image.version': '1.0.0' },
+  });
   const v11 = buildImage({ created: '2024-02-01T10:00:00Z', layers: ['base-os', 'app v1.1'] });
   const v2 = buildImage({ created: '2024-03-01T10:00:00Z', layers: ['base-os', 'app v2', 'extra'], format: 'oci' });
   const amd64 = buildImage({ created: '2024-04-01T10:00:00Z', layers: ['base-os', 'app v3 amd64'], format: 'oci' });
-  const arm64 = buildImage({ created: '2024-04-02T10:00:00Z', layers: ['base-os arm', 'app v3 arm64'], format: 'oci', architecture: 'arm64', variant: 'v8' });
-  const attestation = buildImage({ created: '2024-04-02T10:00:00Z', layers: ['sbom'], format: 'oci', os: 'unknown', architecture: 'unknown' });
+  const arm64 = buildImage({
+    created: '2024-04-02T10:00:00Z',
+    layers: ['base-os arm', 'app v3 arm64'],
+    format: 'oci',
+    architecture: 'arm64',
+    variant: 'v8',
+  });
+  const attestation = buildImage({
+    created: '2024-04-02T10:00:00Z',
+    layers: ['sbom'],
+    format: 'oci',
+    os: 'unknown',
+    architecture: 'unknown',
+  });
   const multi = buildIndex([amd64, arm64], { format: 'oci', attestation });
   const noDate = buildImage({ created: null, layers: ['no date'] });
   const epoch = buildImage({ created: '1970-01-01T00:00:00Z', layers: ['epoch'] });
@@ -73,7 +90,11 @@ export interface ApiFixture {
 
 export const sigTag = (m: BuiltManifest) => `${m.digest.replace(':', '-')}.sig`;
 
-export async function seedApiRepository(registry: TestRegistry, repository = 'apps/api', salt = ''): Promise<ApiFixture> {
+export async function seedApiRepository(
+  registry: TestRegistry,
+  repository = 'apps/api',
+  salt = '',
+): Promise<ApiFixture> {
   const pusher = new Pusher(registry);
   const base = `shared base ${salt}`;
   const a1 = buildImage({ created: '2024-01-01T00:00:00Z', layers: [base, `a1 ${salt}`] });
@@ -81,7 +102,13 @@ export async function seedApiRepository(registry: TestRegistry, repository = 'ap
   const a3 = buildImage({ created: '2024-03-01T00:00:00Z', layers: [base, `a3 ${salt}`] });
   const a4 = buildImage({ created: '2024-03-01T00:00:00Z', layers: [base, `a4 ${salt}`], format: 'oci' });
   const amd64 = buildImage({ created: '2024-04-01T00:00:00Z', layers: [base, `idx amd64 ${salt}`], format: 'oci' });
-  const arm64 = buildImage({ created: '2024-04-01T00:00:00Z', layers: [`arm base ${salt}`, `idx arm64 ${salt}`], format: 'oci', architecture: 'arm64', variant: 'v8' });
+  const arm64 = buildImage({
+    created: '2024-04-01T00:00:00Z',
+    layers: [`arm base ${salt}`, `idx arm64 ${salt}`],
+    format: 'oci',
+    architecture: 'arm64',
+    variant: 'v8',
+  });
   const idx = buildIndex([amd64, arm64], { format: 'oci' });
   const nodate = buildImage({ created: null, layers: [base, `nodate ${salt}`] });
   const sigA1 = buildImage({ created: '2024-01-02T00:00:00Z', layers: [`signature of a1 ${salt}`], format: 'oci' });
@@ -97,6 +124,17 @@ export async function seedApiRepository(registry: TestRegistry, repository = 'ap
   return {
     repository,
     images: { a1, a2, a3, a4, amd64, arm64, idx, nodate, sigA1, sigIdx },
-    tags: { '1.0.0': a1, '1.1.0': a2, stable: a2, '1.2.0': a3, latest: a3, '1.2.1': a4, '2.0.0': idx, nodate, [sigTag(a1)]: sigA1, [sigTag(idx)]: sigIdx },
+    tags: {
+      '1.0.0': a1,
+      '1.1.0': a2,
+      stable: a2,
+      '1.2.0': a3,
+      latest: a3,
+      '1.2.1': a4,
+      '2.0.0': idx,
+      nodate,
+      [sigTag(a1)]: sigA1,
+      [sigTag(idx)]: sigIdx,
+    },
   };
 }

@@ -53,8 +53,13 @@ function blob(bytes: Buffer, mediaType: string): Blob {
 
 export function buildImage(spec: ImageSpec = {}): BuiltManifest {
   const format = spec.format ?? 'docker';
-  const layerType = format === 'oci' ? 'application/vnd.oci.image.layer.v1.tar+gzip' : 'application/vnd.docker.image.rootfs.diff.tar.gzip';
-  const layers = (spec.layers ?? ['base layer']).map((content) => blob(Buffer.isBuffer(content) ? content : Buffer.from(content), layerType));
+  const layerType =
+    format === 'oci'
+      ? 'application/vnd.oci.image.layer.v1.tar+gzip'
+      : 'application/vnd.docker.image.rootfs.diff.tar.gzip';
+  const layers = (spec.layers ?? ['base layer']).map((content) =>
+    blob(Buffer.isBuffer(content) ? content : Buffer.from(content), layerType),
+  );
   const config: Record<string, unknown> = {
     architecture: spec.architecture ?? 'amd64',
     os: spec.os ?? 'linux',
@@ -64,10 +69,18 @@ export function buildImage(spec: ImageSpec = {}): BuiltManifest {
     docker_version: '24.0.7',
     config: { Labels: spec.labels ?? null },
     // diff_ids name the uncompressed layers; engines check them when a layer is a real tar.gz.
-    rootfs: { type: 'layers', diff_ids: layers.map((l) => (l.bytes[0] === 0x1f && l.bytes[1] === 0x8b ? sha256(gunzipSync(l.bytes)) : l.digest)) },
+    rootfs: {
+      type: 'layers',
+      diff_ids: layers.map((l) =>
+        l.bytes[0] === 0x1f && l.bytes[1] === 0x8b ? sha256(gunzipSync(l.bytes)) : l.digest,
+      ),
+    },
     history: layers.map((_, i) => ({ created_by: `step ${i}` })),
   };
-  const configBlob = blob(Buffer.from(JSON.stringify(config)), format === 'oci' ? 'application/vnd.oci.image.config.v1+json' : 'application/vnd.docker.container.image.v1+json');
+  const configBlob = blob(
+    Buffer.from(JSON.stringify(config)),
+    format === 'oci' ? 'application/vnd.oci.image.config.v1+json' : 'application/vnd.docker.container.image.v1+json',
+  );
   const mediaType = format === 'oci' ? OCI_MANIFEST : DOCKER_MANIFEST;
   const manifest = {
     schemaVersion: 2,
@@ -82,14 +95,26 @@ export function buildImage(spec: ImageSpec = {}): BuiltManifest {
     bytes,
     blobs: [configBlob, ...layers],
     children: [],
-    platform: { os: spec.os ?? 'linux', architecture: spec.architecture ?? 'amd64', ...(spec.variant ? { variant: spec.variant } : {}) },
+    platform: {
+      os: spec.os ?? 'linux',
+      architecture: spec.architecture ?? 'amd64',
+      ...(spec.variant ? { variant: spec.variant } : {}),
+    },
   };
 }
 
 /** A multi-arch index; `attestation` adds a BuildKit-style unknown/unknown entry. */
-export function buildIndex(children: BuiltManifest[], options: { format?: 'docker' | 'oci'; attestation?: BuiltManifest } = {}): BuiltManifest {
+export function buildIndex(
+  children: BuiltManifest[],
+  options: { format?: 'docker' | 'oci'; attestation?: BuiltManifest } = {},
+): BuiltManifest {
   const mediaType = options.format === 'docker' ? DOCKER_LIST : OCI_INDEX;
-  const entries: Array<Record<string, unknown>> = children.map((c) => ({ mediaType: c.mediaType, digest: c.digest, size: c.bytes.length, platform: c.platform }));
+  const entries: Array<Record<string, unknown>> = children.map((c) => ({
+    mediaType: c.mediaType,
+    digest: c.digest,
+    size: c.bytes.length,
+    platform: c.platform,
+  }));
   const all = [...children];
   if (options.attestation) {
     entries.push({
@@ -97,7 +122,10 @@ export function buildIndex(children: BuiltManifest[], options: { format?: 'docke
       digest: options.attestation.digest,
       size: options.attestation.bytes.length,
       platform: { os: 'unknown', architecture: 'unknown' },
-      annotations: { 'vnd.docker.reference.type': 'attestation-manifest', 'vnd.docker.reference.digest': children[0]?.digest ?? '' },
+      annotations: {
+        'vnd.docker.reference.type': 'attestation-manifest',
+        'vnd.docker.reference.digest': children[0]?.digest ?? '',
+      },
     });
     all.push(options.attestation);
   }
@@ -121,7 +149,12 @@ export class Pusher {
 
   async #send(method: string, path: string, repository: string, headers: Record<string, string> = {}, body?: Buffer) {
     const url = path.startsWith('http') ? path : `${this.registry.url}${path}`;
-    const res = await request(url, { method: method as 'GET', headers: this.#headers(repository, headers), body: body ?? null, dispatcher: this.registry.dispatcher });
+    const res = await request(url, {
+      method: method as 'GET',
+      headers: this.#headers(repository, headers),
+      body: body ?? null,
+      dispatcher: this.registry.dispatcher,
+    });
     const text = await res.body.text();
     return { status: res.statusCode, headers: res.headers, text };
   }
@@ -142,7 +175,13 @@ export class Pusher {
     if (start.status !== 202) throw new Error(`blob upload start answered ${start.status}: ${start.text}`);
     const location = new URL(String(start.headers.location), this.registry.url);
     location.searchParams.set('digest', b.digest);
-    const put = await this.#send('PUT', location.href, repository, { 'content-type': 'application/octet-stream' }, b.bytes);
+    const put = await this.#send(
+      'PUT',
+      location.href,
+      repository,
+      { 'content-type': 'application/octet-stream' },
+      b.bytes,
+    );
     if (put.status !== 201) throw new Error(`blob upload answered ${put.status}: ${put.text}`);
   }
 
@@ -152,11 +191,23 @@ export class Pusher {
     if (res.status !== 201) throw new Error(`mount answered ${res.status}: ${res.text}`);
   }
 
-  async pushManifest(repository: string, m: BuiltManifest, reference: string = m.digest, options: { skipBlobs?: string[]; skipHead?: boolean } = {}): Promise<void> {
+  async pushManifest(
+    repository: string,
+    m: BuiltManifest,
+    reference: string = m.digest,
+    options: { skipBlobs?: string[]; skipHead?: boolean } = {},
+  ): Promise<void> {
     for (const child of m.children) await this.pushManifest(repository, child, child.digest, options);
     for (const b of m.blobs) if (!options.skipBlobs?.includes(b.digest)) await this.pushBlob(repository, b, options);
-    const res = await this.#send('PUT', `/v2/${repository}/manifests/${reference}`, repository, { 'content-type': m.mediaType }, m.bytes);
-    if (res.status !== 201) throw new Error(`manifest PUT ${repository}:${reference} answered ${res.status}: ${res.text}`);
+    const res = await this.#send(
+      'PUT',
+      `/v2/${repository}/manifests/${reference}`,
+      repository,
+      { 'content-type': m.mediaType },
+      m.bytes,
+    );
+    if (res.status !== 201)
+      throw new Error(`manifest PUT ${repository}:${reference} answered ${res.status}: ${res.text}`);
   }
 
   /** Pushes the manifest (children and blobs first) under each tag. */
@@ -164,10 +215,21 @@ export class Pusher {
     await this.pushTagged(repository, m, tags);
   }
 
-  async pushTagged(repository: string, m: BuiltManifest, tags: string[], options: { skipBlobs?: string[]; skipHead?: boolean } = {}): Promise<void> {
+  async pushTagged(
+    repository: string,
+    m: BuiltManifest,
+    tags: string[],
+    options: { skipBlobs?: string[]; skipHead?: boolean } = {},
+  ): Promise<void> {
     await this.pushManifest(repository, m, tags[0] ?? m.digest, options);
     for (const tag of tags.slice(1)) {
-      const res = await this.#send('PUT', `/v2/${repository}/manifests/${tag}`, repository, { 'content-type': m.mediaType }, m.bytes);
+      const res = await this.#send(
+        'PUT',
+        `/v2/${repository}/manifests/${tag}`,
+        repository,
+        { 'content-type': m.mediaType },
+        m.bytes,
+      );
       if (res.status !== 201) throw new Error(`manifest PUT ${repository}:${tag} answered ${res.status}`);
     }
   }
@@ -181,7 +243,9 @@ export class Pusher {
 
   /** Digest a reference resolves to with the full Accept list, or undefined on 404. */
   async resolve(repository: string, reference: string): Promise<string | undefined> {
-    const res = await this.#send('HEAD', `/v2/${repository}/manifests/${reference}`, repository, { accept: ACCEPT_ALL });
+    const res = await this.#send('HEAD', `/v2/${repository}/manifests/${reference}`, repository, {
+      accept: ACCEPT_ALL,
+    });
     if (res.status === 404) return undefined;
     if (res.status !== 200) throw new Error(`HEAD manifest answered ${res.status}`);
     return String(res.headers['docker-content-digest']);

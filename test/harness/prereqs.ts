@@ -20,7 +20,9 @@ export function ensurePrerequisites(extra: Array<{ binary: string; pkg: string }
   const pkgs = [...new Set(missing.map((m) => m.pkg))];
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (!isRoot || !has('apt-get')) {
-    throw new Error(`missing test prerequisites: install the Debian packages ${pkgs.join(' ')} (apt-get install ${pkgs.join(' ')})`);
+    throw new Error(
+      `missing test prerequisites: install the Debian packages ${pkgs.join(' ')} (apt-get install ${pkgs.join(' ')})`,
+    );
   }
   process.stderr.write(`test setup: installing ${pkgs.join(' ')} with apt-get\n`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };

@@ -72,7 +72,11 @@ export async function freePort(): Promise<number> {
 function yaml(value: unknown, indent = ''): string {
   if (typeof value !== 'object' || value === null) return JSON.stringify(value);
   return Object.entries(value as Record<string, unknown>)
-    .map(([k, v]) => (typeof v === 'object' && v !== null && !Array.isArray(v) ? `\n${indent}${k}:${yaml(v, `${indent}  `)}` : `\n${indent}${k}: ${JSON.stringify(v)}`))
+    .map(([k, v]) =>
+      typeof v === 'object' && v !== null && !Array.isArray(v)
+        ? `\n${indent}${k}:${yaml(v, `${indent}  `)}`
+        : `\n${indent}${k}: ${JSON.stringify(v)}`,
+    )
     .join('');
 }
 
@@ -82,13 +86,24 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
   const pki = options.tls ? makePki(dir) : undefined;
-  const issuer = options.auth === 'token' ? await startTokenIssuer(dir, options.tokenExpiresIn ? { expiresIn: options.tokenExpiresIn } : {}) : undefined;
+  const issuer =
+    options.auth === 'token'
+      ? await startTokenIssuer(dir, options.tokenExpiresIn ? { expiresIn: options.tokenExpiresIn } : {})
+      : undefined;
 
   // Every answer carries this header, so readiness checks know they reached this very server.
   const identity = `${process.pid}-${port}-${Date.now()}`;
-  const http: Record<string, unknown> = { addr: host, secret: 'krill-test-secret', headers: { 'X-Krill-Test': [identity] } };
+  const http: Record<string, unknown> = {
+    addr: host,
+    secret: 'krill-test-secret',
+    headers: { 'X-Krill-Test': [identity] },
+  };
   if (pki) {
-    http.tls = { certificate: pki.serverCert, key: pki.serverKey, ...(options.clientCa ? { clientcas: [pki.caCert] } : {}) };
+    http.tls = {
+      certificate: pki.serverCert,
+      key: pki.serverKey,
+      ...(options.clientCa ? { clientcas: [pki.caCert] } : {}),
+    };
   }
   const config: Record<string, unknown> = {
     version: 0.1,
@@ -112,7 +127,12 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   writeFileSync(configPath, yaml(config).trimStart() + '\n');
 
   const dispatcher = new Agent({
-    connect: pki ? { ca: readFileSync(pki.caCert), ...(options.clientCa ? { cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey) } : {}) } : {},
+    connect: pki
+      ? {
+          ca: readFileSync(pki.caCert),
+          ...(options.clientCa ? { cert: readFileSync(pki.clientCert), key: readFileSync(pki.clientKey) } : {}),
+        }
+      : {},
   });
   const url = `${pki ? 'https' : 'http'}://${host}`;
   let child: ChildProcess | undefined;
@@ -158,7 +178,9 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     adminAuth(repository) {
       if (options.auth === 'basic') return `Basic ${Buffer.from(`${BASIC_USER}:${BASIC_PASSWORD}`).toString('base64')}`;
       if (issuer) {
-        const access: Array<{ type: string; name: string; actions: string[] }> = [{ type: 'registry', name: 'catalog', actions: ['*'] }];
+        const access: Array<{ type: string; name: string; actions: string[] }> = [
+          { type: 'registry', name: 'catalog', actions: ['*'] },
+        ];
         if (repository) access.push({ type: 'repository', name: repository, actions: ['pull', 'push', 'delete'] });
         return `Bearer ${issuer.mint(access)}`;
       }
@@ -178,7 +200,10 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     },
     async garbageCollect() {
       await halt();
-      const out = execFileSync('docker-registry', ['garbage-collect', configPath], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+      const out = execFileSync('docker-registry', ['garbage-collect', configPath], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       await launch();
       return out;
     },

@@ -8,7 +8,10 @@ import { isolatedEnv } from './cli.js';
  * environment injected. Milliseconds instead of a node start per case; exit codes, messages and
  * output are the real ones (main() only adds process.exit and the signal handlers).
  */
-export async function runKrill(args: string[], options: { env?: Record<string, string>; stdin?: string; signal?: AbortSignal } = {}): Promise<CliResult> {
+export async function runKrill(
+  args: string[],
+  options: { env?: Record<string, string>; stdin?: string; signal?: AbortSignal } = {},
+): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const io: Io = {

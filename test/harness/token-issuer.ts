@@ -42,7 +42,25 @@ const b64url = (data: Buffer | string) => Buffer.from(data).toString('base64url'
 export async function startTokenIssuer(dir: string, options: { expiresIn?: number } = {}): Promise<TokenIssuer> {
   const keyPath = join(dir, 'token.key');
   const certPath = join(dir, 'token.crt');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', certPath, '-days', '2', '-subj', '/CN=krill token issuer'], { stdio: 'pipe' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      keyPath,
+      '-out',
+      certPath,
+      '-days',
+      '2',
+      '-subj',
+      '/CN=krill token issuer',
+    ],
+    { stdio: 'pipe' },
+  );
   const key = createPrivateKey(readFileSync(keyPath));
   const x5c = new X509Certificate(readFileSync(certPath)).raw.toString('base64');
   const expiresIn = options.expiresIn ?? 300;
@@ -52,7 +70,18 @@ export async function startTokenIssuer(dir: string, options: { expiresIn?: numbe
   const mint: TokenIssuer['mint'] = (access, subject = 'admin') => {
     const now = Math.floor(Date.now() / 1000);
     const header = b64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', x5c: [x5c] }));
-    const claims = b64url(JSON.stringify({ iss: ISSUER, sub: subject, aud: SERVICE, exp: now + expiresIn, nbf: now - 30, iat: now, jti: randomUUID(), access }));
+    const claims = b64url(
+      JSON.stringify({
+        iss: ISSUER,
+        sub: subject,
+        aud: SERVICE,
+        exp: now + expiresIn,
+        nbf: now - 30,
+        iat: now,
+        jti: randomUUID(),
+        access,
+      }),
+    );
     const signature = sign('sha256', Buffer.from(`${header}.${claims}`), key);
     return `${header}.${claims}.${b64url(signature)}`;
   };
@@ -82,11 +111,17 @@ export async function startTokenIssuer(dir: string, options: { expiresIn?: numbe
     const allowed = TOKEN_USERS[user]!.actions;
     const access = scopes.map((scope) => {
       const [type = '', name = '', actions = ''] = scope.split(':');
-      return { type, name, actions: actions.split(',').filter((a) => allowed.includes(a) || (a === '*' && allowed.includes('*'))) };
+      return {
+        type,
+        name,
+        actions: actions.split(',').filter((a) => allowed.includes(a) || (a === '*' && allowed.includes('*'))),
+      };
     });
     const token = mint(access, user);
     issued.push(token);
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token, access_token: token, expires_in: expiresIn, issued_at: new Date().toISOString() }));
+    res
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ token, access_token: token, expires_in: expiresIn, issued_at: new Date().toISOString() }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;

@@ -8,15 +8,32 @@ import { describe, expect, it } from 'vitest';
 const ROOT = join(import.meta.dirname, '../../src');
 
 function files(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? files(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 const sources = files(ROOT).map((path) => ({ path: relative(ROOT, path), text: readFileSync(path, 'utf8') }));
-const importsOf = (text: string) => [...text.matchAll(/^\s*(?:import|export)\s[^;]*?from\s+'([^']+)'/gms)].map((m) => m[1]!);
+const importsOf = (text: string) =>
+  [...text.matchAll(/^\s*(?:import|export)\s[^;]*?from\s+'([^']+)'/gms)].map((m) => m[1]!);
 
 /** Decide-layer modules: references, manifests, policies, plans, verdicts. */
-const PURE = [/^ref\//, /^manifest\//, /^policy\//, /^plan\/(plan|judge|plan-file|make-plan|types)\.ts$/, /^text\.ts$/, /^errors\.ts$/, /^logger\.ts$/];
-const IO = [/(^|\/)(http|registry|auth|sync|engine|cli)\//, /\/krill\.js$/, /\/plan\/(apply|journal|undo)\.js$/, /^node:(fs|fs\/promises|child_process|http|https|net\/|dgram|tls)$/, /^undici$/];
+const PURE = [
+  /^ref\//,
+  /^manifest\//,
+  /^policy\//,
+  /^plan\/(plan|judge|plan-file|make-plan|types)\.ts$/,
+  /^text\.ts$/,
+  /^errors\.ts$/,
+  /^logger\.ts$/,
+];
+const IO = [
+  /(^|\/)(http|registry|auth|sync|engine|cli)\//,
+  /\/krill\.js$/,
+  /\/plan\/(apply|journal|undo)\.js$/,
+  /^node:(fs|fs\/promises|child_process|http|https|net\/|dgram|tls)$/,
+  /^undici$/,
+];
 
 describe('layer boundaries', () => {
   it('finds the sources', () => {
@@ -26,17 +43,31 @@ describe('layer boundaries', () => {
   it('pure modules import no I/O', () => {
     const violations = sources
       .filter((f) => PURE.some((re) => re.test(f.path)))
-      .flatMap((f) => importsOf(f.text).filter((spec) => IO.some((re) => re.test(spec))).map((spec) => `${f.path} imports ${spec}`));
+      .flatMap((f) =>
+        importsOf(f.text)
+          .filter((spec) => IO.some((re) => re.test(spec)))
+          .map((spec) => `${f.path} imports ${spec}`),
+      );
     expect(violations).toEqual([]);
   });
 
   it('nothing outside src/cli imports src/cli', () => {
-    const violations = sources.filter((f) => !f.path.startsWith('cli/')).flatMap((f) => importsOf(f.text).filter((spec) => /(^|\/)cli\//.test(spec)).map((spec) => `${f.path} imports ${spec}`));
+    const violations = sources
+      .filter((f) => !f.path.startsWith('cli/'))
+      .flatMap((f) =>
+        importsOf(f.text)
+          .filter((spec) => /(^|\/)cli\//.test(spec))
+          .map((spec) => `${f.path} imports ${spec}`),
+      );
     expect(violations).toEqual([]);
   });
 
   it('only cli/main.ts exits, and only src/cli prints', () => {
     expect(sources.filter((f) => /process\.exit\(/.test(f.text)).map((f) => f.path)).toEqual(['cli/main.ts']);
-    expect(sources.filter((f) => !f.path.startsWith('cli/') && /console\.|process\.(stdout|stderr)\.write/.test(f.text)).map((f) => f.path)).toEqual([]);
+    expect(
+      sources
+        .filter((f) => !f.path.startsWith('cli/') && /console\.|process\.(stdout|stderr)\.write/.test(f.text))
+        .map((f) => f.path),
+    ).toEqual([]);
   });
 });

@@ -9,13 +9,23 @@ import { parseManifest } from '../../src/manifest/manifest.js';
 // readers must still turn it into an error naming the digest, never a hang or a silent exit 0.
 const A = `sha256:${'a'.repeat(64)}`;
 const B = `sha256:${'b'.repeat(64)}`;
-const index = (child: string) => ({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: child, size: 100 }] });
+const index = (child: string) => ({
+  schemaVersion: 2,
+  mediaType: 'application/vnd.oci.image.index.v1+json',
+  manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: child, size: 100 }],
+});
 const docs: Record<string, unknown> = { [A]: index(B), [B]: index(A), x: index(A) };
 
 function fetched(reference: string): FetchedManifest {
   const bytes = Buffer.from(JSON.stringify(docs[reference]));
   const digest = reference === 'x' ? A : reference;
-  return { digest, bytes, mediaType: 'application/vnd.oci.image.index.v1+json', size: bytes.length, manifest: parseManifest(bytes, undefined, reference) };
+  return {
+    digest,
+    bytes,
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    size: bytes.length,
+    manifest: parseManifest(bytes, undefined, reference),
+  };
 }
 
 const client = {
@@ -29,7 +39,9 @@ const client = {
 
 describe('manifest graphs with a cycle', () => {
   it('summarize fails naming the digest', async () => {
-    await expect(new ImageReader(client, 'r').summarize(A)).rejects.toThrow(/the manifest graph has a cycle: sha256:a{64} references itself/);
+    await expect(new ImageReader(client, 'r').summarize(A)).rejects.toThrow(
+      /the manifest graph has a cycle: sha256:a{64} references itself/,
+    );
   });
 
   it('reading a repository snapshot fails instead of never settling', async () => {

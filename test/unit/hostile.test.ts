@@ -13,13 +13,28 @@ import { parsePlanFile } from '../../src/plan/plan-file.js';
 import { formatTable } from '../../src/cli/render.js';
 
 // Everything from outside is hostile until validated: manifests, digests, URLs, names on a terminal.
-const layer = (digest: unknown, size: unknown) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest, size });
+const layer = (digest: unknown, size: unknown) => ({
+  mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  digest,
+  size,
+});
 const manifest = (layers: unknown[]) =>
-  Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: layer(computeDigest(Buffer.from('{}')), 2), layers }));
+  Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: layer(computeDigest(Buffer.from('{}')), 2),
+      layers,
+    }),
+  );
 
 describe('manifest descriptors from the network', () => {
   it.each([
-    ['a digest with path characters', layer('sha256:../../../victim/app/manifests/latest', 1), /is not a sha256 or sha512 digest/],
+    [
+      'a digest with path characters',
+      layer('sha256:../../../victim/app/manifests/latest', 1),
+      /is not a sha256 or sha512 digest/,
+    ],
     ['an unknown algorithm', layer(`md5:${'a'.repeat(32)}`, 1), /is not a sha256 or sha512 digest/],
     ['a negative size', layer(computeDigest(Buffer.from('x')), -1), /invalid size -1/],
     ['a fractional size', layer(computeDigest(Buffer.from('x')), 1.5), /invalid size 1\.5/],
@@ -61,7 +76,9 @@ describe('registry addresses', () => {
 
 describe('redaction and escaping', () => {
   it('redacts signed URL parameters and user info', () => {
-    const url = new URL('https://u:p@bucket.s3.amazonaws.com/blob?X-Amz-Signature=abc&X-Amz-Credential=key&sig=azure&se=2026&X-Goog-Signature=g&plain=1');
+    const url = new URL(
+      'https://u:p@bucket.s3.amazonaws.com/blob?X-Amz-Signature=abc&X-Amz-Credential=key&sig=azure&se=2026&X-Goog-Signature=g&plain=1',
+    );
     const out = redactUrl(url);
     for (const secret of ['abc', '=key', 'azure', '=2026', '=g&', 'u:p@']) expect(out).not.toContain(secret);
     expect(out).toContain('plain=1');
@@ -99,10 +116,26 @@ describe('saved plans are validated completely before any request', () => {
   });
 
   it.each([
-    ['a digest with path characters', (p: Plan) => (p.repositories[0].actions[0].digest = 'sha256:../../x'), /\$\.repositories\[0\]\.actions\[0\]\.digest: .* is not a sha256 or sha512 digest/],
-    ['a repository with ..', (p: Plan) => (p.repositories[0].repository = '../victim'), /\$\.repositories\[0\]\.repository: .* is not a valid repository/],
-    ['a tag with a slash', (p: Plan) => (p.repositories[0].delete[0].tag = 'a/../b'), /\$\.repositories\[0\]\.delete\[0\]\.tag/],
-    ['an unknown action', (p: Plan) => (p.repositories[0].actions[0].kind = 'wipe'), /actions\[0\]\.kind: expected "untag", "delete-manifest" or "remove-dangling"/],
+    [
+      'a digest with path characters',
+      (p: Plan) => (p.repositories[0].actions[0].digest = 'sha256:../../x'),
+      /\$\.repositories\[0\]\.actions\[0\]\.digest: .* is not a sha256 or sha512 digest/,
+    ],
+    [
+      'a repository with ..',
+      (p: Plan) => (p.repositories[0].repository = '../victim'),
+      /\$\.repositories\[0\]\.repository: .* is not a valid repository/,
+    ],
+    [
+      'a tag with a slash',
+      (p: Plan) => (p.repositories[0].delete[0].tag = 'a/../b'),
+      /\$\.repositories\[0\]\.delete\[0\]\.tag/,
+    ],
+    [
+      'an unknown action',
+      (p: Plan) => (p.repositories[0].actions[0].kind = 'wipe'),
+      /actions\[0\]\.kind: expected "untag", "delete-manifest" or "remove-dangling"/,
+    ],
     ['a port out of range', (p: Plan) => (p.registry.host = 'registry.example.com:99999'), /\$\.registry\.host/],
     ['a missing keep list', (p: Plan) => delete p.repositories[0].keep, /\$\.repositories\[0\]\.keep: expected a list/],
     ['another version', (p: Plan) => (p.version = 2), /\$\.version: unsupported version 2/],
@@ -135,6 +168,7 @@ describe('user regexes and local files', () => {
     cache.close();
     expect(statSync(dir).mode & 0o777).toBe(0o700);
     expect(statSync(join(dir, 'packs')).mode & 0o777).toBe(0o700);
-    for (const name of readdirSync(join(dir, 'packs'))) expect(statSync(join(dir, 'packs', name)).mode & 0o777, name).toBe(0o600);
+    for (const name of readdirSync(join(dir, 'packs')))
+      expect(statSync(join(dir, 'packs', name)).mode & 0o777, name).toBe(0o600);
   });
 });

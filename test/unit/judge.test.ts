@@ -11,8 +11,16 @@ const C = d(3);
 const IDX = d(4);
 const THROWAWAY = d(5);
 
-function state(tags: Record<string, string>, children: Record<string, string[]> = {}, throwaways: string[] = []): FreshState {
-  return { tags: new Map(Object.entries(tags)), children: new Map(Object.entries(children)), throwaways: new Set(throwaways) };
+function state(
+  tags: Record<string, string>,
+  children: Record<string, string[]> = {},
+  throwaways: string[] = [],
+): FreshState {
+  return {
+    tags: new Map(Object.entries(tags)),
+    children: new Map(Object.entries(children)),
+    throwaways: new Set(throwaways),
+  };
 }
 
 /** Plan: delete A (tags old-1, old-2), untag `shared` on B (kept as stable), keep `stable` on B. */
@@ -57,35 +65,71 @@ describe('judgeRepository', () => {
   });
 
   it('an index pushed after the plan that references a planned digest keeps it', () => {
-    const verdicts = judgeRepository(plan, state({ 'old-1': A, 'old-2': A, shared: B, stable: B, multi: IDX }, { [IDX]: [A, C] }));
+    const verdicts = judgeRepository(
+      plan,
+      state({ 'old-1': A, 'old-2': A, shared: B, stable: B, multi: IDX }, { [IDX]: [A, C] }),
+    );
     expect(verdicts.some((v) => v.kind === 'delete-manifest')).toBe(false);
-    expect(verdicts).toContainEqual(expect.objectContaining({ kind: 'untag', tag: 'old-1', detail: expect.stringContaining('multi') }));
+    expect(verdicts).toContainEqual(
+      expect.objectContaining({ kind: 'untag', tag: 'old-1', detail: expect.stringContaining('multi') }),
+    );
   });
 
   it('a platform manifest of a deleted index stays when a new index uses it, goes otherwise', () => {
-    const childPlan: RepositoryPlan = { repository: 'r', keep: [], delete: [], actions: [{ kind: 'delete-manifest', digest: C, tags: [], parent: IDX }] };
-    expect(judgeRepository(childPlan, state({ other: d(6) }, { [d(6)]: [C] }))).toEqual([expect.objectContaining({ kind: 'skip', digest: C })]);
-    expect(judgeRepository(childPlan, state({}))).toEqual([{ kind: 'delete-manifest', digest: C, tags: [], parent: IDX }]);
+    const childPlan: RepositoryPlan = {
+      repository: 'r',
+      keep: [],
+      delete: [],
+      actions: [{ kind: 'delete-manifest', digest: C, tags: [], parent: IDX }],
+    };
+    expect(judgeRepository(childPlan, state({ other: d(6) }, { [d(6)]: [C] }))).toEqual([
+      expect.objectContaining({ kind: 'skip', digest: C }),
+    ]);
+    expect(judgeRepository(childPlan, state({}))).toEqual([
+      { kind: 'delete-manifest', digest: C, tags: [], parent: IDX },
+    ]);
   });
 
   it('tags already gone: the manifest is still deleted by digest (a 404 then counts as done)', () => {
-    expect(judgeRepository(plan, state({ shared: B, stable: B }))).toContainEqual({ kind: 'delete-manifest', digest: A, tags: [] });
+    expect(judgeRepository(plan, state({ shared: B, stable: B }))).toContainEqual({
+      kind: 'delete-manifest',
+      digest: A,
+      tags: [],
+    });
   });
 
   it('an untag whose tag is gone is already done; one whose tag moved is skipped', () => {
-    expect(judgeRepository(plan, state({ 'old-1': A, 'old-2': A, stable: B }))[0]).toEqual({ kind: 'gone', digest: B, tags: ['shared'] });
-    expect(judgeRepository(plan, state({ 'old-1': A, 'old-2': A, shared: C, stable: B }))[0]).toEqual(expect.objectContaining({ kind: 'skip', tags: ['shared'] }));
+    expect(judgeRepository(plan, state({ 'old-1': A, 'old-2': A, stable: B }))[0]).toEqual({
+      kind: 'gone',
+      digest: B,
+      tags: ['shared'],
+    });
+    expect(judgeRepository(plan, state({ 'old-1': A, 'old-2': A, shared: C, stable: B }))[0]).toEqual(
+      expect.objectContaining({ kind: 'skip', tags: ['shared'] }),
+    );
   });
 
   it("a tag left on krill's throwaway by an interrupted untag is finished", () => {
-    const verdicts = judgeRepository(plan, state({ 'old-1': A, 'old-2': A, shared: THROWAWAY, stable: B }, {}, [THROWAWAY]));
+    const verdicts = judgeRepository(
+      plan,
+      state({ 'old-1': A, 'old-2': A, shared: THROWAWAY, stable: B }, {}, [THROWAWAY]),
+    );
     expect(verdicts[0]).toEqual({ kind: 'finish-untag', tag: 'shared', digest: THROWAWAY });
   });
 
   it('rm --force may break an index, but never a digest a tag points at directly', () => {
-    const forced: RepositoryPlan = { repository: 'r', keep: [], delete: [], actions: [{ kind: 'delete-manifest', digest: C, tags: [], force: true }] };
-    expect(judgeRepository(forced, state({ multi: IDX }, { [IDX]: [C] }))).toEqual([{ kind: 'delete-manifest', digest: C, tags: [] }]);
-    expect(judgeRepository(forced, state({ multi: IDX, direct: C }, { [IDX]: [C] }))[0]).toEqual(expect.objectContaining({ kind: 'skip' }));
+    const forced: RepositoryPlan = {
+      repository: 'r',
+      keep: [],
+      delete: [],
+      actions: [{ kind: 'delete-manifest', digest: C, tags: [], force: true }],
+    };
+    expect(judgeRepository(forced, state({ multi: IDX }, { [IDX]: [C] }))).toEqual([
+      { kind: 'delete-manifest', digest: C, tags: [] },
+    ]);
+    expect(judgeRepository(forced, state({ multi: IDX, direct: C }, { [IDX]: [C] }))[0]).toEqual(
+      expect.objectContaining({ kind: 'skip' }),
+    );
   });
 
   it('every tag of a planned digest moved: nothing is deleted', () => {

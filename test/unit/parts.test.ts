@@ -36,7 +36,9 @@ describe('Limiter and mapConcurrent', () => {
   });
 
   it('mapConcurrent keeps input order', async () => {
-    expect(await mapConcurrent([30, 10, 20], 3, async (ms) => new Promise((r) => setTimeout(() => r(ms), ms)))).toEqual([30, 10, 20]);
+    expect(await mapConcurrent([30, 10, 20], 3, async (ms) => new Promise((r) => setTimeout(() => r(ms), ms)))).toEqual(
+      [30, 10, 20],
+    );
   });
 });
 
@@ -80,7 +82,13 @@ describe('ContentCache (pack files)', () => {
 
 describe('compare states', () => {
   const name = 'registry.example.com/apps/web';
-  const remote = { listed: new Map([['1', 'sha256:a'], ['2', 'sha256:b']]), assumed: new Map<string, string | null>([['9', null]]) };
+  const remote = {
+    listed: new Map([
+      ['1', 'sha256:a'],
+      ['2', 'sha256:b'],
+    ]),
+    assumed: new Map<string, string | null>([['9', null]]),
+  };
 
   it('against the engine: PRESENT, CHANGED, ABSENT, LOCAL-ONLY, ASSUMED', () => {
     const local = [
@@ -92,7 +100,15 @@ describe('compare states', () => {
   });
 
   it('against a second registry', () => {
-    const states = Object.fromEntries(compareWithRegistry(remote, new Map([['1', 'sha256:a'], ['x', 'sha256:c']])).map((r) => [r.tag, r.state]));
+    const states = Object.fromEntries(
+      compareWithRegistry(
+        remote,
+        new Map([
+          ['1', 'sha256:a'],
+          ['x', 'sha256:c'],
+        ]),
+      ).map((r) => [r.tag, r.state]),
+    );
     expect(states).toEqual({ '1': 'PRESENT', '2': 'ABSENT', '9': 'ASSUMED', x: 'LOCAL-ONLY' });
   });
 });

@@ -10,11 +10,24 @@ const dg = (name: string) => `sha256:${Buffer.from(name).toString('hex').padEnd(
 const blob = (name: string, size: number) => ({ mediaType: 'layer', digest: dg(`blob ${name}`), size });
 
 function image(name: string, created: string | null, blobs = [blob(name, 100)]): ManifestNode {
-  return { digest: dg(name), mediaType: 'application/vnd.oci.image.manifest.v1+json', kind: 'image', size: 10, children: [], blobs, created };
+  return {
+    digest: dg(name),
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    kind: 'image',
+    size: 10,
+    children: [],
+    blobs,
+    created,
+  };
 }
 
 function snapshot(nodes: ManifestNode[], tags: Array<[string, string]>): RepositorySnapshot {
-  return { registry: 'r', repository: 'repo', manifests: Object.fromEntries(nodes.map((n) => [n.digest, n])), tags: tags.map(([tag, name]) => ({ tag, digest: dg(name) })) };
+  return {
+    registry: 'r',
+    repository: 'repo',
+    manifests: Object.fromEntries(nodes.map((n) => [n.digest, n])),
+    tags: tags.map(([tag, name]) => ({ tag, digest: dg(name) })),
+  };
 }
 
 const NOW = Date.parse('2024-06-01T00:00:00Z');
@@ -22,8 +35,20 @@ const NOW = Date.parse('2024-06-01T00:00:00Z');
 describe('evaluateRules', () => {
   it('counts images, not tags; an image tying with a kept one on created is kept, with the reason', () => {
     const s = snapshot(
-      [image('a', '2024-01-01T00:00:00Z'), image('b', '2024-01-01T00:00:00Z'), image('c', '2024-02-01T00:00:00Z'), image('d', '2023-01-01T00:00:00Z')],
-      [['x1', 'a'], ['x2', 'a'], ['b1', 'b'], ['c1', 'c'], ['c2', 'c'], ['old', 'd']],
+      [
+        image('a', '2024-01-01T00:00:00Z'),
+        image('b', '2024-01-01T00:00:00Z'),
+        image('c', '2024-02-01T00:00:00Z'),
+        image('d', '2023-01-01T00:00:00Z'),
+      ],
+      [
+        ['x1', 'a'],
+        ['x2', 'a'],
+        ['b1', 'b'],
+        ['c1', 'c'],
+        ['c2', 'c'],
+        ['old', 'd'],
+      ],
     );
     const decisions = evaluateRules(s, compileRules({ keep: 2 }), NOW);
     const byTag = Object.fromEntries(decisions.map((d) => [d.tag, d.action]));
@@ -35,13 +60,25 @@ describe('evaluateRules', () => {
   it('reproducible-build dates (epoch, 1980-01-01T00:00:01Z) are unknown: keep-N keeps them; --sort semver orders by version', () => {
     const s = snapshot(
       [image('a', null), image('b', null), image('c', null), image('d', null)],
-      [['0.1.0', 'a'], ['0.10.0', 'b'], ['0.9.0', 'c'], ['main', 'd']],
+      [
+        ['0.1.0', 'a'],
+        ['0.10.0', 'b'],
+        ['0.9.0', 'c'],
+        ['main', 'd'],
+      ],
     );
     const byDate = evaluateRules(s, compileRules({ keep: 1 }), NOW);
     expect(byDate.every((d) => d.action === 'keep' && d.reason.startsWith('created date unknown'))).toBe(true);
-    const bySemver = Object.fromEntries(evaluateRules(s, compileRules({ keep: 1, sort: 'semver' }), NOW).map((d) => [d.tag, d.action]));
+    const bySemver = Object.fromEntries(
+      evaluateRules(s, compileRules({ keep: 1, sort: 'semver' }), NOW).map((d) => [d.tag, d.action]),
+    );
     expect(bySemver).toEqual({ '0.10.0': 'keep', '0.9.0': 'delete', '0.1.0': 'delete', main: 'keep' });
-    const named = Object.fromEntries(evaluateRules(s, compileRules({ keep: 1, sort: 'semver', deleteRegex: ['.'] }), NOW).map((d) => [d.tag, d.action]));
+    const named = Object.fromEntries(
+      evaluateRules(s, compileRules({ keep: 1, sort: 'semver', deleteRegex: ['.'] }), NOW).map((d) => [
+        d.tag,
+        d.action,
+      ]),
+    );
     expect(named.main).toBe('delete');
   });
 
@@ -51,22 +88,53 @@ describe('evaluateRules', () => {
   });
 
   it('keeps images with unknown dates under --older-than, and sorts them oldest for keep-N', () => {
-    const s = snapshot([image('a', null), image('b', '2024-05-30T00:00:00Z'), image('c', '2023-01-01T00:00:00Z')], [['a', 'a'], ['b', 'b'], ['c', 'c']]);
+    const s = snapshot(
+      [image('a', null), image('b', '2024-05-30T00:00:00Z'), image('c', '2023-01-01T00:00:00Z')],
+      [
+        ['a', 'a'],
+        ['b', 'b'],
+        ['c', 'c'],
+      ],
+    );
     const older = evaluateRules(s, compileRules({ olderThan: '7d' }), NOW);
-    expect(Object.fromEntries(older.map((d) => [d.tag, d.reason]))).toEqual({ a: 'created date unknown', b: 'newer than 7d', c: 'older than 7d' });
+    expect(Object.fromEntries(older.map((d) => [d.tag, d.reason]))).toEqual({
+      a: 'created date unknown',
+      b: 'newer than 7d',
+      c: 'older than 7d',
+    });
     const keep1 = evaluateRules(s, compileRules({ keep: 1 }), NOW);
     expect(keep1.find((d) => d.tag === 'a')!.action).toBe('keep');
     expect(keep1.find((d) => d.tag === 'c')!.action).toBe('delete');
   });
 
   it('applies keep-regex, latest protection, delete-regex and version ranges with pre-releases before releases', () => {
-    const nodes = ['latest', 'v1.0.0', '1.3.0-rc.1', '1.3.0', '1.4.0', 'feature-x', 'keepme'].map((t, i) => image(t, `2024-01-0${i + 1}T00:00:00Z`));
-    const s = snapshot(nodes, nodes.map((n, i) => [['latest', 'v1.0.0', '1.3.0-rc.1', '1.3.0', '1.4.0', 'feature-x', 'keepme'][i]!, ['latest', 'v1.0.0', '1.3.0-rc.1', '1.3.0', '1.4.0', 'feature-x', 'keepme'][i]!]));
+    const nodes = ['latest', 'v1.0.0', '1.3.0-rc.1', '1.3.0', '1.4.0', 'feature-x', 'keepme'].map((t, i) =>
+      image(t, `2024-01-0${i + 1}T00:00:00Z`),
+    );
+    const s = snapshot(
+      nodes,
+      nodes.map((n, i) => [
+        ['latest', 'v1.0.0', '1.3.0-rc.1', '1.3.0', '1.4.0', 'feature-x', 'keepme'][i]!,
+        ['latest', 'v1.0.0', '1.3.0-rc.1', '1.3.0', '1.4.0', 'feature-x', 'keepme'][i]!,
+      ]),
+    );
     const d = evaluateRules(s, compileRules({ keep: 0, version: '<1.4', keepRegex: ['^keep'] }), NOW);
-    expect(Object.fromEntries(d.map((x) => [x.tag, x.action]))).toEqual({ latest: 'keep', keepme: 'keep', 'feature-x': 'keep', '1.4.0': 'keep', 'v1.0.0': 'delete', '1.3.0-rc.1': 'delete', '1.3.0': 'delete' });
+    expect(Object.fromEntries(d.map((x) => [x.tag, x.action]))).toEqual({
+      latest: 'keep',
+      keepme: 'keep',
+      'feature-x': 'keep',
+      '1.4.0': 'keep',
+      'v1.0.0': 'delete',
+      '1.3.0-rc.1': 'delete',
+      '1.3.0': 'delete',
+    });
     expect(versionInRange('1.4.0-rc.1', compileRules({ version: '<1.4.0' }).version!.range)).toBe(true);
     expect(versionInRange('1.4.0', compileRules({ version: '<1.4.0' }).version!.range)).toBe(false);
-    const onlyFeature = evaluateRules(s, compileRules({ keep: 0, deleteRegex: ['^feature-'], protectLatest: false }), NOW);
+    const onlyFeature = evaluateRules(
+      s,
+      compileRules({ keep: 0, deleteRegex: ['^feature-'], protectLatest: false }),
+      NOW,
+    );
     expect(onlyFeature.filter((x) => x.action === 'delete').map((x) => x.tag)).toEqual(['feature-x']);
   });
 });
@@ -76,9 +144,27 @@ describe('buildRepositoryPlan', () => {
   const b = image('b', '2024-02-01T00:00:00Z', [blob('shared', 1000), blob('b', 200)]);
   const c1 = image('c1', '2024-03-01T00:00:00Z', [blob('c1', 300)]);
   const c2 = image('c2', '2024-03-01T00:00:00Z', [blob('c2', 400)]);
-  const idx: ManifestNode = { digest: dg('idx'), mediaType: 'application/vnd.oci.image.index.v1+json', kind: 'index', size: 20, children: [c1.digest, c2.digest], blobs: [], created: '2024-03-01T00:00:00Z' };
+  const idx: ManifestNode = {
+    digest: dg('idx'),
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    kind: 'index',
+    size: 20,
+    children: [c1.digest, c2.digest],
+    blobs: [],
+    created: '2024-03-01T00:00:00Z',
+  };
   const sig = image('sig', '2024-01-02T00:00:00Z', [blob('sig', 50)]);
-  const s = snapshot([a, b, c1, c2, idx, sig], [['a', 'a'], ['a-alias', 'a'], ['b', 'b'], ['multi', 'idx'], ['amd64-only', 'c1'], [`${a.digest.replace(':', '-')}.sig`, 'sig']]);
+  const s = snapshot(
+    [a, b, c1, c2, idx, sig],
+    [
+      ['a', 'a'],
+      ['a-alias', 'a'],
+      ['b', 'b'],
+      ['multi', 'idx'],
+      ['amd64-only', 'c1'],
+      [`${a.digest.replace(':', '-')}.sig`, 'sig'],
+    ],
+  );
 
   it('untags when a sibling stays, deletes when every tag goes, and signatures follow', () => {
     const decisions = evaluateRules(s, compileRules({ keep: 0, deleteRegex: ['^a$', '^b$'] }), NOW);
@@ -103,7 +189,9 @@ describe('buildRepositoryPlan', () => {
 
   it('never deletes a manifest a kept index references, unless forced', () => {
     const keepAll = s.tags.map((t) => ({ ...t, action: 'keep' as const, reason: 'x' }));
-    expect(() => buildRepositoryPlan(s, keepAll, { deleteDigests: [c2.digest] })).toThrow(/referenced by sha256:\w{12} \(multi\).*--force/);
+    expect(() => buildRepositoryPlan(s, keepAll, { deleteDigests: [c2.digest] })).toThrow(
+      /referenced by sha256:\w{12} \(multi\).*--force/,
+    );
     const forced = buildRepositoryPlan(s, keepAll, { deleteDigests: [c2.digest], force: true });
     expect(forced.actions).toEqual([{ kind: 'delete-manifest', digest: c2.digest, tags: [], force: true }]);
   });

@@ -6,18 +6,37 @@ import { parseRetryAfter, redactUrl } from '../../src/http/transport.js';
 
 describe('parseChallenges', () => {
   it('parses Docker Hub bearer challenges with quoted commas', () => {
-    expect(parseChallenges('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/alpine:pull,push"')).toEqual([
-      { scheme: 'bearer', params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/alpine:pull,push' } },
+    expect(
+      parseChallenges(
+        'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/alpine:pull,push"',
+      ),
+    ).toEqual([
+      {
+        scheme: 'bearer',
+        params: {
+          realm: 'https://auth.docker.io/token',
+          service: 'registry.docker.io',
+          scope: 'repository:library/alpine:pull,push',
+        },
+      },
     ]);
   });
 
   it('parses GitLab JWT realm and insufficient_scope errors', () => {
-    const [c] = parseChallenges('Bearer realm="https://gitlab.example.com/jwt/auth",service="container_registry",scope="repository:g/p:delete",error="insufficient_scope"');
-    expect(c!.params).toMatchObject({ realm: 'https://gitlab.example.com/jwt/auth', service: 'container_registry', error: 'insufficient_scope' });
+    const [c] = parseChallenges(
+      'Bearer realm="https://gitlab.example.com/jwt/auth",service="container_registry",scope="repository:g/p:delete",error="insufficient_scope"',
+    );
+    expect(c!.params).toMatchObject({
+      realm: 'https://gitlab.example.com/jwt/auth',
+      service: 'container_registry',
+      error: 'insufficient_scope',
+    });
   });
 
   it('parses basic and several challenges, unquoted values and escapes', () => {
-    expect(parseChallenges('Basic realm="Registry Realm"')).toEqual([{ scheme: 'basic', params: { realm: 'Registry Realm' } }]);
+    expect(parseChallenges('Basic realm="Registry Realm"')).toEqual([
+      { scheme: 'basic', params: { realm: 'Registry Realm' } },
+    ]);
     expect(parseChallenges('Basic realm=plain, Bearer realm="x\\"y", service=s')).toEqual([
       { scheme: 'basic', params: { realm: 'plain' } },
       { scheme: 'bearer', params: { realm: 'x"y', service: 's' } },
@@ -29,16 +48,24 @@ describe('parseChallenges', () => {
 describe('nextLink', () => {
   const current = new URL('https://reg.example.com/v2/_catalog?n=2');
   it('resolves relative and absolute next links', () => {
-    expect(nextLink('</v2/_catalog?last=b&n=2>; rel="next"', current)?.href).toBe('https://reg.example.com/v2/_catalog?last=b&n=2');
-    expect(nextLink('<https://reg.example.com/v2/_catalog?last=c>; rel=next', current)?.href).toBe('https://reg.example.com/v2/_catalog?last=c');
+    expect(nextLink('</v2/_catalog?last=b&n=2>; rel="next"', current)?.href).toBe(
+      'https://reg.example.com/v2/_catalog?last=b&n=2',
+    );
+    expect(nextLink('<https://reg.example.com/v2/_catalog?last=c>; rel=next', current)?.href).toBe(
+      'https://reg.example.com/v2/_catalog?last=c',
+    );
     expect(nextLink('</a>; rel="prev", </b>; rel="next"', current)?.pathname).toBe('/b');
     expect(nextLink(undefined, current)).toBeUndefined();
     expect(nextLink('</a>; rel="prev"', current)).toBeUndefined();
   });
 
   it('refuses links to another host or scheme', () => {
-    expect(() => nextLink('<https://evil.example.com/v2/_catalog?last=b>; rel="next"', current)).toThrow(/refusing to follow/);
-    expect(() => nextLink('<http://reg.example.com/v2/_catalog?last=b>; rel="next"', current)).toThrow(/refusing to follow/);
+    expect(() => nextLink('<https://evil.example.com/v2/_catalog?last=b>; rel="next"', current)).toThrow(
+      /refusing to follow/,
+    );
+    expect(() => nextLink('<http://reg.example.com/v2/_catalog?last=b>; rel="next"', current)).toThrow(
+      /refusing to follow/,
+    );
   });
 });
 
@@ -51,13 +78,17 @@ describe('transport helpers', () => {
   });
 
   it('redacts secrets from logged URLs', () => {
-    expect(redactUrl(new URL('https://u:p@auth.example.com/token?scope=x&access_token=abc&password=p'))).toBe('https://auth.example.com/token?scope=x&access_token=REDACTED&password=REDACTED');
+    expect(redactUrl(new URL('https://u:p@auth.example.com/token?scope=x&access_token=abc&password=p'))).toBe(
+      'https://auth.example.com/token?scope=x&access_token=REDACTED&password=REDACTED',
+    );
   });
 
   it('parses registry error bodies and tolerates non-JSON ones', () => {
-    expect(parseRegistryErrors('{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry","detail":{"name":"x"}}]}')).toEqual([
-      { code: 'NAME_UNKNOWN', message: 'repository name not known to registry', detail: { name: 'x' } },
-    ]);
+    expect(
+      parseRegistryErrors(
+        '{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry","detail":{"name":"x"}}]}',
+      ),
+    ).toEqual([{ code: 'NAME_UNKNOWN', message: 'repository name not known to registry', detail: { name: 'x' } }]);
     expect(parseRegistryErrors('<html>502 Bad Gateway</html>')).toEqual([]);
     expect(parseRegistryErrors('Too Many Requests')).toEqual([]);
   });

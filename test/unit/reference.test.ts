@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { UsageError } from '../../src/errors.js';
-import { formatReference, isLoopbackHost, parseReference, parseRegistryAddress, parseRepositoryReference } from '../../src/ref/reference.js';
+import {
+  formatReference,
+  isLoopbackHost,
+  parseReference,
+  parseRegistryAddress,
+  parseRepositoryReference,
+} from '../../src/ref/reference.js';
 
 describe('parseReference', () => {
   const cases: Array<[string, string, Record<string, unknown>]> = [
@@ -11,7 +17,11 @@ describe('parseReference', () => {
     ['registry-1.docker.io/library/alpine:edge', 'docker.io/library/alpine:edge', {}],
     ['localhost:5000/apps/web:1.0', 'localhost:5000/apps/web:1.0', { repository: 'apps/web' }],
     ['localhost/web', 'localhost/web', {}],
-    ['registry.example.com/a/b/c@sha256:' + 'a'.repeat(64), 'registry.example.com/a/b/c@sha256:' + 'a'.repeat(64), { digest: 'sha256:' + 'a'.repeat(64) }],
+    [
+      'registry.example.com/a/b/c@sha256:' + 'a'.repeat(64),
+      'registry.example.com/a/b/c@sha256:' + 'a'.repeat(64),
+      { digest: 'sha256:' + 'a'.repeat(64) },
+    ],
     ['[::1]:5000/web:v1', '[::1]:5000/web:v1', {}],
     ['127.0.0.1:5000/a-b_c.d__e/f:t_1.2-x', '127.0.0.1:5000/a-b_c.d__e/f:t_1.2-x', {}],
   ];
@@ -19,7 +29,8 @@ describe('parseReference', () => {
     it(`parses ${input}`, () => {
       const ref = parseReference(input);
       expect(formatReference(ref)).toBe(formatted);
-      for (const [key, value] of Object.entries(fields)) expect((ref as unknown as Record<string, unknown>)[key]).toBe(value);
+      for (const [key, value] of Object.entries(fields))
+        expect((ref as unknown as Record<string, unknown>)[key]).toBe(value);
     });
   }
 
@@ -30,7 +41,9 @@ describe('parseReference', () => {
   });
 
   it('keeps an explicit host over the default registry', () => {
-    expect(parseReference('other.example.com/x', { host: 'localhost:5000', scheme: 'auto' }).registry.host).toBe('other.example.com');
+    expect(parseReference('other.example.com/x', { host: 'localhost:5000', scheme: 'auto' }).registry.host).toBe(
+      'other.example.com',
+    );
   });
 
   const bad: Array<[string, RegExp]> = [
@@ -63,9 +76,15 @@ describe('parseRegistryAddress', () => {
     expect(parseRegistryAddress('127.0.0.1:5000')).toEqual({ host: '127.0.0.1:5000', scheme: 'auto' });
     expect(parseRegistryAddress('[::1]:5000')).toEqual({ host: '[::1]:5000', scheme: 'auto' });
     expect(parseRegistryAddress('registry.example.com')).toEqual({ host: 'registry.example.com', scheme: 'https' });
-    expect(parseRegistryAddress('http://registry.example.com:5000/')).toEqual({ host: 'registry.example.com:5000', scheme: 'http' });
+    expect(parseRegistryAddress('http://registry.example.com:5000/')).toEqual({
+      host: 'registry.example.com:5000',
+      scheme: 'http',
+    });
     expect(parseRegistryAddress('https://localhost:5000/v2/')).toEqual({ host: 'localhost:5000', scheme: 'https' });
-    expect(parseRegistryAddress('registry.example.com', { plainHttp: true })).toEqual({ host: 'registry.example.com', scheme: 'http' });
+    expect(parseRegistryAddress('registry.example.com', { plainHttp: true })).toEqual({
+      host: 'registry.example.com',
+      scheme: 'http',
+    });
     expect(parseRegistryAddress('INDEX.DOCKER.IO')).toEqual({ host: 'docker.io', scheme: 'https' });
   });
 

@@ -23,13 +23,29 @@ interface CleanupOptions extends DeletionFlags {
 export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
   const opts = options as unknown as CleanupOptions;
   const positional = (args[0] as string[] | undefined) ?? [];
-  if (opts.version !== undefined) ctx.logger.warn('cleanup --version RANGE is deprecated and will be removed: use --semver RANGE');
+  if (opts.version !== undefined)
+    ctx.logger.warn('cleanup --version RANGE is deprecated and will be removed: use --semver RANGE');
   const version = opts.semver ?? opts.version;
-  const rules = { keep: opts.keep, deleteRegex: opts.deleteRegex, keepRegex: opts.keepRegex, protectLatest: opts.protectLatest, olderThan: opts.olderThan, version, sort: opts.sort };
-  const ruleFlags = Object.entries(rules).some(([key, value]) => (key === 'protectLatest' ? value === false : value !== undefined));
-  if (opts.file !== undefined && ruleFlags) throw new UsageError('rule flags (--keep, --delete-regex, …) cannot be combined with -f: put the rules in the policy file');
-  if (opts.allRepos && positional.length > 1) throw new UsageError('--all-repos takes at most one argument, the registry: krill cleanup --all-repos REGISTRY');
-  const policy = opts.file !== undefined ? { text: await readUserFile(opts.file, 'policy file'), path: opts.file } : undefined;
+  const rules = {
+    keep: opts.keep,
+    deleteRegex: opts.deleteRegex,
+    keepRegex: opts.keepRegex,
+    protectLatest: opts.protectLatest,
+    olderThan: opts.olderThan,
+    version,
+    sort: opts.sort,
+  };
+  const ruleFlags = Object.entries(rules).some(([key, value]) =>
+    key === 'protectLatest' ? value === false : value !== undefined,
+  );
+  if (opts.file !== undefined && ruleFlags)
+    throw new UsageError(
+      'rule flags (--keep, --delete-regex, …) cannot be combined with -f: put the rules in the policy file',
+    );
+  if (opts.allRepos && positional.length > 1)
+    throw new UsageError('--all-repos takes at most one argument, the registry: krill cleanup --all-repos REGISTRY');
+  const policy =
+    opts.file !== undefined ? { text: await readUserFile(opts.file, 'policy file'), path: opts.file } : undefined;
 
   const progress = startProgress(ctx, 'reading repositories');
   let plan;

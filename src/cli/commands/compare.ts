@@ -12,15 +12,27 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
   const engine = withRegistry === undefined ? new Engine(ctx.io.env.DOCKER_HOST || DEFAULT_DOCKER_HOST) : undefined;
   try {
     const local = engine ? (await engine.ping(), await engine.listImages()) : [];
-    const results = await ctx.krill.compare(specs, { ...(withRegistry !== undefined ? { with: withRegistry } : { local }) });
+    const results = await ctx.krill.compare(specs, {
+      ...(withRegistry !== undefined ? { with: withRegistry } : { local }),
+    });
     if (ctx.options.json) {
-      ctx.io.out(`${JSON.stringify(results.length === 1 ? results[0]!.rows : results.map((r) => ({ repository: r.repository, tags: r.rows })), null, 2)}\n`);
+      ctx.io.out(
+        `${JSON.stringify(results.length === 1 ? results[0]!.rows : results.map((r) => ({ repository: r.repository, tags: r.rows })), null, 2)}\n`,
+      );
       return;
     }
     for (const { repository, rows } of results) {
       ctx.io.out(`${repository}\n`);
-      const cells = rows.map((r) => [r.tag, r.state, r.digest ? shortDigest(r.digest) : '-', r.localId ? shortDigest(r.localId) : '-', formatDate(r.created)]);
-      ctx.io.out(indent(formatTable(['TAG', 'STATE', 'DIGEST', 'LOCAL ID', 'CREATED'], cells, { header: ctx.style.header })));
+      const cells = rows.map((r) => [
+        r.tag,
+        r.state,
+        r.digest ? shortDigest(r.digest) : '-',
+        r.localId ? shortDigest(r.localId) : '-',
+        formatDate(r.created),
+      ]);
+      ctx.io.out(
+        indent(formatTable(['TAG', 'STATE', 'DIGEST', 'LOCAL ID', 'CREATED'], cells, { header: ctx.style.header })),
+      );
     }
   } finally {
     await engine?.close();

@@ -16,10 +16,15 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
   const opts = options as CopyFlags;
   const [source, destination] = args as [string, string];
   if ((opts.srcPassword !== undefined || opts.destPassword !== undefined) && !ctx.options.json) {
-    ctx.logger.warn('--src-password/--dest-password on the command line are visible in shell history and process lists');
+    ctx.logger.warn(
+      '--src-password/--dest-password on the command line are visible in shell history and process lists',
+    );
   }
   const status = startStatusLine(ctx);
-  const onProgress = (p: CopyProgress) => status.show(`copying ${p.blobsDone}/${p.blobsTotal} blobs, ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}`);
+  const onProgress = (p: CopyProgress) =>
+    status.show(
+      `copying ${p.blobsDone}/${p.blobsTotal} blobs, ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}`,
+    );
   let reports;
   try {
     reports = await ctx.krill.copy(source, destination, {
@@ -37,6 +42,8 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
     return;
   }
   for (const r of reports) {
-    ctx.io.out(`${r.source} → ${r.destination} ${r.digest}: ${r.blobsCopied} blobs copied (${formatBytes(r.bytesCopied)}), ${r.blobsMounted} mounted, ${r.blobsSkipped} already there\n`);
+    ctx.io.out(
+      `${r.source} → ${r.destination} ${r.digest}: ${r.blobsCopied} blobs copied (${formatBytes(r.bytesCopied)}), ${r.blobsMounted} mounted, ${r.blobsSkipped} already there\n`,
+    );
   }
 }

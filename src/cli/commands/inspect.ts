@@ -38,7 +38,8 @@ export function renderInspection(d: ImageInspection): string {
     const labels = Object.entries(d.config.labels);
     if (labels.length === 0) field('Labels', '-');
     else lines.push('Labels:');
-    for (const [key, value] of labels.sort(([a], [b]) => (a < b ? -1 : 1))) lines.push(`  ${escapeControl(key)}=${escapeControl(value)}`);
+    for (const [key, value] of labels.sort(([a], [b]) => (a < b ? -1 : 1)))
+      lines.push(`  ${escapeControl(key)}=${escapeControl(value)}`);
   }
   if (d.layers) {
     lines.push(`Layers (${d.layers.length}):`);
@@ -47,7 +48,12 @@ export function renderInspection(d: ImageInspection): string {
   let out = `${lines.join('\n')}\n`;
   if (d.manifests) {
     out += `\nManifests (${d.manifests.length}):\n`;
-    out += indent(formatTable(['PLATFORM', 'DIGEST', 'CREATED', 'SIZE'], d.manifests.map((m) => [m.platform, m.digest, formatDate(m.created), formatBytes(m.size)])));
+    out += indent(
+      formatTable(
+        ['PLATFORM', 'DIGEST', 'CREATED', 'SIZE'],
+        d.manifests.map((m) => [m.platform, m.digest, formatDate(m.created), formatBytes(m.size)]),
+      ),
+    );
   }
   return out;
 }

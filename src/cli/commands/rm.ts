@@ -11,8 +11,13 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
   const plan = await ctx.krill.planRemoval(args[0] as string[], { force: opts.force === true });
   const going = plan.repositories.flatMap((r) => [
     ...r.delete.map((t) => `${r.repository}:${t.tag}`),
-    ...r.actions.flatMap((a) => (a.kind === 'delete-manifest' && a.tags.length === 0 && !a.parent ? [`${r.repository}@${a.digest}`] : [])),
+    ...r.actions.flatMap((a) =>
+      a.kind === 'delete-manifest' && a.tags.length === 0 && !a.parent ? [`${r.repository}@${a.digest}`] : [],
+    ),
     ...r.actions.flatMap((a) => (a.kind === 'remove-dangling' ? [`${r.repository}:${a.tag}`] : [])),
   ]);
-  await executePlan(ctx, plan, opts, { question: `Delete ${going.join(', ')} on ${plan.registry.host}?`, showKept: false });
+  await executePlan(ctx, plan, opts, {
+    question: `Delete ${going.join(', ')} on ${plan.registry.host}?`,
+    showKept: false,
+  });
 }

@@ -32,10 +32,16 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
     targetText ??= file.target;
     prefix ??= file.prefix;
   }
-  if (specs.length > 0 && targetText === undefined) throw new UsageError('name the target registry: --to HOST[:PORT][/PREFIX] (or "target:" in the sync file)');
-  if (opts.daemon && opts.prune) throw new UsageError('--prune deletes and needs a confirmation: run it as a one-shot sync, not with --daemon');
+  if (specs.length > 0 && targetText === undefined)
+    throw new UsageError('name the target registry: --to HOST[:PORT][/PREFIX] (or "target:" in the sync file)');
+  if (opts.daemon && opts.prune)
+    throw new UsageError('--prune deletes and needs a confirmation: run it as a one-shot sync, not with --daemon');
   const intervalMs = opts.interval !== undefined ? parseDuration(opts.interval, '--interval') : 5 * 60_000;
-  const jobs = await ctx.krill.syncJobs(specs, { to: targetText ?? '', prefix, destinationLogin: { username: opts.destUsername, password: opts.destPassword } });
+  const jobs = await ctx.krill.syncJobs(specs, {
+    to: targetText ?? '',
+    prefix,
+    destinationLogin: { username: opts.destUsername, password: opts.destPassword },
+  });
 
   let stopping = false;
   if (opts.daemon) {
@@ -46,16 +52,26 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
   }
   const print = (o: SyncOutcome) => {
     if (ctx.options.json) return;
-    ctx.io.out(`${o.status.padEnd(10)} ${o.source} → ${o.destination}${o.digest ? ` ${o.digest}` : ''}${o.error ? `: ${o.error}` : ''}\n`);
+    ctx.io.out(
+      `${o.status.padEnd(10)} ${o.source} → ${o.destination}${o.digest ? ` ${o.digest}` : ''}${o.error ? `: ${o.error}` : ''}\n`,
+    );
   };
   const round = () =>
-    ctx.krill.sync(jobs, { dryRun: opts.dryRun === true, continueOnError: opts.doNotFail === true || opts.daemon === true, daemon: opts.daemon === true, onOutcome: print, shouldStop: () => stopping });
+    ctx.krill.sync(jobs, {
+      dryRun: opts.dryRun === true,
+      continueOnError: opts.doNotFail === true || opts.daemon === true,
+      daemon: opts.daemon === true,
+      onOutcome: print,
+      shouldStop: () => stopping,
+    });
 
   if (opts.daemon) {
     while (!stopping) {
       const outcomes = await round();
       const failed = outcomes.filter((o) => o.status === 'failed').length;
-      ctx.io.err(`krill: sync round done: ${outcomes.filter((o) => o.status === 'copied').length} copied, ${failed} failed; next in ${opts.interval ?? '5m'}\n`);
+      ctx.io.err(
+        `krill: sync round done: ${outcomes.filter((o) => o.status === 'copied').length} copied, ${failed} failed; next in ${opts.interval ?? '5m'}\n`,
+      );
       try {
         await waitOrStop(intervalMs, () => stopping, ctx.signal);
       } catch {
@@ -70,13 +86,24 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
   const failed = outcomes.filter((o) => o.status === 'failed');
   if (!ctx.options.json) {
     const count = (s: string) => outcomes.filter((o) => o.status === s).length;
-    ctx.io.out(`Synced: ${count('copied')} copied, ${count('up-to-date')} up to date${opts.dryRun ? `, ${count('would-copy')} would be copied (dry run)` : ''}, ${failed.length} failed.\n`);
+    ctx.io.out(
+      `Synced: ${count('copied')} copied, ${count('up-to-date')} up to date${opts.dryRun ? `, ${count('would-copy')} would be copied (dry run)` : ''}, ${failed.length} failed.\n`,
+    );
   }
   if (opts.prune) {
     const plan = await ctx.krill.planPrune(jobs);
-    await executePlan(ctx, plan, { dryRun: opts.dryRun === true, yes: opts.yes === true }, { question: `Prune these tags on ${plan.registry.host}?`, showKept: false });
+    await executePlan(
+      ctx,
+      plan,
+      { dryRun: opts.dryRun === true, yes: opts.yes === true },
+      { question: `Prune these tags on ${plan.registry.host}?`, showKept: false },
+    );
   }
-  if (failed.length > 0) throw new KrillError('REGISTRY', `${failed.length} image${failed.length === 1 ? '' : 's'} failed to sync (listed above)`);
+  if (failed.length > 0)
+    throw new KrillError(
+      'REGISTRY',
+      `${failed.length} image${failed.length === 1 ? '' : 's'} failed to sync (listed above)`,
+    );
 }
 
 /** Sleeps for the interval, waking every second to notice a graceful stop. */

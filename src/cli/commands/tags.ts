@@ -38,13 +38,21 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
   }
   if (rows.length === 0) {
     const ref = ctx.parseRepository(repository);
-    ctx.io.err(`krill: ${ref.registry.host}/${ref.repository} has no tags${opts.filter || opts.exclude ? ' matching the filters' : ''}\n`);
+    ctx.io.err(
+      `krill: ${ref.registry.host}/${ref.repository} has no tags${opts.filter || opts.exclude ? ' matching the filters' : ''}\n`,
+    );
     return;
   }
   const table = rows.map((r) => {
     if (r.dangling) return [r.tag, '-', '-', '-', 'dangling: listed, manifest gone (krill rm removes it)'];
     const platforms = (r.platforms.join(',') || '-') + (r.missing ? ` (damaged: ${r.missing.length} missing)` : '');
-    return [r.tag, opts.trunc ? shortDigest(r.digest!) : r.digest!, formatDate(r.created), formatBytes(r.size), platforms];
+    return [
+      r.tag,
+      opts.trunc ? shortDigest(r.digest!) : r.digest!,
+      formatDate(r.created),
+      formatBytes(r.size),
+      platforms,
+    ];
   });
   ctx.io.out(formatTable(['TAG', 'DIGEST', 'CREATED', 'SIZE', 'PLATFORMS'], table, { header: ctx.style.header }));
 }

@@ -15,15 +15,20 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
   const journal = await readJournal(args[0] as string);
   for (const warning of journal.warnings) ctx.logger.warn(warning);
   const { entries } = journal;
-  const lines = entries.map((e) => `restore ${e.registry.host}/${e.repository}@${e.digest}${e.tags.length ? ` as ${e.tags.join(', ')}` : ''}`);
-  if (opts.dryRun || !ctx.options.json) ctx.io.out(lines.length > 0 ? `${lines.join('\n')}\n` : 'Nothing to restore.\n');
+  const lines = entries.map(
+    (e) => `restore ${e.registry.host}/${e.repository}@${e.digest}${e.tags.length ? ` as ${e.tags.join(', ')}` : ''}`,
+  );
+  if (opts.dryRun || !ctx.options.json)
+    ctx.io.out(lines.length > 0 ? `${lines.join('\n')}\n` : 'Nothing to restore.\n');
   if (opts.dryRun) {
     if (!ctx.options.json) ctx.io.out('Dry run: nothing was changed.\n');
     return;
   }
   if (entries.length === 0) return;
   const hosts = [...new Set(entries.map((e) => e.registry.host))].join(', ');
-  if (!(await confirm(ctx, `Restore ${entries.length} manifest${entries.length === 1 ? '' : 's'} on ${hosts}?`, opts.yes))) {
+  if (
+    !(await confirm(ctx, `Restore ${entries.length} manifest${entries.length === 1 ? '' : 's'} on ${hosts}?`, opts.yes))
+  ) {
     ctx.io.err('krill: cancelled; nothing was changed\n');
     return;
   }
@@ -31,9 +36,12 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
   if (ctx.options.json) ctx.io.out(`${JSON.stringify(outcomes, null, 2)}\n`);
   else {
     for (const o of outcomes) {
-      ctx.io.out(`${o.status}: ${o.repository}@${o.digest}${o.tags.length ? ` (${o.tags.join(', ')})` : ''}${o.detail ? `: ${escapeControl(o.detail)}` : ''}\n`);
+      ctx.io.out(
+        `${o.status}: ${o.repository}@${o.digest}${o.tags.length ? ` (${o.tags.join(', ')})` : ''}${o.detail ? `: ${escapeControl(o.detail)}` : ''}\n`,
+      );
     }
   }
   const failed = outcomes.filter((o) => o.status === 'failed').length;
-  if (failed > 0) throw new KrillError('REGISTRY', `${failed} of ${outcomes.length} entries could not be restored (listed above)`);
+  if (failed > 0)
+    throw new KrillError('REGISTRY', `${failed} of ${outcomes.length} entries could not be restored (listed above)`);
 }
