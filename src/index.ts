@@ -71,6 +71,7 @@ export type { SyncSpec, SyncTarget } from './sync/spec.js';
 
 // The registry layer, for advanced use.
 export { RegistryClient } from './registry/client.js';
+export type { RegistryApi } from './registry/api.js';
 export type { FetchedManifest, ManifestHead, RegistryClientOptions } from './registry/client.js';
 export { Transport } from './http/transport.js';
 export type { TlsOptions, TransportOptions } from './http/transport.js';

@@ -79,6 +79,8 @@ export interface KrillOptions {
   cache?: boolean | string;
   logger?: Logger;
   signal?: AbortSignal;
+  /** First retry delay in ms (default 250; also KRILL_RETRY_DELAY_MS). */
+  retryDelayMs?: number;
 }
 
 /** Per-call progress reporting. */
@@ -188,6 +190,8 @@ export class Krill {
     };
     if (options.tls) transport.tls = options.tls;
     if (options.signal) transport.signal = options.signal;
+    const delay = options.retryDelayMs ?? Number(this.#env.KRILL_RETRY_DELAY_MS ?? NaN);
+    if (Number.isFinite(delay) && delay >= 0) transport.retryDelayMs = delay;
     this.#transport = new Transport(transport);
   }
 

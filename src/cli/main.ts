@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { parseDuration } from '../duration.js';
 import { KrillError } from '../errors.js';
 import { escapeControl } from '../text.js';
 import type { CliContext, GlobalOptions, Io } from './context.js';
@@ -19,12 +20,14 @@ export function parseIntegerOption(name: string, min: number, max: number) {
   };
 }
 
-/** `30s`, `2m`, `500ms`, or plain seconds. */
+/** `--timeout`: the one duration grammar (`30s`, `2m`, `500ms`), or plain seconds as before. */
 export function parseTimeout(value: string): number {
-  const match = /^(\d+)(ms|s|m)?$/.exec(value.trim());
-  if (!match) throw new InvalidArgumentError('expected a duration such as 30s, 2m or 500ms');
-  const n = Number(match[1]);
-  const ms = match[2] === 'ms' ? n : match[2] === 'm' ? n * 60_000 : n * 1000;
+  let ms: number;
+  try {
+    ms = /^\s*\d+\s*$/.test(value) ? Number(value) * 1000 : parseDuration(value, '--timeout');
+  } catch {
+    throw new InvalidArgumentError('expected a duration such as 30s, 2m or 500ms');
+  }
   if (ms < 100) throw new InvalidArgumentError('must be at least 100ms');
   return ms;
 }

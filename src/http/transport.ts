@@ -40,6 +40,8 @@ export interface TransportOptions {
   signal?: AbortSignal;
   /** Attempts for idempotent requests (GET, HEAD, DELETE). */
   maxAttempts?: number;
+  /** First retry delay; doubles per attempt, with jitter (default 250 ms). */
+  retryDelayMs?: number;
   userAgent?: string;
   /**
    * Proxies, as in HTTPS_PROXY / HTTP_PROXY / NO_PROXY. Requests are tunnelled with CONNECT, so TLS
@@ -179,6 +181,7 @@ export class Transport {
   readonly #logger: Logger;
   readonly #signal: AbortSignal | undefined;
   readonly #maxAttempts: number;
+  readonly #retryDelayMs: number;
   readonly #userAgent: string;
   readonly #timeoutMs: number;
   /** Origins that answered at least once in this run. */
@@ -217,6 +220,7 @@ export class Transport {
     // Every in-flight request listens on the signal; more than 10 at once is expected, not a leak.
     if (options.signal) setMaxListeners(0, options.signal);
     this.#maxAttempts = options.maxAttempts ?? 6;
+    this.#retryDelayMs = options.retryDelayMs ?? 250;
     this.#userAgent = options.userAgent ?? 'krill';
     this.#timeoutMs = timeout;
   }
@@ -321,7 +325,7 @@ export class Transport {
   }
 
   async #backoff(attempt: number, retryAfterMs: number | undefined, why: string): Promise<void> {
-    const exponential = 250 * 2 ** (attempt - 1);
+    const exponential = this.#retryDelayMs * 2 ** (attempt - 1);
     const delay = Math.min(retryAfterMs ?? exponential * (0.5 + Math.random()), 60_000);
     this.#logger.debug(`${why}; retrying in ${Math.round(delay)} ms`);
     try {

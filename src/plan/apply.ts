@@ -2,7 +2,8 @@ import { AbortedError, AuthError, JournalError, UnsupportedError, isAbortError, 
 import { mapConcurrent } from '../http/limiter.js';
 import { runUninterruptible } from '../http/transport.js';
 import { isIndexMediaType } from '../manifest/media-types.js';
-import type { FetchedManifest, RegistryClient } from '../registry/client.js';
+import type { FetchedManifest } from '../registry/client.js';
+import type { RegistryApi } from '../registry/api.js';
 import { Untagger, isThrowaway } from '../registry/untag.js';
 import type { Journal, JournalDone, JournalEntry } from './journal.js';
 import type { FreshState, Verdict } from './judge.js';
@@ -55,7 +56,7 @@ const MAX_INDEX_DEPTH = 8;
  * gone is left out), the children of every index those tags reach (fetched by digest, so the
  * cache serves them), and which planned tags now hold one of krill's throwaways.
  */
-export async function readFreshState(client: RegistryClient, plan: RepositoryPlan): Promise<FreshState> {
+export async function readFreshState(client: RegistryApi, plan: RepositoryPlan): Promise<FreshState> {
   const { repository } = plan;
   const listed = await client.listTags(repository);
   const tags = new Map<string, string>();
@@ -101,7 +102,7 @@ export async function readFreshState(client: RegistryClient, plan: RepositoryPla
   return { tags, children, throwaways, dangling };
 }
 
-async function getOrNull(client: RegistryClient, repository: string, digest: string): Promise<FetchedManifest | null> {
+async function getOrNull(client: RegistryApi, repository: string, digest: string): Promise<FetchedManifest | null> {
   try {
     return await client.getManifest(repository, digest);
   } catch (error) {
@@ -116,7 +117,7 @@ class RepositoryApply {
   readonly outcomes: ApplyOutcome[] = [];
 
   constructor(
-    private readonly client: RegistryClient,
+    private readonly client: RegistryApi,
     private readonly plan: Plan,
     private readonly repo: RepositoryPlan,
     private readonly untagger: Untagger,
@@ -298,7 +299,7 @@ function isChild(verdict: Executable): boolean {
   return verdict.kind === 'delete-manifest' && verdict.parent !== undefined;
 }
 
-export async function applyPlan(client: RegistryClient, plan: Plan, options: ApplyOptions): Promise<ApplyResult> {
+export async function applyPlan(client: RegistryApi, plan: Plan, options: ApplyOptions): Promise<ApplyResult> {
   const outcomes: ApplyOutcome[] = [];
   const total = plan.repositories.reduce((n, r) => n + r.actions.length, 0);
   let done = 0;

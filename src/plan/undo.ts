@@ -1,5 +1,5 @@
 import { AbortedError, AuthError, KrillError, RegistryError, isAbortError } from '../errors.js';
-import type { RegistryClient } from '../registry/client.js';
+import type { RegistryApi } from '../registry/api.js';
 import type { JournalEntry } from './journal.js';
 
 /**
@@ -36,7 +36,7 @@ export function judgeRestore(
 }
 
 export async function undoJournal(
-  clientFor: (entry: JournalEntry) => Promise<RegistryClient>,
+  clientFor: (entry: JournalEntry) => Promise<RegistryApi>,
   entries: JournalEntry[],
   options: UndoOptions = {},
 ): Promise<UndoOutcome[]> {

@@ -1,5 +1,6 @@
 import { RE2JS } from 're2js';
 import semver from 'semver';
+import { parseDuration } from '../duration.js';
 import { UsageError } from '../errors.js';
 
 /** A retention rule for one repository, validated and compiled. Pure: no I/O. */
@@ -33,21 +34,7 @@ export interface RuleInput {
 export const DEFAULT_KEEP = 3;
 const MAX_KEEP = 100_000;
 
-const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
-
-/** `30d`, `12h`, `2w`, `90m`, `1w3d`. */
-export function parseDuration(text: string, where = '--older-than'): number {
-  const trimmed = text.trim();
-  if (!/^(\d+[smhdw])+$/.test(trimmed)) {
-    throw new UsageError(
-      `invalid ${where} "${text}": expected a duration such as 30d, 12h or 2w (units s, m, h, d, w)`,
-    );
-  }
-  let total = 0;
-  for (const [, n, unit] of trimmed.matchAll(/(\d+)([smhdw])/g)) total += Number(n) * UNIT_MS[unit!]!;
-  if (total <= 0) throw new UsageError(`invalid ${where} "${text}": the duration must be greater than zero`);
-  return total;
-}
+export { parseDuration } from '../duration.js';
 
 /** A compiled user regex. */
 export interface Pattern {

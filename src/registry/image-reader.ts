@@ -9,7 +9,8 @@ import {
   sumDistinctBlobs,
 } from '../manifest/manifest.js';
 import { DOCKER_CONFIG, OCI_CONFIG } from '../manifest/media-types.js';
-import type { FetchedManifest, RegistryClient } from './client.js';
+import type { FetchedManifest } from './client.js';
+import type { RegistryApi } from './api.js';
 
 /**
  * Reads what `tags` and `inspect` show: digest, created, size, platforms. Every manifest and config
@@ -95,7 +96,7 @@ export class ImageReader {
   readonly #acyclic = new Set<string>();
 
   constructor(
-    private readonly client: RegistryClient,
+    private readonly client: RegistryApi,
     private readonly repository: string,
   ) {}
 
@@ -312,7 +313,7 @@ export function compareTagSummaries(a: TagSummary, b: TagSummary): number {
 
 /** Summaries of the given tags of a repository, newest first. */
 export async function summarizeTags(
-  client: RegistryClient,
+  client: RegistryApi,
   repository: string,
   tags: string[],
   options: ListTagsOptions = {},

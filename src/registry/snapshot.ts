@@ -1,7 +1,8 @@
 import { RegistryError, isNotFound } from '../errors.js';
 import { mapConcurrent } from '../http/limiter.js';
 import type { ManifestNode, RepositorySnapshot } from '../plan/types.js';
-import type { FetchedManifest, RegistryClient } from './client.js';
+import type { FetchedManifest } from './client.js';
+import type { RegistryApi } from './api.js';
 import { ImageReader } from './image-reader.js';
 import { isThrowaway } from './untag.js';
 
@@ -38,7 +39,7 @@ export function toManifestNode(fetched: FetchedManifest, created: string | null)
   };
 }
 
-async function listTagsOrNone(client: RegistryClient, repository: string, emptyIfUnknown: boolean): Promise<string[]> {
+async function listTagsOrNone(client: RegistryApi, repository: string, emptyIfUnknown: boolean): Promise<string[]> {
   try {
     return await client.listTags(repository);
   } catch (error) {
@@ -48,7 +49,7 @@ async function listTagsOrNone(client: RegistryClient, repository: string, emptyI
 }
 
 export async function readRepositorySnapshot(
-  client: RegistryClient,
+  client: RegistryApi,
   repository: string,
   options: SnapshotOptions = {},
 ): Promise<RepositorySnapshot> {

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { InvalidResponseError, UnsupportedError } from '../errors.js';
 import { computeDigest } from '../manifest/digest.js';
 import { OCI_INDEX } from '../manifest/media-types.js';
-import type { FetchedManifest, RegistryClient } from './client.js';
+import type { FetchedManifest } from './client.js';
+import type { RegistryApi } from './api.js';
 
 /**
  * Removing one tag without touching its manifest or the manifest's other tags. OCI distribution 1.1
@@ -50,7 +51,7 @@ export class Untagger {
   /** Bytes of the throwaway manifests pushed (the garbage collector frees them too). */
   scratchBytes = 0;
 
-  constructor(private readonly client: RegistryClient) {}
+  constructor(private readonly client: RegistryApi) {}
 
   /**
    * Removes `tag`, which must point at `expected` (the manifest already fetched for the journal).

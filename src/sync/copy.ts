@@ -5,7 +5,8 @@ import { InvalidResponseError, KrillError, UnsupportedError, isTemporary } from 
 import { mapConcurrent } from '../http/limiter.js';
 import type { Descriptor } from '../manifest/manifest.js';
 import { findPlatform } from '../manifest/manifest.js';
-import type { FetchedManifest, RegistryClient } from '../registry/client.js';
+import type { FetchedManifest } from '../registry/client.js';
+import type { RegistryApi } from '../registry/api.js';
 
 /**
  * Copies one image between repositories of any two registries, keeping the manifest bytes so the
@@ -16,7 +17,7 @@ import type { FetchedManifest, RegistryClient } from '../registry/client.js';
  */
 
 export interface CopyEndpoint {
-  client: RegistryClient;
+  client: RegistryApi;
   repository: string;
 }
 
@@ -95,7 +96,7 @@ function isTransient(error: unknown): boolean {
  * sharing a layer (a sync, copy --all-tags) must not upload it twice at once, which distribution
  * 2.8 now and then answers with 400 DIGEST_INVALID or a brief BLOB_UNKNOWN.
  */
-const inFlight = new WeakMap<RegistryClient, Map<string, Promise<void>>>();
+const inFlight = new WeakMap<RegistryApi, Map<string, Promise<void>>>();
 
 function sharedTransfer(destination: CopyEndpoint, digest: string, start: () => Promise<void>): Promise<void> {
   let perClient = inFlight.get(destination.client);

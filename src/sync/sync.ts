@@ -2,7 +2,7 @@ import { NotFoundError, isAbortError, isNotFound } from '../errors.js';
 import type { RemoteTags } from '../engine/compare.js';
 import { mapConcurrent } from '../http/limiter.js';
 import { formatReference } from '../ref/reference.js';
-import type { RegistryClient } from '../registry/client.js';
+import type { RegistryApi } from '../registry/api.js';
 import { copyImage } from './copy.js';
 import type { SyncSpec } from './spec.js';
 
@@ -35,14 +35,14 @@ export interface SyncOptions {
 
 export interface SyncJob {
   spec: SyncSpec;
-  source: RegistryClient;
-  destination: RegistryClient;
+  source: RegistryApi;
+  destination: RegistryApi;
   destinationRepository: string;
 }
 
 /** The tags a spec selects: its :TAG, or the filtered tag list, plus assumed tags. */
 export async function selectTags(
-  source: RegistryClient,
+  source: RegistryApi,
   spec: SyncSpec,
 ): Promise<{ tags: string[]; listed: Set<string> }> {
   if (spec.source.tag !== undefined)
@@ -53,7 +53,7 @@ export async function selectTags(
 }
 
 /** Registry side of a spec for compare: listed tags (filtered) with digests, and assumed tags. */
-export async function readRemoteTags(client: RegistryClient, spec: SyncSpec, concurrency: number): Promise<RemoteTags> {
+export async function readRemoteTags(client: RegistryApi, spec: SyncSpec, concurrency: number): Promise<RemoteTags> {
   const { tags, listed } = await selectTags(client, spec);
   const remote: RemoteTags = { listed: new Map(), assumed: new Map() };
   await mapConcurrent(tags, concurrency, async (tag) => {
@@ -66,7 +66,7 @@ export async function readRemoteTags(client: RegistryClient, spec: SyncSpec, con
 
 /** The digests of a second registry's tags that a spec (or the first registry) names. */
 export async function readTagDigests(
-  client: RegistryClient,
+  client: RegistryApi,
   repository: string,
   spec: SyncSpec,
   remote: RemoteTags,

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Transport } from '../../src/http/transport.js';
 import { RegistryClient } from '../../src/registry/client.js';
-import { isolatedEnv, krill } from '../harness/cli.js';
+import { isolatedEnv, krill, krillProcess } from '../harness/cli.js';
 import type { WebFixture } from '../harness/fixtures.js';
 import { expectedSize, seedManyRepositories, seedWebRepository } from '../harness/fixtures.js';
 import type { TestRegistry } from '../harness/registry.js';
@@ -224,5 +224,16 @@ describe('krill inspect', () => {
     expect(res.code).toBe(1);
     expect(res.stderr.trim().split('\n')).toHaveLength(1);
     expect(res.stderr).toMatch(/MANIFEST_UNKNOWN/);
+  });
+});
+
+describe('bin/krill.js as a process', () => {
+  it('prints its version and lists tags like the in-process runs', async () => {
+    const version = await krillProcess(['--version']);
+    expect(version.code).toBe(0);
+    expect(version.stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+    const listed = await krillProcess(['tags', `${registry.host}/apps/web`, '--no-details']);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout.split('\n')).toContain('1.0.0');
   });
 });

@@ -24,6 +24,7 @@ const PURE = [
   /^policy\//,
   /^plan\/(plan|judge|plan-file|make-plan|types)\.ts$/,
   /^text\.ts$/,
+  /^duration\.ts$/,
   /^errors\.ts$/,
   /^logger\.ts$/,
 ];

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { KrillError, UsageError } from '../../errors.js';
-import { parseDuration } from '../../policy/rules.js';
+import { parseDuration } from '../../duration.js';
 import { parseSyncFile } from '../../sync/sync-file.js';
 import type { SyncOutcome } from '../../sync/sync.js';
 import type { CliContext } from '../context.js';
