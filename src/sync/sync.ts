@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { NotFoundError, isAbortError, isNotFound } from '../errors.js';
 import type { RemoteTags } from '../engine/compare.js';
 import { mapConcurrent } from '../http/limiter.js';
@@ -50,6 +51,32 @@ export async function selectTags(
   const listed = new Set(await source.listTags(spec.source.repository));
   const selected = [...listed].filter((t) => !spec.filter || spec.filter.test(t));
   return { tags: [...new Set([...selected.sort(), ...spec.assumed])], listed };
+}
+
+/**
+ * The daemon loop: a round, then the interval, until `stopped()` (a graceful stop lets the current
+ * round finish its image) or the signal aborts the wait.
+ */
+export async function runRounds<T>(
+  round: () => Promise<T>,
+  options: { intervalMs: number; stopped: () => boolean; signal?: AbortSignal; onRound?: (result: T) => void },
+): Promise<void> {
+  while (!options.stopped()) {
+    options.onRound?.(await round());
+    const end = Date.now() + options.intervalMs;
+    try {
+      // Wakes every second to notice a graceful stop.
+      while (!options.stopped() && Date.now() < end) {
+        await sleep(
+          Math.min(1000, end - Date.now()),
+          undefined,
+          options.signal ? { signal: options.signal } : undefined,
+        );
+      }
+    } catch {
+      return; // aborted while waiting
+    }
+  }
 }
 
 /** Registry side of a spec for compare: listed tags (filtered) with digests, and assumed tags. */

@@ -1,8 +1,8 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { KrillError, UsageError } from '../../errors.js';
 import { parseDuration } from '../../duration.js';
 import { parseSyncFile } from '../../sync/sync-file.js';
 import type { SyncOutcome } from '../../sync/sync.js';
+import { runRounds } from '../../sync/sync.js';
 import type { CliContext } from '../context.js';
 import { executePlan } from '../deletion.js';
 import { readUserFile } from '../files.js';
@@ -66,18 +66,11 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
     });
 
   if (opts.daemon) {
-    while (!stopping) {
-      const outcomes = await round();
-      const failed = outcomes.filter((o) => o.status === 'failed').length;
-      ctx.io.err(
-        `krill: sync round done: ${outcomes.filter((o) => o.status === 'copied').length} copied, ${failed} failed; next in ${opts.interval ?? '5m'}\n`,
-      );
-      try {
-        await waitOrStop(intervalMs, () => stopping, ctx.signal);
-      } catch {
-        break;
-      }
-    }
+    const summary = (o: SyncOutcome[]) =>
+      `${o.filter((x) => x.status === 'copied').length} copied, ${o.filter((x) => x.status === 'failed').length} failed`;
+    const onRound = (o: SyncOutcome[]) =>
+      ctx.io.err(`krill: sync round done: ${summary(o)}; next in ${opts.interval ?? '5m'}\n`);
+    await runRounds(round, { intervalMs, stopped: () => stopping, signal: ctx.signal, onRound });
     return;
   }
 
@@ -104,10 +97,4 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
       'REGISTRY',
       `${failed.length} image${failed.length === 1 ? '' : 's'} failed to sync (listed above)`,
     );
-}
-
-/** Sleeps for the interval, waking every second to notice a graceful stop. */
-async function waitOrStop(ms: number, stopped: () => boolean, signal: AbortSignal): Promise<void> {
-  const end = Date.now() + ms;
-  while (!stopped() && Date.now() < end) await sleep(Math.min(1000, end - Date.now()), undefined, { signal });
 }
