@@ -15,6 +15,7 @@ export type ErrorCode =
   | 'UNSUPPORTED'
   | 'REFUSED'
   | 'JOURNAL'
+  | 'ENGINE'
   | 'ABORTED';
 
 export class KrillError extends Error {
@@ -52,8 +53,15 @@ export class TlsError extends KrillError {
 
 /** Wrong credentials, refused scope, token server failure. */
 export class AuthError extends KrillError {
-  constructor(message: string, options: { cause?: unknown } = {}) {
+  /** The registry wants credentials and none were found for it (the CLI says how to give them). */
+  readonly credentialsMissing: boolean;
+  /** The registry host, for such a hint. */
+  readonly registry: string | undefined;
+
+  constructor(message: string, options: { cause?: unknown; credentialsMissing?: boolean; registry?: string } = {}) {
     super('AUTH', message, options);
+    this.credentialsMissing = options.credentialsMissing === true;
+    this.registry = options.registry;
   }
 }
 
@@ -88,6 +96,13 @@ export class RefusedError extends KrillError {
 export class JournalError extends KrillError {
   constructor(message: string, options: { cause?: unknown } = {}) {
     super('JOURNAL', message, options);
+  }
+}
+
+/** The local Docker engine (or podman's API) refused or failed an operation. */
+export class EngineError extends KrillError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('ENGINE', message, options);
   }
 }
 

@@ -25,6 +25,7 @@ export {
   AuthError,
   InvalidResponseError,
   JournalError,
+  EngineError,
   KrillError,
   NetworkError,
   NotFoundError,

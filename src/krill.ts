@@ -47,7 +47,7 @@ import { readRemoteTags, readTagDigests, selectTags, syncJob } from './sync/sync
 import type { CompareRow } from './engine/compare.js';
 import { compareWithLocal, compareWithRegistry } from './engine/compare.js';
 import type { LocalImage } from './engine/engine.js';
-import { canonicalName } from './engine/engine.js';
+import { canonicalName } from './engine/compare.js';
 
 /**
  * The library's front door: one object that owns the per-host registry clients, credential

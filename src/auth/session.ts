@@ -60,9 +60,10 @@ export class AuthSession {
     if (!challenge) return undefined;
     if (challenge.scheme === 'basic') {
       if (!this.credentials || this.credentials.identityToken) {
-        throw new AuthError(
-          `${this.registry} requires a username and password: pass --username with --password-stdin, set KRILL_USERNAME/KRILL_PASSWORD, or run docker login ${this.registry}`,
-        );
+        throw new AuthError(`${this.registry} requires a username and password`, {
+          credentialsMissing: true,
+          registry: this.registry,
+        });
       }
       return `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64')}`;
     }
@@ -181,9 +182,10 @@ export class AuthSession {
     }
     if (response.status === 401 || response.status === 403) {
       if (!creds) {
-        throw new AuthError(
-          `${this.registry} requires authentication for ${describeScope(scope)}: pass --username with --password-stdin, set KRILL_USERNAME/KRILL_PASSWORD, or run docker login ${this.registry}`,
-        );
+        throw new AuthError(`${this.registry} requires authentication for ${describeScope(scope)}`, {
+          credentialsMissing: true,
+          registry: this.registry,
+        });
       }
       throw new AuthError(
         `the token server of ${this.registry} (${url.host}) rejected ${this.who} (HTTP ${response.status}): check the username and password`,

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parseDuration } from '../duration.js';
-import { KrillError } from '../errors.js';
+import { AuthError, JournalError, KrillError, TlsError } from '../errors.js';
 import { escapeControl } from '../text.js';
 import type { CliContext, GlobalOptions, Io } from './context.js';
 
@@ -391,9 +391,24 @@ export async function runCli(
   }
 }
 
+/**
+ * What to do about an error, in the CLI's words: the library says what failed, the CLI names the
+ * flag or command that fixes it.
+ */
+export function hintFor(error: KrillError): string | undefined {
+  if (error instanceof TlsError)
+    return "pass --ca-cert FILE with the registry's CA, or --insecure to skip verification";
+  if (error instanceof AuthError && error.credentialsMissing) {
+    return `pass --username with --password-stdin, set KRILL_USERNAME/KRILL_PASSWORD, or run docker login ${error.registry ?? 'HOST'}`;
+  }
+  if (error instanceof JournalError) return 'nothing more was changed; pass --journal FILE in a writable place';
+  return undefined;
+}
+
 function reportError(error: unknown, io: Io, verbose: boolean): number {
   if (error instanceof KrillError) {
-    io.err(`krill: ${escapeControl(error.message)}\n`);
+    const hint = hintFor(error);
+    io.err(`krill: ${escapeControl(error.message)}${hint ? `: ${hint}` : ''}\n`);
     if (verbose) {
       let cause = error.cause;
       while (cause instanceof Error) {

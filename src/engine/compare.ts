@@ -1,3 +1,5 @@
+import type { Reference } from '../ref/reference.js';
+import { canonicalHost } from '../ref/reference.js';
 import type { LocalImage } from './engine.js';
 
 /**
@@ -22,6 +24,11 @@ export interface RemoteTags {
   listed: Map<string, string>;
   /** Assumed tags (not listed) → digest, or null when the registry does not have them either. */
   assumed: Map<string, string | null>;
+}
+
+/** `host/repo` as the engine names images (Docker Hub aliases folded into docker.io). */
+export function canonicalName(ref: Reference): string {
+  return `${canonicalHost(ref.registry.host)}/${ref.repository}`;
 }
 
 /** `name` is the canonical `host/repo` of the registry repository. */

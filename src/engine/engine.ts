@@ -1,8 +1,9 @@
 import { Agent, request } from 'undici';
+import { canonicalName } from './compare.js';
 import type { Credentials } from '../auth/credentials.js';
-import { KrillError, NetworkError, UsageError } from '../errors.js';
+import { EngineError, NetworkError, UsageError } from '../errors.js';
 import type { Reference } from '../ref/reference.js';
-import { canonicalHost, parseReference } from '../ref/reference.js';
+import { parseReference } from '../ref/reference.js';
 
 /**
  * A local Docker Engine (or podman's Docker-compatible service) through the Engine API: list
@@ -29,9 +30,7 @@ function parseDockerHost(value: string): { base: string; socketPath?: string } {
 }
 
 /** `host/repo:tag` with Docker Hub names made explicit, so local and registry names compare equal. */
-export function canonicalName(ref: Reference): string {
-  return `${canonicalHost(ref.registry.host)}/${ref.repository}`;
-}
+export { canonicalName } from './compare.js';
 
 function normalize(name: string): Reference | undefined {
   try {
@@ -76,19 +75,14 @@ export class Engine {
     const res = await this.#call('GET', '/images/json');
     const text = await res.body.text();
     if (res.statusCode !== 200)
-      throw new KrillError(
-        'REGISTRY',
-        `the engine at ${this.address} answered /images/json with HTTP ${res.statusCode}`,
-      );
+      throw new EngineError(`the engine at ${this.address} answered /images/json with HTTP ${res.statusCode}`);
     let body: Array<{ Id: string; Created?: number; RepoTags?: string[] | null; RepoDigests?: string[] | null }>;
     try {
       body = JSON.parse(text) as typeof body;
     } catch (cause) {
-      throw new KrillError(
-        'INVALID_RESPONSE',
-        `the engine at ${this.address} answered /images/json with something that is not JSON`,
-        { cause },
-      );
+      throw new EngineError(`the engine at ${this.address} answered /images/json with something that is not JSON`, {
+        cause,
+      });
     }
     return body.map((image) => ({
       id: image.Id,
@@ -135,7 +129,7 @@ export class Engine {
       .find((m) => m.error || m.errorDetail);
     if (res.statusCode !== 200 || lastError) {
       const why = lastError?.errorDetail?.message ?? lastError?.error ?? text.slice(0, 200);
-      throw new KrillError('REGISTRY', `the engine at ${this.address} could not pull ${image}:${tag}: ${why.trim()}`);
+      throw new EngineError(`the engine at ${this.address} could not pull ${image}:${tag}: ${why.trim()}`);
     }
   }
 

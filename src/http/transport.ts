@@ -1,8 +1,6 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
-import { Agent, EnvHttpProxyAgent, request } from 'undici';
 import type { Dispatcher } from 'undici';
 import {
   AbortedError,
@@ -71,6 +69,11 @@ export interface HttpRequest {
    * a manifest PUT of the same bytes, or opening a blob upload (a spare session just expires).
    */
   idempotent?: boolean;
+  /**
+   * Not aborted by the transport's signal (timeouts still apply): the steps of an untag, which must
+   * all happen once the first has (see registry/untag.ts).
+   */
+  uninterruptible?: boolean;
 }
 
 export interface HttpResponse {
@@ -150,16 +153,6 @@ export function redactUrl(url: URL): string {
   return copy.href;
 }
 
-const uninterruptible = new AsyncLocalStorage<boolean>();
-
-/**
- * Runs `task` with its requests shielded from the abort signal: used for the two steps of an untag,
- * which must both happen once the first has (see registry/untag.ts). Timeouts still apply.
- */
-export function runUninterruptible<T>(task: () => Promise<T>): Promise<T> {
-  return uninterruptible.run(true, task);
-}
-
 /** Retry-After is seconds or an HTTP date (RFC 9110 §10.2.3). */
 export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
   if (!value) return undefined;
@@ -175,8 +168,13 @@ function flattenHeaders(headers: Record<string, string | string[] | undefined>):
   return out;
 }
 
+/** undici is loaded on the first request, so bad input exits before it costs ~90 ms to import. */
+let undici: Promise<typeof import('undici')> | undefined;
+
 export class Transport {
-  readonly #agent: Dispatcher;
+  /** Creates the connection pool: on the first request only (see `undici` above). */
+  readonly #createAgent: () => Promise<Dispatcher>;
+  #agent: Promise<Dispatcher> | undefined;
   readonly #limiter: Limiter;
   readonly #logger: Logger;
   readonly #signal: AbortSignal | undefined;
@@ -204,16 +202,18 @@ export class Transport {
       connect: { timeout: Math.min(timeout, 30_000), ...tls },
     };
     const proxy = options.proxy;
-    this.#agent = proxy
-      ? new EnvHttpProxyAgent({
-          ...pool,
-          // TLS to the registry inside the CONNECT tunnel uses the same CA and client certificate.
-          requestTls: tls,
-          ...(proxy.http ? { httpProxy: proxy.http } : {}),
-          ...(proxy.https ? { httpsProxy: proxy.https } : {}),
-          noProxy: proxy.noProxy ?? '',
-        })
-      : new Agent(pool);
+    this.#createAgent = async () => {
+      const { Agent, EnvHttpProxyAgent } = await (undici ??= import('undici'));
+      if (!proxy) return new Agent(pool);
+      return new EnvHttpProxyAgent({
+        ...pool,
+        // TLS to the registry inside the CONNECT tunnel uses the same CA and client certificate.
+        requestTls: tls,
+        ...(proxy.http ? { httpProxy: proxy.http } : {}),
+        ...(proxy.https ? { httpsProxy: proxy.https } : {}),
+        noProxy: proxy.noProxy ?? '',
+      });
+    };
     this.#limiter = new Limiter(concurrency);
     this.#logger = options.logger ?? silentLogger;
     this.#signal = options.signal;
@@ -241,7 +241,7 @@ export class Transport {
         const body = await readBody(res.body, req.maxBodyBytes ?? DEFAULT_MAX_BODY, req);
         return { status: res.status, url: res.url, headers: res.headers, body };
       } catch (error) {
-        if (deadline.aborted && !this.#activeSignal()?.aborted) {
+        if (deadline.aborted && !this.#activeSignal(req)?.aborted) {
           throw new NetworkError(
             `${req.method} ${redactUrl(req.url)}: no complete answer within ${this.#timeoutMs} ms (the timeout)`,
             { cause: error },
@@ -258,7 +258,7 @@ export class Transport {
   }
 
   async close(): Promise<void> {
-    await this.#agent.close();
+    if (this.#agent) await (await this.#agent).close();
   }
 
   async #withRetries<T extends { status: number; headers: Record<string, string | undefined> }>(
@@ -268,12 +268,12 @@ export class Transport {
     const replayable = req.body === undefined || typeof req.body === 'string' || Buffer.isBuffer(req.body);
     const retryable = (IDEMPOTENT.has(req.method) || req.idempotent === true) && replayable;
     for (let n = 1; ; n++) {
-      this.#throwIfAborted();
+      this.#throwIfAborted(req);
       let result: T;
       try {
         result = await this.#limiter.run(attempt);
       } catch (error) {
-        if (isAbortError(error) || this.#activeSignal()?.aborted)
+        if (isAbortError(error) || this.#activeSignal(req)?.aborted)
           throw new AbortedError('interrupted', { cause: error });
         const code = errorCode(error);
         // A refused connection to a host never reached in this run is almost always a typo or a
@@ -286,7 +286,7 @@ export class Transport {
           code !== undefined &&
           RETRY_NETWORK_CODES.has(code)
         ) {
-          await this.#backoff(n, undefined, `${req.method} ${redactUrl(req.url)} failed (${code})`);
+          await this.#backoff(req, n, undefined, `${req.method} ${redactUrl(req.url)} failed (${code})`);
           continue;
         }
         throw toNetworkError(error, req);
@@ -297,6 +297,7 @@ export class Transport {
         const body = (result as { body?: unknown }).body;
         if (body && typeof (body as Readable).destroy === 'function') discard(body as Readable);
         await this.#backoff(
+          req,
           n,
           parseRetryAfter(result.headers['retry-after']),
           `${req.method} ${redactUrl(req.url)} answered ${result.status}`,
@@ -324,25 +325,25 @@ export class Transport {
     this.#limiter.setLimit(this.#limiter.limit + 1);
   }
 
-  async #backoff(attempt: number, retryAfterMs: number | undefined, why: string): Promise<void> {
+  async #backoff(req: HttpRequest, attempt: number, retryAfterMs: number | undefined, why: string): Promise<void> {
     const exponential = this.#retryDelayMs * 2 ** (attempt - 1);
     const delay = Math.min(retryAfterMs ?? exponential * (0.5 + Math.random()), 60_000);
     this.#logger.debug(`${why}; retrying in ${Math.round(delay)} ms`);
     try {
-      const signal = this.#activeSignal();
+      const signal = this.#activeSignal(req);
       await sleep(delay, undefined, signal ? { signal } : undefined);
     } catch (error) {
       throw new AbortedError('interrupted', { cause: error });
     }
   }
 
-  #throwIfAborted(): void {
-    if (this.#activeSignal()?.aborted) throw new AbortedError();
+  #throwIfAborted(req: HttpRequest): void {
+    if (this.#activeSignal(req)?.aborted) throw new AbortedError();
   }
 
-  /** The abort signal for the current request: none inside runUninterruptible. */
-  #activeSignal(): AbortSignal | undefined {
-    return uninterruptible.getStore() === true ? undefined : this.#signal;
+  /** The abort signal for a request: none for an uninterruptible one. */
+  #activeSignal(req: HttpRequest): AbortSignal | undefined {
+    return req.uninterruptible === true ? undefined : this.#signal;
   }
 
   /**
@@ -350,17 +351,18 @@ export class Transport {
    * Authorization is dropped when the redirect leaves the host, and https→http is refused.
    */
   async #dispatch(req: HttpRequest, deadline?: AbortSignal): Promise<StreamResponse> {
-    const active = this.#activeSignal();
+    const active = this.#activeSignal(req);
     const signal = active && deadline ? AbortSignal.any([active, deadline]) : (active ?? deadline);
     let url = req.url;
     let headers: Record<string, string> = { 'user-agent': this.#userAgent, ...req.headers };
     for (let hops = 0; ; hops++) {
       const started = this.#logger.debugEnabled ? performance.now() : 0;
+      const { request } = await (undici ??= import('undici'));
       const res = await request(url, {
         method: req.method,
         headers,
         body: req.body ?? null,
-        dispatcher: this.#agent,
+        dispatcher: await (this.#agent ??= this.#createAgent()),
         ...(signal ? { signal } : {}),
       });
       const flat = flattenHeaders(res.headers);
@@ -421,10 +423,7 @@ function toNetworkError(error: unknown, req: HttpRequest): Error {
   const code = errorCode(error) ?? 'unknown error';
   const where = `${req.url.protocol}//${req.url.host}`;
   if (isCertificateError(error)) {
-    return new TlsError(
-      `TLS certificate of ${where} was rejected (${code}): pass --ca-cert FILE with the registry's CA, or --insecure to skip verification`,
-      { cause: error },
-    );
+    return new TlsError(`TLS certificate of ${where} was rejected (${code})`, { cause: error });
   }
   const detail = code === 'ECONNREFUSED' ? 'connection refused' : code === 'ENOTFOUND' ? 'host not found' : code;
   return new NetworkError(`cannot reach ${where} (${detail}): check the address and that the registry is running`, {

@@ -1,6 +1,5 @@
 import { AbortedError, AuthError, JournalError, UnsupportedError, isAbortError, isNotFound } from '../errors.js';
 import { mapConcurrent } from '../http/limiter.js';
-import { runUninterruptible } from '../http/transport.js';
 import { isIndexMediaType } from '../manifest/media-types.js';
 import type { FetchedManifest } from '../registry/client.js';
 import type { RegistryApi } from '../registry/api.js';
@@ -162,7 +161,8 @@ class RepositoryApply {
     );
     const done: JournalDone[] = [];
     for (const o of this.outcomes)
-      if (o.status === 'deleted' || o.status === 'untagged')
+      // A dangling tag's removal has no manifest (digest '') and nothing to restore.
+      if ((o.status === 'deleted' || o.status === 'untagged') && o.digest !== '')
         done.push({ repository, digest: o.digest, tags: o.tags, status: o.status });
     await this.options.journal.recordDone(done);
     await this.#verify();
@@ -217,7 +217,7 @@ class RepositoryApply {
     const tags = verdict.kind === 'delete-manifest' ? verdict.tags : [verdict.tag];
     try {
       if (verdict.kind === 'remove-dangling') {
-        await runUninterruptible(() => this.untagger.untagDangling(repository, verdict.tag));
+        await this.untagger.untagDangling(repository, verdict.tag);
         this.#outcome('untagged', '', tags, 'removed a tag whose manifest was gone');
       } else if (verdict.kind === 'delete-manifest') {
         const result = await this.client.deleteManifest(repository, verdict.digest);
@@ -231,9 +231,8 @@ class RepositoryApply {
           'finished an untag that an earlier run left half-way',
         );
       } else {
-        // Both steps of an untag run to the end once started, even after Ctrl-C: stopping between
-        // the throwaway PUT and its DELETE would leave the tag on a layerless placeholder.
-        const result = await runUninterruptible(() => this.untagger.untag(repository, verdict.tag, manifest!));
+        // Once started, an untag runs to its end even after Ctrl-C (see registry/untag.ts).
+        const result = await this.untagger.untag(repository, verdict.tag, manifest!);
         if (result === 'moved')
           this.#outcome(
             'skipped',
@@ -270,7 +269,7 @@ class RepositoryApply {
         const now = await this.client.digestOf(repository, tag);
         if (now === undefined) {
           try {
-            await runUninterruptible(() => this.untagger.untagDangling(repository, tag));
+            await this.untagger.untagDangling(repository, tag);
           } catch (error) {
             this.#outcome(
               'failed',

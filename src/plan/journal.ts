@@ -78,7 +78,7 @@ export class Journal {
       if (!existed) await syncDirectory(dirname(path));
       return new Journal(path, handle, !existed);
     } catch (error) {
-      throw new JournalError(`cannot write the undo journal ${path}: ${errno(error)}; nothing was changed`, {
+      throw new JournalError(`cannot write the undo journal ${path}: ${errno(error)}`, {
         cause: error,
       });
     }
@@ -104,10 +104,7 @@ export class Journal {
       await this.handle.appendFile(text);
       await this.handle.datasync();
     } catch (error) {
-      throw new JournalError(
-        `cannot write the undo journal ${this.path}: ${errno(error)}; stopped before deleting anything more`,
-        { cause: error },
-      );
+      throw new JournalError(`cannot write the undo journal ${this.path}: ${errno(error)}`, { cause: error });
     }
   }
 

@@ -91,7 +91,12 @@ export function repositoryScope(repository: string, actions: Action[]): string {
   return `repository:${repository}:${actions.join(',')}`;
 }
 
-interface RequestOptions {
+/** Per-call request flags (see HttpRequest.uninterruptible). */
+export interface RequestFlags {
+  uninterruptible?: boolean;
+}
+
+interface RequestOptions extends RequestFlags {
   method: HttpRequest['method'];
   /** Path under the base URL, or an absolute URL (pagination). */
   path: string | URL;
@@ -199,6 +204,7 @@ export class RegistryClient {
         headers,
         ...(options.body === undefined ? {} : { body: options.body }),
         ...(options.idempotent ? { idempotent: true } : {}),
+        ...(options.uninterruptible ? { uninterruptible: true } : {}),
         maxBodyBytes: options.maxBodyBytes ?? MAX_MANIFEST_BYTES,
       });
       if (res.status === 401) {
@@ -304,16 +310,17 @@ export class RegistryClient {
    * Digest and media type of a manifest without its body. Registries that refuse HEAD (Nexus) or
    * omit Docker-Content-Digest get a GET instead, and the digest is computed from the bytes.
    */
-  async headManifest(repository: string, reference: string): Promise<ManifestHead> {
+  async headManifest(repository: string, reference: string, flags: RequestFlags = {}): Promise<ManifestHead> {
     const res = await this.#request({
       method: 'HEAD',
       path: manifestPath(repository, reference),
       scope: repositoryScope(repository, ['pull']),
       headers: { accept: MANIFEST_ACCEPT },
       accept: [405, 501],
+      ...flags,
     });
     const digest = res.headers['docker-content-digest'];
-    if (res.status >= 400 || !digest) return this.getManifest(repository, reference);
+    if (res.status >= 400 || !digest) return this.getManifest(repository, reference, flags);
     if (!isDigest(digest))
       throw new InvalidResponseError(
         `${this.host}/${repository}:${reference}: Docker-Content-Digest ${escapeControl(JSON.stringify(digest.slice(0, 160)))} is not a valid digest`,
@@ -330,9 +337,9 @@ export class RegistryClient {
   }
 
   /** The digest a tag (or digest) resolves to, or undefined when the repository or tag does not exist. */
-  async digestOf(repository: string, reference: string): Promise<string | undefined> {
+  async digestOf(repository: string, reference: string, flags: RequestFlags = {}): Promise<string | undefined> {
     try {
-      return (await this.headManifest(repository, reference)).digest;
+      return (await this.headManifest(repository, reference, flags)).digest;
     } catch (error) {
       if (isNotFound(error)) return undefined;
       throw error;
@@ -340,7 +347,7 @@ export class RegistryClient {
   }
 
   /** A manifest by tag or digest. By digest it comes from the cache when possible and is always verified. */
-  async getManifest(repository: string, reference: string): Promise<FetchedManifest> {
+  async getManifest(repository: string, reference: string, flags: RequestFlags = {}): Promise<FetchedManifest> {
     const byDigest = reference.includes(':');
     const where = `${this.host}/${repository}${byDigest ? '@' : ':'}${reference}`;
     const path = manifestPath(repository, reference);
@@ -349,6 +356,7 @@ export class RegistryClient {
       if (cached) return toFetched(cached, reference, undefined, where);
     }
     const res = await this.#request({
+      ...flags,
       method: 'GET',
       path,
       scope: repositoryScope(repository, ['pull']),
@@ -406,10 +414,17 @@ export class RegistryClient {
    * tag links in place, and concurrent manifest writes to one repository now and then answer 400
    * DIGEST_INVALID or leave a half-written link for a concurrent DELETE to trip on.
    */
-  async putManifest(repository: string, reference: string, bytes: Buffer, mediaType: string): Promise<string> {
+  async putManifest(
+    repository: string,
+    reference: string,
+    bytes: Buffer,
+    mediaType: string,
+    flags: RequestFlags = {},
+  ): Promise<string> {
     const path = manifestPath(repository, reference);
     return this.#serialized(repository, async () => {
       const res = await this.#request({
+        ...flags,
         method: 'PUT',
         path,
         scope: repositoryScope(repository, ['pull', 'push']),
@@ -446,13 +461,14 @@ export class RegistryClient {
    * `DELETE /v2/<repo>/manifests/<digest>`: removes the manifest and, on distribution, every tag of
    * this repository that points at it. 404 means already gone (a rerun after an interruption).
    */
-  async deleteManifest(repository: string, digest: string): Promise<'deleted' | 'not-found'> {
+  async deleteManifest(repository: string, digest: string, flags: RequestFlags = {}): Promise<'deleted' | 'not-found'> {
     if (!isDigest(digest))
       throw new InvalidResponseError(
         `refusing to delete ${escapeControl(JSON.stringify(digest.slice(0, 160)))}: not a digest`,
       );
     const path = manifestPath(repository, digest);
     const res = await this.#request({
+      ...flags,
       method: 'DELETE',
       path,
       scope: repositoryScope(repository, ['delete']),
@@ -472,8 +488,13 @@ export class RegistryClient {
    * The OCI 1.1 tag delete (`DELETE /v2/<repo>/manifests/<tag>`, 202). distribution 2.8 answers
    * 400 DIGEST_INVALID, and 405 with deletes disabled: both mean "not supported here".
    */
-  async deleteTag(repository: string, tag: string): Promise<'deleted' | 'unsupported' | 'not-found'> {
+  async deleteTag(
+    repository: string,
+    tag: string,
+    flags: RequestFlags = {},
+  ): Promise<'deleted' | 'unsupported' | 'not-found'> {
     const res = await this.#request({
+      ...flags,
       method: 'DELETE',
       path: manifestPath(repository, tag),
       scope: repositoryScope(repository, ['delete']),

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { InvalidResponseError, UnsupportedError } from '../errors.js';
 import { computeDigest } from '../manifest/digest.js';
 import { OCI_INDEX } from '../manifest/media-types.js';
-import type { FetchedManifest } from './client.js';
+import type { FetchedManifest, RequestFlags } from './client.js';
 import type { RegistryApi } from './api.js';
 
 /**
@@ -45,6 +45,13 @@ export function isThrowaway(fetched: FetchedManifest): boolean {
   return fetched.manifest.annotations?.[THROWAWAY_ANNOTATION] !== undefined;
 }
 
+/**
+ * Every request of an untag ignores Ctrl-C (timeouts still apply): once the throwaway is pushed,
+ * stopping before its DELETE would leave the tag on a layerless placeholder. The caller checks the
+ * signal before starting the next untag.
+ */
+const STEP: RequestFlags = { uninterruptible: true };
+
 export class Untagger {
   /** Learnt from the first attempt: does this registry have the OCI 1.1 tag delete? */
   #tagDelete: boolean | undefined;
@@ -58,11 +65,11 @@ export class Untagger {
    * Right before changing anything the tag is read again: if it moved, nothing is done ('moved').
    */
   async untag(repository: string, tag: string, expected: FetchedManifest): Promise<UntagResult> {
-    const now = await this.client.digestOf(repository, tag);
+    const now = await this.client.digestOf(repository, tag, STEP);
     if (now === undefined) return 'already-gone';
     if (now !== expected.digest) return 'moved';
     if (this.#tagDelete !== false) {
-      const result = await this.client.deleteTag(repository, tag);
+      const result = await this.client.deleteTag(repository, tag, STEP);
       if (result !== 'unsupported') {
         this.#tagDelete = true;
         return result === 'deleted' ? 'untagged' : 'already-gone';
@@ -84,17 +91,17 @@ export class Untagger {
 
   async #replaceAndDelete(repository: string, tag: string, scratch: Buffer, mediaType: string): Promise<UntagResult> {
     const digest = computeDigest(scratch);
-    const stored = await this.client.putManifest(repository, tag, scratch, mediaType);
+    const stored = await this.client.putManifest(repository, tag, scratch, mediaType, STEP);
     this.scratchBytes += scratch.length;
     // Delete only what the registry provably stored under the tag: a registry that rewrote the
     // manifest (or a push that landed in between) would otherwise leave the tag on the throwaway.
-    const under = await this.client.digestOf(repository, tag);
+    const under = await this.client.digestOf(repository, tag, STEP);
     if (stored !== digest || under !== digest) {
       throw new InvalidResponseError(
         `${this.client.host}/${repository}:${tag}: the registry did not keep the throwaway manifest ${digest} under the tag (now ${under ?? 'absent'}); the tag was left as it is`,
       );
     }
-    await this.client.deleteManifest(repository, digest);
+    await this.client.deleteManifest(repository, digest, STEP);
     return 'untagged';
   }
 
