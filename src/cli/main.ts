@@ -315,6 +315,19 @@ Examples:
     )
     .action((...args: unknown[]) => run(args.at(-1) as Command, () => import('./commands/undo.js'), args.slice(0, -2)));
 
+  program
+    .command('policy')
+    .description('policy file tools')
+    .command('schema')
+    .description('print the JSON Schema of policy files, for editors')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ krill policy schema > policy.schema.json\n  # then in policy.yaml: # yaml-language-server: $schema=policy.schema.json\n',
+    )
+    .action((...args: unknown[]) =>
+      run(args.at(-1) as Command, () => import('./commands/policy.js'), args.slice(0, -2)),
+    );
+
   return program;
 }
 

@@ -28,8 +28,17 @@ export interface Policy {
   rules: PolicyRule[];
 }
 
-const RULE_KEYS = ['keep', 'older-than', 'delete-regex', 'keep-regex', 'version', 'protect-latest', 'sort'] as const;
-const TOP_KEYS = ['version', 'registry', 'defaults', 'rules'];
+export const RULE_KEYS = [
+  'keep',
+  'older-than',
+  'delete-regex',
+  'keep-regex',
+  'semver',
+  'version',
+  'protect-latest',
+  'sort',
+] as const;
+export const TOP_KEYS = ['version', 'registry', 'defaults', 'rules'];
 
 /** `*` stays inside one path component, `**` crosses them, `?` is one character. */
 export function globToRegExp(glob: string): Pattern {
@@ -116,7 +125,8 @@ export function parsePolicy(text: string, path: string): Policy {
           case 'keep-regex':
             input.keepRegex = list();
             break;
-          case 'version':
+          case 'semver':
+          case 'version': // the older spelling of semver
             input.version = str();
             break;
           case 'sort':

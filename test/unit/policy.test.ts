@@ -265,3 +265,17 @@ rules:
     });
   }
 });
+
+describe('policy JSON Schema', () => {
+  it('names exactly the keys parsePolicy accepts, and its CLI prints it', async () => {
+    const { POLICY_SCHEMA } = await import('../../src/policy/policy-schema.js');
+    const { RULE_KEYS, TOP_KEYS } = await import('../../src/policy/policy-file.js');
+    expect(Object.keys(POLICY_SCHEMA.properties).sort()).toEqual([...TOP_KEYS].sort());
+    expect(Object.keys(POLICY_SCHEMA.properties.defaults.properties).sort()).toEqual([...RULE_KEYS].sort());
+    expect(Object.keys(POLICY_SCHEMA.properties.rules.items.properties).sort()).toEqual(['repos', ...RULE_KEYS].sort());
+    const { runKrill } = await import('../harness/run-cli.js');
+    const res = await runKrill(['policy', 'schema']);
+    expect(res.code).toBe(0);
+    expect(JSON.parse(res.stdout)).toEqual(JSON.parse(JSON.stringify(POLICY_SCHEMA)));
+  });
+});
