@@ -6,7 +6,7 @@ import type { TlsOptions, TransportOptions } from './http/transport.js';
 import { Transport, proxyFromEnv } from './http/transport.js';
 import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
-import { findPlatform, validatePlatform } from './manifest/manifest.js';
+import { findPlatform, normalizePlatform, validatePlatform } from './manifest/manifest.js';
 import type { ApplyResult } from './plan/apply.js';
 import { applyPlan } from './plan/apply.js';
 import type { JournalEntry } from './plan/journal.js';
@@ -127,6 +127,8 @@ export interface CleanupRequest extends ProgressOptions {
   policy?: { text: string; path: string } | Policy;
   /** Read every repository of the catalog to account for shared blobs. */
   scanAll?: boolean;
+  /** A policy rule that matches no repository is an error (a warning otherwise). */
+  strict?: boolean;
 }
 
 export interface ApplyOptions extends ProgressOptions {
@@ -350,12 +352,12 @@ export class Krill {
   async inspect(reference: string, options: { platform?: string } = {}): Promise<ImageInspection> {
     const { name, fetched, reader } = await this.manifest(reference, options);
     const details = await reader.inspect(name, fetched.digest);
-    const wanted = options.platform?.toLowerCase();
+    const wanted = options.platform === undefined ? undefined : normalizePlatform(options.platform);
     if (
       wanted !== undefined &&
       details.manifests === undefined &&
       details.platforms.length > 0 &&
-      !details.platforms.includes(wanted)
+      !details.platforms.some((p) => normalizePlatform(p) === wanted)
     ) {
       throw new NotFoundError(
         `${name} is a single-platform image for ${details.platforms.join(', ')}, not ${options.platform}`,
@@ -382,6 +384,7 @@ export class Krill {
     const rulesOf = (repository: string): Rules | undefined =>
       policy ? rulesFor(policy, repository, Boolean(request.allRepos) || repositories !== undefined) : flagRules;
     const targets = repositories ?? catalog!.filter((r) => rulesOf(r) !== undefined);
+    if (policy) this.#checkRulesMatch(policy, repositories ?? catalog!, request.strict === true);
     // Repositories read only to account for blobs they share with the targets.
     const others = catalog ? catalog.filter((r) => !targets.includes(r)) : [];
     const toRead = [...targets, ...others];
@@ -404,6 +407,16 @@ export class Krill {
       return buildRepositoryPlan(snapshot, evaluateRules(snapshot, rulesOf(repository)!, now));
     });
     return makePlan(registry, plans, [...snapshots.values()], catalog !== undefined);
+  }
+
+  /** A rule that matches nothing is almost always a typo: one wrong glob must not go unnoticed. */
+  #checkRulesMatch(policy: Policy, repositories: string[], strict: boolean): void {
+    for (const rule of policy.rules) {
+      if (repositories.some((r) => rule.matches(r))) continue;
+      const message = `${rule.where}: the rule for repos "${rule.repos}" matches no repository`;
+      if (strict) throw new UsageError(`${message} (--strict)`);
+      this.logger.warn(message);
+    }
   }
 
   /** Which registry and repositories a cleanup request names (undefined repositories: the catalog). */
@@ -431,6 +444,22 @@ export class Krill {
       throw new UsageError(
         'name what to clean up: krill cleanup REPO…, krill cleanup --all-repos REGISTRY, or krill cleanup -f POLICY.yaml',
       );
+    }
+    if (policy?.registry !== undefined && registry !== undefined) {
+      // The command line never silently loses to the file, nor the file to the command line: a
+      // staging run must not clean production.
+      const fileHost = this.parseRegistry(policy.registry).host;
+      const cliHost =
+        named.length > 0
+          ? registry.host
+          : typeof request.allRepos === 'string'
+            ? this.parseRegistry(request.allRepos).host
+            : this.defaultRegistry()?.host;
+      if (cliHost !== undefined && cliHost !== fileHost) {
+        throw new UsageError(
+          `the policy file names registry ${fileHost} but the command line names ${cliHost}: remove one of them`,
+        );
+      }
     }
     if (registry === undefined || registry.host === DOCKER_HUB) {
       throw new UsageError(
@@ -654,8 +683,8 @@ export class Krill {
     const destination = jobs[0]!.destination;
     const byRepo = new Map<string, Set<string>>();
     for (const job of jobs) {
-      if (job.spec.source.tag !== undefined) continue; // a single named tag says nothing about the others
-      const { tags, listed } = await selectTags(job.source, job.spec);
+      const { tags, listed, named } = await selectTags(job.source, job.spec);
+      if (named) continue; // named tags say nothing about the others
       const wanted = byRepo.get(job.destinationRepository) ?? new Set<string>();
       for (const t of [...listed, ...tags]) wanted.add(t);
       byRepo.set(job.destinationRepository, wanted);

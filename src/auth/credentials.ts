@@ -61,9 +61,14 @@ async function readDockerConfig(path: string): Promise<DockerConfig | undefined>
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    // Missing, or a directory (an optional Kubernetes secret mount): no credentials there, as docker.
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'EISDIR') return undefined;
     throw new UsageError(`cannot read docker config ${path}: ${(error as Error).message}`, { cause: error });
   }
+  // Empty or whitespace only: what `echo "$DOCKER_AUTH_CONFIG" > config.json` writes when the
+  // variable is unset in CI. docker treats it as no configuration; so does krill.
+  if (text.trim() === '') return undefined;
   try {
     return JSON.parse(text) as DockerConfig;
   } catch (cause) {

@@ -128,6 +128,8 @@ export async function executePlan(
     ctx.io.out(renderPlan(plan, { showKept: ask.showKept ?? true }));
   }
   if (flags.planOut) ctx.io.err(`krill: plan saved to ${flags.planOut}; apply it with: krill apply ${flags.planOut}\n`);
+  // Like `terraform plan -out`: saving the plan is the whole job unless --yes asks to apply it too.
+  if (flags.planOut && !flags.yes) return;
   if (counts.actions === 0) {
     if (!ctx.options.json) ctx.io.out('Nothing to delete.\n');
     return;

@@ -115,7 +115,7 @@ export function buildProgram(
     .command('tags')
     .description('list the tags of a repository with digest, created date, size and platforms, newest first')
     .argument('<repository>', 'REPO or HOST/REPO')
-    .addOption(new Option('--limit <n>', 'show at most N tags').argParser(parseIntegerOption('--limit', 1, 1_000_000)))
+    .addOption(new Option('--limit <n>', 'show at most N tags (the newest; with --no-details, the first N by name)').argParser(parseIntegerOption('--limit', 1, 1_000_000)))
     .option('--no-details', 'tag names only, sorted (one request per page: the fast path)')
     .option('--filter <regex>', 'only tags matching this JavaScript regex')
     .option('--exclude <regex>', 'leave out tags matching this JavaScript regex')
@@ -145,7 +145,10 @@ export function buildProgram(
     cmd
       .option('--dry-run', 'show what would happen; change nothing')
       .option('-y, --yes', 'do not ask for confirmation (needed without a terminal)')
-      .option('--plan-out <file>', 'save the plan as JSON (apply it later with krill apply)')
+      .option(
+        '--plan-out <file>',
+        'save the plan as JSON and stop (apply it later with krill apply; with --yes, apply now too)',
+      )
       .option('--journal <file>', 'undo journal path (default: $XDG_STATE_HOME/krill/journals/…)');
 
   deletionOptions(
@@ -185,7 +188,8 @@ export function buildProgram(
           'what "newest" means for --keep: date (created) or semver (highest versions)',
         ).choices(['date', 'semver']),
       )
-      .option('--scan-all', 'read every repository to account for blobs shared across repositories'),
+      .option('--scan-all', 'read every repository to account for blobs shared across repositories')
+      .option('--strict', 'a policy rule that matches no repository is an error, not a warning'),
   )
     .addHelpText(
       'after',

@@ -22,8 +22,10 @@ export interface CompareRow {
 export interface RemoteTags {
   /** tag → digest for listed tags. */
   listed: Map<string, string>;
-  /** Assumed tags (not listed) → digest, or null when the registry does not have them either. */
+  /** Named tags the registry does not have (digest null). */
   assumed: Map<string, string | null>;
+  /** The spec named its tags (`:TAG`, `=TAG1,TAG2`): other local tags are not compared. */
+  namedOnly?: boolean;
 }
 
 /** `host/repo` as the engine names images (Docker Hub aliases folded into docker.io). */
@@ -45,7 +47,7 @@ export function compareWithLocal(name: string, remote: RemoteTags, local: LocalI
   };
   for (const [tag, digest] of remote.listed) rows.push(state(tag, digest, false));
   for (const [tag, digest] of remote.assumed) rows.push(state(tag, digest, true));
-  for (const [tag, image] of byTag) {
+  for (const [tag, image] of remote.namedOnly ? [] : byTag) {
     if (!tag.startsWith(`${name}:`)) continue;
     const short = tag.slice(name.length + 1);
     if (remote.listed.has(short) || remote.assumed.has(short)) continue;
@@ -66,7 +68,7 @@ export function compareWithRegistry(remote: RemoteTags, other: Map<string, strin
   };
   for (const [tag, digest] of remote.listed) rows.push(row(tag, digest, false));
   for (const [tag, digest] of remote.assumed) rows.push(row(tag, digest, true));
-  for (const tag of other.keys())
+  for (const tag of remote.namedOnly ? [] : other.keys())
     if (!remote.listed.has(tag) && !remote.assumed.has(tag))
       rows.push({ tag, state: 'LOCAL-ONLY', digest: null, localId: null, created: null });
   return rows.sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));

@@ -98,7 +98,7 @@ export class Engine {
     }));
   }
 
-  /** `POST /images/create`, credentials in X-Registry-Auth; fails on an error in the progress stream. */
+  /** `POST /images/create`, credentials in X-Registry-Auth (see encodeRegistryAuth); fails on an error in the progress stream. */
   async pull(ref: Reference, tag: string, credentials: Credentials | undefined): Promise<void> {
     const headers: Record<string, string> = {};
     if (credentials) {
@@ -108,7 +108,7 @@ export class Engine {
         serveraddress: ref.registry.host,
         ...(credentials.identityToken ? { identitytoken: credentials.identityToken } : {}),
       };
-      headers['x-registry-auth'] = Buffer.from(JSON.stringify(auth)).toString('base64url');
+      headers['x-registry-auth'] = encodeRegistryAuth(auth);
     }
     const image = ref.registry.host === 'docker.io' ? ref.repository : `${ref.registry.host}/${ref.repository}`;
     const res = await this.#call(
@@ -136,4 +136,13 @@ export class Engine {
   async close(): Promise<void> {
     await this.#agent.close();
   }
+}
+
+/**
+ * X-Registry-Auth as Docker Engine and podman decode it: base64url WITH `=` padding (moby's
+ * `base64.URLEncoding`, podman likewise). Node's `base64url` drops the padding, which both reject
+ * whenever the JSON length is not a multiple of 3.
+ */
+export function encodeRegistryAuth(auth: Record<string, string>): string {
+  return Buffer.from(JSON.stringify(auth)).toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
 }

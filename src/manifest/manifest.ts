@@ -211,13 +211,39 @@ export function shortDigest(digest: string): string {
   return colon === -1 ? digest : digest.slice(0, colon + 13);
 }
 
+const KNOWN_ARCHITECTURES = new Set([
+  'amd64',
+  'arm64',
+  'arm',
+  '386',
+  'ppc64le',
+  's390x',
+  'riscv64',
+  'mips64le',
+  'loong64',
+]);
 const PLATFORM_RE = /^[a-z0-9_-]+\/[a-z0-9_-]+(\/[a-z0-9_.-]+)?$/i;
 
 /** Validates `os/arch[/variant]` from the command line (--platform). */
 export function validatePlatform(platform: string): string {
-  if (!PLATFORM_RE.test(platform))
+  // A bare architecture means linux, as in docker (`--platform amd64`).
+  if (!PLATFORM_RE.test(platform) && !KNOWN_ARCHITECTURES.has(platform.toLowerCase()))
     throw new UsageError(`invalid --platform "${platform}": expected os/arch or os/arch/variant, e.g. linux/arm64/v8`);
   return platform.toLowerCase();
+}
+
+/** Default variants, as containerd's platforms package normalises them. */
+const DEFAULT_VARIANT: Record<string, string> = { arm64: 'v8', arm: 'v7' };
+
+/**
+ * A platform as Docker and containerd compare them: `amd64` is `linux/amd64`, `linux/arm64` is
+ * `linux/arm64/v8`, `linux/arm` is `linux/arm/v7`, case does not matter.
+ */
+export function normalizePlatform(platform: string): string {
+  const parts = platform.toLowerCase().split('/');
+  const [os, arch, variant] = parts.length === 1 ? ['linux', parts[0]!, undefined] : [parts[0]!, parts[1]!, parts[2]];
+  const v = variant ?? DEFAULT_VARIANT[arch];
+  return [os, arch, v].filter(Boolean).join('/');
 }
 
 /**
@@ -226,10 +252,8 @@ export function validatePlatform(platform: string): string {
  */
 export function findPlatform(index: IndexManifest, platform: string, where: string): Descriptor {
   const children = index.manifests.filter((d) => !isAttestationEntry(d) && d.platform);
-  const wanted = platform.toLowerCase();
-  const match =
-    children.find((d) => formatPlatform(d.platform!) === wanted) ??
-    children.find((d) => !d.platform!.variant && wanted.startsWith(`${formatPlatform(d.platform!)}/`));
+  const wanted = normalizePlatform(platform);
+  const match = children.find((d) => normalizePlatform(formatPlatform(d.platform!)) === wanted);
   if (!match) {
     const available = children.map((d) => formatPlatform(d.platform!)).join(', ') || 'none';
     throw new NotFoundError(`${where} has no platform ${platform} (available: ${available})`);

@@ -18,6 +18,8 @@ import { compilePattern, compileRules } from './rules.js';
 
 export interface PolicyRule {
   repos: string;
+  /** `file:line` of the rule, for messages. */
+  where: string;
   matches: (repository: string) => boolean;
   rules: Rules;
 }
@@ -169,6 +171,7 @@ export function parsePolicy(text: string, path: string): Policy {
       const pattern = regex ? compilePattern(regex[1]!, `${at(rule.node)}: repos`) : globToRegExp(repos);
       rules.push({
         repos,
+        where: at(rule.node),
         matches: (repository) => pattern.test(repository),
         rules: compileRules({ ...defaults.input, ...rule.input }),
       });

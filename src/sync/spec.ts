@@ -2,7 +2,7 @@ import { UsageError } from '../errors.js';
 import type { Pattern } from '../policy/rules.js';
 import { compilePattern } from '../policy/rules.js';
 import type { Reference, RegistryAddress } from '../ref/reference.js';
-import { parseReference, parseRegistryAddress, validateRepository, validateTag } from '../ref/reference.js';
+import { DOCKER_HUB, parseReference, parseRegistryAddress, validateRepository, validateTag } from '../ref/reference.js';
 
 /**
  * lstags' repository spec: `[REGISTRY/]REPO[:TAG][~/REGEX/][=TAG1,TAG2]`.
@@ -64,14 +64,14 @@ export function parseSyncTarget(input: string, options: { plainHttp?: boolean } 
 }
 
 /**
- * `--prefix auto`: the source host becomes the first path component, as lstags' push prefix does,
- * so images from several registries do not collide (`:` is not allowed in a path, so it becomes `-`).
+ * `--prefix auto`: lstags' default push prefix, so a mirror migrated from lstags keeps its paths:
+ * the source host with its port dropped and dots turned into slashes (`registry.example.com:5000`
+ * → `registry/example/com`); Docker Hub is `registry.hub.docker.com` there (`registry/hub/docker/com`).
  */
 export function autoPrefix(source: RegistryAddress): string {
-  return source.host
-    .replace(/^\[|\]$/g, '')
-    .replace(/[:[\]]/g, '-')
-    .toLowerCase();
+  const host = source.host === DOCKER_HUB ? 'registry.hub.docker.com' : source.host;
+  const name = host.startsWith('[') ? host.slice(1, host.indexOf(']')).replace(/:/g, '-') : host.replace(/:\d+$/, '');
+  return name.toLowerCase().split('.').filter(Boolean).join('/');
 }
 
 export function destinationRepository(target: SyncTarget, sourceRepository: string, prefix = target.prefix): string {

@@ -41,16 +41,23 @@ export interface SyncJob {
   destinationRepository: string;
 }
 
-/** The tags a spec selects: its :TAG, or the filtered tag list, plus assumed tags. */
+/**
+ * The tags a spec selects. `REPO:TAG` and `REPO=TAG1,TAG2` name their tags and nothing else: as in
+ * lstags, the tag list is not read at all (so a token without list permission works). Otherwise the
+ * tag list, filtered by `~/REGEX/`. `named` says which of the two it was; `listed` is the whole,
+ * unfiltered tag list (empty for named specs).
+ */
 export async function selectTags(
   source: RegistryApi,
   spec: SyncSpec,
-): Promise<{ tags: string[]; listed: Set<string> }> {
-  if (spec.source.tag !== undefined)
-    return { tags: [...new Set([spec.source.tag, ...spec.assumed])], listed: new Set([spec.source.tag]) };
+): Promise<{ tags: string[]; listed: Set<string>; named: boolean }> {
+  if (spec.source.tag !== undefined || spec.assumed.length > 0) {
+    const named = [...new Set([...(spec.source.tag !== undefined ? [spec.source.tag] : []), ...spec.assumed])];
+    return { tags: named.sort(), listed: new Set(), named: true };
+  }
   const listed = new Set(await source.listTags(spec.source.repository));
   const selected = [...listed].filter((t) => !spec.filter || spec.filter.test(t));
-  return { tags: [...new Set([...selected.sort(), ...spec.assumed])], listed };
+  return { tags: selected.sort(), listed, named: false };
 }
 
 /**
@@ -79,14 +86,17 @@ export async function runRounds<T>(
   }
 }
 
-/** Registry side of a spec for compare: listed tags (filtered) with digests, and assumed tags. */
+/**
+ * Registry side of a spec for compare: tags with digests (`listed`), and named tags the registry
+ * does not have (`assumed`, digest null). A named spec compares only the tags it names.
+ */
 export async function readRemoteTags(client: RegistryApi, spec: SyncSpec, concurrency: number): Promise<RemoteTags> {
-  const { tags, listed } = await selectTags(client, spec);
-  const remote: RemoteTags = { listed: new Map(), assumed: new Map() };
+  const { tags, named } = await selectTags(client, spec);
+  const remote: RemoteTags = { listed: new Map(), assumed: new Map(), namedOnly: named };
   await mapConcurrent(tags, concurrency, async (tag) => {
     const digest = (await client.digestOf(spec.source.repository, tag)) ?? null;
-    if (listed.has(tag) && digest !== null) remote.listed.set(tag, digest);
-    else remote.assumed.set(tag, digest);
+    if (digest !== null) remote.listed.set(tag, digest);
+    else remote.assumed.set(tag, null);
   });
   return remote;
 }
@@ -136,7 +146,7 @@ export async function syncJob(job: SyncJob, options: SyncOptions = {}): Promise<
       ]);
       if (from === undefined) {
         throw new NotFoundError(
-          `${source} not found at the source${spec.assumed.includes(tag) ? ' (an assumed tag)' : ''}`,
+          `${source} not found at the source${spec.assumed.includes(tag) ? ' (a tag named with =)' : ''}`,
         );
       }
       if (from === to) outcome = { tag, source, destination, status: 'up-to-date', digest: from };

@@ -95,9 +95,21 @@ describe('local engine (podman API service)', () => {
     await tagged.body.dump();
     await agent.close();
     expect(tagged.statusCode).toBe(201);
-    const res = await krill(['compare', `${registry.host}/apps/eng=nope`, '--json'], { env });
+    const res = await krill(
+      ['compare', `${registry.host}/apps/eng`, `${registry.host}/apps/eng=v1,v2,nope`, '--json'],
+      { env },
+    );
     expect(res.code, res.stderr).toBe(0);
-    const rows = JSON.parse(res.stdout) as Array<{
+    const [all, named] = JSON.parse(res.stdout) as Array<{ tags: Array<{ tag: string; state: string }> }>;
+    // REPO=TAG1,TAG2 compares exactly the named tags (lstags): no tag list, no LOCAL-ONLY rows.
+    expect(named!.tags.map((r) => [r.tag, r.state])).toEqual([
+      ['nope', 'ASSUMED'],
+      ['v1', 'PRESENT'],
+      ['v2', 'CHANGED'],
+    ]);
+    const single = await krill(['compare', `${registry.host}/apps/eng=nope`, '--json'], { env });
+    expect(JSON.parse(single.stdout)).toEqual([expect.objectContaining({ tag: 'nope', state: 'ASSUMED' })]);
+    const rows = all!.tags as Array<{
       tag: string;
       state: string;
       digest: string | null;
@@ -105,7 +117,6 @@ describe('local engine (podman API service)', () => {
     }>;
     expect(rows.map((r) => [r.tag, r.state])).toEqual([
       ['local', 'LOCAL-ONLY'],
-      ['nope', 'ASSUMED'],
       ['v1', 'PRESENT'],
       ['v2', 'CHANGED'],
       ['v3', 'ABSENT'],

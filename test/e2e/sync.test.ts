@@ -87,7 +87,7 @@ describe('krill sync', () => {
     expect(without.code).toBe(1);
   });
 
-  it('--dry-run reports without copying, --prefix auto uses the source host', async () => {
+  it("--dry-run reports without copying, --prefix auto is lstags' push prefix (dots to slashes, no port)", async () => {
     const res = await krill([
       'sync',
       `${src.host}/apps/web:2.0.0`,
@@ -103,10 +103,10 @@ describe('krill sync', () => {
       expect.objectContaining({
         tag: '2.0.0',
         status: 'would-copy',
-        destination: `${dst.host}/${src.host.replace(':', '-')}/apps/web:2.0.0`,
+        destination: `${dst.host}/127/0/0/1/apps/web:2.0.0`,
       }),
     ]);
-    expect(await new Pusher(dst).resolve(`${src.host.replace(':', '-')}/apps/web`, '2.0.0')).toBeUndefined();
+    expect(await new Pusher(dst).resolve('127/0/0/1/apps/web', '2.0.0')).toBeUndefined();
   });
 
   it('reads krill and lstags YAML files', async () => {

@@ -18,6 +18,7 @@ interface CleanupOptions extends DeletionFlags {
   version?: string;
   sort?: string;
   scanAll?: boolean;
+  strict?: boolean;
 }
 
 export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
@@ -54,6 +55,7 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
       ...(opts.allRepos ? { allRepos: positional[0] ?? true } : { repositories: positional }),
       ...(policy ? { policy } : { rules }),
       scanAll: opts.scanAll === true,
+      strict: opts.strict === true,
       onProgress: progress.update,
     });
   } finally {

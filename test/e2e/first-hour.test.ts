@@ -1,0 +1,116 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isolatedEnv } from '../harness/cli.js';
+import type { FakeRegistry } from '../harness/fake-registry.js';
+import { startFakeRegistry } from '../harness/fake-registry.js';
+import { seedApiRepository } from '../harness/fixtures.js';
+import { Pusher, buildImage } from '../harness/images.js';
+import type { TestRegistry } from '../harness/registry.js';
+import { startRegistry } from '../harness/registry.js';
+import { runKrill } from '../harness/run-cli.js';
+
+// What people coming from lstags, docker and terraform expect (issue 12, "wrong results"): the real
+// registry, and a labelled fake (test/harness/fake-registry.ts) where the request log matters.
+let registry: TestRegistry;
+let fake: FakeRegistry;
+
+beforeAll(async () => {
+  [registry, fake] = await Promise.all([startRegistry(), startFakeRegistry()]);
+  await seedApiRepository(registry, 'apps/api');
+  for (const tag of ['3.19', '3.20', '3.21', 'edge'])
+    fake.add('library/alpine', buildImage({ layers: [`alpine ${tag}`] }), tag);
+});
+afterAll(async () => {
+  await Promise.all([registry?.stop(), fake?.close()]);
+});
+
+describe('REPO=TAG1,TAG2 means only those tags (lstags)', () => {
+  it('pull and sync take exactly the named tags and never read the tag list', async () => {
+    const before = fake.log.length;
+    const pull = await runKrill([
+      'pull',
+      `${fake.host}/library/alpine=3.19,3.20`,
+      '--dry-run',
+      '--json',
+      '--plain-http',
+    ]);
+    expect(pull.code, pull.stderr).toBe(0);
+    expect(JSON.parse(pull.stdout)).toEqual([`${fake.host}/library/alpine:3.19`, `${fake.host}/library/alpine:3.20`]);
+    const sync = await runKrill([
+      'sync',
+      `${fake.host}/library/alpine=3.21`,
+      '--to',
+      `${registry.host}/mirror`,
+      '--plain-http',
+      '--json',
+    ]);
+    expect(sync.code, sync.stderr).toBe(0);
+    expect(JSON.parse(sync.stdout).map((o: { tag: string }) => o.tag)).toEqual(['3.21']);
+    expect(fake.log.slice(before).filter((r) => r.path.includes('/tags/list'))).toEqual([]);
+  });
+});
+
+describe('--plan-out', () => {
+  it('saves the plan and exits 0 without asking or applying; with --yes it saves and applies', async () => {
+    const env = isolatedEnv();
+    const planPath = join(env.HOME!, 'plan.json');
+    const before = await new Pusher(registry).tags('apps/api');
+    const saved = await runKrill(['rm', `${registry.host}/apps/api:1.0.0`, '--plan-out', planPath], { env });
+    expect(saved.code, saved.stderr).toBe(0);
+    expect(saved.stderr).toMatch(/plan saved to .*plan\.json; apply it with: krill apply/);
+    expect(await new Pusher(registry).tags('apps/api')).toEqual(before);
+    const applied = await runKrill(['rm', `${registry.host}/apps/api:1.0.0`, '--plan-out', planPath, '--yes'], { env });
+    expect(applied.code, applied.stderr).toBe(0);
+    expect(await new Pusher(registry).tags('apps/api')).not.toContain('1.0.0');
+  });
+});
+
+describe('a docker config.json that docker tolerates does not stop krill', () => {
+  it.each([
+    ['empty', ''],
+    ['a newline only', '\n'],
+    ['whitespace', '  \n\t\n'],
+    ['{}', '{}'],
+  ])('%s', async (_name, text) => {
+    const env = isolatedEnv();
+    mkdirSync(env.DOCKER_CONFIG!, { recursive: true });
+    writeFileSync(join(env.DOCKER_CONFIG!, 'config.json'), text);
+    const res = await runKrill(['tags', `${registry.host}/apps/api`, '--no-details'], { env });
+    expect(res.code, res.stderr).toBe(0);
+  });
+
+  it('config.json being a directory (an optional secret mount)', async () => {
+    const env = isolatedEnv();
+    mkdirSync(join(env.DOCKER_CONFIG!, 'config.json'), { recursive: true });
+    const res = await runKrill(['tags', `${registry.host}/apps/api`, '--no-details'], { env });
+    expect(res.code, res.stderr).toBe(0);
+  });
+});
+
+describe('policy files', () => {
+  const policy = (text: string) => {
+    const env = isolatedEnv();
+    const path = join(env.HOME!, 'policy.yaml');
+    writeFileSync(path, text);
+    return { env, path };
+  };
+
+  it('the command line and the policy file naming different registries is an error naming both', async () => {
+    const { env, path } = policy(`version: 1\nregistry: prod.example.com\ndefaults: {keep: 3}\n`);
+    const res = await runKrill(['-r', registry.host, 'cleanup', '-f', path, '--dry-run'], { env });
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/names registry prod\.example\.com but the command line names 127\.0\.0\.1:\d+/);
+  });
+
+  it('a rule that matches no repository is a warning naming the file and line; --strict makes it exit 2', async () => {
+    const { env, path } = policy(
+      `version: 1\nregistry: ${registry.host}\nrules:\n  - repos: "apps/*"\n    keep: 100\n  - repos: "appz/*"\n    keep: 1\n`,
+    );
+    const warned = await runKrill(['cleanup', '-f', path, '--dry-run'], { env });
+    expect(warned.code, warned.stderr).toBe(0);
+    expect(warned.stderr).toMatch(/policy\.yaml:6: the rule for repos "appz\/\*" matches no repository/);
+    const strict = await runKrill(['cleanup', '-f', path, '--dry-run', '--strict'], { env });
+    expect(strict.code).toBe(2);
+  });
+});
