@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { parseDuration } from '../duration.js';
-import { AuthError, JournalError, KrillError, TlsError } from '../errors.js';
+import { AbortedError, AuthError, JournalError, KrillError, TlsError } from '../errors.js';
 import { escapeControl } from '../text.js';
 import type { CliContext, GlobalOptions, Io } from './context.js';
 
@@ -65,13 +65,16 @@ export function buildProgram(
       writeOut: (text) => io.out(text),
       writeErr: (text) => io.err(text),
       // One line: commander puts "(Did you mean …?)" on a line of its own.
-      outputError: (text, write) =>
-        write(
-          `krill: ${text
-            .replace(/^error: /, '')
-            .trim()
-            .replace(/\s*\n\s*/g, ' ')} (see krill --help)\n`,
-        ),
+      outputError: (text, write) => {
+        const line = text
+          .replace(/^error: /, '')
+          .trim()
+          .replace(/\s*\n\s*/g, ' ');
+        // `--exclude -rc`: commander takes -rc for an option. Say how to pass such a value.
+        const missing = /^option '(--[a-z-]+)[^']*' argument missing$/.exec(line);
+        const hint = missing ? `; a value starting with - needs the = form: ${missing[1]}=-VALUE` : '';
+        write(`krill: ${line}${hint} (see krill --help)\n`);
+      },
     })
     .description('List, inspect and clean up images in Docker Registry v2 / OCI registries.')
     .helpOption('-h, --help', 'show help')
@@ -104,6 +107,7 @@ export function buildProgram(
 
   program
     .command('repos')
+    .alias('catalog')
     .description('list the repositories of a registry (the catalog), sorted')
     .argument('[registry]', 'registry host[:port] or URL (default: --registry)')
     .addHelpText('after', '\nExamples:\n  $ krill repos registry.example.com\n  $ krill repos localhost:5000 --json\n')
@@ -113,9 +117,14 @@ export function buildProgram(
 
   program
     .command('tags')
+    .alias('ls')
     .description('list the tags of a repository with digest, created date, size and platforms, newest first')
     .argument('<repository>', 'REPO or HOST/REPO')
-    .addOption(new Option('--limit <n>', 'show at most N tags (the newest; with --no-details, the first N by name)').argParser(parseIntegerOption('--limit', 1, 1_000_000)))
+    .addOption(
+      new Option('--limit <n>', 'show at most N tags (the newest; with --no-details, the first N by name)').argParser(
+        parseIntegerOption('--limit', 1, 1_000_000),
+      ),
+    )
     .option('--no-details', 'tag names only, sorted (one request per page: the fast path)')
     .option('--filter <regex>', 'only tags matching this JavaScript regex')
     .option('--exclude <regex>', 'leave out tags matching this JavaScript regex')
@@ -154,6 +163,7 @@ export function buildProgram(
   deletionOptions(
     program
       .command('rm')
+      .alias('delete')
       .description('remove tags or manifests safely: a digest shared with a tag that stays is only untagged')
       .argument('<reference...>', 'REPO:TAG (remove the tag) or REPO@DIGEST (delete the manifest and its tags)')
       .option('--force', 'delete a manifest even though a remaining index references it'),
@@ -226,6 +236,7 @@ Examples:
 
   program
     .command('copy')
+    .alias('cp')
     .description('copy an image between registries or repositories, keeping its digest')
     .argument('<source>', 'HOST/REPO[:TAG|@DIGEST] (with --all-tags: HOST/REPO)')
     .argument('<destination>', 'HOST/REPO[:TAG] (default tag: the source tag)')
@@ -349,10 +360,16 @@ function defaultIo(): Io {
       return Buffer.concat(chunks).toString('utf8');
     },
     prompt: async (question) => {
-      const { createInterface } = await import('node:readline/promises');
+      const { createInterface } = await import('node:readline');
       const rl = createInterface({ input: process.stdin, output: process.stderr });
       try {
-        return await rl.question(question);
+        return await new Promise<string>((resolve, reject) => {
+          // Ctrl-C at the prompt: readline swallows the signal, so it ends the run here (exit 130).
+          rl.on('SIGINT', () => reject(new AbortedError('cancelled; nothing was changed')));
+          // Ctrl-D (end of input) is "no".
+          rl.on('close', () => resolve(''));
+          rl.question(question, resolve);
+        });
       } finally {
         rl.close();
       }
@@ -384,6 +401,13 @@ export async function runCli(
     io.out(`${version()}\n`);
     return 0;
   }
+  if (argv[0] === 'version' && argv.length <= 2 && (argv[1] === undefined || argv[1] === '--json')) {
+    const info = { version: version(), node: process.version, platform: `${process.platform}/${process.arch}` };
+    io.out(
+      argv[1] ? `${JSON.stringify(info, null, 2)}\n` : `krill ${info.version} (node ${info.node}, ${info.platform})\n`,
+    );
+    return 0;
+  }
   let context: CliContext | undefined;
   let verbose = false;
   const program = buildProgram(async (cmd, load, args) => {
@@ -395,6 +419,16 @@ export async function runCli(
     context = new CliContext(options, io, signal, interruption);
     await module.execute(context, args, options);
   }, io);
+  // No command: the help, on stdout, and exit 2 (a script that forgot its command must fail).
+  if (argv.length === 0) {
+    io.out(program.helpInformation());
+    return 2;
+  }
+  const known = program.commands.flatMap((c) => [c.name(), ...c.aliases()]);
+  if (argv[0] === 'help' && argv[1] !== undefined && !known.includes(argv[1])) {
+    io.err(`krill: unknown command '${argv[1]}' (see krill --help)\n`);
+    return 2;
+  }
   try {
     await program.parseAsync(argv, { from: 'user' });
     return 0;

@@ -155,6 +155,20 @@ export class RegistryClient {
       }
       return base;
     };
+    if (this.address.scheme === 'https') {
+      try {
+        return await tryScheme('https');
+      } catch (error) {
+        // docker's "server gave HTTP response to HTTPS client", said with the way out.
+        if (error instanceof NetworkError && isNoTlsError(error.cause)) {
+          throw new NetworkError(
+            `${this.host} answered plain HTTP on its HTTPS port: pass --plain-http or use http://${this.host}`,
+            { cause: error },
+          );
+        }
+        throw error;
+      }
+    }
     if (this.address.scheme !== 'auto') return tryScheme(this.address.scheme);
     try {
       return await tryScheme('https');
@@ -229,6 +243,15 @@ export class RegistryClient {
     const first = errors[0];
     const what = first ? ` ${first.code}${first.message ? ` (${first.message})` : ''}` : '';
     let message = `${this.host}: ${options.method} ${url.pathname} answered HTTP ${res.status}${what}`;
+    // The two "not found"s people meet first, in words (the request stays available with --verbose).
+    const target = /^\/v2\/(.+)\/(manifests|tags)\/([^/]+)$/.exec(url.pathname);
+    if (res.status === 404 && target && errors.some((e) => e.code === 'NAME_UNKNOWN')) {
+      message = `repository ${target[1]} does not exist on ${this.host}`;
+    } else if (res.status === 404 && target?.[2] === 'manifests' && errors.some((e) => e.code === 'MANIFEST_UNKNOWN')) {
+      message = target[3]!.includes(':')
+        ? `${target[1]} has no manifest ${target[3]}`
+        : `${target[1]} has no tag ${target[3]}`;
+    }
     if (res.status === 403)
       message += ` (check that the account has permission for ${options.scope.split(':').slice(1).join(' ')})`;
     if (res.status === 429) message += ' (rate limited: wait and try again, or log in for a higher limit)';

@@ -114,3 +114,73 @@ describe('policy files', () => {
     expect(strict.code).toBe(2);
   });
 });
+
+describe('messages and conventions', () => {
+  it('aliases: ls, catalog, delete, cp', async () => {
+    const ls = await runKrill(['ls', `${registry.host}/apps/api`, '--no-details']);
+    expect(ls.code, ls.stderr).toBe(0);
+    const catalog = await runKrill(['catalog', registry.host]);
+    expect(catalog.stdout).toContain('apps/api');
+    const del = await runKrill(['delete', `${registry.host}/apps/api:nope`, '--yes']);
+    expect(del.stderr).toMatch(/has no tag nope/);
+    const cp = await runKrill(['cp', '--help']);
+    expect(cp.stdout).toMatch(/Usage: krill copy/);
+  });
+
+  it('no command prints the help on stdout and exits 2; help of an unknown command exits 2', async () => {
+    const none = await runKrill([]);
+    expect(none.code).toBe(2);
+    expect(none.stdout).toMatch(/^Usage: krill/);
+    const nope = await runKrill(['help', 'nope']);
+    expect(nope.code).toBe(2);
+    expect(nope.stderr).toMatch(/unknown command 'nope'/);
+  });
+
+  it('krill version (and --json) tells the version, Node and platform', async () => {
+    const res = await runKrill(['version', '--json']);
+    expect(JSON.parse(res.stdout)).toEqual({
+      version: expect.stringMatching(/^\d+\.\d+\.\d+/),
+      node: process.version,
+      platform: `${process.platform}/${process.arch}`,
+    });
+  });
+
+  it('an option value starting with - gets a message naming the = form', async () => {
+    const res = await runKrill(['tags', `${registry.host}/apps/api`, '--exclude', '-rc']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/a value starting with - needs the = form: --exclude=-VALUE/);
+  });
+
+  it('a registry answering plain HTTP on https:// says to use --plain-http', async () => {
+    const res = await runKrill(['tags', 'apps/api', '-r', `https://${registry.host}`]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/answered plain HTTP on its HTTPS port: pass --plain-http or use http:\/\//);
+  });
+
+  it('Ctrl-C at the confirmation prompt: "cancelled; nothing was changed", exit 130; end of input is "no"', async () => {
+    const { runCli } = await import('../../src/cli/main.js');
+    const { AbortedError } = await import('../../src/errors.js');
+    const run = async (prompt: () => Promise<string>) => {
+      let err = '';
+      const code = await runCli(['rm', `${registry.host}/apps/api:1.1.0`], {
+        out: () => {},
+        err: (t) => void (err += t),
+        readStdin: async () => '',
+        prompt,
+        stdoutIsTty: true,
+        stderrIsTty: true,
+        stdinIsTty: true,
+        env: isolatedEnv(),
+      });
+      return { code, err };
+    };
+    const interrupted = await run(async () => {
+      throw new AbortedError('cancelled; nothing was changed');
+    });
+    expect(interrupted).toEqual({ code: 130, err: 'krill: cancelled; nothing was changed\n' });
+    const eof = await run(async () => '');
+    expect(eof.code).toBe(0);
+    expect(eof.err).toMatch(/cancelled; nothing was changed/);
+    expect(await new Pusher(registry).tags('apps/api')).toContain('1.1.0');
+  });
+});
