@@ -348,6 +348,27 @@ export class Krill {
     return { name, fetched, reader };
   }
 
+  /** The digest a reference resolves to (`crane digest`): one HEAD, or the platform's entry. */
+  async digest(reference: string, options: { platform?: string } = {}): Promise<string> {
+    if (options.platform !== undefined) return (await this.manifest(reference, options)).fetched.digest;
+    const ref = this.parseReference(reference);
+    const client = await this.client(ref.registry);
+    return (await client.headManifest(ref.repository, ref.digest ?? ref.tag ?? 'latest')).digest;
+  }
+
+  /** The image config blob exactly as stored (`crane config`); an index needs `platform`. */
+  async config(reference: string, options: { platform?: string } = {}): Promise<Buffer> {
+    const ref = this.parseReference(reference);
+    const { name, fetched } = await this.manifest(reference, options);
+    const m = fetched.manifest;
+    if (m.kind !== 'image') {
+      throw new UsageError(
+        `${name} is a multi-platform index: pass --platform to choose the image whose config to show`,
+      );
+    }
+    return (await this.client(ref.registry)).getBlob(ref.repository, m.config.digest);
+  }
+
   /** What `krill inspect --json` shows. */
   async inspect(reference: string, options: { platform?: string } = {}): Promise<ImageInspection> {
     const { name, fetched, reader } = await this.manifest(reference, options);

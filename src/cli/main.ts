@@ -141,6 +141,7 @@ export function buildProgram(
     .argument('<reference>', 'REPO[:TAG|@DIGEST] or HOST/REPO[:TAG|@DIGEST]')
     .option('--platform <os/arch[/variant]>', 'for a multi-arch image, inspect this platform')
     .option('--raw', 'print the manifest exactly as the registry served it')
+    .option('--config', 'print the image config exactly as stored (like crane config)')
     .addHelpText(
       'after',
       '\nExamples:\n  $ krill inspect alpine:3.20\n  $ krill inspect alpine:3.20 --platform linux/arm64/v8\n  $ krill inspect localhost:5000/apps/web@sha256:… --raw | sha256sum\n',
@@ -189,7 +190,10 @@ export function buildProgram(
       .option('--delete-regex <regex>', 'only tags matching are candidates (repeatable)', collect)
       .option('--keep-regex <regex>', 'tags matching are always kept (repeatable)', collect)
       .option('--no-protect-latest', 'let the tag "latest" be deleted')
-      .option('--older-than <duration>', 'only delete images created before now minus this (30d, 12h, 2w)')
+      .option(
+        '--older-than <duration|date>',
+        'only delete images created before now minus this (30d, 12h, 2w), or before a date (2024-03-01)',
+      )
       .option('--semver <range>', "only semver tags in this range are candidates, e.g. '<1.4'")
       .addOption(new Option('--version <range>', 'deprecated: use --semver').hideHelp())
       .addOption(
@@ -329,6 +333,19 @@ Examples:
       '\nA tag is restored only when it is absent or still points where the journal left it; a tag pushed\nagain since is skipped and reported (--force overwrites it).\n\nExamples:\n  $ krill undo ~/.local/state/krill/journals/2026-11-23T06-00-00-000Z-registry.example.com.jsonl --yes\n',
     )
     .action((...args: unknown[]) => run(args.at(-1) as Command, () => import('./commands/undo.js'), args.slice(0, -2)));
+
+  program
+    .command('digest')
+    .description('print the digest a reference resolves to (like crane digest)')
+    .argument('<reference>', 'REPO[:TAG] or HOST/REPO[:TAG]')
+    .option('--platform <os/arch[/variant]>', 'the digest of this platform of a multi-arch image')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ krill digest alpine:3.20\n  $ krill digest registry.example.com/apps/web:1.2.0 --platform linux/arm64\n',
+    )
+    .action((...args: unknown[]) =>
+      run(args.at(-1) as Command, () => import('./commands/digest.js'), args.slice(0, -2)),
+    );
 
   program
     .command('policy')

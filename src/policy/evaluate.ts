@@ -91,7 +91,7 @@ export function evaluateRules(snapshot: RepositorySnapshot, rules: Rules, now: n
     image.order = rules.sort === 'semver' ? highestVersion(image.tags) : image.created;
   }
   images.sort(compareImages);
-  const cutoff = rules.olderThan ? now - rules.olderThan.ms : undefined;
+  const cutoff = rules.olderThan ? (rules.olderThan.before ?? now - rules.olderThan.ms) : undefined;
   const boundary = rules.keep > 0 ? images[Math.min(rules.keep, images.length) - 1] : undefined;
   const newest = rules.sort === 'semver' ? `highest ${rules.keep} versions` : `newest ${rules.keep}`;
   images.forEach((image, index) => {
@@ -112,10 +112,16 @@ export function evaluateRules(snapshot: RepositorySnapshot, rules: Rules, now: n
     } else if (cutoff !== undefined && image.created === null) {
       reason = 'created date unknown';
     } else if (cutoff !== undefined && Date.parse(image.created!) >= cutoff) {
-      reason = `newer than ${rules.olderThan!.text}`;
+      reason =
+        rules.olderThan!.before !== undefined
+          ? `created since ${rules.olderThan!.text}`
+          : `newer than ${rules.olderThan!.text}`;
     } else {
       action = 'delete';
-      reason = rules.olderThan ? `older than ${rules.olderThan.text}` : `not among the ${newest}`;
+      const before = rules.olderThan?.before !== undefined;
+      reason = rules.olderThan
+        ? `${before ? 'created before' : 'older than'} ${rules.olderThan.text}`
+        : `not among the ${newest}`;
     }
     for (const tag of image.tags) decisions.push({ tag, digest: image.digest, action, reason });
   });

@@ -13,7 +13,7 @@ export interface Rules {
   keepRegex: Pattern[];
   protectLatest: boolean;
   /** Only images created before now minus this are deleted. */
-  olderThan?: { ms: number; text: string };
+  olderThan?: { ms: number; text: string; before?: number };
   /** Only tags that are semantic versions inside this range are candidates. */
   version?: { range: semver.Range; text: string };
   /** What "newest" means for --keep: the `created` date (default) or the highest semantic version. */
@@ -35,6 +35,22 @@ export const DEFAULT_KEEP = 3;
 const MAX_KEEP = 100_000;
 
 export { parseDuration } from '../duration.js';
+
+/**
+ * `--older-than` also takes a point in time, as cleanreg's `-s` does: `YYYYMMDD`, `YYYY-MM-DD`,
+ * `YYYY-MM-DDThh:mm:ss`, or ISO 8601 with a zone. Without a zone the time is UTC.
+ */
+export function parseAbsoluteDate(text: string): number | undefined {
+  const compact = /^(\d{4})(\d{2})(\d{2})$/.exec(text);
+  const iso = compact ? `${compact[1]}-${compact[2]}-${compact[3]}` : text;
+  const match = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/.exec(iso);
+  if (!match) return undefined;
+  const zoned = match[4] !== undefined ? iso : match[1] !== undefined ? `${iso}Z` : `${iso}T00:00:00Z`;
+  const time = Date.parse(zoned);
+  if (Number.isNaN(time))
+    throw new UsageError(`invalid date "${text}": expected YYYY-MM-DD, YYYYMMDD or an ISO 8601 date-time`);
+  return time;
+}
 
 /** A compiled user regex. */
 export interface Pattern {
@@ -84,8 +100,12 @@ export function compileRules(input: RuleInput, where = ''): Rules {
       throw new UsageError(`${prefix}invalid sort "${input.sort}": expected date or semver`);
     rules.sort = input.sort;
   }
-  if (input.olderThan !== undefined)
-    rules.olderThan = { ms: parseDuration(input.olderThan, `${prefix}older-than`), text: input.olderThan.trim() };
+  if (input.olderThan !== undefined) {
+    const text = input.olderThan.trim();
+    const before = parseAbsoluteDate(text);
+    rules.olderThan =
+      before === undefined ? { ms: parseDuration(text, `${prefix}older-than`), text } : { ms: 0, text, before };
+  }
   if (input.version !== undefined) {
     const range = semver.validRange(input.version, { loose: false }) === null ? null : new semver.Range(input.version);
     if (!range)

@@ -108,7 +108,9 @@ describe('local engine (podman API service)', () => {
       ['v2', 'CHANGED'],
     ]);
     const single = await krill(['compare', `${registry.host}/apps/eng=nope`, '--json'], { env });
-    expect(JSON.parse(single.stdout)).toEqual([expect.objectContaining({ tag: 'nope', state: 'ASSUMED' })]);
+    expect(JSON.parse(single.stdout)).toEqual([
+      { repository: `${registry.host}/apps/eng`, tags: [expect.objectContaining({ tag: 'nope', state: 'ASSUMED' })] },
+    ]);
     const rows = all!.tags as Array<{
       tag: string;
       state: string;
@@ -138,7 +140,8 @@ describe('local engine (podman API service)', () => {
         env,
       });
       expect(res.code, res.stderr).toBe(0);
-      expect((JSON.parse(res.stdout) as Array<{ tag: string; state: string }>).map((r) => [r.tag, r.state])).toEqual([
+      const [result] = JSON.parse(res.stdout) as Array<{ tags: Array<{ tag: string; state: string }> }>;
+      expect(result!.tags.map((r) => [r.tag, r.state])).toEqual([
         ['extra', 'LOCAL-ONLY'],
         ['v1', 'PRESENT'],
         ['v2', 'CHANGED'],

@@ -184,3 +184,16 @@ describe('messages and conventions', () => {
     expect(await new Pusher(registry).tags('apps/api')).toContain('1.1.0');
   });
 });
+
+describe('crane-like reads', () => {
+  it('krill digest and inspect --config print what crane digest and crane config print', async () => {
+    const image = buildImage({ created: '2025-05-05T00:00:00Z', layers: ['digest test'], labels: { a: 'b' } });
+    await new Pusher(registry).push('apps/crane', image, 'v1');
+    const digest = await runKrill(['digest', `${registry.host}/apps/crane:v1`]);
+    expect(digest.stdout).toBe(`${image.digest}\n`);
+    const config = await runKrill(['inspect', `${registry.host}/apps/crane:v1`, '--config']);
+    expect(config.code, config.stderr).toBe(0);
+    const expected = image.blobs.find((b) => b.mediaType.includes('config'))!.bytes.toString();
+    expect(config.stdout).toBe(`${expected}\n`);
+  });
+});

@@ -279,3 +279,27 @@ describe('policy JSON Schema', () => {
     expect(JSON.parse(res.stdout)).toEqual(JSON.parse(JSON.stringify(POLICY_SCHEMA)));
   });
 });
+
+describe('--older-than with a date (cleanreg -s)', () => {
+  it('takes YYYYMMDD, YYYY-MM-DD, a date-time (UTC) and ISO with a zone', async () => {
+    const { parseAbsoluteDate } = await import('../../src/policy/rules.js');
+    const day = Date.parse('2024-03-01T00:00:00Z');
+    expect(parseAbsoluteDate('20240301')).toBe(day);
+    expect(parseAbsoluteDate('2024-03-01')).toBe(day);
+    expect(parseAbsoluteDate('2024-03-01T00:00:00')).toBe(day);
+    expect(parseAbsoluteDate('2024-03-01T01:00:00+01:00')).toBe(day);
+    expect(parseAbsoluteDate('30d')).toBeUndefined();
+    expect(() => parseAbsoluteDate('2024-13-45')).toThrow(/invalid date/);
+    const s = snapshot(
+      [image('a', '2024-02-01T00:00:00Z'), image('b', '2024-04-01T00:00:00Z')],
+      [
+        ['a', 'a'],
+        ['b', 'b'],
+      ],
+    );
+    const reasons = Object.fromEntries(
+      evaluateRules(s, compileRules({ olderThan: '2024-03-01' }), NOW).map((d) => [d.tag, d.reason]),
+    );
+    expect(reasons).toEqual({ a: 'created before 2024-03-01', b: 'created since 2024-03-01' });
+  });
+});

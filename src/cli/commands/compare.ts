@@ -16,8 +16,13 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
       ...(withRegistry !== undefined ? { with: withRegistry } : { local }),
     });
     if (ctx.options.json) {
+      // One shape whatever the number of specs: [{repository, tags: [{tag, state, digest, localId, created}]}].
       ctx.io.out(
-        `${JSON.stringify(results.length === 1 ? results[0]!.rows : results.map((r) => ({ repository: r.repository, tags: r.rows })), null, 2)}\n`,
+        `${JSON.stringify(
+          results.map((r) => ({ repository: r.repository, tags: r.rows })),
+          null,
+          2,
+        )}\n`,
       );
       return;
     }

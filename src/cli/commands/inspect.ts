@@ -6,12 +6,17 @@ import { formatBytes, formatDate, formatTable, indent } from '../render.js';
 interface InspectOptions {
   platform?: string;
   raw?: boolean;
+  config?: boolean;
 }
 
 export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
   const opts = options as InspectOptions;
   const reference = args[0] as string;
   const platform = opts.platform !== undefined ? { platform: opts.platform } : {};
+  if (opts.config) {
+    ctx.io.out(Buffer.concat([await ctx.krill.config(reference, platform), Buffer.from('\n')]));
+    return;
+  }
   if (opts.raw) {
     ctx.io.out((await ctx.krill.manifest(reference, platform)).fetched.bytes);
     return;
