@@ -193,7 +193,8 @@ describe('crane-like reads', () => {
     expect(digest.stdout).toBe(`${image.digest}\n`);
     const config = await runKrill(['inspect', `${registry.host}/apps/crane:v1`, '--config']);
     expect(config.code, config.stderr).toBe(0);
-    const expected = image.blobs.find((b) => b.mediaType.includes('config'))!.bytes.toString();
+    const configDigest = (JSON.parse(image.bytes.toString()) as { config: { digest: string } }).config.digest;
+    const expected = image.blobs.find((b) => b.digest === configDigest)!.bytes.toString();
     expect(config.stdout).toBe(`${expected}\n`);
   });
 });
