@@ -3,11 +3,11 @@ import { KrillError, UsageError } from '../errors.js';
 import { shortDigest } from '../manifest/manifest.js';
 import type { ApplyResult } from '../plan/apply.js';
 import { Journal, defaultJournalPath } from '../plan/journal.js';
-import type { Plan } from '../plan/plan.js';
+import type { Plan, PlannedTag } from '../plan/plan.js';
 import type { CliContext } from './context.js';
 import { startProgress } from './progress.js';
 import { SIGNATURE_TAG } from '../policy/evaluate.js';
-import { formatBytes, formatTable, indent } from './render.js';
+import { formatBytes, formatDate, formatTable, indent } from './render.js';
 import { escapeControl } from '../text.js';
 
 /** What rm, cleanup and apply share: showing a plan, asking, applying, reporting. */
@@ -17,6 +17,8 @@ export interface DeletionFlags {
   yes?: boolean;
   planOut?: string;
   journal?: string;
+  /** List every kept tag instead of a summary past ten per repository. */
+  showKept?: boolean;
 }
 
 export function planCounts(plan: Plan) {
@@ -46,39 +48,57 @@ export function planCounts(plan: Plan) {
   };
 }
 
+/** "newest 10: 10, protected: latest: 1" — why the kept tags are kept, counted. */
+function keptSummary(kept: PlannedTag[]): string {
+  const counts = new Map<string, number>();
+  for (const t of kept) counts.set(t.reason, (counts.get(t.reason) ?? 0) + 1);
+  return `${[...counts].map(([reason, n]) => `${reason}: ${n}`).join('; ')} (--show-kept lists them)`;
+}
+
 /** Signature tags carry a whole digest; the table shows them shortened (JSON keeps them whole). */
 function displayTag(tag: string): string {
   return SIGNATURE_TAG.test(tag) ? `${tag.slice(0, 19)}….${tag.split('.').at(-1)}` : tag;
 }
 
-export function renderPlan(plan: Plan, options: { showKept?: boolean } = {}): string {
+/** Kept tags listed one by one up to this many per repository; more are summarised (--show-kept lists them). */
+const KEPT_ROWS = 10;
+
+export function renderPlan(plan: Plan, options: { showKept?: boolean; allKept?: boolean } = {}): string {
   let out = '';
+  const when = (t: PlannedTag) => (t.created === undefined ? '-' : formatDate(t.created));
+  const size = (t: PlannedTag) => (t.size === undefined ? '-' : formatBytes(t.size));
   for (const repo of plan.repositories) {
     const rows: string[][] = [];
-    if (options.showKept !== false)
-      for (const t of repo.keep) rows.push(['keep', t.tag, shortDigest(t.digest), t.reason]);
-    for (const t of repo.delete)
-      rows.push([t.reason.includes('untag only') ? 'untag' : 'delete', t.tag, shortDigest(t.digest), t.reason]);
-    for (const a of repo.actions) {
-      if (a.kind === 'delete-manifest' && a.tags.length === 0)
-        rows.push([
-          'delete',
-          '-',
-          shortDigest(a.digest),
-          a.parent ? `platform manifest of deleted ${shortDigest(a.parent)}` : 'untagged manifest',
-        ]);
-      if (a.kind === 'remove-dangling') rows.push(['untag', a.tag, '-', 'dangling: listed, but its manifest is gone']);
+    if (options.showKept !== false) {
+      const listed = options.allKept || repo.keep.length <= KEPT_ROWS ? repo.keep : [];
+      for (const t of listed) rows.push(['keep', displayTag(t.tag), shortDigest(t.digest), when(t), size(t), t.reason]);
+      if (listed.length < repo.keep.length)
+        rows.push(['keep', `(${repo.keep.length} tags)`, '-', '-', '-', keptSummary(repo.keep)]);
     }
-    for (const tag of repo.dangling ?? [])
-      rows.push(['skip', tag, '-', 'dangling: listed, but its manifest is gone (krill rm removes it)']);
+    for (const t of repo.delete) {
+      rows.push([
+        t.reason.includes('untag only') ? 'untag' : 'delete',
+        displayTag(t.tag),
+        shortDigest(t.digest),
+        when(t),
+        size(t),
+        t.reason,
+      ]);
+    }
+    for (const a of repo.actions) {
+      if (a.kind === 'delete-manifest' && a.tags.length === 0) {
+        const why = a.parent ? `platform manifest of deleted ${shortDigest(a.parent)}` : 'untagged manifest';
+        rows.push(['delete', '-', shortDigest(a.digest), '-', '-', why]);
+      }
+      if (a.kind === 'remove-dangling')
+        rows.push(['untag', a.tag, '-', '-', '-', 'dangling: listed, but its manifest is gone']);
+    }
+    for (const tag of repo.dangling ?? []) {
+      rows.push(['skip', tag, '-', '-', '-', 'dangling: listed, but its manifest is gone (krill rm removes it)']);
+    }
     if (rows.length === 0) continue;
     out += `${plan.registry.host}/${repo.repository}\n`;
-    out += indent(
-      formatTable(
-        ['ACTION', 'TAG', 'DIGEST', 'REASON'],
-        rows.map(([action, tag, digest, reason]) => [action!, displayTag(tag!), digest!, reason!]),
-      ),
-    );
+    out += indent(formatTable(['ACTION', 'TAG', 'DIGEST', 'CREATED', 'SIZE', 'REASON'], rows));
   }
   const c = planCounts(plan);
   out += `Plan: delete ${c.deleteTags} tag${c.deleteTags === 1 ? '' : 's'} (${c.manifests} manifest${c.manifests === 1 ? '' : 's'}${c.platformManifests ? ` and ${c.platformManifests} platform manifest${c.platformManifests === 1 ? '' : 's'}` : ''}), untag ${c.untagTags}, keep ${c.keepTags}.\n`;
@@ -125,7 +145,7 @@ export async function executePlan(
   if (ctx.options.json && (flags.dryRun || counts.actions === 0)) {
     ctx.io.out(`${JSON.stringify({ ...plan, dryRun: flags.dryRun === true }, null, 2)}\n`);
   } else if (!ctx.options.json) {
-    ctx.io.out(renderPlan(plan, { showKept: ask.showKept ?? true }));
+    ctx.io.out(renderPlan(plan, { showKept: ask.showKept ?? true, allKept: flags.showKept === true }));
   }
   if (flags.planOut) ctx.io.err(`krill: plan saved to ${flags.planOut}; apply it with: krill apply ${flags.planOut}\n`);
   // Like `terraform plan -out`: saving the plan is the whole job unless --yes asks to apply it too.

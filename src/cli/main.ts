@@ -159,7 +159,8 @@ export function buildProgram(
         '--plan-out <file>',
         'save the plan as JSON and stop (apply it later with krill apply; with --yes, apply now too)',
       )
-      .option('--journal <file>', 'undo journal path (default: $XDG_STATE_HOME/krill/journals/…)');
+      .option('--journal <file>', 'undo journal path (default: $XDG_STATE_HOME/krill/journals/…)')
+      .option('--show-kept', 'list every kept tag (by default more than ten per repository are summarised)');
 
   deletionOptions(
     program

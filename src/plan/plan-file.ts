@@ -52,11 +52,14 @@ function tag(value: unknown, at: string): string {
 function plannedTags(value: unknown, at: string): PlannedTag[] {
   return array(value, at).map((item, i) => {
     const t = record(item, `${at}[${i}]`);
-    return {
+    const planned: PlannedTag = {
       tag: tag(t.tag, `${at}[${i}].tag`),
       digest: digest(t.digest, `${at}[${i}].digest`),
       reason: string(t.reason, `${at}[${i}].reason`),
     };
+    if (typeof t.created === 'string' || t.created === null) planned.created = t.created;
+    if (typeof t.size === 'number' && Number.isSafeInteger(t.size) && t.size >= 0) planned.size = t.size;
+    return planned;
   });
 }
 

@@ -26,6 +26,9 @@ export interface PlannedTag {
   tag: string;
   digest: string;
   reason: string;
+  /** The image's created date and size, so a reason like "not among the newest 10" can be checked. */
+  created?: string | null;
+  size?: number;
 }
 
 export interface RepositoryPlan {
@@ -153,17 +156,21 @@ export function buildRepositoryPlan(
 
   const keep: PlannedTag[] = [];
   const del: PlannedTag[] = [];
+  const facts = (digest: string) => ({
+    created: snapshot.manifests[digest]?.created ?? null,
+    size: imageSize(snapshot, digest),
+  });
   const actions: PlanAction[] = [];
   for (const { tag, digest } of [...snapshot.tags].sort((a, b) => (a.tag < b.tag ? -1 : 1))) {
     const d = decided.get(tag) ?? { tag, digest, action: 'keep' as const, reason: 'not requested' };
     if (d.action === 'keep') {
-      keep.push({ tag, digest, reason: d.reason });
+      keep.push({ tag, digest, reason: d.reason, ...facts(digest) });
     } else if (going.has(digest)) {
-      del.push({ tag, digest, reason: d.reason });
+      del.push({ tag, digest, reason: d.reason, ...facts(digest) });
     } else {
       const siblings = (tagsByDigest.get(digest) ?? []).filter((t) => decided.get(t)?.action !== 'delete');
       const why = siblings.length > 0 ? `digest shared with ${siblings.join(', ')}` : `used by a kept index`;
-      del.push({ tag, digest, reason: `${d.reason}; untag only: ${why}` });
+      del.push({ tag, digest, reason: `${d.reason}; untag only: ${why}`, ...facts(digest) });
       actions.push({ kind: 'untag', tag, digest });
     }
   }
@@ -182,6 +189,17 @@ export function buildRepositoryPlan(
   for (const tag of removeDangling) actions.push({ kind: 'remove-dangling', tag });
   const dangling = (snapshot.dangling ?? []).filter((t) => !removeDangling.has(t));
   return { repository: snapshot.repository, keep, delete: del, actions, ...(dangling.length > 0 ? { dangling } : {}) };
+}
+
+/** Bytes of the distinct blobs an image (or every platform of an index) references. */
+function imageSize(snapshot: RepositorySnapshot, digest: string): number {
+  const sizes = new Map<string, number>();
+  for (const reached of closure(snapshot, [digest])) {
+    for (const b of snapshot.manifests[reached]?.blobs ?? []) sizes.set(b.digest, b.size);
+  }
+  let total = 0;
+  for (const size of sizes.values()) total += size;
+  return total;
 }
 
 /** Digests a repository plan deletes by digest. */

@@ -198,3 +198,24 @@ describe('crane-like reads', () => {
     expect(config.stdout).toBe(`${expected}\n`);
   });
 });
+
+describe('cleanup plans a person can check', () => {
+  it('rows show CREATED and SIZE; more than ten kept tags are summarised unless --show-kept', async () => {
+    const pusher = new Pusher(registry);
+    for (let i = 1; i <= 13; i++) {
+      const day = String(i).padStart(2, '0');
+      await pusher.push(
+        'apps/many',
+        buildImage({ created: `2025-01-${day}T00:00:00Z`, layers: [`many ${i}`] }),
+        `v${i}`,
+      );
+    }
+    const plan = await runKrill(['cleanup', `${registry.host}/apps/many`, '--keep', '12', '--dry-run']);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toMatch(/ACTION\s+TAG\s+DIGEST\s+CREATED\s+SIZE\s+REASON/);
+    expect(plan.stdout).toMatch(/delete\s+v1\s+sha256:\w{12}\s+2025-01-01T00:00:00Z\s+\d+ B\s+not among the newest 12/);
+    expect(plan.stdout).toMatch(/keep\s+\(12 tags\).*newest 12: 12 \(--show-kept lists them\)/);
+    const all = await runKrill(['cleanup', `${registry.host}/apps/many`, '--keep', '12', '--dry-run', '--show-kept']);
+    expect(all.stdout.match(/^\s+keep\s+v\d+/gm)).toHaveLength(12);
+  });
+});
