@@ -26,6 +26,7 @@ export interface GlobalOptions {
   timeout: number;
   json?: boolean;
   verbose?: boolean;
+  quiet?: boolean;
   color: boolean;
   cache: boolean;
 }

@@ -120,9 +120,14 @@ export async function confirm(ctx: CliContext, question: string, yes: boolean | 
   return /^y(es)?$/i.test(answer.trim());
 }
 
-const GC_HINT = `Nothing is freed until the registry's garbage collector runs (with the registry stopped or read-only):
-  docker-registry garbage-collect /etc/docker/registry/config.yml
-Do not add --delete-untagged on distribution 2.8: it also deletes the platform manifests of multi-arch images (distribution#3178).`;
+/**
+ * One line: nothing is freed until the collector runs. `registry garbage-collect` is the upstream
+ * binary's name (Debian's is `docker-registry`, README); on 2.8 never with --delete-untagged
+ * (distribution#3178). Not shown for hosted registries that collect on their own, nor with --quiet.
+ */
+const GC_HINT =
+  'Space is freed when the registry garbage-collects: registry garbage-collect CONFIG (without --delete-untagged on distribution 2.8).';
+const SELF_COLLECTING = /(^|\.)(docker\.io|ghcr\.io|gitlab\.com|quay\.io|amazonaws\.com|azurecr\.io|pkg\.dev|gcr\.io)$/;
 
 /** Shows the plan, saves it, asks, applies and reports. Nothing to do is success. */
 export async function executePlan(
@@ -214,7 +219,8 @@ function reportResult(
       `Deleted ${count('deleted')}, untagged ${count('untagged')}, already gone ${count('already-gone')}, skipped ${count('skipped')}, failed ${count('failed')}.\n`,
     );
     if (journalPath) ctx.io.out(`Undo (until garbage collection): krill undo ${journalPath}\n`);
-    ctx.io.out(`${GC_HINT}\n`);
+    const host = plan.registry.host.replace(/:\d+$/, '');
+    if (!ctx.options.quiet && !SELF_COLLECTING.test(host)) ctx.io.out(`${GC_HINT}\n`);
   }
   if (failed.length > 0) {
     const retry = planFile ? `krill apply ${planFile} retries them` : 'rerun the same command to retry them';

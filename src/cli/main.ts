@@ -102,6 +102,7 @@ export function buildProgram(
     )
     .option('--json', 'machine-readable JSON on stdout')
     .option('-v, --verbose', 'log each request on stderr (credentials redacted)')
+    .option('-q, --quiet', 'no notes (e.g. the garbage-collection hint); warnings and errors still show')
     .option('--no-color', 'no colors (also NO_COLOR)')
     .option('--no-cache', 'bypass the on-disk manifest cache');
 
@@ -126,9 +127,16 @@ export function buildProgram(
       ),
     )
     .option('--no-details', 'tag names only, sorted (one request per page: the fast path)')
-    .option('--filter <regex>', 'only tags matching this JavaScript regex')
-    .option('--exclude <regex>', 'leave out tags matching this JavaScript regex')
+    .option('--filter <regex>', 'only tags matching this regex (RE2 syntax)')
+    .option('--exclude <regex>', 'leave out tags matching this regex (RE2 syntax)')
     .option('--no-trunc', 'show full digests in the table')
+    .addOption(
+      new Option(
+        '-o, --output <format>',
+        'table (fits 80 columns), wide (every platform), name (one reference per line)',
+      ).choices(['table', 'wide', 'name']),
+    )
+    .option('--no-headers', 'no header row in the table')
     .addHelpText(
       'after',
       '\nExamples:\n  $ krill tags alpine --limit 5\n  $ krill tags localhost:5000/apps/web --filter "^v1\\." --json\n  $ krill tags -r registry.example.com apps/web --no-details\n',

@@ -219,3 +219,17 @@ describe('cleanup plans a person can check', () => {
     expect(all.stdout.match(/^\s+keep\s+v\d+/gm)).toHaveLength(12);
   });
 });
+
+describe('notes', () => {
+  it('the garbage-collection hint is one line, and -q silences it', async () => {
+    const pusher = new Pusher(registry);
+    await pusher.push('apps/notes', buildImage({ layers: ['note a'] }), 'a', 'b');
+    const loud = await runKrill(['rm', `${registry.host}/apps/notes:a`, '--yes']);
+    expect(loud.stdout.split('\n').filter((l) => l.includes('garbage-collect'))).toEqual([
+      'Space is freed when the registry garbage-collects: registry garbage-collect CONFIG (without --delete-untagged on distribution 2.8).',
+    ]);
+    const quiet = await runKrill(['-q', 'rm', `${registry.host}/apps/notes:b`, '--yes']);
+    expect(quiet.code, quiet.stderr).toBe(0);
+    expect(quiet.stdout).not.toContain('garbage-collect');
+  });
+});

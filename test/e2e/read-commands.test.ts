@@ -96,6 +96,13 @@ describe('krill tags', () => {
     const short = web.images.v11!.digest.slice(0, 19);
     expect(lines.filter((l) => l.includes(short)).map((l) => l.split(/\s+/)[0])).toEqual(['1.1.0', 'stable']);
     expect(lines.find((l) => l.startsWith('1.0.0'))).toMatch(/2024-01-01T10:00:00Z\s+\d+ B\s+linux\/amd64$/);
+    // 80 columns: the first platform and a count; -o wide lists them all; -o name and --no-headers for scripts.
+    expect(lines.find((l) => l.startsWith('3.0.0'))).toMatch(/linux\/amd64 \+1$/);
+    expect(lines.every((l) => l.length <= 80)).toBe(true);
+    const wide = await krill(['tags', `${registry.host}/${web.repository}`, '-o', 'wide', '--no-headers']);
+    expect(wide.stdout.split('\n')[0]).toMatch(/^3\.0\.0 .*linux\/amd64,linux\/arm64\/v8$/);
+    const names = await krill(['tags', `${registry.host}/${web.repository}`, '-o', 'name', '--limit', '2']);
+    expect(names.stdout).toBe(`${registry.host}/${web.repository}:3.0.0\n${registry.host}/${web.repository}:2.0.0\n`);
     const full = await krill(['tags', `${registry.host}/${web.repository}`, '--no-trunc']);
     expect(full.stdout).toContain(web.images.v11!.digest);
   });

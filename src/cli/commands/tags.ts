@@ -8,6 +8,8 @@ interface TagsOptions {
   filter?: string;
   exclude?: string;
   trunc: boolean;
+  output?: 'table' | 'wide' | 'name';
+  headers: boolean;
 }
 
 export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
@@ -36,23 +38,32 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
     ctx.io.out(`${JSON.stringify(rows, null, 2)}\n`);
     return;
   }
+  const ref = ctx.parseRepository(repository);
   if (rows.length === 0) {
-    const ref = ctx.parseRepository(repository);
     ctx.io.err(
       `krill: ${ref.registry.host}/${ref.repository} has no tags${opts.filter || opts.exclude ? ' matching the filters' : ''}\n`,
     );
     return;
   }
+  if (opts.output === 'name') {
+    ctx.io.out(rows.map((r) => `${ref.registry.host}/${ref.repository}:${r.tag}\n`).join(''));
+    return;
+  }
+  const wide = opts.output === 'wide';
   const table = rows.map((r) => {
     if (r.dangling) return [r.tag, '-', '-', '-', 'dangling: listed, manifest gone (krill rm removes it)'];
-    const platforms = (r.platforms.join(',') || '-') + (r.missing ? ` (damaged: ${r.missing.length} missing)` : '');
+    // 80 columns by default: the first platform and how many more; -o wide lists them all.
+    const shown =
+      wide || r.platforms.length <= 1 ? r.platforms.join(',') : `${r.platforms[0]} +${r.platforms.length - 1}`;
+    const platforms = (shown || '-') + (r.missing ? ` (damaged: ${r.missing.length} missing)` : '');
     return [
       r.tag,
-      opts.trunc ? shortDigest(r.digest!) : r.digest!,
+      opts.trunc && !wide ? shortDigest(r.digest!) : r.digest!,
       formatDate(r.created),
       formatBytes(r.size),
       platforms,
     ];
   });
-  ctx.io.out(formatTable(['TAG', 'DIGEST', 'CREATED', 'SIZE', 'PLATFORMS'], table, { header: ctx.style.header }));
+  const text = formatTable(['TAG', 'DIGEST', 'CREATED', 'SIZE', 'PLATFORMS'], table, { header: ctx.style.header });
+  ctx.io.out(opts.headers ? text : text.slice(text.indexOf('\n') + 1));
 }
