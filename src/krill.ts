@@ -425,9 +425,25 @@ export class Krill {
     const now = Date.now();
     const plans: RepositoryPlan[] = targets.map((repository) => {
       const snapshot = snapshots.get(repository)!;
-      return buildRepositoryPlan(snapshot, evaluateRules(snapshot, rulesOf(repository)!, now));
+      const rules = rulesOf(repository)!;
+      this.#noteUnmatched(snapshot, rules);
+      return buildRepositoryPlan(snapshot, evaluateRules(snapshot, rules, now));
     });
     return makePlan(registry, plans, [...snapshots.values()], catalog !== undefined);
+  }
+
+  /** A regex that matches no tag of a repository is worth a note under --verbose (a typo?). */
+  #noteUnmatched(snapshot: RepositorySnapshot, rules: Rules): void {
+    if (!this.logger.debugEnabled) return;
+    for (const [flag, patterns] of [
+      ['--delete-regex', rules.deleteRegex],
+      ['--keep-regex', rules.keepRegex],
+    ] as const) {
+      for (const p of patterns) {
+        if (!snapshot.tags.some((t) => p.test(t.tag)))
+          this.logger.debug(`${snapshot.repository}: ${flag} ${p.source} matches no tag`);
+      }
+    }
   }
 
   /** A rule that matches nothing is almost always a typo: one wrong glob must not go unnoticed. */

@@ -1,4 +1,12 @@
-import { AbortedError, AuthError, JournalError, UnsupportedError, isAbortError, isNotFound } from '../errors.js';
+import {
+  AbortedError,
+  AuthError,
+  JournalError,
+  NetworkError,
+  UnsupportedError,
+  isAbortError,
+  isNotFound,
+} from '../errors.js';
 import { mapConcurrent } from '../http/limiter.js';
 import { isIndexMediaType } from '../manifest/media-types.js';
 import type { FetchedManifest } from '../registry/client.js';
@@ -46,6 +54,12 @@ export interface ApplyOptions {
 function isFatal(error: unknown): boolean {
   return isAbortError(error) || error instanceof UnsupportedError || error instanceof JournalError;
 }
+
+/**
+ * A registry that went away mid-run: after this many connection failures in a row (each already
+ * retried by the transport), stop with one line instead of one failure line per remaining action.
+ */
+const MAX_CONSECUTIVE_NETWORK_FAILURES = 5;
 
 /** Nested indexes deeper than this are not followed (OCI images nest one or two levels). */
 const MAX_INDEX_DEPTH = 8;
@@ -122,6 +136,8 @@ class RepositoryApply {
     private readonly untagger: Untagger,
     private readonly options: ApplyOptions,
     private readonly tick: () => void,
+    /** Connection failures in a row, shared by every repository of the run. */
+    private readonly network: { failures: number },
   ) {}
 
   #outcome(status: ApplyOutcome['status'], digest: string, tags: string[], detail?: string): void {
@@ -221,6 +237,7 @@ class RepositoryApply {
         this.#outcome('untagged', '', tags, 'removed a tag whose manifest was gone');
       } else if (verdict.kind === 'delete-manifest') {
         const result = await this.client.deleteManifest(repository, verdict.digest);
+        this.network.failures = 0;
         this.#outcome(result === 'deleted' ? 'deleted' : 'already-gone', verdict.digest, tags);
       } else if (verdict.kind === 'finish-untag') {
         const result = await this.untagger.finish(repository, verdict.digest);
@@ -244,6 +261,12 @@ class RepositoryApply {
       }
     } catch (error) {
       if (isFatal(error)) throw error;
+      if (error instanceof NetworkError && ++this.network.failures >= MAX_CONSECUTIVE_NETWORK_FAILURES) {
+        throw new NetworkError(
+          `${error.message}; stopped after ${this.network.failures} connection failures in a row`,
+          { cause: error },
+        );
+      }
       this.#outcome(
         'failed',
         'digest' in verdict ? verdict.digest : '',
@@ -304,17 +327,19 @@ export async function applyPlan(client: RegistryApi, plan: Plan, options: ApplyO
   let done = 0;
   const tick = () => options.onProgress?.(Math.min(++done, total), total);
   const untagger = new Untagger(client);
+  const network = { failures: 0 };
   const concurrency = options.concurrency ?? 8;
   const repositoryErrors: unknown[] = [];
   try {
     await mapConcurrent(plan.repositories, Math.max(1, Math.floor(concurrency / 2)), async (repo) => {
       if (repo.actions.length === 0) return;
-      const apply = new RepositoryApply(client, plan, repo, untagger, options, tick);
+      const apply = new RepositoryApply(client, plan, repo, untagger, options, tick, network);
       try {
         await apply.run();
       } catch (error) {
         // One repository's failure (a refused scope, a registry error) is reported; the others go on.
         if (isFatal(error) && !(error instanceof AuthError)) throw error;
+        if (network.failures >= MAX_CONSECUTIVE_NETWORK_FAILURES) throw error; // the registry is gone
         repositoryErrors.push(error);
         const message = error instanceof Error ? error.message : String(error);
         apply.outcomes.push({ repository: repo.repository, status: 'failed', digest: '', tags: [], detail: message });

@@ -138,6 +138,28 @@ describe('deletes and writes count only on the spec’s success codes', () => {
   });
 });
 
+describe('a registry that goes away mid-run', () => {
+  it('stops after a few connection failures in a row, with one line', async () => {
+    const reg = await startFakeRegistry();
+    const tags = Array.from({ length: 8 }, (_, i) => `t${i}`);
+    for (const tag of tags) reg.add('r/gone', buildImage({ layers: [`gone ${tag}`] }), tag);
+    const impossible = `sha256:${'0'.repeat(64)}`;
+    reg.intercept = (req, _res, url) => {
+      if (req.method !== 'DELETE' || url.pathname.endsWith(impossible)) return false;
+      req.socket.destroy(); // the registry died: every delete loses its connection
+      return true;
+    };
+    try {
+      const res = await runKrill(['rm', ...tags.map((t) => `${reg.host}/r/gone:${t}`), '--yes', '--plain-http']);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toMatch(/stopped after 5 connection failures in a row/);
+      expect(res.stdout).not.toMatch(/^failed:/m);
+    } finally {
+      await reg.close();
+    }
+  });
+});
+
 describe('nothing from the network reaches the terminal raw', () => {
   it('a registry error message with escape sequences is printed escaped', async () => {
     const reg = await startFakeRegistry();
