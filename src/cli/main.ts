@@ -255,10 +255,12 @@ Examples:
     .argument('<destination>', 'HOST/REPO[:TAG] (default tag: the source tag)')
     .option('--all-tags', 'copy every tag of the source repository')
     .option('--platform <os/arch[/variant]>', 'copy one platform of a multi-arch image')
-    .option('--src-username <user>', 'username for the source registry')
-    .option('--src-password <password>', 'password for the source registry')
-    .option('--dest-username <user>', 'username for the destination registry')
-    .option('--dest-password <password>', 'password for the destination registry')
+    .option('--src-username <user>', 'username for the source registry (also KRILL_SRC_USERNAME)')
+    .option('--src-password <password>', 'password for the source registry (prefer --src-password-stdin)')
+    .option('--src-password-stdin', 'read the source password from standard input')
+    .option('--dest-username <user>', 'username for the destination registry (also KRILL_DEST_USERNAME)')
+    .option('--dest-password <password>', 'password for the destination registry (prefer --dest-password-stdin)')
+    .option('--dest-password-stdin', 'read the destination password from standard input')
     .addHelpText(
       'after',
       '\nBlobs already at the destination are skipped, mounted across repositories of one registry, or\nstreamed and digest-checked. Credentials default to the global ones or docker config per host.\n\nExamples:\n  $ krill copy alpine:3.20 registry.example.com/mirror/alpine:3.20\n  $ krill copy registry.example.com/apps/web:1.2.0 registry.example.com/apps/web-stable:1.2.0\n  $ krill copy --all-tags old.example.com/apps/web new.example.com/apps/web\n  $ krill copy alpine:3.20 localhost:5000/alpine:3.20-arm64 --platform linux/arm64/v8\n',
@@ -281,8 +283,9 @@ Examples:
     .option('--do-not-fail', 'go on past failed images; report them at the end (exit 1)')
     .option('--prune', 'delete target tags that the source no longer has (safely, after confirmation or --yes)')
     .option('-y, --yes', 'no confirmation for --prune')
-    .option('--dest-username <user>', 'username for the target registry')
-    .option('--dest-password <password>', 'password for the target registry')
+    .option('--dest-username <user>', 'username for the target registry (also KRILL_DEST_USERNAME)')
+    .option('--dest-password <password>', 'password for the target registry (prefer --dest-password-stdin)')
+    .option('--dest-password-stdin', 'read the target password from standard input')
     .addHelpText(
       'after',
       `

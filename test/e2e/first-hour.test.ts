@@ -233,3 +233,31 @@ describe('notes', () => {
     expect(quiet.stdout).not.toContain('garbage-collect');
   });
 });
+
+describe('no credential needs the command line', () => {
+  it('copy takes the destination password from --dest-password-stdin or KRILL_DEST_*', async () => {
+    const { BASIC_PASSWORD, BASIC_USER } = await import('../harness/registry.js');
+    const basic = await startRegistry({ auth: 'basic' });
+    try {
+      const piped = await runKrill(
+        [
+          'copy',
+          `${registry.host}/apps/api:2.0.0`,
+          `${basic.host}/copied/api:2.0.0`,
+          '--dest-username',
+          BASIC_USER,
+          '--dest-password-stdin',
+        ],
+        { stdin: BASIC_PASSWORD },
+      );
+      expect(piped.code, piped.stderr).toBe(0);
+      const fromEnv = await runKrill(['copy', `${registry.host}/apps/api:1.1.0`, `${basic.host}/copied/api:1.1.0`], {
+        env: isolatedEnv({ KRILL_DEST_USERNAME: BASIC_USER, KRILL_DEST_PASSWORD: BASIC_PASSWORD }),
+      });
+      expect(fromEnv.code, fromEnv.stderr).toBe(0);
+      expect(await new Pusher(basic).tags('copied/api')).toEqual(['1.1.0', '2.0.0']);
+    } finally {
+      await basic.stop();
+    }
+  });
+});

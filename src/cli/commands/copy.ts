@@ -1,5 +1,6 @@
 import type { CopyProgress } from '../../sync/copy.js';
 import type { CliContext } from '../context.js';
+import { sideLogin } from '../logins.js';
 import { formatBytes } from '../render.js';
 import { startStatusLine } from '../progress.js';
 
@@ -10,6 +11,8 @@ interface CopyFlags {
   srcPassword?: string;
   destUsername?: string;
   destPassword?: string;
+  srcPasswordStdin?: boolean;
+  destPasswordStdin?: boolean;
 }
 
 export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
@@ -30,8 +33,16 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
     reports = await ctx.krill.copy(source, destination, {
       allTags: opts.allTags === true,
       ...(opts.platform !== undefined ? { platform: opts.platform } : {}),
-      sourceLogin: { username: opts.srcUsername, password: opts.srcPassword },
-      destinationLogin: { username: opts.destUsername, password: opts.destPassword },
+      sourceLogin: await sideLogin(ctx, 'src', {
+        username: opts.srcUsername,
+        password: opts.srcPassword,
+        passwordStdin: opts.srcPasswordStdin,
+      }),
+      destinationLogin: await sideLogin(ctx, 'dest', {
+        username: opts.destUsername,
+        password: opts.destPassword,
+        passwordStdin: opts.destPasswordStdin,
+      }),
       onProgress,
     });
   } finally {

@@ -4,6 +4,7 @@ import { parseSyncFile } from '../../sync/sync-file.js';
 import type { SyncOutcome } from '../../sync/sync.js';
 import { runRounds } from '../../sync/sync.js';
 import type { CliContext } from '../context.js';
+import { sideLogin } from '../logins.js';
 import { executePlan } from '../deletion.js';
 import { readUserFile } from '../files.js';
 
@@ -19,6 +20,7 @@ interface SyncFlags {
   yes?: boolean;
   destUsername?: string;
   destPassword?: string;
+  destPasswordStdin?: boolean;
 }
 
 export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
@@ -40,7 +42,11 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
   const jobs = await ctx.krill.syncJobs(specs, {
     to: targetText ?? '',
     prefix,
-    destinationLogin: { username: opts.destUsername, password: opts.destPassword },
+    destinationLogin: await sideLogin(ctx, 'dest', {
+      username: opts.destUsername,
+      password: opts.destPassword,
+      passwordStdin: opts.destPasswordStdin,
+    }),
   });
 
   let stopping = false;
