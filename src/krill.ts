@@ -17,11 +17,10 @@ import { buildRepositoryPlan } from './plan/plan.js';
 import type { UndoOutcome } from './plan/undo.js';
 import { undoJournal } from './plan/undo.js';
 import type { TagDecision } from './policy/evaluate.js';
-import { evaluateRules } from './policy/evaluate.js';
 import type { Policy } from './policy/policy-file.js';
-import { parsePolicy, rulesFor } from './policy/policy-file.js';
-import type { Pattern, RuleInput, Rules } from './policy/rules.js';
-import { compilePattern, compileRules } from './policy/rules.js';
+import type { Pattern } from './policy/pattern.js';
+import { compilePattern } from './policy/pattern.js';
+import type { RuleInput, Rules } from './policy/rules.js';
 import type { Reference, RegistryAddress } from './ref/reference.js';
 import {
   DOCKER_HUB,
@@ -391,6 +390,12 @@ export class Krill {
 
   /** The same plan as `krill cleanup --json --dry-run`. Validates everything before any request. */
   async planCleanup(request: CleanupRequest): Promise<Plan> {
+    // Retention (yaml, semver) is loaded only by the commands that plan one.
+    const [{ parsePolicy, rulesFor }, { compileRules }, { evaluateRules }] = await Promise.all([
+      import('./policy/policy-file.js'),
+      import('./policy/rules.js'),
+      import('./policy/evaluate.js'),
+    ]);
     const policy =
       request.policy === undefined
         ? undefined

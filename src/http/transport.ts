@@ -243,19 +243,33 @@ export class Transport {
    */
   async send(req: HttpRequest): Promise<HttpResponse> {
     return this.#withRetries(req, async () => {
-      const deadline = AbortSignal.timeout(this.#timeoutMs);
+      // One controller per attempt, aborted by the deadline or by the run's signal. Not
+      // AbortSignal.any/timeout: on Node 20 every composite stays attached to the long-lived run
+      // signal, which cost 25% time and 50 MiB on a 20,000-request cleanup.
+      const controller = new AbortController();
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        controller.abort();
+      }, this.#timeoutMs);
+      const active = this.#activeSignal(req);
+      const onAbort = () => controller.abort();
+      active?.addEventListener('abort', onAbort, { once: true });
       try {
-        const res = await this.#dispatch(req, deadline);
+        const res = await this.#dispatch(req, controller.signal);
         const body = await readBody(res.body, req.maxBodyBytes ?? DEFAULT_MAX_BODY, req);
         return { status: res.status, url: res.url, headers: res.headers, body };
       } catch (error) {
-        if (deadline.aborted && !this.#activeSignal(req)?.aborted) {
+        if (timedOut && !active?.aborted) {
           throw new NetworkError(
             `${req.method} ${redactUrl(req.url)}: no complete answer within ${this.#timeoutMs} ms (the timeout)`,
             { cause: error },
           );
         }
         throw error;
+      } finally {
+        clearTimeout(timer);
+        active?.removeEventListener('abort', onAbort);
       }
     });
   }
@@ -358,9 +372,11 @@ export class Transport {
    * One request, following redirects by hand: registries redirect blob GETs to object storage.
    * Authorization is dropped when the redirect leaves the host, and https→http is refused.
    */
-  async #dispatch(req: HttpRequest, deadline?: AbortSignal): Promise<StreamResponse> {
-    const active = this.#activeSignal(req);
-    const signal = active && deadline ? AbortSignal.any([active, deadline]) : (active ?? deadline);
+  /** `signal` replaces the run's signal (send() passes one that also carries the deadline). */
+  async #dispatch(
+    req: HttpRequest,
+    signal: AbortSignal | undefined = this.#activeSignal(req),
+  ): Promise<StreamResponse> {
     let url = req.url;
     let headers: Record<string, string> = { 'user-agent': this.#userAgent, ...req.headers };
     for (let hops = 0; ; hops++) {

@@ -2,8 +2,9 @@ import { LineCounter, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Node } from 'yaml';
 import { UsageError } from '../errors.js';
 import type { RuleInput, Rules } from './rules.js';
-import type { Pattern } from './rules.js';
-import { compilePattern, compileRules } from './rules.js';
+import type { Pattern } from './pattern.js';
+import { compilePattern } from './pattern.js';
+import { compileRules } from './rules.js';
 
 /**
  * The cleanup policy file (README "Policy files"): validated with line-numbered errors, pure.
