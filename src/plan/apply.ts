@@ -151,14 +151,17 @@ class RepositoryApply {
   async run(): Promise<void> {
     const { repository } = this.repo;
     await this.client.checkDeletesEnabled(repository);
-    const verdicts = judgeRepository(this.repo, await readFreshState(this.client, this.repo));
+    const fresh = await readFreshState(this.client, this.repo);
+    const verdicts = judgeRepository(this.repo, fresh);
     const steps: Executable[] = [];
     for (const verdict of verdicts) {
       if (verdict.kind === 'skip') this.#outcome('skipped', verdict.digest, verdict.tags, verdict.detail);
       else if (verdict.kind === 'gone') this.#outcome('already-gone', verdict.digest, verdict.tags);
       else steps.push(verdict);
     }
-    const ready = await this.#journalIntents(steps);
+    // Children of an index that a tag still points at exist (the registry just served the index).
+    const listedChildren = new Set([...fresh.children.values()].flat());
+    const ready = await this.#journalIntents(steps, listedChildren);
     this.#checkSignal();
     for (const step of ready.filter((s) => s.verdict.kind === 'untag' || s.verdict.kind === 'remove-dangling')) {
       this.#checkSignal();
@@ -189,7 +192,10 @@ class RepositoryApply {
   }
 
   /** Fetches (for the journal) every manifest a step removes, and syncs all intents in one write. */
-  async #journalIntents(steps: Executable[]): Promise<Array<{ verdict: Executable; manifest?: FetchedManifest }>> {
+  async #journalIntents(
+    steps: Executable[],
+    knownPresent: ReadonlySet<string>,
+  ): Promise<Array<{ verdict: Executable; manifest?: FetchedManifest }>> {
     const entries: Array<Omit<JournalEntry, 'time'>> = [];
     const ready: Array<{ verdict: Executable; manifest?: FetchedManifest }> = [];
     await mapConcurrent(steps, this.#width(), async (verdict) => {
@@ -201,7 +207,8 @@ class RepositoryApply {
       const tags = verdict.kind === 'untag' ? [verdict.tag] : verdict.tags;
       // A manifest no tag points at any more may be gone already (a rerun): the cache would still
       // serve its bytes, so ask the registry before journaling an intent for it.
-      const untagged = verdict.kind === 'delete-manifest' && verdict.tags.length === 0;
+      const untagged =
+        verdict.kind === 'delete-manifest' && verdict.tags.length === 0 && !knownPresent.has(verdict.digest);
       const present = !untagged || (await this.client.digestOf(this.repo.repository, verdict.digest)) !== undefined;
       const fetched = present ? await getOrNull(this.client, this.repo.repository, verdict.digest) : null;
       if (!fetched) {
