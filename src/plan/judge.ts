@@ -36,14 +36,17 @@ export type Verdict =
   | { kind: 'gone'; digest: string; tags: string[] };
 
 /** Digests reachable from `roots` through index children (cycles cannot loop: each digest once). */
-export function reachable(roots: Iterable<string>, children: ReadonlyMap<string, readonly string[]>): Set<string> {
+export function reachable(
+  roots: Iterable<string>,
+  children: (digest: string) => readonly string[] | undefined,
+): Set<string> {
   const seen = new Set<string>();
   const stack = [...roots];
   while (stack.length > 0) {
     const digest = stack.pop()!;
     if (seen.has(digest)) continue;
     seen.add(digest);
-    for (const child of children.get(digest) ?? []) stack.push(child);
+    for (const child of children(digest) ?? []) stack.push(child);
   }
   return seen;
 }
@@ -69,7 +72,8 @@ export function judgeRepository(plan: RepositoryPlan, fresh: FreshState): Verdic
   // Which staying tags reach each digest, for the reason shown when a delete is held back.
   const users = new Map<string, string[]>();
   for (const [tag, digest] of staying) {
-    for (const reached of reachable([digest], fresh.children)) users.set(reached, [...(users.get(reached) ?? []), tag]);
+    for (const reached of reachable([digest], (d) => fresh.children.get(d)))
+      users.set(reached, [...(users.get(reached) ?? []), tag]);
   }
   const verdicts: Verdict[] = [];
   const moved = (tag: string, planned: string): Verdict => {

@@ -3,6 +3,7 @@ import type { TagDecision } from '../policy/evaluate.js';
 import { signatureSubject } from '../manifest/signature.js';
 import type { RegistryAddress } from '../ref/reference.js';
 import type { RepositorySnapshot } from './types.js';
+import { reachable } from './judge.js';
 import { shortDigest } from '../manifest/manifest.js';
 
 /**
@@ -63,15 +64,7 @@ export interface BuildOptions {
 
 /** Digests reachable from `roots` through index children. */
 function closure(snapshot: RepositorySnapshot, roots: Iterable<string>): Set<string> {
-  const seen = new Set<string>();
-  const stack = [...roots];
-  while (stack.length > 0) {
-    const digest = stack.pop()!;
-    if (seen.has(digest)) continue;
-    seen.add(digest);
-    for (const child of snapshot.manifests[digest]?.children ?? []) stack.push(child);
-  }
-  return seen;
+  return reachable(roots, (digest) => snapshot.manifests[digest]?.children);
 }
 
 export function buildRepositoryPlan(
