@@ -1,15 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import type { TlsOptions } from '../http/transport.js';
-import type { Login } from '../krill.js';
 import { Krill } from '../krill.js';
 import type { Logger } from '../logger.js';
-import type { Reference, RegistryAddress } from '../ref/reference.js';
-import type { RegistryClient } from '../registry/client.js';
-import type { SyncSpec } from '../sync/spec.js';
 import { escapeControl } from '../text.js';
-
-export type { Login } from '../krill.js';
 
 /** Options shared by every command (declared once in main.ts). */
 export interface GlobalOptions {
@@ -135,37 +129,6 @@ export class CliContext {
       logger: this.logger,
       signal,
     });
-  }
-
-  defaultRegistry(): RegistryAddress | undefined {
-    return this.krill.defaultRegistry();
-  }
-
-  parseReference(input: string): Reference {
-    return this.krill.parseReference(input);
-  }
-
-  parseRepository(input: string): Reference {
-    return this.krill.parseRepository(input);
-  }
-
-  parseSpec(input: string): SyncSpec {
-    return this.krill.parseSpec(input);
-  }
-
-  setDestination(address: RegistryAddress): void {
-    this.krill.setDestination(address);
-  }
-
-  client(
-    address: RegistryAddress,
-    options: { role?: 'target' | 'source' | 'destination'; login?: Login } = {},
-  ): Promise<RegistryClient> {
-    return this.krill.client(address, options);
-  }
-
-  credentials(address: RegistryAddress) {
-    return this.krill.credentials(address);
   }
 
   async close(): Promise<void> {

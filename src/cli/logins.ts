@@ -1,5 +1,6 @@
 import { UsageError } from '../errors.js';
-import type { CliContext, Login } from './context.js';
+import type { Login } from '../krill.js';
+import type { CliContext } from './context.js';
 
 /**
  * Credentials for one side of a two-registry command, so no password needs the command line:

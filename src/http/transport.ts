@@ -91,8 +91,6 @@ export interface StreamResponse {
 }
 
 const DEFAULT_MAX_BODY = 4 * 1024 * 1024;
-/** Answers worth another try (see errors.ts). */
-export const RETRY_STATUS = TEMPORARY_STATUS;
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'DELETE']);
 const RETRY_NETWORK_CODES = new Set([
   'ECONNRESET',
@@ -315,7 +313,7 @@ export class Transport {
       }
       if (result.status === 429) this.#slowDown();
       else if (result.status < 400) this.#speedUp();
-      if (retryable && n < this.#maxAttempts && RETRY_STATUS.has(result.status)) {
+      if (retryable && n < this.#maxAttempts && TEMPORARY_STATUS.has(result.status)) {
         const body = (result as { body?: unknown }).body;
         if (body && typeof (body as Readable).destroy === 'function') discard(body as Readable);
         await this.#backoff(

@@ -4,7 +4,7 @@ import { signatureSubject } from '../manifest/signature.js';
 import type { RegistryAddress } from '../ref/reference.js';
 import type { RepositorySnapshot } from './types.js';
 import { reachable } from './judge.js';
-import { shortDigest } from '../manifest/manifest.js';
+import { shortDigest, sumDistinctBlobs } from '../manifest/manifest.js';
 
 /**
  * Turns tag decisions into registry operations, and computes what the garbage collector will free.
@@ -186,13 +186,7 @@ export function buildRepositoryPlan(
 
 /** Bytes of the distinct blobs an image (or every platform of an index) references. */
 function imageSize(snapshot: RepositorySnapshot, digest: string): number {
-  const sizes = new Map<string, number>();
-  for (const reached of closure(snapshot, [digest])) {
-    for (const b of snapshot.manifests[reached]?.blobs ?? []) sizes.set(b.digest, b.size);
-  }
-  let total = 0;
-  for (const size of sizes.values()) total += size;
-  return total;
+  return sumDistinctBlobs([...closure(snapshot, [digest])].flatMap((d) => snapshot.manifests[d]?.blobs ?? []));
 }
 
 /** Digests a repository plan deletes by digest. */

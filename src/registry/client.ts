@@ -8,10 +8,11 @@ import {
   UnsupportedError,
   isNotFound,
   parseRegistryErrors,
+  TEMPORARY_STATUS,
 } from '../errors.js';
 import { nextLink } from '../http/link.js';
 import type { HttpRequest, HttpResponse, StreamResponse, Transport } from '../http/transport.js';
-import { RETRY_STATUS, discard, isNoTlsError, redactUrl } from '../http/transport.js';
+import { discard, isNoTlsError, redactUrl } from '../http/transport.js';
 import type { Manifest } from '../manifest/manifest.js';
 import { parseManifest } from '../manifest/manifest.js';
 import { DOCKER_SCHEMA1_SIGNED, MANIFEST_ACCEPT } from '../manifest/media-types.js';
@@ -255,7 +256,7 @@ export class RegistryClient {
     if (res.status === 403)
       message += ` (check that the account has permission for ${options.scope.split(':').slice(1).join(' ')})`;
     if (res.status === 429) message += ' (rate limited: wait and try again, or log in for a higher limit)';
-    if (RETRY_STATUS.has(res.status)) message += '; gave up after retrying';
+    if (TEMPORARY_STATUS.has(res.status)) message += '; gave up after retrying';
     return new RegistryError(message, { status: res.status, errors, method: options.method, url: redactUrl(url) });
   }
 

@@ -126,6 +126,16 @@ export class ImageReader {
     return pending;
   }
 
+  /** The digest a listed tag points at, or undefined when its manifest is gone (a dangling tag). */
+  async tagDigest(tag: string, warm: boolean): Promise<string | undefined> {
+    try {
+      return (await this.resolveTag(tag, warm)).digest;
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      return undefined;
+    }
+  }
+
   /**
    * Resolves a tag to its manifest. Cold cache: one GET by tag (the body fills the cache). Warm
    * cache: one HEAD for the digest, and the body comes from disk.
@@ -323,17 +333,13 @@ export async function summarizeTags(
   let done = 0;
   // More workers than connections keeps the pool busy while some wait on the cache or a config.
   const rows = await mapConcurrent(tags, (options.concurrency ?? 8) * 4, async (tag): Promise<TagSummary> => {
-    let digest: string;
-    try {
-      digest = (await reader.resolveTag(tag, warm)).digest;
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-      options.onProgress?.(++done, tags.length);
-      return { tag, digest: '', mediaType: '', created: null, size: 0, platforms: [], dangling: true };
-    }
-    const summary = await reader.summarize(digest);
+    const digest = await reader.tagDigest(tag, warm);
+    const row: TagSummary =
+      digest === undefined
+        ? { tag, digest: '', mediaType: '', created: null, size: 0, platforms: [], dangling: true }
+        : { tag, ...(await reader.summarize(digest)) };
     options.onProgress?.(++done, tags.length);
-    return { tag, ...summary };
+    return row;
   });
   client.markCacheWarm(repository);
   return rows.sort(compareTagSummaries);

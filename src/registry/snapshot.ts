@@ -1,4 +1,4 @@
-import { RegistryError, isNotFound } from '../errors.js';
+import { RegistryError } from '../errors.js';
 import { mapConcurrent } from '../http/limiter.js';
 import type { ManifestNode, RepositorySnapshot } from '../plan/types.js';
 import type { FetchedManifest } from './client.js';
@@ -77,17 +77,12 @@ export async function readRepositorySnapshot(
   let done = 0;
   const dangling: string[] = [];
   const resolved = await mapConcurrent(names, (options.concurrency ?? 8) * 4, async (tag) => {
-    let digest: string;
-    try {
-      digest = (await reader.resolveTag(tag, warm)).digest;
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-      dangling.push(tag); // listed, but its manifest is gone: never blocks the repository
-      return undefined;
-    }
-    await visit(digest);
+    const digest = await reader.tagDigest(tag, warm);
+    // A dangling tag (listed, manifest gone) never blocks the repository.
+    if (digest === undefined) dangling.push(tag);
+    else await visit(digest);
     options.onProgress?.(++done, names.length);
-    return { tag, digest };
+    return digest === undefined ? undefined : { tag, digest };
   });
   client.markCacheWarm(repository);
   const tags = resolved.filter((t): t is { tag: string; digest: string } => t !== undefined);

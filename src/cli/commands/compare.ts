@@ -7,7 +7,7 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
   const specs = args[0] as string[];
   const withRegistry = typeof options.with === 'string' ? options.with : undefined;
   // Bad input fails before the engine is contacted.
-  for (const spec of specs) ctx.parseSpec(spec);
+  for (const spec of specs) ctx.krill.parseSpec(spec);
   if (withRegistry !== undefined) parseSyncTarget(withRegistry, { plainHttp: ctx.options.plainHttp ?? false });
   const engine = withRegistry === undefined ? new Engine(ctx.io.env.DOCKER_HOST || DEFAULT_DOCKER_HOST) : undefined;
   try {

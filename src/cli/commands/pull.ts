@@ -4,15 +4,15 @@ import { selectTags } from '../../sync/sync.js';
 import type { CliContext } from '../context.js';
 
 export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
-  const specs = (args[0] as string[]).map((s) => ctx.parseSpec(s));
+  const specs = (args[0] as string[]).map((s) => ctx.krill.parseSpec(s));
   const engine = new Engine(ctx.io.env.DOCKER_HOST || DEFAULT_DOCKER_HOST);
   try {
     if (!options.dryRun) await engine.ping();
     const pulled: string[] = [];
     for (const spec of specs) {
-      const client = await ctx.client(spec.source.registry);
+      const client = await ctx.krill.client(spec.source.registry);
       const { tags } = await selectTags(client, spec);
-      const credentials = options.dryRun ? undefined : await ctx.credentials(spec.source.registry);
+      const credentials = options.dryRun ? undefined : await ctx.krill.credentials(spec.source.registry);
       for (const tag of tags) {
         const name = formatReference({ ...spec.source, tag });
         if (!options.dryRun) await engine.pull(spec.source, tag, credentials);

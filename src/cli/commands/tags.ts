@@ -38,7 +38,7 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
     ctx.io.out(`${JSON.stringify(rows, null, 2)}\n`);
     return;
   }
-  const ref = ctx.parseRepository(repository);
+  const ref = ctx.krill.parseRepository(repository);
   if (rows.length === 0) {
     ctx.io.err(
       `krill: ${ref.registry.host}/${ref.repository} has no tags${opts.filter || opts.exclude ? ' matching the filters' : ''}\n`,
