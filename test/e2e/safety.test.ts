@@ -174,7 +174,8 @@ describe('apply finishes interrupted work', () => {
 });
 
 describe('the journal never makes things worse', () => {
-  it('an existing --journal file is never removed, and a device node is refused', async () => {
+  /** A saved plan to remove 1.2.1, whose tag someone else removes first: applying it journals nothing. */
+  async function planOvertaken() {
     const r = repo('apps/api');
     await seedApiRepository(registry, r);
     const env = isolatedEnv();
@@ -182,8 +183,12 @@ describe('the journal never makes things worse', () => {
     expect(
       (await runKrill(['rm', `${registry.host}/${r}:1.2.1`, '--dry-run', '--plan-out', planPath], { env })).code,
     ).toBe(0);
-    // Someone else removes the tag first: the apply journals nothing.
-    await runKrill(['rm', `${registry.host}/${r}:1.2.1`, '--yes'], { env });
+    await runKrill(['rm', `${registry.host}/${r}:1.2.1`, '--yes'], { env: isolatedEnv() });
+    return { r, env, planPath };
+  }
+
+  it('an existing --journal file is never removed, and a device node is refused', async () => {
+    const { r, env, planPath } = await planOvertaken();
     const earlier = join(env.HOME!, 'earlier-undo.jsonl');
     writeFileSync(earlier, '{"precious":"undo data of an earlier run"}\n');
     const applied = await runKrill(['apply', planPath, '--yes', '--journal', earlier], { env });
@@ -198,14 +203,7 @@ describe('the journal never makes things worse', () => {
   });
 
   it('a journal that recorded nothing is not reported and not left behind', async () => {
-    const r = repo('apps/api');
-    await seedApiRepository(registry, r);
-    const env = isolatedEnv();
-    const planPath = join(env.HOME!, 'plan.json');
-    expect(
-      (await runKrill(['rm', `${registry.host}/${r}:1.2.1`, '--dry-run', '--plan-out', planPath], { env })).code,
-    ).toBe(0);
-    await runKrill(['rm', `${registry.host}/${r}:1.2.1`, '--yes'], { env: isolatedEnv() });
+    const { env, planPath } = await planOvertaken();
     const applied = await runKrill(['apply', planPath, '--yes'], { env });
     expect(applied.code, applied.stderr).toBe(0);
     expect(applied.stdout).not.toContain('krill undo');
