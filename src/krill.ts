@@ -7,6 +7,7 @@ import { Transport, proxyFromEnv } from './http/transport.js';
 import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
 import { findPlatform, normalizePlatform, validatePlatform } from './manifest/manifest.js';
+import { attachmentSubject } from './manifest/referrers.js';
 import type { ApplyResult } from './plan/apply.js';
 import { applyPlan } from './plan/apply.js';
 import type { JournalEntry } from './plan/journal.js';
@@ -105,6 +106,16 @@ export interface TagRow {
   platforms: string[];
   dangling?: true;
   missing?: string[];
+  /** Artifacts (signatures, SBOMs, Helm charts): the type; such rows have no platforms. */
+  artifactType?: string;
+  /** Referrers and attachment tags: the digest they refer to. */
+  subject?: string;
+  /** An attachment tag: `fallback` (OCI 1.1 `sha256-<hex>` referrers index) or `legacy` (cosign `.sig`). */
+  attachment?: 'fallback' | 'legacy';
+  /** For a fallback index: the artifact types of the referrers it lists. */
+  artifactTypes?: string[];
+  /** On an image's row: how many referrers its attachment tags hold, and their short types. */
+  referrers?: { count: number; types: string[] };
 }
 
 export interface TagsOptions extends ProgressOptions {
@@ -128,6 +139,8 @@ export interface CleanupRequest extends ProgressOptions {
   scanAll?: boolean;
   /** A policy rule that matches no repository is an error (a warning otherwise). */
   strict?: boolean;
+  /** Delete signatures, SBOMs and other referrers whose subject is gone (default: keep them). */
+  deleteOrphans?: boolean;
 }
 
 export interface ApplyOptions extends ProgressOptions {
@@ -324,7 +337,11 @@ export class Krill {
       concurrency: this.concurrency,
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     });
-    return rows.slice(0, options.limit).map(toTagRow);
+    if (options.limit === undefined) return rows.map(toTagRow);
+    // --limit counts images; the attachment tags of the images shown come with them.
+    const shown = rows.filter((r) => !r.attachment).slice(0, options.limit);
+    const digests = new Set(shown.map((r) => r.digest));
+    return rows.filter((r) => shown.includes(r) || (r.attachment && digests.has(r.subject!))).map(toTagRow);
   }
 
   /** The manifest a reference names (the platform's, with `platform`), exactly as served. */
@@ -432,7 +449,9 @@ export class Krill {
       const snapshot = snapshots.get(repository)!;
       const rules = rulesOf(repository)!;
       this.#noteUnmatched(snapshot, rules);
-      return buildRepositoryPlan(snapshot, evaluateRules(snapshot, rules, now));
+      return buildRepositoryPlan(snapshot, evaluateRules(snapshot, rules, now), {
+        deleteOrphans: request.deleteOrphans === true,
+      });
     });
     return makePlan(registry, plans, [...snapshots.values()], catalog !== undefined);
   }
@@ -512,7 +531,7 @@ export class Krill {
   }
 
   /** The plan of `krill rm`: exactly the named tags and digests, shared digests only untagged. */
-  async planRemoval(references: string[], options: { force?: boolean } = {}): Promise<Plan> {
+  async planRemoval(references: string[], options: { force?: boolean; keepReferrers?: boolean } = {}): Promise<Plan> {
     const refs = references.map((input) => {
       const ref = this.parseReference(input);
       if (ref.tag === undefined && ref.digest === undefined)
@@ -566,8 +585,9 @@ export class Krill {
                 ...Object.fromEntries(extra.map((f) => [f.digest, toManifestNode(f, null)])),
               },
             };
+      // Attachment tags not named follow their subject: an image's signatures go with it.
       for (const { tag, digest } of snapshot.tags)
-        if (!decisions.some((d) => d.tag === tag))
+        if (!decisions.some((d) => d.tag === tag) && attachmentSubject(tag) === undefined)
           decisions.push({ tag, digest, action: 'keep', reason: 'not requested' });
       snapshots.push(withExtra);
       plans.push(
@@ -575,6 +595,7 @@ export class Krill {
           deleteDigests: digests,
           force: options.force === true,
           removeDangling: dangling,
+          keepReferrers: options.keepReferrers === true,
         }),
       );
     }
@@ -810,5 +831,10 @@ function toTagRow(r: TagSummary): TagRow {
     platforms: r.platforms,
     ...(r.dangling ? { dangling: true as const } : {}),
     ...(r.missing ? { missing: r.missing } : {}),
+    ...(r.artifactType !== undefined ? { artifactType: r.artifactType } : {}),
+    ...(r.subject !== undefined ? { subject: r.subject } : {}),
+    ...(r.attachment !== undefined ? { attachment: r.attachment } : {}),
+    ...(r.artifactTypes !== undefined ? { artifactTypes: r.artifactTypes } : {}),
+    ...(r.referrers !== undefined ? { referrers: r.referrers } : {}),
   };
 }

@@ -6,7 +6,7 @@ import { Journal, defaultJournalPath } from '../plan/journal.js';
 import type { Plan, PlannedTag } from '../plan/plan.js';
 import type { CliContext } from './context.js';
 import { startProgress } from './progress.js';
-import { SIGNATURE_TAG } from '../policy/evaluate.js';
+import { classifyTag } from '../manifest/referrers.js';
 import { formatBytes, formatDate, formatTable, indent } from './render.js';
 import { escapeControl } from '../text.js';
 
@@ -26,11 +26,14 @@ export function planCounts(plan: Plan) {
   let untagTags = 0;
   let manifests = 0;
   let platformManifests = 0;
+  let referrers = 0;
   let keepTags = 0;
   for (const repo of plan.repositories) {
     keepTags += repo.keep.length;
     for (const action of repo.actions) {
-      if (action.kind === 'untag' || action.kind === 'remove-dangling') untagTags++;
+      if (action.kind === 'untag' || action.kind === 'remove-dangling' || action.kind === 'unlist-referrer')
+        untagTags++;
+      else if (action.subject && action.tags.length === 0) referrers++;
       else if (action.parent) platformManifests++;
       else {
         manifests++;
@@ -43,21 +46,28 @@ export function planCounts(plan: Plan) {
     untagTags,
     manifests,
     platformManifests,
+    referrers,
     keepTags,
-    actions: deleteTags + untagTags + manifests + platformManifests,
+    actions: deleteTags + untagTags + manifests + platformManifests + referrers,
   };
 }
 
 /** "newest 10: 10, protected: latest: 1" — why the kept tags are kept, counted. */
 function keptSummary(kept: PlannedTag[]): string {
   const counts = new Map<string, number>();
-  for (const t of kept) counts.set(t.reason, (counts.get(t.reason) ?? 0) + 1);
+  // "signature of kept sha256:…" is one reason whatever the subject.
+  for (const t of kept) {
+    const reason = t.reason.replace(/sha256:[0-9a-f]{12}\b/g, 'sha256:…');
+    counts.set(reason, (counts.get(reason) ?? 0) + 1);
+  }
   return `${[...counts].map(([reason, n]) => `${reason}: ${n}`).join('; ')} (--show-kept lists them)`;
 }
 
-/** Signature tags carry a whole digest; the table shows them shortened (JSON keeps them whole). */
+/** Attachment tags carry a whole digest; the table shows them shortened (JSON keeps them whole). */
 function displayTag(tag: string): string {
-  return SIGNATURE_TAG.test(tag) ? `${tag.slice(0, 19)}….${tag.split('.').at(-1)}` : tag;
+  const kind = classifyTag(tag);
+  if (kind.kind === 'legacy') return `${tag.slice(0, 19)}….${kind.suffix}`;
+  return kind.kind === 'fallback' ? `${tag.slice(0, 19)}…` : tag;
 }
 
 /** Kept tags listed one by one up to this many per repository; more are summarised (--show-kept lists them). */
@@ -87,9 +97,22 @@ export function renderPlan(plan: Plan, options: { showKept?: boolean; allKept?: 
     }
     for (const a of repo.actions) {
       if (a.kind === 'delete-manifest' && a.tags.length === 0) {
-        const why = a.parent ? `platform manifest of deleted ${shortDigest(a.parent)}` : 'untagged manifest';
+        const why = a.subject
+          ? `referrer of deleted ${shortDigest(a.subject)}`
+          : a.parent
+            ? `platform manifest of deleted ${shortDigest(a.parent)}`
+            : 'untagged manifest';
         rows.push(['delete', '-', shortDigest(a.digest), '-', '-', why]);
       }
+      if (a.kind === 'unlist-referrer')
+        rows.push([
+          'unlist',
+          displayTag(a.tag),
+          shortDigest(a.index),
+          '-',
+          '-',
+          `take ${shortDigest(a.referrer)} out of its subject's referrers index`,
+        ]);
       if (a.kind === 'remove-dangling')
         rows.push(['untag', a.tag, '-', '-', '-', 'dangling: listed, but its manifest is gone']);
     }
@@ -101,7 +124,11 @@ export function renderPlan(plan: Plan, options: { showKept?: boolean; allKept?: 
     out += indent(formatTable(['ACTION', 'TAG', 'DIGEST', 'CREATED', 'SIZE', 'REASON'], rows));
   }
   const c = planCounts(plan);
-  out += `Plan: delete ${c.deleteTags} tag${c.deleteTags === 1 ? '' : 's'} (${c.manifests} manifest${c.manifests === 1 ? '' : 's'}${c.platformManifests ? ` and ${c.platformManifests} platform manifest${c.platformManifests === 1 ? '' : 's'}` : ''}), untag ${c.untagTags}, keep ${c.keepTags}.\n`;
+  const extra = [
+    c.platformManifests ? `${c.platformManifests} platform manifest${c.platformManifests === 1 ? '' : 's'}` : '',
+    c.referrers ? `${c.referrers} referrer${c.referrers === 1 ? '' : 's'}` : '',
+  ].filter(Boolean);
+  out += `Plan: delete ${c.deleteTags} tag${c.deleteTags === 1 ? '' : 's'} (${c.manifests} manifest${c.manifests === 1 ? '' : 's'}${extra.length ? ` and ${extra.join(' and ')}` : ''}), untag ${c.untagTags}, keep ${c.keepTags}.\n`;
   // "At most": distribution keeps the old manifest of every re-pushed tag, untagged and invisible
   // to the API, and garbage collection without --delete-untagged keeps its blobs too.
   out += `Space the garbage collector will free: at most ${formatBytes(plan.reclaimableBytes)}${plan.assumption ? ` (${plan.assumption})` : ''}.\n`;

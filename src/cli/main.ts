@@ -176,11 +176,12 @@ export function buildProgram(
       .alias('delete')
       .description('remove tags or manifests safely: a digest shared with a tag that stays is only untagged')
       .argument('<reference...>', 'REPO:TAG (remove the tag) or REPO@DIGEST (delete the manifest and its tags)')
-      .option('--force', 'delete a manifest even though a remaining index references it'),
+      .option('--force', 'delete a manifest even though a remaining index references it')
+      .option('--keep-referrers', 'leave the signatures, SBOMs and attestations of deleted images in place'),
   )
     .addHelpText(
       'after',
-      '\nExamples:\n  $ krill rm registry.example.com/apps/web:1.0.0\n  $ krill rm -r registry.example.com apps/web:mr-12 apps/web:mr-13 --yes\n  $ krill rm localhost:5000/apps/web@sha256:… --dry-run\n',
+      "\nAn image's referrers (signatures, SBOMs, attestations) go with its manifest. REPO@DIGEST of one\nsignature takes it out of its subject's referrers index (sha256-<hex>) first.\n\nExamples:\n  $ krill rm registry.example.com/apps/web:1.0.0\n  $ krill rm -r registry.example.com apps/web:mr-12 apps/web:mr-13 --yes\n  $ krill rm localhost:5000/apps/web@sha256:… --dry-run\n",
     )
     .action((...args: unknown[]) => run(args.at(-1) as Command, () => import('./commands/rm.js'), args.slice(0, -2)));
 
@@ -212,7 +213,8 @@ export function buildProgram(
         ).choices(['date', 'semver']),
       )
       .option('--scan-all', 'read every repository to account for blobs shared across repositories')
-      .option('--strict', 'a policy rule that matches no repository is an error, not a warning'),
+      .option('--strict', 'a policy rule that matches no repository is an error, not a warning')
+      .option('--delete-orphans', 'also delete referrers (signatures, SBOMs) whose subject is gone'),
   )
     .addHelpText(
       'after',
@@ -220,7 +222,9 @@ export function buildProgram(
 Rules, in order: candidates are the tags matching the delete filters (--delete-regex, --version) and not
 kept by --keep-regex or "latest"; the N newest candidate images are kept; of the rest, images newer than
 --older-than are kept; every other candidate is deleted. An image's manifest is deleted only when all its
-tags go; otherwise the tags are untagged. Signature tags (sha256-….sig/.att/.sbom) follow their subject.
+tags go; otherwise the tags are untagged. Referrers (signatures, SBOMs, attestations: the fallback tags
+sha256-<hex> and sha256-<hex>.sig/.att/.sbom, or the referrers API) follow their subject whatever the
+rules say; those whose subject is gone are kept unless --delete-orphans.
 
 Examples:
   $ krill cleanup registry.example.com/apps/web --keep 10 --dry-run

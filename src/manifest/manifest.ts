@@ -16,6 +16,8 @@ export interface Descriptor {
   size: number;
   platform?: Platform;
   annotations?: Record<string, string>;
+  /** OCI 1.1: the artifact type of the manifest this descriptor points at (referrers lists carry it). */
+  artifactType?: string;
   /** Foreign (non-distributable) layers: fetched from these URLs, not stored in registries. */
   urls?: string[];
 }
@@ -25,7 +27,9 @@ export interface ImageManifest {
   mediaType: string;
   config: Descriptor;
   layers: Descriptor[];
+  /** OCI 1.1: the manifest this one refers to (a signature's or an SBOM's image). */
   subject?: Descriptor;
+  artifactType?: string;
   annotations?: Record<string, string>;
 }
 
@@ -33,6 +37,8 @@ export interface IndexManifest {
   kind: 'index';
   mediaType: string;
   manifests: Descriptor[];
+  subject?: Descriptor;
+  artifactType?: string;
   annotations?: Record<string, string>;
 }
 
@@ -95,6 +101,7 @@ function parseDescriptor(value: unknown, where: string): Descriptor {
   }
   const annotations = parseAnnotations(value.annotations);
   if (annotations) descriptor.annotations = annotations;
+  if (typeof value.artifactType === 'string') descriptor.artifactType = value.artifactType;
   if (Array.isArray(value.urls) && value.urls.length > 0)
     descriptor.urls = value.urls.filter((u): u is string => typeof u === 'string');
   return descriptor;
@@ -134,8 +141,7 @@ export function parseManifest(bytes: Uint8Array, mediaType: string | undefined, 
       mediaType: type,
       manifests: doc.manifests.map((m) => parseDescriptor(m, where)),
     };
-    const annotations = parseAnnotations(doc.annotations);
-    if (annotations) index.annotations = annotations;
+    addReferrerFields(index, doc, where);
     return index;
   }
   if (isImageManifestMediaType(type)) {
@@ -146,12 +152,18 @@ export function parseManifest(bytes: Uint8Array, mediaType: string | undefined, 
       config: parseDescriptor(doc.config, where),
       layers: doc.layers.map((l) => parseDescriptor(l, where)),
     };
-    if (doc.subject !== undefined) manifest.subject = parseDescriptor(doc.subject, where);
-    const annotations = parseAnnotations(doc.annotations);
-    if (annotations) manifest.annotations = annotations;
+    addReferrerFields(manifest, doc, where);
     return manifest;
   }
   return { kind: 'unknown', mediaType: type };
+}
+
+/** `subject`, `artifactType` and `annotations`, shared by image manifests and indexes (image-spec 1.1). */
+function addReferrerFields(target: ImageManifest | IndexManifest, doc: Record<string, unknown>, where: string): void {
+  if (doc.subject !== undefined && doc.subject !== null) target.subject = parseDescriptor(doc.subject, where);
+  if (typeof doc.artifactType === 'string') target.artifactType = doc.artifactType;
+  const annotations = parseAnnotations(doc.annotations);
+  if (annotations) target.annotations = annotations;
 }
 
 export function parseImageConfig(bytes: Uint8Array, where: string): ImageConfig {

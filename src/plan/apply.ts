@@ -8,6 +8,7 @@ import {
   isNotFound,
 } from '../errors.js';
 import { mapConcurrent } from '../http/limiter.js';
+import { shortDigest } from '../manifest/manifest.js';
 import { isIndexMediaType } from '../manifest/media-types.js';
 import type { FetchedManifest } from '../registry/client.js';
 import type { RegistryApi } from '../registry/api.js';
@@ -124,7 +125,15 @@ async function getOrNull(client: RegistryApi, repository: string, digest: string
   }
 }
 
-type Executable = Extract<Verdict, { kind: 'untag' | 'delete-manifest' | 'finish-untag' | 'remove-dangling' }>;
+type Executable = Extract<
+  Verdict,
+  { kind: 'untag' | 'delete-manifest' | 'finish-untag' | 'remove-dangling' | 'unlist-referrer' }
+>;
+
+/** Runs one after another, before any delete: untags, and rewrites of fallback referrer indexes. */
+function isSequential(verdict: Executable): boolean {
+  return verdict.kind === 'untag' || verdict.kind === 'remove-dangling' || verdict.kind === 'unlist-referrer';
+}
 
 class RepositoryApply {
   readonly outcomes: ApplyOutcome[] = [];
@@ -163,21 +172,19 @@ class RepositoryApply {
     const listedChildren = new Set([...fresh.children.values()].flat());
     const ready = await this.#journalIntents(steps, listedChildren);
     this.#checkSignal();
-    for (const step of ready.filter((s) => s.verdict.kind === 'untag' || s.verdict.kind === 'remove-dangling')) {
+    for (const step of ready.filter((s) => isSequential(s.verdict))) {
       this.#checkSignal();
       await this.#execute(step);
     }
-    const deletes = ready.filter((s) => s.verdict.kind === 'delete-manifest' || s.verdict.kind === 'finish-untag');
-    await mapConcurrent(
-      deletes.filter((s) => !isChild(s.verdict)),
-      this.#width(),
-      (s) => this.#execute(s),
-    );
-    await mapConcurrent(
-      deletes.filter((s) => isChild(s.verdict)),
-      this.#width(),
-      (s) => this.#execute(s),
-    );
+    // Referrers before their subjects (an interruption leaves an unsigned image for the next run to
+    // delete, never an orphaned signature), platform manifests after their indexes.
+    const deletes = ready.filter((s) => !isSequential(s.verdict));
+    for (const phase of [0, 1, 2])
+      await mapConcurrent(
+        deletes.filter((s) => deletePhase(s.verdict) === phase),
+        this.#width(),
+        (s) => this.#execute(s),
+      );
     const done: JournalDone[] = [];
     for (const o of this.outcomes)
       // A dangling tag's removal has no manifest (digest '') and nothing to restore.
@@ -202,6 +209,26 @@ class RepositoryApply {
       if (verdict.kind === 'finish-untag' || verdict.kind === 'remove-dangling') {
         // finish-untag: the tag's manifest was journaled by the interrupted run; dangling: there is none.
         ready.push({ verdict });
+        return;
+      }
+      if (verdict.kind === 'unlist-referrer') {
+        // Journaled as an untag of the index as it is now: undo puts it back on the tag.
+        const index = await getOrNull(this.client, this.repo.repository, verdict.tag);
+        if (!index) {
+          this.#outcome('already-gone', verdict.index, [verdict.tag]);
+          this.tick();
+          return;
+        }
+        entries.push({
+          kind: 'untag',
+          registry: this.plan.registry,
+          repository: this.repo.repository,
+          digest: index.digest,
+          mediaType: index.mediaType,
+          manifest: index.bytes.toString('base64'),
+          tags: [verdict.tag],
+        });
+        ready.push({ verdict, manifest: index });
         return;
       }
       const tags = verdict.kind === 'untag' ? [verdict.tag] : verdict.tags;
@@ -239,7 +266,15 @@ class RepositoryApply {
     const { repository } = this.repo;
     const tags = verdict.kind === 'delete-manifest' ? verdict.tags : [verdict.tag];
     try {
-      if (verdict.kind === 'remove-dangling') {
+      if (verdict.kind === 'unlist-referrer') {
+        const result = await unlistReferrer(this.client, repository, verdict.tag, verdict.referrer);
+        this.#outcome(
+          result.status,
+          result.digest ?? verdict.index,
+          tags,
+          result.status === 'already-gone' ? undefined : `took ${shortDigest(verdict.referrer)} out of the index`,
+        );
+      } else if (verdict.kind === 'remove-dangling') {
         await this.untagger.untagDangling(repository, verdict.tag);
         this.#outcome('untagged', '', tags, 'removed a tag whose manifest was gone');
       } else if (verdict.kind === 'delete-manifest') {
@@ -324,8 +359,35 @@ class RepositoryApply {
   }
 }
 
-function isChild(verdict: Executable): boolean {
-  return verdict.kind === 'delete-manifest' && verdict.parent !== undefined;
+/** 0: referrers; 1: tagged manifests; 2: platform manifests of deleted indexes. */
+function deletePhase(verdict: Executable): number {
+  if (verdict.kind !== 'delete-manifest') return 1;
+  return verdict.subject !== undefined ? 0 : verdict.parent !== undefined ? 2 : 1;
+}
+
+/**
+ * Takes `referrer` out of the fallback index under `tag`, read right now so that a referrer another
+ * writer added since the plan stays (the window between this read and the PUT is one round trip:
+ * the registry API offers no conditional PUT). An index left empty is deleted.
+ */
+async function unlistReferrer(
+  client: RegistryApi,
+  repository: string,
+  tag: string,
+  referrer: string,
+): Promise<{ status: 'untagged' | 'already-gone'; digest?: string }> {
+  const current = await getOrNull(client, repository, tag);
+  if (!current || current.manifest.kind !== 'index') return { status: 'already-gone' };
+  const doc = JSON.parse(current.bytes.toString('utf8')) as { manifests: Array<{ digest?: unknown }> };
+  const left = doc.manifests.filter((d) => d.digest !== referrer);
+  if (left.length === doc.manifests.length) return { status: 'already-gone', digest: current.digest };
+  if (left.length === 0) {
+    await client.deleteManifest(repository, current.digest);
+  } else {
+    const bytes = Buffer.from(JSON.stringify({ ...doc, manifests: left }));
+    await client.putManifest(repository, tag, bytes, current.mediaType);
+  }
+  return { status: 'untagged', digest: current.digest };
 }
 
 export async function applyPlan(client: RegistryApi, plan: Plan, options: ApplyOptions): Promise<ApplyResult> {

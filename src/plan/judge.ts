@@ -1,4 +1,6 @@
 import { shortDigest } from '../manifest/manifest.js';
+import { attachmentSubject } from '../manifest/referrers.js';
+import { ReferrerIndex, followAll, reachable } from './graph.js';
 import type { RepositoryPlan } from './plan.js';
 
 /**
@@ -7,9 +9,10 @@ import type { RepositoryPlan } from './plan.js';
  * untag interrupted half-way) is a table test, not a registry scenario. The I/O layer (apply.ts)
  * only reads the fresh state, journals and executes.
  *
- * The rule: a digest is deleted only when no tag that stays reaches it, directly or through the
- * children of an index that stays (one pushed after the plan included). A tag "stays" unless the
- * plan removes it and it still points where the plan saw it.
+ * The rule: a digest is deleted only when no tag that stays reaches it, directly, through the
+ * children of an index that stays (one pushed after the plan included) or as a referrer of a digest
+ * that stays. A tag "stays" unless the plan removes it and it still points where the plan saw it;
+ * an attachment tag (`sha256-<hex>`, `sha256-<hex>.sig`) also stays while its subject stays.
  */
 
 export interface FreshState {
@@ -27,7 +30,9 @@ export type Verdict =
   /** Remove one tag; its manifest stays. */
   | { kind: 'untag'; tag: string; digest: string; detail?: string }
   /** DELETE by digest: removes the manifest and `tags` (those still on it). */
-  | { kind: 'delete-manifest'; digest: string; tags: string[]; parent?: string }
+  | { kind: 'delete-manifest'; digest: string; tags: string[]; parent?: string; subject?: string }
+  /** Take a referrer out of the fallback index under `tag` (re-read right before the rewrite). */
+  | { kind: 'unlist-referrer'; tag: string; index: string; referrer: string }
   /** The tag holds krill's throwaway from an interrupted untag: delete the throwaway. */
   | { kind: 'finish-untag'; tag: string; digest: string }
   /** The tag is still listed without a manifest: remove it (see registry/untag.ts). */
@@ -35,27 +40,11 @@ export type Verdict =
   | { kind: 'skip'; digest: string; tags: string[]; detail: string }
   | { kind: 'gone'; digest: string; tags: string[] };
 
-/** Digests reachable from `roots` through index children (cycles cannot loop: each digest once). */
-export function reachable(
-  roots: Iterable<string>,
-  children: (digest: string) => readonly string[] | undefined,
-): Set<string> {
-  const seen = new Set<string>();
-  const stack = [...roots];
-  while (stack.length > 0) {
-    const digest = stack.pop()!;
-    if (seen.has(digest)) continue;
-    seen.add(digest);
-    for (const child of children(digest) ?? []) stack.push(child);
-  }
-  return seen;
-}
-
 /** Tags the plan removes that still point where the plan saw them: only these may go. */
 function removableTags(plan: RepositoryPlan, fresh: FreshState): Set<string> {
   const out = new Set<string>();
   for (const action of plan.actions) {
-    if (action.kind === 'remove-dangling') continue;
+    if (action.kind === 'remove-dangling' || action.kind === 'unlist-referrer') continue;
     const tags = action.kind === 'untag' ? [action.tag] : action.tags;
     for (const tag of tags) if (fresh.tags.get(tag) === action.digest) out.add(tag);
   }
@@ -66,14 +55,45 @@ function list(names: string[]): string {
   return names.length > 3 ? `${names.slice(0, 3).join(', ')} and ${names.length - 3} more` : names.join(', ');
 }
 
+/** subject → referrers: the current attachment tags, and the subjects the plan recorded. */
+function referrerIndex(plan: RepositoryPlan, fresh: FreshState): ReferrerIndex {
+  const index = new ReferrerIndex();
+  for (const [tag, digest] of fresh.tags) index.addTag(tag, digest);
+  for (const action of plan.actions)
+    if (action.kind === 'delete-manifest' && action.subject !== undefined) index.add(action.subject, action.digest);
+  return index;
+}
+
 export function judgeRepository(plan: RepositoryPlan, fresh: FreshState): Verdict[] {
   const removable = removableTags(plan, fresh);
-  const staying = [...fresh.tags].filter(([tag, digest]) => !removable.has(tag) && !fresh.throwaways.has(digest));
+  // A referrer the plan takes out of a fallback index no longer counts as that index's child.
+  const unlisted = new Set(plan.actions.flatMap((a) => (a.kind === 'unlist-referrer' ? [a.referrer] : [])));
+  const children = (d: string) => fresh.children.get(d)?.filter((c) => !unlisted.has(c));
+  const edges = followAll(children, referrerIndex(plan, fresh));
+  let staying = [...fresh.tags].filter(([tag, digest]) => !removable.has(tag) && !fresh.throwaways.has(digest));
+  let reach = reachable(
+    staying.map(([, digest]) => digest),
+    edges,
+  );
+  // An attachment whose subject stays (it gained a tag since the plan) stays with it. Each round
+  // keeps at least one more tag, so this ends.
+  for (;;) {
+    const held = [...removable].filter((tag) => {
+      const subject = attachmentSubject(tag);
+      return subject !== undefined && reach.has(subject);
+    });
+    if (held.length === 0) break;
+    for (const tag of held) removable.delete(tag);
+    staying = [...fresh.tags].filter(([tag, digest]) => !removable.has(tag) && !fresh.throwaways.has(digest));
+    reach = reachable(
+      staying.map(([, digest]) => digest),
+      edges,
+    );
+  }
   // Which staying tags reach each digest, for the reason shown when a delete is held back.
   const users = new Map<string, string[]>();
   for (const [tag, digest] of staying) {
-    for (const reached of reachable([digest], (d) => fresh.children.get(d)))
-      users.set(reached, [...(users.get(reached) ?? []), tag]);
+    for (const reached of reachable([digest], edges)) users.set(reached, [...(users.get(reached) ?? []), tag]);
   }
   const verdicts: Verdict[] = [];
   const moved = (tag: string, planned: string): Verdict => {
@@ -100,15 +120,24 @@ export function judgeRepository(plan: RepositoryPlan, fresh: FreshState): Verdic
       else verdicts.push({ kind: 'gone', digest: '', tags: [action.tag] });
       continue;
     }
+    if (action.kind === 'unlist-referrer') {
+      // The index may have changed (another writer added a referrer): the executor edits what it finds.
+      if (fresh.tags.has(action.tag)) verdicts.push(action);
+      else verdicts.push({ kind: 'gone', digest: action.index, tags: [action.tag] });
+      continue;
+    }
     if (action.kind === 'untag') {
       const at = fresh.tags.get(action.tag);
       if (at === undefined) verdicts.push({ kind: 'gone', digest: action.digest, tags: [action.tag] });
-      else if (at === action.digest) verdicts.push({ kind: 'untag', tag: action.tag, digest: action.digest });
+      else if (at === action.digest && removable.has(action.tag))
+        verdicts.push({ kind: 'untag', tag: action.tag, digest: action.digest });
+      else if (at === action.digest)
+        verdicts.push({ kind: 'skip', digest: at, tags: [action.tag], detail: 'kept: its subject stays' });
       else verdicts.push(moved(action.tag, action.digest));
       continue;
     }
     const { digest } = action;
-    const still = action.tags.filter((t) => fresh.tags.get(t) === digest);
+    const still = action.tags.filter((t) => fresh.tags.get(t) === digest && removable.has(t));
     const elsewhere = action.tags.filter((t) => fresh.tags.has(t) && fresh.tags.get(t) !== digest);
     for (const tag of elsewhere) verdicts.push(moved(tag, digest));
     // A forced delete (rm --force) may break an index; only a tag pointing straight at it holds it.
@@ -128,6 +157,7 @@ export function judgeRepository(plan: RepositoryPlan, fresh: FreshState): Verdic
       digest,
       tags: still,
       ...(action.parent ? { parent: action.parent } : {}),
+      ...(action.subject ? { subject: action.subject } : {}),
     });
   }
   return verdicts;

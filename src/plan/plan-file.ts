@@ -68,13 +68,22 @@ function action(value: unknown, at: string): PlanAction {
   if (a.kind === 'untag')
     return { kind: 'untag', tag: tag(a.tag, `${at}.tag`), digest: digest(a.digest, `${at}.digest`) };
   if (a.kind === 'remove-dangling') return { kind: 'remove-dangling', tag: tag(a.tag, `${at}.tag`) };
-  if (a.kind !== 'delete-manifest') fail(`${at}.kind`, 'expected "untag", "delete-manifest" or "remove-dangling"');
+  if (a.kind === 'unlist-referrer')
+    return {
+      kind: 'unlist-referrer',
+      tag: tag(a.tag, `${at}.tag`),
+      index: digest(a.index, `${at}.index`),
+      referrer: digest(a.referrer, `${at}.referrer`),
+    };
+  if (a.kind !== 'delete-manifest')
+    fail(`${at}.kind`, 'expected "untag", "delete-manifest", "remove-dangling" or "unlist-referrer"');
   const out: PlanAction = {
     kind: 'delete-manifest',
     digest: digest(a.digest, `${at}.digest`),
     tags: array(a.tags, `${at}.tags`).map((t, i) => tag(t, `${at}.tags[${i}]`)),
   };
   if (a.parent !== undefined) out.parent = digest(a.parent, `${at}.parent`);
+  if (a.subject !== undefined) out.subject = digest(a.subject, `${at}.subject`);
   if (a.force !== undefined) {
     if (a.force !== true) fail(`${at}.force`, 'expected true');
     out.force = true;

@@ -1,9 +1,9 @@
 import { RefusedError } from '../errors.js';
 import type { TagDecision } from '../policy/evaluate.js';
-import { signatureSubject } from '../manifest/signature.js';
+import { attachmentSubject, classifyTag, fallbackTag } from '../manifest/referrers.js';
 import type { RegistryAddress } from '../ref/reference.js';
 import type { RepositorySnapshot } from './types.js';
-import { reachable } from './judge.js';
+import { ReferrerIndex, followAll, reachable } from './graph.js';
 import { shortDigest, sumDistinctBlobs } from '../manifest/manifest.js';
 
 /**
@@ -12,16 +12,25 @@ import { shortDigest, sumDistinctBlobs } from '../manifest/manifest.js';
  * - a manifest is deleted by digest only when every tag on it goes (otherwise the tags are untagged);
  * - a manifest that a kept index references is never deleted (unless forced, for `krill rm`);
  * - a deleted index takes its platform manifests with it unless something kept uses them;
- * - signature tags (sha256-<digest>.sig/.att/.sbom) follow their subject.
+ * - referrers (signatures, SBOMs, attestations: `subject` fields, fallback `sha256-<hex>` indexes and
+ *   legacy `sha256-<hex>.sig|.att|.sbom` tags) follow their subject, whatever the rules say.
  */
 
 export type PlanAction =
-  /** DELETE by digest: removes the manifest and the listed tags (all of its tags). */
-  | { kind: 'delete-manifest'; digest: string; tags: string[]; parent?: string; force?: true }
+  /**
+   * DELETE by digest: removes the manifest and the listed tags (all of its tags). `parent`: a
+   * platform manifest of a deleted index; `subject`: a referrer (or fallback index) of that digest.
+   */
+  | { kind: 'delete-manifest'; digest: string; tags: string[]; parent?: string; subject?: string; force?: true }
   /** Remove one tag; its manifest stays because something kept still uses it. */
   | { kind: 'untag'; tag: string; digest: string }
   /** Remove a tag that is listed but whose manifest is gone (`krill rm` of a dangling tag). */
-  | { kind: 'remove-dangling'; tag: string };
+  | { kind: 'remove-dangling'; tag: string }
+  /**
+   * Take one referrer out of a subject's fallback index (tag `sha256-<hex>`, planned at `index`):
+   * the index is re-read right before it is rewritten, so a concurrent writer's entries stay.
+   */
+  | { kind: 'unlist-referrer'; tag: string; index: string; referrer: string };
 
 export interface PlannedTag {
   tag: string;
@@ -60,13 +69,27 @@ export interface BuildOptions {
   force?: boolean;
   /** Dangling tags to remove (`krill rm REPO:TAG` of a tag without a manifest). */
   removeDangling?: string[];
+  /** Delete referrers whose subject the registry no longer has (`cleanup --delete-orphans`). */
+  deleteOrphans?: boolean;
+  /** Leave the referrers of deleted manifests in place (`krill rm --keep-referrers`). */
+  keepReferrers?: boolean;
 }
 
-/** Digests reachable from `roots` through index children. */
-function closure(snapshot: RepositorySnapshot, roots: Iterable<string>): Set<string> {
-  return reachable(roots, (digest) => snapshot.manifests[digest]?.children);
+/** The words a plan uses for an attachment tag. */
+function attachmentWord(tag: string): string {
+  const kind = classifyTag(tag);
+  if (kind.kind === 'legacy') return { sig: 'signature', att: 'attestation', sbom: 'SBOM' }[kind.suffix];
+  return 'referrers';
 }
 
+/**
+ * The plan of one repository. Tags the rules decided on are `decisions`; attachment tags nobody
+ * decided on follow their subject, and untagged manifests follow what reaches them:
+ * 1. `kept`: everything a kept tag reaches through index children and referrers;
+ * 2. `going`: manifests all of whose tags go (or named by digest), with everything they reach
+ *    that is not kept: platform manifests, referrers, referrers of referrers;
+ * 3. nothing that any staying tag (attachment tags included) reaches is deleted.
+ */
 export function buildRepositoryPlan(
   snapshot: RepositorySnapshot,
   decisions: TagDecision[],
@@ -81,70 +104,66 @@ export function buildRepositoryPlan(
       decided.set(tag, { tag, digest, action: 'delete', reason: `tag of ${shortDigest(digest)}` });
   }
 
-  // Which digests go: every tag on them goes, and nothing kept reaches them.
-  const deletedDigests = (): Set<string> => {
-    const keptRoots = snapshot.tags.filter((t) => decided.get(t.tag)?.action === 'keep').map((t) => t.digest);
-    const kept = closure(snapshot, keptRoots);
-    const out = new Set<string>();
-    for (const [digest, tags] of tagsByDigest) {
-      if (!tags.every((t) => decided.get(t)?.action === 'delete')) continue;
-      if (kept.has(digest) && !(forced.has(digest) && options.force)) continue;
-      out.add(digest);
-    }
-    for (const digest of forced) {
-      if (kept.has(digest) && !options.force) {
-        const parents = Object.values(snapshot.manifests).filter(
-          (m) => m.children.includes(digest) && kept.has(m.digest),
-        );
-        const names = parents.map(
-          (p) =>
-            `${shortDigest(p.digest)}${tagsByDigest.get(p.digest) ? ` (${tagsByDigest.get(p.digest)!.join(', ')})` : ''}`,
-        );
-        throw new RefusedError(
-          `${snapshot.repository}@${digest} is referenced by ${names.join(', ') || 'a kept image'}; deleting it would break that image: pass --force to delete it anyway`,
-        );
-      }
-      out.add(digest);
-    }
-    return out;
-  };
+  // `krill rm` of a referrer held in a fallback index: take it out of that index, then delete it.
+  const unlist = planUnlisting(snapshot, forced);
+  const children = (digest: string) => snapshot.manifests[digest]?.children.filter((c) => !unlist.removed.has(c));
+  const referrers = new ReferrerIndex();
+  for (const node of Object.values(snapshot.manifests))
+    // A referrer named by digest goes because the user named it, not with (or despite) its subject.
+    if (node.subject !== undefined && !forced.has(node.digest)) referrers.add(node.subject, node.digest);
+  // Attachment tags nobody decided on follow their subject (decided below).
+  const attachments = snapshot.tags.filter((t) => referrers.addTag(t.tag, t.digest) && !decided.has(t.tag));
+  const following = new Set(attachments.map((t) => t.tag));
+  const edges = followAll(children, referrers);
 
-  // Signature tags follow their subject: decide them once the subjects' fate is known.
-  const signatures = snapshot.tags.filter((t) => signatureSubject(t.tag) !== undefined && !decided.has(t.tag));
-  const goingBeforeSignatures = deletedDigests();
-  for (const { tag, digest } of signatures) {
-    const subject = signatureSubject(tag)!;
-    const subjectTagged = tagsByDigest.has(subject) || snapshot.manifests[subject] !== undefined;
-    if (goingBeforeSignatures.has(subject))
-      decided.set(tag, { tag, digest, action: 'delete', reason: `signature of deleted ${shortDigest(subject)}` });
-    else
-      decided.set(tag, {
-        tag,
-        digest,
-        action: 'keep',
-        reason: subjectTagged
-          ? `signature of kept ${shortDigest(subject)}`
-          : 'signature of a subject not in this repository',
-      });
+  const keptRoots = snapshot.tags.filter((t) => decided.get(t.tag)?.action === 'keep').map((t) => t.digest);
+  const kept = reachable(keptRoots, edges);
+  const mayGo = (digest: string) => !kept.has(digest) || (forced.has(digest) && options.force === true);
+  for (const digest of forced) {
+    if (mayGo(digest)) continue;
+    const parents = Object.values(snapshot.manifests).filter((m) => m.children.includes(digest) && kept.has(m.digest));
+    const names = parents.map(
+      (p) =>
+        `${shortDigest(p.digest)}${tagsByDigest.get(p.digest) ? ` (${tagsByDigest.get(p.digest)!.join(', ')})` : ''}`,
+    );
+    throw new RefusedError(
+      `${snapshot.repository}@${digest} is referenced by ${names.join(', ') || 'a kept image'}; deleting it would break that image: pass --force to delete it anyway`,
+    );
   }
-  const going = deletedDigests();
+  const roots = new Set(forced);
+  for (const [digest, tags] of tagsByDigest) {
+    const own = tags.filter((t) => !following.has(t));
+    if (own.length > 0 && own.every((t) => decided.get(t)?.action === 'delete') && mayGo(digest)) roots.add(digest);
+  }
+  // Orphans: attachments whose subject the registry answered 404 for go only when asked to.
+  const absent = new Set(snapshot.absentSubjects ?? []);
+  const orphanTags = attachments.filter((t) => absent.has(attachmentSubject(t.tag)!));
+  if (options.deleteOrphans) for (const t of orphanTags) if (!kept.has(t.digest)) roots.add(t.digest);
+  const follow = options.keepReferrers ? children : edges;
+  const goingFirst = new Set([...reachable(roots, follow)].filter((d) => roots.has(d) || !kept.has(d)));
 
-  // Platform manifests of deleted indexes go too, unless a kept image still uses them.
-  const keptReach = closure(
-    snapshot,
-    snapshot.tags.filter((t) => decided.get(t.tag)?.action === 'keep').map((t) => t.digest),
+  // Attachment tags go exactly when what they hold goes; then nothing a staying tag reaches goes.
+  const goesWith = (t: { tag: string; digest: string }) => goingFirst.has(t.digest);
+  const staying = snapshot.tags.filter((t) =>
+    following.has(t.tag) ? !goesWith(t) : decided.get(t.tag)?.action !== 'delete',
   );
-  const children: Array<{ digest: string; parent: string }> = [];
-  const queue = [...going];
-  const childSeen = new Set<string>(going);
-  while (queue.length > 0) {
-    const parent = queue.shift()!;
-    for (const child of snapshot.manifests[parent]?.children ?? []) {
-      if (childSeen.has(child) || keptReach.has(child)) continue;
-      childSeen.add(child);
-      children.push({ digest: child, parent });
-      queue.push(child);
-    }
+  const keptReach = reachable(
+    staying.map((t) => t.digest),
+    edges,
+  );
+  const going = new Set(
+    [...goingFirst].filter((d) => !keptReach.has(d) || (forced.has(d) && options.force === true && roots.has(d))),
+  );
+  for (const t of attachments) {
+    const subject = attachmentSubject(t.tag)!;
+    const word = attachmentWord(t.tag);
+    let reason: string;
+    if (going.has(t.digest))
+      reason = absent.has(subject) ? 'orphan: subject gone' : `${word} of deleted ${shortDigest(subject)}`;
+    else if (absent.has(subject)) reason = 'orphan: subject gone (--delete-orphans deletes it)';
+    else if (snapshot.manifests[subject] !== undefined) reason = `${word} of kept ${shortDigest(subject)}`;
+    else reason = `${word} of a subject not in this repository`;
+    decided.set(t.tag, { tag: t.tag, digest: t.digest, action: going.has(t.digest) ? 'delete' : 'keep', reason });
   }
 
   const keep: PlannedTag[] = [];
@@ -162,31 +181,66 @@ export function buildRepositoryPlan(
       del.push({ tag, digest, reason: d.reason, ...facts(digest) });
     } else {
       const siblings = (tagsByDigest.get(digest) ?? []).filter((t) => decided.get(t)?.action !== 'delete');
-      const why = siblings.length > 0 ? `digest shared with ${siblings.join(', ')}` : `used by a kept index`;
+      const why = siblings.length > 0 ? `digest shared with ${siblings.join(', ')}` : `used by a kept image`;
       del.push({ tag, digest, reason: `${d.reason}; untag only: ${why}`, ...facts(digest) });
       actions.push({ kind: 'untag', tag, digest });
     }
   }
+  for (const u of unlist.actions) actions.push(u);
+  // Why each untagged manifest goes: the index it belongs to, or the subject it refers to.
+  const parentOf = new Map<string, string>();
+  const subjectOf = new Map<string, string>();
+  for (const digest of going) {
+    for (const child of children(digest) ?? []) if (!parentOf.has(child)) parentOf.set(child, digest);
+    for (const r of referrers.of(digest)) if (!subjectOf.has(r)) subjectOf.set(r, digest);
+  }
   for (const digest of [...going].sort()) {
+    const tags = (tagsByDigest.get(digest) ?? []).slice().sort();
     // --force: the user accepted breaking an index that references it (apply must not undo that choice).
-    const forcedHere = options.force === true && forced.has(digest) && keptReach.has(digest);
+    const forcedHere = options.force === true && forced.has(digest) && kept.has(digest);
+    const subject = forced.has(digest) ? undefined : (subjectOf.get(digest) ?? snapshot.manifests[digest]?.subject);
+    const parent = roots.has(digest) && tags.length > 0 ? undefined : parentOf.get(digest);
     actions.push({
       kind: 'delete-manifest',
       digest,
-      tags: (tagsByDigest.get(digest) ?? []).slice().sort(),
+      tags,
+      ...(parent !== undefined && subject === undefined ? { parent } : {}),
+      ...(subject !== undefined ? { subject } : {}),
       ...(forcedHere ? { force: true as const } : {}),
     });
   }
-  for (const { digest, parent } of children) actions.push({ kind: 'delete-manifest', digest, tags: [], parent });
   const removeDangling = new Set(options.removeDangling ?? []);
   for (const tag of removeDangling) actions.push({ kind: 'remove-dangling', tag });
   const dangling = (snapshot.dangling ?? []).filter((t) => !removeDangling.has(t));
   return { repository: snapshot.repository, keep, delete: del, actions, ...(dangling.length > 0 ? { dangling } : {}) };
 }
 
+/**
+ * Referrers named by digest (`krill rm REPO@DIGEST`) that a fallback index lists: they leave that
+ * index (rewritten at apply, or deleted when it becomes empty) instead of being refused as "used".
+ */
+function planUnlisting(
+  snapshot: RepositorySnapshot,
+  forced: ReadonlySet<string>,
+): { removed: Set<string>; actions: PlanAction[] } {
+  const removed = new Set<string>();
+  const actions: PlanAction[] = [];
+  for (const digest of forced) {
+    const subject = snapshot.manifests[digest]?.subject;
+    if (subject === undefined) continue;
+    const tag = fallbackTag(subject);
+    const index = snapshot.tags.find((t) => t.tag === tag)?.digest;
+    if (index === undefined || !snapshot.manifests[index]?.children.includes(digest)) continue;
+    removed.add(digest);
+    actions.push({ kind: 'unlist-referrer', tag, index, referrer: digest });
+  }
+  return { removed, actions };
+}
+
 /** Bytes of the distinct blobs an image (or every platform of an index) references. */
 function imageSize(snapshot: RepositorySnapshot, digest: string): number {
-  return sumDistinctBlobs([...closure(snapshot, [digest])].flatMap((d) => snapshot.manifests[d]?.blobs ?? []));
+  const platforms = reachable([digest], (d) => snapshot.manifests[d]?.children);
+  return sumDistinctBlobs([...platforms].flatMap((d) => snapshot.manifests[d]?.blobs ?? []));
 }
 
 /** Digests a repository plan deletes by digest. */

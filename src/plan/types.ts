@@ -19,6 +19,10 @@ export interface ManifestNode {
   created: string | null;
   /** Children the registry no longer has (a damaged index). */
   missing?: string[];
+  /** OCI 1.1 `subject`: the manifest this one is a signature, SBOM or attestation of. */
+  subject?: string;
+  /** Set for artifacts (signatures, SBOMs, Helm charts): see manifest/referrers.ts artifactTypeOf. */
+  artifactType?: string;
   /** krill's own throwaway manifest, left on a tag by an untag that was cut half-way. */
   throwaway?: true;
 }
@@ -30,4 +34,6 @@ export interface RepositorySnapshot {
   manifests: Record<string, ManifestNode>;
   /** Tags listed whose manifest is gone (left by a registry race or a concurrent delete). */
   dangling?: string[];
+  /** Subjects of attachments (tags or `subject` fields) that the registry answered 404 for: orphans. */
+  absentSubjects?: string[];
 }

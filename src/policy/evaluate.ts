@@ -1,6 +1,6 @@
 import type semver from 'semver';
 import { compare as compareVersions } from 'semver';
-import { SIGNATURE_TAG } from '../manifest/signature.js';
+import { classifyTag } from '../manifest/referrers.js';
 import type { RepositorySnapshot } from '../plan/types.js';
 import type { Rules } from './rules.js';
 import { tagVersion, versionInRange } from './rules.js';
@@ -9,14 +9,12 @@ import { tagVersion, versionInRange } from './rules.js';
  * Decides, tag by tag, what a retention rule keeps and deletes, with the reason for each. Pure.
  * Order of the rules (README "Rules"): candidates are the tags that match the delete filters and are
  * not protected; the N newest candidate images are kept; of the rest, those not older than
- * --older-than are kept; every other candidate is deleted. Signature tags are decided later, by
- * their subject (plan/plan.ts).
+ * --older-than are kept; every other candidate is deleted. Attachment tags (signatures, SBOMs,
+ * fallback referrer indexes) are never images: they follow their subject (plan/plan.ts).
  *
  * krill deletes only what it can show is older than what it keeps: an image whose order is unknown
  * (no usable date) or equal to a kept one's (a tie) is kept, with the reason.
  */
-
-export { SIGNATURE_TAG, signatureSubject } from '../manifest/signature.js';
 
 export interface TagDecision {
   tag: string;
@@ -58,12 +56,12 @@ function highestVersion(tags: string[]): semver.SemVer | null {
   return best;
 }
 
-/** Decisions for every non-signature tag of the snapshot. */
+/** Decisions for every tag of the snapshot except attachment tags. */
 export function evaluateRules(snapshot: RepositorySnapshot, rules: Rules, now: number): TagDecision[] {
   const decisions: TagDecision[] = [];
   const candidates = new Map<string, CandidateImage>();
   for (const { tag, digest } of snapshot.tags) {
-    if (SIGNATURE_TAG.test(tag)) continue;
+    if (classifyTag(tag).kind !== 'image') continue; // attachments follow their subject (plan.ts)
     const keep = (reason: string) => decisions.push({ tag, digest, action: 'keep', reason });
     const keepMatch = rules.keepRegex.find((re) => re.test(tag));
     // The tag was being removed when an earlier run stopped: finish that, whatever the rules say.

@@ -23,6 +23,7 @@ export type RegistryApi = Pick<
   | 'mountBlob'
   | 'startUpload'
   | 'finishUpload'
+  | 'listReferrers'
   | 'cacheIsWarm'
   | 'markCacheWarm'
 >;

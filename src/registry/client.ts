@@ -13,9 +13,9 @@ import {
 import { nextLink } from '../http/link.js';
 import type { HttpRequest, HttpResponse, StreamResponse, Transport } from '../http/transport.js';
 import { discard, isNoTlsError, redactUrl } from '../http/transport.js';
-import type { Manifest } from '../manifest/manifest.js';
+import type { Descriptor, Manifest } from '../manifest/manifest.js';
 import { parseManifest } from '../manifest/manifest.js';
-import { DOCKER_SCHEMA1_SIGNED, MANIFEST_ACCEPT } from '../manifest/media-types.js';
+import { DOCKER_SCHEMA1_SIGNED, MANIFEST_ACCEPT, OCI_INDEX } from '../manifest/media-types.js';
 import type { RegistryAddress } from '../ref/reference.js';
 import { apiHost, isValidRepository, isValidTag } from '../ref/reference.js';
 import { computeDigest, digestLike, isDigest, matchesDigest } from '../manifest/digest.js';
@@ -54,6 +54,8 @@ const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
 /** A registry that keeps sending `Link` pages is stopped here (10^8 tags at 1000 a page). */
 const MAX_PAGES = 100_000;
+/** Referrers of one digest: a handful in practice; a registry paging beyond this is stopped. */
+const MAX_REFERRER_PAGES = 100;
 
 /**
  * `/v2/<repo>/manifests/<ref>` from validated parts only. Names reach here from users (validated
@@ -328,6 +330,59 @@ export class RegistryClient {
       next = link;
     }
     return items;
+  }
+
+  /** undefined until the first referrers request says whether this registry has the API. */
+  #referrersApi: boolean | undefined;
+
+  /**
+   * The referrers of a digest through the OCI 1.1 referrers API (`GET /v2/<repo>/referrers/<digest>`,
+   * distribution-spec 1.1 "Listing Referrers"), following `Link` pages; undefined when the registry
+   * has no such API (distribution 2.8 and 3.x, Docker Hub answer 404: clients then read the fallback
+   * tag). `artifactType` filters; a registry that did not apply it (no `OCI-Filters-Applied`) is
+   * filtered here. The answer per registry is remembered, so a registry without the API costs one
+   * request per run.
+   */
+  async listReferrers(repository: string, digest: string, artifactType?: string): Promise<Descriptor[] | undefined> {
+    if (this.#referrersApi === false) return undefined;
+    if (!isDigest(digest)) throw new InvalidResponseError(`refusing to list referrers of ${JSON.stringify(digest)}`);
+    const query = artifactType === undefined ? '' : `?artifactType=${encodeURIComponent(artifactType)}`;
+    let next: string | URL | undefined = repositoryPath(repository, `referrers/${digest}${query}`);
+    const out: Descriptor[] = [];
+    const seen = new Set<string>();
+    for (let pages = 0; next !== undefined; pages++) {
+      if (pages >= MAX_REFERRER_PAGES)
+        throw new InvalidResponseError(`${this.host}: more than ${MAX_REFERRER_PAGES} pages of referrers; stopping`);
+      const res = await this.#request({
+        method: 'GET',
+        path: next,
+        scope: repositoryScope(repository, ['pull']),
+        headers: { accept: OCI_INDEX },
+        accept: [400, 404, 405, 501],
+      });
+      if (res.status !== 200) {
+        // 404 is "no API" (a registry with it answers 200 and an empty list for an unknown subject).
+        if (pages > 0) throw new InvalidResponseError(`${this.host}: a referrers page answered HTTP ${res.status}`);
+        this.#referrersApi = false;
+        return undefined;
+      }
+      this.#referrersApi = true;
+      const index = parseManifest(res.body, OCI_INDEX, `${this.host}/${repository} referrers of ${digest}`);
+      if (index.kind !== 'index')
+        throw new InvalidResponseError(`${this.host}: the referrers of ${digest} are not an image index`);
+      const filtered = (res.headers['oci-filters-applied'] ?? '').split(',').some((f) => f.trim() === 'artifactType');
+      for (const d of index.manifests) {
+        if (artifactType !== undefined && !filtered && d.artifactType !== artifactType) continue;
+        if (!seen.has(d.digest)) out.push(d);
+        seen.add(d.digest);
+      }
+      const link = nextLink(res.headers.link, res.url);
+      if (link && seen.has(`page ${link.href}`))
+        throw new InvalidResponseError(`${this.host}: referrers pagination loops back to ${link.pathname}`);
+      if (link) seen.add(`page ${link.href}`);
+      next = link;
+    }
+    return out;
   }
 
   /**

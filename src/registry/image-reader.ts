@@ -1,6 +1,7 @@
 import { InvalidResponseError, isNotFound } from '../errors.js';
 import { mapConcurrent } from '../http/limiter.js';
-import type { Descriptor, ImageConfig, ImageManifest } from '../manifest/manifest.js';
+import type { Descriptor, ImageConfig, ImageManifest, Manifest } from '../manifest/manifest.js';
+import { artifactTypeOf, classifyTag, summarizeLabels } from '../manifest/referrers.js';
 import {
   formatPlatform,
   isAttestationEntry,
@@ -29,6 +30,10 @@ export interface ImageSummary {
   platforms: string[];
   /** Children of an index that the registry no longer has (a damaged index), if any. */
   missing?: string[];
+  /** For an artifact (signature, SBOM, Helm chart…): its type; it has no platform. */
+  artifactType?: string;
+  /** OCI 1.1 `subject`: the manifest this one refers to. */
+  subject?: string;
 }
 
 /** Nested indexes deeper than this are refused (OCI images nest one or two levels). */
@@ -41,6 +46,12 @@ export interface TagSummary extends ImageSummary {
   tag: string;
   /** Listed, but the registry no longer has its manifest. */
   dangling?: boolean;
+  /** An attachment tag: the OCI 1.1 fallback referrers index, or a legacy cosign `.sig/.att/.sbom`. */
+  attachment?: 'fallback' | 'legacy';
+  /** For a fallback index: the artifact types of the referrers it lists. */
+  artifactTypes?: string[];
+  /** On an image's row: what its attachment tags in this listing hold (count and short labels). */
+  referrers?: { count: number; types: string[] };
 }
 
 export interface LayerInfo {
@@ -233,7 +244,14 @@ export class ImageReader {
       // The annotation is the date of artifacts (Helm, oras, notation write it) and the fallback of images.
       const created = normalizeCreated(config?.created) ?? normalizeCreated(manifest.annotations?.[CREATED_ANNOTATION]);
       return {
-        summary: { digest, mediaType: fetched.mediaType, created, size: sumDistinctBlobs(blobs), platforms: platform },
+        summary: {
+          digest,
+          mediaType: fetched.mediaType,
+          created,
+          size: sumDistinctBlobs(blobs),
+          platforms: platform,
+          ...referrerFields(manifest),
+        },
         blobs,
       };
     }
@@ -260,6 +278,7 @@ export class ImageReader {
           size: sumDistinctBlobs(blobs),
           platforms: [...new Set(platforms)],
           ...(missing.length > 0 ? { missing } : {}),
+          ...referrerFields(manifest),
         },
         blobs,
       };
@@ -311,6 +330,12 @@ export class ImageReader {
   }
 }
 
+function referrerFields(manifest: Manifest): { artifactType?: string; subject?: string } {
+  const type = artifactTypeOf(manifest);
+  const subject = manifest.kind === 'unknown' ? undefined : manifest.subject?.digest;
+  return { ...(type !== undefined ? { artifactType: type } : {}), ...(subject !== undefined ? { subject } : {}) };
+}
+
 /** Newest first; ties by tag name; unknown dates last. Deterministic whatever the registry's order. */
 export function compareTagSummaries(a: TagSummary, b: TagSummary): number {
   if (a.created !== b.created) {
@@ -337,10 +362,46 @@ export async function summarizeTags(
     const row: TagSummary =
       digest === undefined
         ? { tag, digest: '', mediaType: '', created: null, size: 0, platforms: [], dangling: true }
-        : { tag, ...(await reader.summarize(digest)) };
+        : await describeAttachment(reader, { tag, ...(await reader.summarize(digest)) });
     options.onProgress?.(++done, tags.length);
     return row;
   });
   client.markCacheWarm(repository);
+  countReferrers(rows);
   return rows.sort(compareTagSummaries);
+}
+
+/** Marks an attachment tag's row with its subject and the types of what it holds. */
+async function describeAttachment(reader: ImageReader, row: TagSummary): Promise<TagSummary> {
+  const kind = classifyTag(row.tag);
+  if (kind.kind === 'image') return row;
+  const { manifest } = await reader.manifest(row.digest);
+  if (kind.kind === 'fallback' && manifest.kind === 'index') {
+    const types = manifest.manifests.map((d) => d.artifactType ?? d.mediaType);
+    return { ...row, attachment: 'fallback', subject: kind.subject, artifactTypes: types, platforms: [] };
+  }
+  // Legacy cosign manifests carry an image config: the first layer says what they hold.
+  const layerType = manifest.kind === 'image' ? manifest.layers[0]?.mediaType : undefined;
+  const artifactType = row.artifactType ?? layerType ?? `cosign ${kind.kind === 'legacy' ? kind.suffix : ''}`;
+  return {
+    ...row,
+    attachment: kind.kind === 'legacy' ? 'legacy' : 'fallback',
+    subject: kind.subject,
+    artifactType,
+    platforms: [],
+  };
+}
+
+/** Summarises on each image's row what its attachment tags hold: `2 (sbom, sig)`. */
+function countReferrers(rows: TagSummary[]): void {
+  const bySubject = new Map<string, Array<string | undefined>>();
+  for (const row of rows) {
+    if (!row.attachment || !row.subject) continue;
+    const types = row.attachment === 'fallback' ? (row.artifactTypes ?? []) : [row.artifactType];
+    bySubject.set(row.subject, [...(bySubject.get(row.subject) ?? []), ...types]);
+  }
+  for (const row of rows) {
+    const types = row.attachment ? undefined : bySubject.get(row.digest);
+    if (types && types.length > 0) row.referrers = { count: types.length, types: summarizeLabels(types) };
+  }
 }

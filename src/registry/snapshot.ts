@@ -5,6 +5,8 @@ import type { FetchedManifest } from './client.js';
 import type { RegistryApi } from './api.js';
 import { ImageReader } from './image-reader.js';
 import { isThrowaway } from './untag.js';
+import { MAX_REFERRER_DEPTH } from './referrers.js';
+import { artifactTypeOf, attachmentSubject } from '../manifest/referrers.js';
 
 export type { ManifestNode, RepositorySnapshot } from '../plan/types.js';
 
@@ -27,6 +29,7 @@ export interface SnapshotOptions {
 /** The snapshot's view of a fetched manifest. */
 export function toManifestNode(fetched: FetchedManifest, created: string | null): ManifestNode {
   const m = fetched.manifest;
+  const artifactType = artifactTypeOf(m);
   return {
     digest: fetched.digest,
     mediaType: fetched.mediaType,
@@ -35,6 +38,8 @@ export function toManifestNode(fetched: FetchedManifest, created: string | null)
     children: m.kind === 'index' ? m.manifests.map((d) => d.digest) : [],
     blobs: m.kind === 'image' ? [m.config, ...m.layers] : [],
     created,
+    ...(m.kind !== 'unknown' && m.subject ? { subject: m.subject.digest } : {}),
+    ...(artifactType !== undefined ? { artifactType } : {}),
     ...(isThrowaway(fetched) ? { throwaway: true as const } : {}),
   };
 }
@@ -86,11 +91,67 @@ export async function readRepositorySnapshot(
   });
   client.markCacheWarm(repository);
   const tags = resolved.filter((t): t is { tag: string; digest: string } => t !== undefined);
+  await visitApiReferrers(client, repository, manifests, visit);
+  const absentSubjects = await readSubjects(client, repository, tags, manifests, visit);
   return {
     registry: client.host,
     repository,
     tags,
     manifests,
     ...(dangling.length > 0 ? { dangling: dangling.sort() } : {}),
+    ...(absentSubjects.length > 0 ? { absentSubjects } : {}),
   };
+}
+
+/**
+ * On a registry with the referrers API, referrers need no tag: ask for the referrers of every
+ * manifest read (and of theirs, down to MAX_REFERRER_DEPTH) so that deletion can follow them.
+ * A registry without the API costs one request (client.listReferrers remembers the 404).
+ */
+async function visitApiReferrers(
+  client: RegistryApi,
+  repository: string,
+  manifests: Record<string, ManifestNode>,
+  visit: (digest: string) => Promise<void>,
+): Promise<void> {
+  const asked = new Set<string>();
+  for (let depth = 0; depth < MAX_REFERRER_DEPTH; depth++) {
+    const level = Object.keys(manifests).filter((d) => !asked.has(d));
+    if (level.length === 0) return;
+    for (const d of level) asked.add(d);
+    const first = await client.listReferrers(repository, level[0]!);
+    if (first === undefined) return;
+    const found = [first, ...(await mapConcurrent(level.slice(1), 8, (d) => client.listReferrers(repository, d)))];
+    const fresh = new Set(found.flatMap((list) => (list ?? []).map((r) => r.digest)));
+    await Promise.all([...fresh].filter((d) => !manifests[d]).map(visit));
+  }
+}
+
+/**
+ * Subjects of attachments that no tag reaches: read them (an untagged subject is still an image
+ * whose signatures stay) or record them as absent (404: the attachments are orphans).
+ */
+async function readSubjects(
+  client: RegistryApi,
+  repository: string,
+  tags: ReadonlyArray<{ tag: string; digest: string }>,
+  manifests: Record<string, ManifestNode>,
+  visit: (digest: string) => Promise<void>,
+): Promise<string[]> {
+  const subjects = new Set<string>();
+  for (const { tag } of tags) {
+    const subject = attachmentSubject(tag);
+    if (subject !== undefined) subjects.add(subject);
+  }
+  for (const node of Object.values(manifests)) if (node.subject !== undefined) subjects.add(node.subject);
+  const absent: string[] = [];
+  await mapConcurrent(
+    [...subjects].filter((d) => !manifests[d]),
+    8,
+    async (subject) => {
+      if ((await client.digestOf(repository, subject)) === undefined) absent.push(subject);
+      else await visit(subject);
+    },
+  );
+  return absent.sort();
 }

@@ -134,7 +134,7 @@ describe('saved plans are validated completely before any request', () => {
     [
       'an unknown action',
       (p: Plan) => (p.repositories[0].actions[0].kind = 'wipe'),
-      /actions\[0\]\.kind: expected "untag", "delete-manifest" or "remove-dangling"/,
+      /actions\[0\]\.kind: expected "untag", "delete-manifest", "remove-dangling" or "unlist-referrer"/,
     ],
     ['a port out of range', (p: Plan) => (p.registry.host = 'registry.example.com:99999'), /\$\.registry\.host/],
     ['a missing keep list', (p: Plan) => delete p.repositories[0].keep, /\$\.repositories\[0\]\.keep: expected a list/],

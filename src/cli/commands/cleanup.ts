@@ -19,6 +19,7 @@ interface CleanupOptions extends DeletionFlags {
   sort?: string;
   scanAll?: boolean;
   strict?: boolean;
+  deleteOrphans?: boolean;
 }
 
 export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
@@ -56,6 +57,7 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
       ...(policy ? { policy } : { rules }),
       scanAll: opts.scanAll === true,
       strict: opts.strict === true,
+      deleteOrphans: opts.deleteOrphans === true,
       onProgress: progress.update,
     });
   } finally {

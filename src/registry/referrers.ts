@@ -1,0 +1,103 @@
+import { isNotFound } from '../errors.js';
+import type { Descriptor } from '../manifest/manifest.js';
+import { classifyTag, fallbackTag } from '../manifest/referrers.js';
+import type { RegistryApi } from './api.js';
+
+/**
+ * Finds what refers to a digest (signatures, SBOMs, attestations), the one place krill does so:
+ * the referrers API where the registry has it, else the OCI 1.1 fallback index under the tag
+ * `sha256-<hex>`, plus cosign's legacy `sha256-<hex>.sig|.att|.sbom` tags (distribution-spec 1.1
+ * "Listing Referrers" and "Referrers tag schema").
+ */
+
+export interface FoundReferrer {
+  descriptor: Descriptor;
+  /** How it was found: the registry's API, the subject's fallback index, or a legacy tag. */
+  via: 'api' | 'fallback-tag' | 'legacy-tag';
+  /** The tag it was found under (fallback index or legacy tag). */
+  tag?: string;
+}
+
+export interface ReferrerNode extends FoundReferrer {
+  referrers: ReferrerNode[];
+}
+
+/** A signature of a signature of …: nothing real nests this deep; a registry that does is cut here. */
+export const MAX_REFERRER_DEPTH = 8;
+
+/**
+ * Direct referrers of `digest`. `tags` is the repository's tag list when the caller has it (saves
+ * the legacy-tag lookups); `types` keeps only those artifact types (empty: all).
+ */
+export async function discoverReferrers(
+  client: RegistryApi,
+  repository: string,
+  digest: string,
+  options: { tags?: readonly string[]; types?: readonly string[] } = {},
+): Promise<FoundReferrer[]> {
+  const types = options.types ?? [];
+  const wanted = (d: Descriptor) =>
+    types.length === 0 || (d.artifactType !== undefined && types.includes(d.artifactType));
+  const out: FoundReferrer[] = [];
+  const api = await client.listReferrers(repository, digest, types.length === 1 ? types[0] : undefined);
+  if (api !== undefined) {
+    for (const descriptor of api) if (wanted(descriptor)) out.push({ descriptor, via: 'api' });
+  } else {
+    const tag = fallbackTag(digest);
+    const index = await getOrUndefined(client, repository, tag);
+    if (index?.manifest.kind === 'index')
+      for (const descriptor of index.manifest.manifests)
+        if (wanted(descriptor)) out.push({ descriptor, via: 'fallback-tag', tag });
+  }
+  if (types.length > 0) return out;
+  const tags = options.tags ?? (await client.listTags(repository));
+  for (const tag of tags) {
+    const kind = classifyTag(tag);
+    if (kind.kind !== 'legacy' || kind.subject !== digest) continue;
+    const head = await getOrUndefined(client, repository, tag);
+    if (head === undefined || out.some((r) => r.descriptor.digest === head.digest)) continue;
+    out.push({
+      descriptor: {
+        mediaType: head.mediaType,
+        digest: head.digest,
+        size: head.size,
+        artifactType: `cosign ${kind.suffix}`,
+      },
+      via: 'legacy-tag',
+      tag,
+    });
+  }
+  return out;
+}
+
+/** The referrer graph under `digest`, depth-first, each digest once (a cycle cannot loop). */
+export async function referrerTree(
+  client: RegistryApi,
+  repository: string,
+  digest: string,
+  options: { tags?: readonly string[]; types?: readonly string[] } = {},
+): Promise<ReferrerNode[]> {
+  const tags = options.tags ?? (await client.listTags(repository));
+  const seen = new Set<string>([digest]);
+  const walk = async (subject: string, depth: number): Promise<ReferrerNode[]> => {
+    if (depth >= MAX_REFERRER_DEPTH) return [];
+    const found = await discoverReferrers(client, repository, subject, { ...options, tags });
+    const nodes: ReferrerNode[] = [];
+    for (const r of found) {
+      if (seen.has(r.descriptor.digest)) continue;
+      seen.add(r.descriptor.digest);
+      nodes.push({ ...r, referrers: await walk(r.descriptor.digest, depth + 1) });
+    }
+    return nodes;
+  };
+  return walk(digest, 0);
+}
+
+async function getOrUndefined(client: RegistryApi, repository: string, reference: string) {
+  try {
+    return await client.getManifest(repository, reference);
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
