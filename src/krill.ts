@@ -38,6 +38,8 @@ import type { ImageInspection, TagSummary } from './registry/image-reader.js';
 import { ImageReader, summarizeTags } from './registry/image-reader.js';
 import type { RepositorySnapshot } from './registry/snapshot.js';
 import { readRepositorySnapshot, toManifestNode } from './registry/snapshot.js';
+import type { ReferrerNode } from './registry/referrers.js';
+import { referrerTree } from './registry/referrers.js';
 import type { CopyProgress, CopyResult } from './sync/copy.js';
 import { copyImage } from './sync/copy.js';
 import type { SyncSpec, SyncTarget } from './sync/spec.js';
@@ -168,6 +170,26 @@ export interface SyncRequest {
 export interface CopyReport extends CopyResult {
   source: string;
   destination: string;
+}
+
+/** One referrer of `krill inspect`: a signature, SBOM or attestation, with its own referrers. */
+export interface ReferrerInfo {
+  digest: string;
+  mediaType: string;
+  artifactType: string | null;
+  /** Bytes of its distinct blobs. */
+  size: number;
+  created: string | null;
+  /** How krill found it: the registry's referrers API, the fallback tag `sha256-<hex>`, a legacy tag. */
+  via: 'api' | 'fallback-tag' | 'legacy-tag';
+  tag?: string;
+  /** Listed, but the registry no longer has it. */
+  missing?: true;
+  referrers: ReferrerInfo[];
+}
+
+export interface Inspection extends ImageInspection {
+  referrers: ReferrerInfo[];
 }
 
 /** Env vars naming the default registry, ours first, then Plankton's and docker-registry-util's. */
@@ -385,8 +407,8 @@ export class Krill {
     return (await this.client(ref.registry)).getBlob(ref.repository, m.config.digest);
   }
 
-  /** What `krill inspect --json` shows. */
-  async inspect(reference: string, options: { platform?: string } = {}): Promise<ImageInspection> {
+  /** What `krill inspect --json` shows, with the referrer graph of the manifest (signatures, SBOMs). */
+  async inspect(reference: string, options: { platform?: string } = {}): Promise<Inspection> {
     const { name, fetched, reader } = await this.manifest(reference, options);
     const details = await reader.inspect(name, fetched.digest);
     const wanted = options.platform === undefined ? undefined : normalizePlatform(options.platform);
@@ -400,7 +422,27 @@ export class Krill {
         `${name} is a single-platform image for ${details.platforms.join(', ')}, not ${options.platform}`,
       );
     }
-    return details;
+    const ref = this.parseReference(reference);
+    const client = await this.client(ref.registry);
+    const tree = await referrerTree(client, ref.repository, fetched.digest);
+    const describe = async (node: ReferrerNode): Promise<ReferrerInfo> => {
+      const summary = await reader.summarize(node.descriptor.digest).catch((error: unknown) => {
+        if (isNotFound(error)) return undefined; // listed by an index, gone from the registry
+        throw error;
+      });
+      return {
+        digest: node.descriptor.digest,
+        mediaType: node.descriptor.mediaType,
+        artifactType: node.descriptor.artifactType ?? summary?.artifactType ?? null,
+        size: summary?.size ?? 0,
+        created: summary?.created ?? null,
+        via: node.via,
+        ...(node.tag !== undefined ? { tag: node.tag } : {}),
+        ...(summary === undefined ? { missing: true as const } : {}),
+        referrers: await Promise.all(node.referrers.map(describe)),
+      };
+    };
+    return { ...details, referrers: await Promise.all(tree.map(describe)) };
   }
 
   // ── deleting: plan, then apply ───────────────────────────────────────────────────────────

@@ -6,8 +6,7 @@ import { Journal, defaultJournalPath } from '../plan/journal.js';
 import type { Plan, PlannedTag } from '../plan/plan.js';
 import type { CliContext } from './context.js';
 import { startProgress } from './progress.js';
-import { classifyTag } from '../manifest/referrers.js';
-import { formatBytes, formatDate, formatTable, indent } from './render.js';
+import { displayTag, formatBytes, formatDate, formatTable, indent } from './render.js';
 import { escapeControl } from '../text.js';
 
 /** What rm, cleanup and apply share: showing a plan, asking, applying, reporting. */
@@ -61,13 +60,6 @@ function keptSummary(kept: PlannedTag[]): string {
     counts.set(reason, (counts.get(reason) ?? 0) + 1);
   }
   return `${[...counts].map(([reason, n]) => `${reason}: ${n}`).join('; ')} (--show-kept lists them)`;
-}
-
-/** Attachment tags carry a whole digest; the table shows them shortened (JSON keeps them whole). */
-function displayTag(tag: string): string {
-  const kind = classifyTag(tag);
-  if (kind.kind === 'legacy') return `${tag.slice(0, 19)}….${kind.suffix}`;
-  return kind.kind === 'fallback' ? `${tag.slice(0, 19)}…` : tag;
 }
 
 /** Kept tags listed one by one up to this many per repository; more are summarised (--show-kept lists them). */

@@ -137,9 +137,10 @@ export function buildProgram(
       ).choices(['table', 'wide', 'name']),
     )
     .option('--no-headers', 'no header row in the table')
+    .option('--all', 'also list attachment tags (signatures, SBOMs: sha256-<hex>, sha256-<hex>.sig) as rows')
     .addHelpText(
       'after',
-      '\nExamples:\n  $ krill tags alpine --limit 5\n  $ krill tags localhost:5000/apps/web --filter "^v1\\." --json\n  $ krill tags -r registry.example.com apps/web --no-details\n',
+      '\nAttachment tags are summarised in a REFERRERS column on their image\'s row (--json always lists them).\n\nExamples:\n  $ krill tags alpine --limit 5\n  $ krill tags localhost:5000/apps/web --filter "^v1\\." --json\n  $ krill tags -r registry.example.com apps/web --no-details\n',
     )
     .action((...args: unknown[]) => run(args.at(-1) as Command, () => import('./commands/tags.js'), args.slice(0, -2)));
 
@@ -150,9 +151,10 @@ export function buildProgram(
     .option('--platform <os/arch[/variant]>', 'for a multi-arch image, inspect this platform')
     .option('--raw', 'print the manifest exactly as the registry served it')
     .option('--config', 'print the image config exactly as stored (like crane config)')
+    .option('--tree', 'print the referrer graph (signatures, SBOMs, their signatures) as a tree')
     .addHelpText(
       'after',
-      '\nExamples:\n  $ krill inspect alpine:3.20\n  $ krill inspect alpine:3.20 --platform linux/arm64/v8\n  $ krill inspect localhost:5000/apps/web@sha256:… --raw | sha256sum\n',
+      "\nReferrers are found through the registry's referrers API, else the fallback tag sha256-<hex> and the\nlegacy cosign tags sha256-<hex>.sig/.att/.sbom.\n\nExamples:\n  $ krill inspect alpine:3.20\n  $ krill inspect localhost:5000/apps/web:1.2.0 --tree\n  $ krill inspect alpine:3.20 --platform linux/arm64/v8\n  $ krill inspect localhost:5000/apps/web@sha256:… --raw | sha256sum\n",
     )
     .action((...args: unknown[]) =>
       run(args.at(-1) as Command, () => import('./commands/inspect.js'), args.slice(0, -2)),

@@ -1,4 +1,5 @@
 /** Pure formatting for the terminal: tables, sizes, dates. */
+import { classifyTag } from '../manifest/referrers.js';
 import { escapeControl } from '../text.js';
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
@@ -46,4 +47,11 @@ export function formatTable(headers: string[], cells: string[][], options: Table
 /** Indents every non-empty line by two spaces. */
 export function indent(text: string): string {
   return text.replace(/^(?=.)/gm, '  ');
+}
+
+/** Attachment tags carry a whole digest; tables show them shortened (JSON keeps them whole). */
+export function displayTag(tag: string): string {
+  const kind = classifyTag(tag);
+  if (kind.kind === 'legacy') return `${tag.slice(0, 19)}….${kind.suffix}`;
+  return kind.kind === 'fallback' ? `${tag.slice(0, 19)}…` : tag;
 }

@@ -64,15 +64,25 @@ export function artifactTypeOf(manifest: Manifest): string | undefined {
 
 const EMPTY_CONFIG = 'application/vnd.oci.empty.v1+json';
 
+/**
+ * What cosign's legacy tags hold (their manifests carry an image config, so no artifactType):
+ * simple signing payloads, DSSE in-toto envelopes, and SBOMs (SPDX by default).
+ */
+export const LEGACY_TYPES = {
+  sig: 'application/vnd.dev.cosign.simplesigning.v1+json',
+  att: 'application/vnd.dsse.envelope.v1+json',
+  sbom: 'text/spdx',
+} as const;
+
 /** A short word for an artifact type, for tables: sig, sbom, att, provenance, vex, helm, or the type. */
 export function artifactLabel(type: string | undefined): string {
   if (type === undefined || type === '') return 'artifact';
   const t = type.toLowerCase();
-  if (/sigstore|cosign|notary|signature/.test(t)) return 'sig';
   if (/spdx|cyclonedx|sbom|syft/.test(t)) return 'sbom';
+  if (/sigstore|cosign|notary|signature/.test(t)) return 'sig';
   if (/provenance|slsa/.test(t)) return 'provenance';
   if (/vex/.test(t)) return 'vex';
-  if (/in-toto|attestation/.test(t)) return 'att';
+  if (/in-toto|attestation|dsse/.test(t)) return 'att';
   if (/helm/.test(t)) return 'helm';
   if (/wasm/.test(t)) return 'wasm';
   return type.replace(/^application\/(vnd\.)?/, '').replace(/\+json$|\.v\d.*$/, '');

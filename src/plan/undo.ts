@@ -41,9 +41,14 @@ export async function undoJournal(
   options: UndoOptions = {},
 ): Promise<UndoOutcome[]> {
   const outcomes: UndoOutcome[] = [];
-  // Platform manifests before the indexes that reference them; they were journaled breadth-first,
-  // so the reverse order restores nested children before their parents.
-  const ordered = [...entries.filter((e) => e.parent).reverse(), ...entries.filter((e) => !e.parent)];
+  // Platform manifests before the indexes that reference them (journaled breadth-first, so the
+  // reverse order restores nested children before their parents); untags last: a referrers index
+  // put back on its tag lists referrers that must exist again first.
+  const ordered = [
+    ...entries.filter((e) => e.parent).reverse(),
+    ...entries.filter((e) => !e.parent && e.kind === 'delete-manifest'),
+    ...entries.filter((e) => !e.parent && e.kind !== 'delete-manifest'),
+  ];
   for (const entry of ordered) {
     const client = await clientFor(entry);
     const bytes = Buffer.from(entry.manifest, 'base64');

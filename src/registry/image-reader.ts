@@ -1,7 +1,7 @@
 import { InvalidResponseError, isNotFound } from '../errors.js';
 import { mapConcurrent } from '../http/limiter.js';
 import type { Descriptor, ImageConfig, ImageManifest, Manifest } from '../manifest/manifest.js';
-import { artifactTypeOf, classifyTag, summarizeLabels } from '../manifest/referrers.js';
+import { LEGACY_TYPES, artifactTypeOf, classifyTag, summarizeLabels } from '../manifest/referrers.js';
 import {
   formatPlatform,
   isAttestationEntry,
@@ -380,14 +380,13 @@ async function describeAttachment(reader: ImageReader, row: TagSummary): Promise
     const types = manifest.manifests.map((d) => d.artifactType ?? d.mediaType);
     return { ...row, attachment: 'fallback', subject: kind.subject, artifactTypes: types, platforms: [] };
   }
-  // Legacy cosign manifests carry an image config: the first layer says what they hold.
-  const layerType = manifest.kind === 'image' ? manifest.layers[0]?.mediaType : undefined;
-  const artifactType = row.artifactType ?? layerType ?? `cosign ${kind.kind === 'legacy' ? kind.suffix : ''}`;
+  // Legacy cosign manifests carry an image config: the tag's suffix says what they hold.
+  const artifactType = row.artifactType ?? (kind.kind === 'legacy' ? LEGACY_TYPES[kind.suffix] : undefined);
   return {
     ...row,
     attachment: kind.kind === 'legacy' ? 'legacy' : 'fallback',
     subject: kind.subject,
-    artifactType,
+    ...(artifactType !== undefined ? { artifactType } : {}),
     platforms: [],
   };
 }

@@ -1,6 +1,6 @@
 import { isNotFound } from '../errors.js';
 import type { Descriptor } from '../manifest/manifest.js';
-import { classifyTag, fallbackTag } from '../manifest/referrers.js';
+import { LEGACY_TYPES, classifyTag, fallbackTag } from '../manifest/referrers.js';
 import type { RegistryApi } from './api.js';
 
 /**
@@ -50,18 +50,20 @@ export async function discoverReferrers(
         if (wanted(descriptor)) out.push({ descriptor, via: 'fallback-tag', tag });
   }
   if (types.length > 0) return out;
-  const tags = options.tags ?? (await client.listTags(repository));
-  for (const tag of tags) {
-    const kind = classifyTag(tag);
-    if (kind.kind !== 'legacy' || kind.subject !== digest) continue;
-    const head = await getOrUndefined(client, repository, tag);
+  // Legacy tags: from the tag list when the caller has it, else one HEAD per suffix (a tag list of
+  // Docker Hub's big repositories is many pages; three HEADs are constant).
+  const legacy = ['sig', 'att', 'sbom'].map((suffix) => `${fallbackTag(digest)}.${suffix}`);
+  const candidates = options.tags ? legacy.filter((tag) => options.tags!.includes(tag)) : legacy;
+  for (const tag of candidates) {
+    const head = await headOrUndefined(client, repository, tag);
     if (head === undefined || out.some((r) => r.descriptor.digest === head.digest)) continue;
+    const kind = classifyTag(tag);
     out.push({
       descriptor: {
         mediaType: head.mediaType,
         digest: head.digest,
         size: head.size,
-        artifactType: `cosign ${kind.suffix}`,
+        ...(kind.kind === 'legacy' ? { artifactType: LEGACY_TYPES[kind.suffix] } : {}),
       },
       via: 'legacy-tag',
       tag,
@@ -77,11 +79,10 @@ export async function referrerTree(
   digest: string,
   options: { tags?: readonly string[]; types?: readonly string[] } = {},
 ): Promise<ReferrerNode[]> {
-  const tags = options.tags ?? (await client.listTags(repository));
   const seen = new Set<string>([digest]);
   const walk = async (subject: string, depth: number): Promise<ReferrerNode[]> => {
     if (depth >= MAX_REFERRER_DEPTH) return [];
-    const found = await discoverReferrers(client, repository, subject, { ...options, tags });
+    const found = await discoverReferrers(client, repository, subject, options);
     const nodes: ReferrerNode[] = [];
     for (const r of found) {
       if (seen.has(r.descriptor.digest)) continue;
@@ -91,6 +92,15 @@ export async function referrerTree(
     return nodes;
   };
   return walk(digest, 0);
+}
+
+async function headOrUndefined(client: RegistryApi, repository: string, reference: string) {
+  try {
+    return await client.headManifest(repository, reference);
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
 }
 
 async function getOrUndefined(client: RegistryApi, repository: string, reference: string) {

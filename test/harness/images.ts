@@ -251,3 +251,52 @@ export class Pusher {
     return String(res.headers['docker-content-digest']);
   }
 }
+
+export interface ArtifactSpec {
+  /** OCI 1.1 `artifactType` (omitted: the config media type types the artifact, like Helm). */
+  artifactType?: string;
+  /** The manifest this artifact refers to (a signature's image). */
+  subject?: BuiltManifest;
+  /** Config media type and bytes (default: the OCI empty config `{}`). */
+  config?: { mediaType: string; bytes: Buffer };
+  layers?: Array<{ mediaType: string; bytes: Buffer }>;
+  annotations?: Record<string, string>;
+}
+
+/** An OCI 1.1 artifact manifest: cosign v3 bundles, SBOMs, Helm charts, WASM modules. */
+export function buildArtifact(spec: ArtifactSpec): BuiltManifest {
+  const config = spec.config
+    ? blob(spec.config.bytes, spec.config.mediaType)
+    : blob(Buffer.from('{}'), 'application/vnd.oci.empty.v1+json');
+  const layers = (spec.layers ?? []).map((l) => blob(l.bytes, l.mediaType));
+  const doc: Record<string, unknown> = {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    ...(spec.artifactType ? { artifactType: spec.artifactType } : {}),
+    config: { mediaType: config.mediaType, digest: config.digest, size: config.bytes.length },
+    layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.bytes.length })),
+    ...(spec.subject
+      ? { subject: { mediaType: spec.subject.mediaType, digest: spec.subject.digest, size: spec.subject.bytes.length } }
+      : {}),
+    ...(spec.annotations ? { annotations: spec.annotations } : {}),
+  };
+  const bytes = Buffer.from(JSON.stringify(doc));
+  return { digest: sha256(bytes), mediaType: OCI_MANIFEST, bytes, blobs: [config, ...layers], children: [] };
+}
+
+/** The OCI 1.1 fallback referrers index of a subject: push it under `fallbackTagOf(subject)`. */
+export function buildReferrersIndex(referrers: BuiltManifest[]): BuiltManifest {
+  const entries = referrers.map((r) => {
+    const doc = JSON.parse(r.bytes.toString('utf8')) as { artifactType?: string; config: { mediaType: string } };
+    return {
+      mediaType: r.mediaType,
+      digest: r.digest,
+      size: r.bytes.length,
+      artifactType: doc.artifactType ?? doc.config.mediaType,
+    };
+  });
+  const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: entries }));
+  return { digest: sha256(bytes), mediaType: OCI_INDEX, bytes, blobs: [], children: referrers };
+}
+
+export const fallbackTagOf = (m: BuiltManifest) => m.digest.replace(':', '-');

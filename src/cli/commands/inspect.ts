@@ -1,5 +1,6 @@
 import { escapeControl } from '../../text.js';
-import type { ImageInspection } from '../../registry/image-reader.js';
+import type { Inspection, ReferrerInfo } from '../../krill.js';
+import { artifactLabel } from '../../manifest/referrers.js';
 import type { CliContext } from '../context.js';
 import { formatBytes, formatDate, formatTable, indent } from '../render.js';
 
@@ -7,6 +8,7 @@ interface InspectOptions {
   platform?: string;
   raw?: boolean;
   config?: boolean;
+  tree?: boolean;
 }
 
 export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
@@ -22,10 +24,33 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
     return;
   }
   const details = await ctx.krill.inspect(reference, platform);
-  ctx.io.out(ctx.options.json ? `${JSON.stringify(details, null, 2)}\n` : renderInspection(details));
+  if (ctx.options.json) ctx.io.out(`${JSON.stringify(details, null, 2)}\n`);
+  else ctx.io.out(opts.tree ? renderTree(details) : renderInspection(details));
 }
 
-export function renderInspection(d: ImageInspection): string {
+const VIA: Record<ReferrerInfo['via'], string> = {
+  api: 'referrers API',
+  'fallback-tag': 'fallback tag',
+  'legacy-tag': 'legacy tag',
+};
+
+/** The referrer graph, like `oras discover` and `regctl artifact tree`. */
+export function renderTree(d: Inspection): string {
+  let out = `${escapeControl(d.reference)}  ${d.digest}\n`;
+  const walk = (nodes: ReferrerInfo[], prefix: string) => {
+    nodes.forEach((n, i) => {
+      const last = i === nodes.length - 1;
+      const type = escapeControl(n.artifactType ?? n.mediaType);
+      out += `${prefix}${last ? '└── ' : '├── '}${artifactLabel(n.artifactType ?? undefined)}  ${n.digest}  ${type}${n.missing ? '  (missing)' : ''}\n`;
+      walk(n.referrers, `${prefix}${last ? '    ' : '│   '}`);
+    });
+  };
+  walk(d.referrers, '');
+  if (d.referrers.length === 0) out += '(no referrers)\n';
+  return out;
+}
+
+export function renderInspection(d: Inspection): string {
   const lines: string[] = [];
   const field = (label: string, value: string) => lines.push(`${`${label}:`.padEnd(17)}${escapeControl(value)}`);
   field('Reference', d.reference);
@@ -33,6 +58,8 @@ export function renderInspection(d: ImageInspection): string {
   field('Media type', d.mediaType);
   field('Created', formatDate(d.created));
   field('Size', formatBytes(d.size));
+  if (d.artifactType !== undefined) field('Artifact type', d.artifactType);
+  if (d.subject !== undefined) field('Subject', d.subject);
   field('Platforms', d.platforms.join(', ') || '-');
   if (d.config) {
     field('Author', d.config.author ?? '-');
@@ -59,6 +86,24 @@ export function renderInspection(d: ImageInspection): string {
         d.manifests.map((m) => [m.platform, m.digest, formatDate(m.created), formatBytes(m.size)]),
       ),
     );
+  }
+  const rows: string[][] = [];
+  const add = (nodes: ReferrerInfo[], depth: number) => {
+    for (const n of nodes) {
+      rows.push([
+        `${'  '.repeat(depth)}${artifactLabel(n.artifactType ?? undefined)}`,
+        n.digest,
+        formatDate(n.created),
+        n.missing ? 'missing' : formatBytes(n.size),
+        VIA[n.via],
+      ]);
+      add(n.referrers, depth + 1);
+    }
+  };
+  add(d.referrers, 0);
+  if (rows.length > 0) {
+    out += `\nReferrers (${rows.length}):\n`;
+    out += indent(formatTable(['TYPE', 'DIGEST', 'CREATED', 'SIZE', 'FOUND VIA'], rows));
   }
   return out;
 }
