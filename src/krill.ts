@@ -41,7 +41,8 @@ import { readRepositorySnapshot, toManifestNode } from './registry/snapshot.js';
 import type { ReferrerNode } from './registry/referrers.js';
 import { referrerTree } from './registry/referrers.js';
 import type { CopyProgress, CopyResult } from './sync/copy.js';
-import { copyImage } from './sync/copy.js';
+import type { ReferrerCopyResult } from './sync/copy-referrers.js';
+import { copyWithReferrers } from './sync/copy-referrers.js';
 import type { SyncSpec, SyncTarget } from './sync/spec.js';
 import { autoPrefix, destinationRepository, parseSyncSpec, parseSyncTarget } from './sync/spec.js';
 import type { SyncJob, SyncOptions, SyncOutcome } from './sync/sync.js';
@@ -157,6 +158,10 @@ export interface CopyRequest {
   sourceLogin?: Login;
   destinationLogin?: Login;
   onProgress?: (progress: CopyProgress) => void;
+  /** Copy signatures, SBOMs and attestations with the image (default true; `--no-referrers`). */
+  referrers?: boolean;
+  /** Only referrers of these artifact types (`--referrers-filter`). */
+  referrerTypes?: string[];
 }
 
 export interface SyncRequest {
@@ -170,6 +175,8 @@ export interface SyncRequest {
 export interface CopyReport extends CopyResult {
   source: string;
   destination: string;
+  /** The referrers carried along (absent with `referrers: false`). */
+  referrers?: ReferrerCopyResult;
 }
 
 /** One referrer of `krill inspect`: a signature, SBOM or attestation, with its own referrers. */
@@ -706,8 +713,11 @@ export class Krill {
       jobs.push({ reference, tags: tag === undefined ? [] : [tag] });
     }
     const reports: CopyReport[] = [];
+    const sourceTags = request.allTags ? jobs.map((j) => j.reference) : undefined;
     await mapConcurrent(jobs, request.allTags ? 2 : 1, async (job) => {
-      const result = await copyImage(
+      // With --all-tags, attachment tags are copied as tags like any other; their images take the rest.
+      const withReferrers = request.referrers !== false && attachmentSubject(job.reference) === undefined;
+      const result = await copyWithReferrers(
         { client: from, repository: src.repository },
         job.reference,
         { client: to, repository: dst.repository },
@@ -716,6 +726,12 @@ export class Krill {
           ...(request.platform !== undefined ? { platform: request.platform } : {}),
           concurrency: Math.max(1, Math.ceil(this.concurrency / 2)),
           ...(request.onProgress ? { onProgress: request.onProgress } : {}),
+          referrers: withReferrers
+            ? {
+                ...(request.referrerTypes ? { types: request.referrerTypes } : {}),
+                ...(sourceTags ? { sourceTags } : {}),
+              }
+            : false,
         },
       );
       const sourceName = formatReference({
@@ -764,6 +780,7 @@ export class Krill {
   }
 
   /** One sync round over prepared jobs: copies what the destination lacks or has another digest of. */
+  /** Runs sync jobs; referrers travel with each image unless `referrers: false`. */
   async sync(jobs: SyncJob[], options: SyncOptions & { daemon?: boolean } = {}): Promise<SyncOutcome[]> {
     const all: SyncOutcome[] = [];
     for (const job of jobs) {
@@ -804,11 +821,14 @@ export class Krill {
         if (isNotFound(error)) continue;
         throw error;
       }
-      const decisions: TagDecision[] = snapshot.tags.map(({ tag, digest }) =>
-        wanted.has(tag)
-          ? { tag, digest, action: 'keep', reason: 'at the source' }
-          : { tag, digest, action: 'delete', reason: 'no longer at the source' },
-      );
+      // Attachment tags follow their image (krill writes fallback indexes the source may not have).
+      const decisions: TagDecision[] = snapshot.tags
+        .filter(({ tag }) => attachmentSubject(tag) === undefined || wanted.has(tag))
+        .map(({ tag, digest }) =>
+          wanted.has(tag)
+            ? { tag, digest, action: 'keep', reason: 'at the source' }
+            : { tag, digest, action: 'delete', reason: 'no longer at the source' },
+        );
       snapshots.push(snapshot);
       plans.push(buildRepositoryPlan(snapshot, decisions));
     }

@@ -267,9 +267,11 @@ Examples:
     .option('--dest-username <user>', 'username for the destination registry (also KRILL_DEST_USERNAME)')
     .option('--dest-password <password>', 'password for the destination registry (prefer --dest-password-stdin)')
     .option('--dest-password-stdin', 'read the destination password from standard input')
+    .option('--no-referrers', 'copy the image only, not its signatures, SBOMs and attestations')
+    .option('--referrers-filter <artifactType>', 'copy only referrers of this artifact type (repeatable)', collect)
     .addHelpText(
       'after',
-      '\nBlobs already at the destination are skipped, mounted across repositories of one registry, or\nstreamed and digest-checked. Credentials default to the global ones or docker config per host.\n\nExamples:\n  $ krill copy alpine:3.20 registry.example.com/mirror/alpine:3.20\n  $ krill copy registry.example.com/apps/web:1.2.0 registry.example.com/apps/web-stable:1.2.0\n  $ krill copy --all-tags old.example.com/apps/web new.example.com/apps/web\n  $ krill copy alpine:3.20 localhost:5000/alpine:3.20-arm64 --platform linux/arm64/v8\n',
+      "\nReferrers (signatures, SBOMs, attestations) travel with the image: the destination's referrers API\nindexes them, or krill merges them into its fallback index sha256-<hex>.\nBlobs already at the destination are skipped, mounted across repositories of one registry, or\nstreamed and digest-checked. Credentials default to the global ones or docker config per host.\n\nExamples:\n  $ krill copy alpine:3.20 registry.example.com/mirror/alpine:3.20\n  $ krill copy registry.example.com/apps/web:1.2.0 registry.example.com/apps/web-stable:1.2.0\n  $ krill copy --all-tags old.example.com/apps/web new.example.com/apps/web\n  $ krill copy alpine:3.20 localhost:5000/alpine:3.20-arm64 --platform linux/arm64/v8\n",
     )
     .action((...args: unknown[]) => run(args.at(-1) as Command, () => import('./commands/copy.js'), args.slice(0, -2)));
 
@@ -289,6 +291,8 @@ Examples:
     .option('--do-not-fail', 'go on past failed images; report them at the end (exit 1)')
     .option('--prune', 'delete target tags that the source no longer has (safely, after confirmation or --yes)')
     .option('-y, --yes', 'no confirmation for --prune')
+    .option('--no-referrers', 'sync images only, not their signatures, SBOMs and attestations')
+    .option('--referrers-filter <artifactType>', 'sync only referrers of this artifact type (repeatable)', collect)
     .option('--dest-username <user>', 'username for the target registry (also KRILL_DEST_USERNAME)')
     .option('--dest-password <password>', 'password for the target registry (prefer --dest-password-stdin)')
     .option('--dest-password-stdin', 'read the target password from standard input')
@@ -296,7 +300,8 @@ Examples:
       'after',
       `
 Each tag is copied only when the target lacks it or has another digest: reported as copied,
-up-to-date or failed. A second sync with nothing new copies nothing.
+up-to-date or failed. A second sync with nothing new copies nothing. Referrers (signatures, SBOMs)
+travel with their image, also when they were attached after the image was synced.
 
 Examples:
   $ krill sync alpine~/^3\\.2/ nginx:1.27 --to registry.example.com/mirror

@@ -4,7 +4,9 @@ import type { RemoteTags } from '../engine/compare.js';
 import { mapConcurrent } from '../http/limiter.js';
 import { formatReference } from '../ref/reference.js';
 import type { RegistryApi } from '../registry/api.js';
-import { copyImage } from './copy.js';
+import { attachmentSubject } from '../manifest/referrers.js';
+import type { ReferrerCopyOptions } from './copy-referrers.js';
+import { copyReferrers, copyWithReferrers, referrerSubjects } from './copy-referrers.js';
 import type { SyncSpec } from './spec.js';
 
 /**
@@ -22,6 +24,8 @@ export interface SyncOutcome {
   status: SyncStatus;
   digest?: string;
   error?: string;
+  /** Referrer manifests copied with (or after) the image. */
+  referrersCopied?: number;
 }
 
 export interface SyncOptions {
@@ -32,6 +36,8 @@ export interface SyncOptions {
   onOutcome?: (outcome: SyncOutcome) => void;
   /** Checked before each tag: true stops before starting another image (daemon shutdown). */
   shouldStop?: () => boolean;
+  /** false: images only (`--no-referrers`); else which referrer types travel (default all). */
+  referrers?: false | { types?: string[] };
 }
 
 export interface SyncJob {
@@ -128,7 +134,16 @@ export async function readTagDigests(
 
 export async function syncJob(job: SyncJob, options: SyncOptions = {}): Promise<SyncOutcome[]> {
   const { spec } = job;
-  const { tags } = await selectTags(job.source, spec);
+  const { tags, listed } = await selectTags(job.source, spec);
+  const referrers: ReferrerCopyOptions | false =
+    options.referrers === false
+      ? false
+      : {
+          ...(options.referrers?.types ? { types: options.referrers.types } : {}),
+          ...(listed.size > 0 ? { sourceTags: [...listed] } : {}),
+        };
+  const sourceEnd = { client: job.source, repository: spec.source.repository };
+  const destinationEnd = { client: job.destination, repository: job.destinationRepository };
   const outcomes: SyncOutcome[] = [];
   await mapConcurrent(tags, options.concurrency ?? 2, async (tag) => {
     if (options.shouldStop?.()) return;
@@ -149,17 +164,24 @@ export async function syncJob(job: SyncJob, options: SyncOptions = {}): Promise<
           `${source} not found at the source${spec.assumed.includes(tag) ? ' (a tag named with =)' : ''}`,
         );
       }
-      if (from === to) outcome = { tag, source, destination, status: 'up-to-date', digest: from };
-      else if (options.dryRun) outcome = { tag, source, destination, status: 'would-copy', digest: from };
+      // Attachment tags are synced as tags like any other; their images carry the rest.
+      const carry = attachmentSubject(tag) === undefined ? referrers : false;
+      if (from === to) {
+        outcome = { tag, source, destination, status: 'up-to-date', digest: from };
+        // A signature pushed after the image was synced still arrives (nothing is written otherwise).
+        if (carry !== false && !options.dryRun) {
+          const root = await job.source.getManifest(spec.source.repository, from);
+          const copied = await copyReferrers(sourceEnd, destinationEnd, referrerSubjects(root), carry);
+          if (copied.copied > 0) outcome.referrersCopied = copied.copied;
+        }
+      } else if (options.dryRun) outcome = { tag, source, destination, status: 'would-copy', digest: from };
       else {
-        const result = await copyImage(
-          { client: job.source, repository: spec.source.repository },
-          tag,
-          { client: job.destination, repository: job.destinationRepository },
-          [tag],
-          { concurrency: 4 },
-        );
+        const result = await copyWithReferrers(sourceEnd, tag, destinationEnd, [tag], {
+          concurrency: 4,
+          referrers: carry,
+        });
         outcome = { tag, source, destination, status: 'copied', digest: result.digest };
+        if (result.referrers && result.referrers.copied > 0) outcome.referrersCopied = result.referrers.copied;
       }
     } catch (error) {
       if (isAbortError(error) || !options.continueOnError) throw error;

@@ -272,3 +272,90 @@ describe('artifacts that are not images', () => {
     expect(sha256(wasm.bytes)).toBe(wasm.digest);
   });
 });
+
+describe('copy and sync carry referrers', () => {
+  let other: TestRegistry;
+  let otherPusher: Pusher;
+  beforeAll(async () => {
+    other = await startRegistry();
+    otherPusher = new Pusher(other);
+  });
+  afterAll(async () => {
+    await other?.stop();
+  });
+
+  it('copy: same digests, the fallback index byte-for-byte, merged with another writer, nothing on a rerun', async () => {
+    const s = await seedSigned('copy');
+    const dest = repo('mirror/app');
+    // Another writer already attached something to img1 at the destination.
+    const theirs = sbom(s.img1, 'theirs', 'application/vnd.cyclonedx+json');
+    await otherPusher.push(dest, s.img1, 'pre');
+    await otherPusher.push(dest, buildReferrersIndex([theirs]), fallbackTagOf(s.img1));
+
+    const first = await krill(['copy', `${registry.host}/${s.repository}:1.0`, `${other.host}/${dest}:1.0`, '--json']);
+    expect(first.code, first.stderr).toBe(0);
+    expect(JSON.parse(first.stdout)[0].referrers).toEqual({ copied: 3, present: 0 });
+    for (const m of [s.img1, s.sig1, s.sbom1, s.sigOfSbom1, theirs])
+      expect(await otherPusher.resolve(dest, m.digest)).toBe(m.digest);
+    const merged = await krill(['inspect', `${other.host}/${dest}:1.0`, '--json']);
+    expect(
+      JSON.parse(merged.stdout)
+        .referrers.map((r: { digest: string }) => r.digest)
+        .sort(),
+    ).toEqual([theirs.digest, s.sig1.digest, s.sbom1.digest].sort());
+    // The SBOM's own index did not exist there: it is the source's, byte for byte.
+    expect(await otherPusher.resolve(dest, fallbackTagOf(s.sbom1))).toBe(buildReferrersIndex([s.sigOfSbom1]).digest);
+    const indexBefore = await otherPusher.resolve(dest, fallbackTagOf(s.img1));
+    const again = await krill(['copy', `${registry.host}/${s.repository}:1.0`, `${other.host}/${dest}:1.0`, '--json']);
+    expect(JSON.parse(again.stdout)[0].referrers).toEqual({ copied: 0, present: 3 });
+    expect(await otherPusher.resolve(dest, fallbackTagOf(s.img1))).toBe(indexBefore);
+
+    // Platform signatures travel with an index; a legacy .sig is copied as its tag.
+    const idx = await krill(['copy', `${registry.host}/${s.repository}:3.0`, `${other.host}/${dest}:3.0`]);
+    expect(idx.stdout).toMatch(/referrers: 3 copied/);
+    expect(await otherPusher.resolve(dest, s.sigAmd64.digest)).toBe(s.sigAmd64.digest);
+    await krill(['copy', `${registry.host}/${s.repository}:2.0`, `${other.host}/${dest}:2.0`]);
+    expect(await otherPusher.resolve(dest, `${fallbackTagOf(s.img2)}.sig`)).toBe(s.legacy2.digest);
+  });
+
+  it('copy --no-referrers and --referrers-filter', async () => {
+    const s = await seedSigned('filter');
+    const none = repo('mirror/none');
+    await krill(['copy', `${registry.host}/${s.repository}:1.0`, `${other.host}/${none}:1.0`, '--no-referrers']);
+    expect(await otherPusher.tags(none)).toEqual(['1.0']);
+    const sboms = repo('mirror/sbom');
+    const res = await krill([
+      'copy',
+      `${registry.host}/${s.repository}:1.0`,
+      `${other.host}/${sboms}:1.0`,
+      '--referrers-filter',
+      SPDX,
+    ]);
+    expect(res.code, res.stderr).toBe(0);
+    expect(await otherPusher.resolve(sboms, s.sbom1.digest)).toBe(s.sbom1.digest);
+    expect(await otherPusher.resolve(sboms, s.sig1.digest)).toBeUndefined();
+  });
+
+  it('sync: referrers travel, a second sync copies nothing, a signature added later still arrives', async () => {
+    const s = await seedSigned('sync');
+    const spec = `${registry.host}/${s.repository}=1.0,3.0`;
+    const first = await krill(['sync', spec, '--to', `${other.host}/sync`, '--json']);
+    expect(first.code, first.stderr).toBe(0);
+    const dest = `sync/${s.repository}`;
+    for (const m of [s.sig1, s.sbom1, s.sigOfSbom1, s.sig3, s.prov3, s.sigAmd64])
+      expect(await otherPusher.resolve(dest, m.digest)).toBe(m.digest);
+    const second = JSON.parse((await krill(['sync', spec, '--to', `${other.host}/sync`, '--json'])).stdout) as Array<
+      Record<string, unknown>
+    >;
+    expect(second.map((o) => [o.status, o.referrersCopied])).toEqual([
+      ['up-to-date', undefined],
+      ['up-to-date', undefined],
+    ]);
+    // cosign signs after the image was mirrored: the next sync brings the signature.
+    const late = signature(s.img1, 'late');
+    await pusher.push(s.repository, buildReferrersIndex([s.sig1, s.sbom1, late]), fallbackTagOf(s.img1));
+    const third = await krill(['sync', spec, '--to', `${other.host}/sync`]);
+    expect(third.stdout).toMatch(/up-to-date .*:1\.0 sha256:\w+ \(\+1 referrers\)/);
+    expect(await otherPusher.resolve(dest, late.digest)).toBe(late.digest);
+  });
+});

@@ -13,10 +13,12 @@ interface CopyFlags {
   destPassword?: string;
   srcPasswordStdin?: boolean;
   destPasswordStdin?: boolean;
+  referrers: boolean;
+  referrersFilter?: string[];
 }
 
 export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
-  const opts = options as CopyFlags;
+  const opts = options as unknown as CopyFlags;
   const [source, destination] = args as [string, string];
   if ((opts.srcPassword !== undefined || opts.destPassword !== undefined) && !ctx.options.json) {
     ctx.logger.warn(
@@ -44,6 +46,8 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
         passwordStdin: opts.destPasswordStdin,
       }),
       onProgress,
+      referrers: opts.referrers,
+      ...(opts.referrersFilter ? { referrerTypes: opts.referrersFilter } : {}),
     });
   } finally {
     status.done();
@@ -54,7 +58,12 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
   }
   for (const r of reports) {
     ctx.io.out(
-      `${r.source} → ${r.destination} ${r.digest}: ${r.blobsCopied} blobs copied (${formatBytes(r.bytesCopied)}), ${r.blobsMounted} mounted, ${r.blobsSkipped} already there\n`,
+      `${r.source} → ${r.destination} ${r.digest}: ${r.blobsCopied} blobs copied (${formatBytes(r.bytesCopied)}), ${r.blobsMounted} mounted, ${r.blobsSkipped} already there${referrersNote(r.referrers)}\n`,
     );
   }
+}
+
+function referrersNote(r: { copied: number; present: number } | undefined): string {
+  if (!r || r.copied + r.present === 0) return '';
+  return `; referrers: ${r.copied} copied, ${r.present} already there`;
 }

@@ -21,6 +21,8 @@ interface SyncFlags {
   destUsername?: string;
   destPassword?: string;
   destPasswordStdin?: boolean;
+  referrers?: boolean;
+  referrersFilter?: string[];
 }
 
 export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
@@ -59,7 +61,7 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
   const print = (o: SyncOutcome) => {
     if (ctx.options.json) return;
     ctx.io.out(
-      `${o.status.padEnd(10)} ${o.source} → ${o.destination}${o.digest ? ` ${o.digest}` : ''}${o.error ? `: ${o.error}` : ''}\n`,
+      `${o.status.padEnd(10)} ${o.source} → ${o.destination}${o.digest ? ` ${o.digest}` : ''}${o.referrersCopied ? ` (+${o.referrersCopied} referrers)` : ''}${o.error ? `: ${o.error}` : ''}\n`,
     );
   };
   const round = () =>
@@ -69,6 +71,8 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
       daemon: opts.daemon === true,
       onOutcome: print,
       shouldStop: () => stopping,
+      referrers:
+        opts.referrers === false ? false : { ...(opts.referrersFilter ? { types: opts.referrersFilter } : {}) },
     });
 
   if (opts.daemon) {

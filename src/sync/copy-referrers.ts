@@ -1,0 +1,162 @@
+import { isNotFound } from '../errors.js';
+import type { Descriptor } from '../manifest/manifest.js';
+import { OCI_INDEX } from '../manifest/media-types.js';
+import { fallbackTag } from '../manifest/referrers.js';
+import type { FetchedManifest } from '../registry/client.js';
+import type { FoundReferrer } from '../registry/referrers.js';
+import { MAX_REFERRER_DEPTH, discoverReferrers } from '../registry/referrers.js';
+import type { CopyEndpoint, CopyOptions, CopyResult } from './copy.js';
+import { copyImage } from './copy.js';
+
+/**
+ * Carries an image's referrers (signatures, SBOMs, attestations, and theirs) along with it. Each
+ * referrer keeps its bytes, so its digest is the same at the destination. A destination with the
+ * referrers API indexes them itself; on one without it, krill maintains the fallback index
+ * `sha256-<hex>`: merged with what is already there (another writer's entries stay), written only
+ * when something is missing, so a second copy writes nothing.
+ */
+
+export interface ReferrerCopyOptions {
+  /** Only these artifact types (`--referrers-filter`); empty: all. */
+  types?: readonly string[];
+  /** The source's tag list, when the caller has it (saves the legacy-tag lookups). */
+  sourceTags?: readonly string[];
+  concurrency?: number;
+}
+
+export interface ReferrerCopyResult {
+  /** Referrer manifests copied (not already at the destination). */
+  copied: number;
+  /** Referrer manifests the destination already had. */
+  present: number;
+}
+
+export async function copyReferrers(
+  source: CopyEndpoint,
+  destination: CopyEndpoint,
+  subjects: readonly string[],
+  options: ReferrerCopyOptions = {},
+): Promise<ReferrerCopyResult> {
+  const result: ReferrerCopyResult = { copied: 0, present: 0 };
+  const seen = new Set<string>(subjects);
+  const copyOptions: CopyOptions = { concurrency: options.concurrency ?? 4 };
+  const walk = async (subject: string, depth: number): Promise<void> => {
+    if (depth >= MAX_REFERRER_DEPTH) return;
+    const found = await discoverReferrers(source.client, source.repository, subject, {
+      ...(options.types ? { types: options.types } : {}),
+      ...(options.sourceTags ? { tags: options.sourceTags } : {}),
+    });
+    const listed: Descriptor[] = [];
+    for (const referrer of found) {
+      const { digest } = referrer.descriptor;
+      if (seen.has(digest)) continue;
+      seen.add(digest);
+      const there = await destination.client.digestOf(destination.repository, digest);
+      if (there === undefined || referrer.via === 'legacy-tag') {
+        // Legacy tags are copied as tags (same name: the subject's digest is the same there).
+        await copyImage(
+          source,
+          digest,
+          destination,
+          referrer.tag && referrer.via === 'legacy-tag' ? [referrer.tag] : [],
+          copyOptions,
+        );
+      }
+      if (there === undefined) result.copied++;
+      else result.present++;
+      if (referrer.via !== 'legacy-tag') listed.push(referrer.descriptor);
+      await walk(digest, depth + 1);
+    }
+    if (listed.length > 0) await updateFallbackIndex(source, destination, subject, listed, found);
+  };
+  for (const subject of subjects) await walk(subject, 0);
+  return result;
+}
+
+/**
+ * Lists `referrers` in the destination's fallback index of `subject`, unless the destination has
+ * the referrers API (it lists them itself). A missing index is written with the source's bytes
+ * when they list exactly these referrers (same digest at both ends), else built fresh.
+ */
+async function updateFallbackIndex(
+  source: CopyEndpoint,
+  destination: CopyEndpoint,
+  subject: string,
+  referrers: Descriptor[],
+  found: FoundReferrer[],
+): Promise<void> {
+  if ((await destination.client.listReferrers(destination.repository, subject)) !== undefined) return;
+  const tag = fallbackTag(subject);
+  const current = await getOrNull(destination, tag);
+  let entries: Array<Record<string, unknown>>;
+  let base: Record<string, unknown>;
+  if (current?.manifest.kind === 'index') {
+    base = JSON.parse(current.bytes.toString('utf8')) as Record<string, unknown>;
+    entries = [...(base.manifests as Array<Record<string, unknown>>)];
+  } else {
+    // Byte-for-byte the source's index when it lists exactly what was copied.
+    const sourceIndex = found.some((f) => f.via === 'fallback-tag') ? await getOrNull(source, tag) : null;
+    if (
+      sourceIndex?.manifest.kind === 'index' &&
+      sourceIndex.manifest.manifests.length === referrers.length &&
+      sourceIndex.manifest.manifests.every((d) => referrers.some((r) => r.digest === d.digest))
+    ) {
+      await destination.client.putManifest(destination.repository, tag, sourceIndex.bytes, sourceIndex.mediaType);
+      return;
+    }
+    base = { schemaVersion: 2, mediaType: OCI_INDEX };
+    entries = [];
+  }
+  const missing = referrers.filter((r) => !entries.some((e) => e.digest === r.digest));
+  if (missing.length === 0) return;
+  for (const r of missing)
+    entries.push({
+      mediaType: r.mediaType,
+      digest: r.digest,
+      size: r.size,
+      ...(r.artifactType !== undefined ? { artifactType: r.artifactType } : {}),
+      ...(r.annotations !== undefined ? { annotations: r.annotations } : {}),
+    });
+  const bytes = Buffer.from(JSON.stringify({ ...base, manifests: entries }));
+  await destination.client.putManifest(destination.repository, tag, bytes, current?.mediaType || OCI_INDEX);
+}
+
+async function getOrNull(endpoint: CopyEndpoint, reference: string): Promise<FetchedManifest | null> {
+  try {
+    return await endpoint.client.getManifest(endpoint.repository, reference);
+  } catch (error) {
+    if (isNotFound(error)) return null;
+    throw error;
+  }
+}
+
+/** The digests whose referrers travel with an image: the image, and each platform of an index. */
+export function referrerSubjects(root: FetchedManifest): string[] {
+  return root.manifest.kind === 'index'
+    ? [root.digest, ...root.manifest.manifests.map((d) => d.digest)]
+    : [root.digest];
+}
+
+export interface CopyWithReferrersOptions extends CopyOptions {
+  /** false: the image only (`--no-referrers`). */
+  referrers?: false | ReferrerCopyOptions;
+}
+
+/** copyImage, then the image's referrers (and those of each of its platforms). */
+export async function copyWithReferrers(
+  source: CopyEndpoint,
+  reference: string,
+  destination: CopyEndpoint,
+  tags: string[],
+  options: CopyWithReferrersOptions = {},
+): Promise<CopyResult & { referrers?: ReferrerCopyResult }> {
+  const { referrers, ...copyOptions } = options;
+  const result = await copyImage(source, reference, destination, tags, copyOptions);
+  if (referrers === false) return result;
+  const root = await source.client.getManifest(source.repository, result.digest);
+  const copied = await copyReferrers(source, destination, referrerSubjects(root), {
+    concurrency: options.concurrency ?? 4,
+    ...referrers,
+  });
+  return { ...result, referrers: copied };
+}
