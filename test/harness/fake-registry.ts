@@ -12,6 +12,11 @@ import { sha256 } from './images.js';
  * digests, dripping bodies, looping pages, redirected DELETEs, escape sequences in errors), realms
  * on plain HTTP. `intercept` lets a test answer any request itself; everything else is a plain
  * registry with tags, manifests and blobs, and the log records each request with its headers.
+ *
+ * With `referrers`, it also answers the OCI 1.1 referrers API (`GET /v2/<repo>/referrers/<digest>`,
+ * which distribution 2.8 does not have): the manifests whose `subject` is the digest, `pageSize` per
+ * page with `Link` headers, and the `artifactType` filter applied (with `OCI-Filters-Applied`) or,
+ * like some registries, ignored.
  */
 
 export interface FakeRequest {
@@ -39,7 +44,12 @@ const json = (res: ServerResponse, status: number, body: unknown, headers: Recor
 const unknown = (res: ServerResponse, code: string) =>
   json(res, 404, { errors: [{ code, message: code.toLowerCase() }] });
 
-export async function startFakeRegistry(options: { tls?: { key: string; cert: string } } = {}): Promise<FakeRegistry> {
+export interface FakeOptions {
+  tls?: { key: string; cert: string };
+  referrers?: { pageSize?: number; applyFilter?: boolean };
+}
+
+export async function startFakeRegistry(options: FakeOptions = {}): Promise<FakeRegistry> {
   const fake: FakeRegistry = {
     host: '',
     log: [],
@@ -66,6 +76,8 @@ export async function startFakeRegistry(options: { tls?: { key: string; cert: st
     });
     if (fake.intercept && (await fake.intercept(req, res, url))) return;
     if (url.pathname === '/v2/') return json(res, 200, {});
+    const referrers = /^\/v2\/(.+?)\/referrers\/(sha256:[a-f0-9]{64})$/.exec(url.pathname);
+    if (referrers && options.referrers) return serveReferrers(fake, res, url, referrers[2]!, options.referrers);
     const m = /^\/v2\/(.+?)\/(tags\/list|manifests\/([^/]+)|blobs\/uploads\/.*|blobs\/([^/]+))$/.exec(url.pathname);
     if (!m) return unknown(res, 'NAME_UNKNOWN');
     const repository = m[1]!;
@@ -107,6 +119,45 @@ export async function startFakeRegistry(options: { tls?: { key: string; cert: st
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   fake.host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
   return fake;
+}
+
+function serveReferrers(
+  fake: FakeRegistry,
+  res: ServerResponse,
+  url: URL,
+  subject: string,
+  options: { pageSize?: number; applyFilter?: boolean },
+): void {
+  const wanted = url.searchParams.get('artifactType');
+  const all: Array<Record<string, unknown>> = [];
+  for (const [digest, m] of fake.manifests) {
+    const doc = JSON.parse(m.bytes.toString('utf8')) as {
+      subject?: { digest: string };
+      artifactType?: string;
+      config?: { mediaType: string };
+      annotations?: Record<string, string>;
+    };
+    if (doc.subject?.digest !== subject) continue;
+    const artifactType = doc.artifactType ?? doc.config?.mediaType;
+    if (options.applyFilter && wanted !== null && artifactType !== wanted) continue;
+    all.push({ mediaType: m.mediaType, digest, size: m.bytes.length, artifactType, annotations: doc.annotations });
+  }
+  all.sort((a, b) => String(a.digest).localeCompare(String(b.digest)));
+  const size = options.pageSize ?? 100;
+  const page = Number(url.searchParams.get('page') ?? '0');
+  const headers: Record<string, string> = { 'content-type': 'application/vnd.oci.image.index.v1+json' };
+  if (options.applyFilter && wanted !== null) headers['oci-filters-applied'] = 'artifactType';
+  if ((page + 1) * size < all.length) {
+    const next = new URL(url.href);
+    next.searchParams.set('page', String(page + 1));
+    headers.link = `<${next.pathname}${next.search}>; rel="next"`;
+  }
+  const body = {
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    manifests: all.slice(page * size, (page + 1) * size),
+  };
+  res.writeHead(200, headers).end(JSON.stringify(body));
 }
 
 /** A manifest document of any shape (hostile ones included), ready to serve. */
