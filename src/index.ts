@@ -12,9 +12,11 @@ export type {
   ClientRole,
   CopyReport,
   CopyRequest,
+  Inspection,
   KrillOptions,
   Login,
   ProgressOptions,
+  ReferrerInfo,
   TagRow,
   TagsOptions,
 } from './krill.js';
@@ -53,6 +55,10 @@ export {
 } from './ref/reference.js';
 export type { Reference, RegistryAddress, Scheme } from './ref/reference.js';
 export { parseManifest } from './manifest/manifest.js';
+export { artifactTypeOf, attachmentSubject, classifyTag, fallbackTag } from './manifest/referrers.js';
+export type { TagKind } from './manifest/referrers.js';
+export { discoverReferrers, referrerTree } from './registry/referrers.js';
+export type { FoundReferrer, ReferrerNode } from './registry/referrers.js';
 export type { Descriptor, ImageManifest, IndexManifest, Manifest, Platform } from './manifest/manifest.js';
 export { computeDigest, matchesDigest } from './manifest/digest.js';
 export { compileRules } from './policy/rules.js';
