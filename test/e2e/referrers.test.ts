@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { krill } from '../harness/cli.js';
 import type { BuiltManifest } from '../harness/images.js';
@@ -207,6 +210,23 @@ describe('referrers on a registry without the referrers API (distribution 2.8)',
     expect(await pusher.resolve(s.repository, fallbackTagOf(s.img3))).toBe(
       buildReferrersIndex([s.sig3, s.prov3]).digest,
     );
+  });
+
+  it('rm of one signature keeps a referrer another writer attached between plan and apply', async () => {
+    const s = await seedSigned('concurrent');
+    const planFile = join(mkdtempSync(join(tmpdir(), 'krill-plan-')), 'plan.json');
+    const planned = await krill(['rm', `${registry.host}/${s.repository}@${s.sig3.digest}`, '--plan-out', planFile]);
+    expect(planned.code, planned.stderr).toBe(0);
+    // cosign attaches a new signature to img3 meanwhile: the index now lists three referrers.
+    const late = signature(s.img3, 'late');
+    await pusher.push(s.repository, buildReferrersIndex([s.sig3, s.prov3, late]), fallbackTagOf(s.img3));
+    const applied = await krill(['apply', planFile, '--yes']);
+    expect(applied.code, applied.stderr).toBe(0);
+    const index = await krill(['inspect', `${registry.host}/${s.repository}:${fallbackTagOf(s.img3)}`, '--raw']);
+    const doc = JSON.parse(index.stdout) as { manifests: Array<{ digest: string }> };
+    expect(doc.manifests.map((m) => m.digest)).toEqual([s.prov3.digest, late.digest]);
+    expect(await pusher.resolve(s.repository, late.digest)).toBe(late.digest);
+    expect(await pusher.resolve(s.repository, s.sig3.digest)).toBeUndefined();
   });
 
   it('--keep-referrers leaves them; --delete-orphans removes the signatures of an image already gone', async () => {
