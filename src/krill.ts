@@ -1,6 +1,6 @@
 import { resolveCredentials } from './auth/credentials.js';
 import type { Credentials } from './auth/credentials.js';
-import { NotFoundError, UsageError, isAbortError, isNotFound } from './errors.js';
+import { NotFoundError, RefusedError, UsageError, isAbortError, isNotFound } from './errors.js';
 import { mapConcurrent } from './http/limiter.js';
 import type { TlsOptions, TransportOptions } from './http/transport.js';
 import { Transport, proxyFromEnv } from './http/transport.js';
@@ -14,7 +14,12 @@ import type { JournalEntry } from './plan/journal.js';
 import { Journal, defaultJournalPath, readJournal } from './plan/journal.js';
 import { makePlan } from './plan/make-plan.js';
 import type { Plan, RepositoryPlan } from './plan/plan.js';
-import { buildRepositoryPlan } from './plan/plan.js';
+import { buildRepositoryPlan, computeReclaimable } from './plan/plan.js';
+import type { Limit } from './plan/limits.js';
+import { checkLimits } from './plan/limits.js';
+import type { LiveSource } from './live/live-set.js';
+import { fileSource, readLiveSet } from './live/live-set.js';
+import type { Budget } from './policy/rules.js';
 import type { UndoOutcome } from './plan/undo.js';
 import { undoJournal } from './plan/undo.js';
 import type { TagDecision } from './policy/evaluate.js';
@@ -144,11 +149,21 @@ export interface CleanupRequest extends ProgressOptions {
   strict?: boolean;
   /** Delete signatures, SBOMs and other referrers whose subject is gone (default: keep them). */
   deleteOrphans?: boolean;
+  /** Live-set sources: files of image references (or sources you read yourself). Kept whatever the rules say. */
+  keepInUse?: Array<string | LiveSource>;
+  /** Refuse a plan that removes more tags than this: `N` or `P%` (default 50% for allRepos and policies). */
+  maxDelete?: string | number;
+  /** Refuse a plan that frees more than this: bytes or `10GiB`. */
+  maxBytes?: string | number;
 }
 
 export interface ApplyOptions extends ProgressOptions {
   /** The undo journal: a path, or a journal opened by the caller. Default: the state directory. */
   journal?: string | Journal;
+  /** Where to re-read the plan's live set from (default: the plan's sources, as files). */
+  keepInUse?: Array<string | LiveSource>;
+  /** A live set that cannot be re-read falls back to the plan's instead of stopping the apply. */
+  allowStaleLiveSet?: boolean;
 }
 
 export interface CopyRequest {
@@ -199,6 +214,17 @@ export interface Inspection extends ImageInspection {
   referrers: ReferrerInfo[];
 }
 
+/** --all-repos and policy files: a plan may remove at most half of the tags in scope unless told. */
+const DEFAULT_BUDGET: Budget = { percent: 50, text: '50% (--max-delete 100% lifts it)' };
+
+function refusal(why: string): string {
+  return `${why}: the plan is refused and nothing was deleted; review it, then raise the budget or narrow the rules`;
+}
+
+function toLiveSource(source: string | LiveSource): LiveSource {
+  return typeof source === 'string' ? fileSource(source) : source;
+}
+
 /** Env vars naming the default registry, ours first, then Plankton's and docker-registry-util's. */
 const REGISTRY_ENV = ['KRILL_REGISTRY', 'REGISTRY_CLI_HOSTNAME', 'REGISTRY'];
 
@@ -209,6 +235,8 @@ export class Krill {
   readonly #transport: Transport;
   readonly #cache: ContentCache | undefined;
   readonly #clients = new Map<string, Promise<RegistryClient>>();
+  /** The live-set sources each plan made here was read from (stdin cannot be read twice). */
+  readonly #liveSources = new WeakMap<Plan, LiveSource[]>();
   #password: string | undefined;
   /** The one registry that the given credentials and the KRILL_* credential variables belong to. */
   #credentialTarget: string | undefined;
@@ -457,7 +485,7 @@ export class Krill {
   /** The same plan as `krill cleanup --json --dry-run`. Validates everything before any request. */
   async planCleanup(request: CleanupRequest): Promise<Plan> {
     // Retention (yaml, semver) is loaded only by the commands that plan one.
-    const [{ parsePolicy, rulesFor }, { compileRules }, { evaluateRules }] = await Promise.all([
+    const [{ parsePolicy, rulesFor }, { compileRules, parseBudget, parseSize }, { evaluateRules }] = await Promise.all([
       import('./policy/policy-file.js'),
       import('./policy/rules.js'),
       import('./policy/evaluate.js'),
@@ -470,7 +498,11 @@ export class Krill {
           : request.policy;
     const flagRules: Rules | undefined = policy ? undefined : compileRules(request.rules ?? {});
     const { registry, repositories } = this.#cleanupTargets(request, policy);
+    const whole = this.#wholePlanLimit(request, policy, parseBudget, parseSize);
+    const sources = (request.keepInUse ?? policy?.keepInUse ?? []).map(toLiveSource);
     const client = await this.client(registry);
+    const live = sources.length > 0 ? await readLiveSet(sources, client) : undefined;
+    for (const warning of live?.warnings ?? []) this.logger.warn(warning);
     const catalog =
       repositories === undefined || request.scanAll ? (await client.listRepositories()).sort() : undefined;
     const rulesOf = (repository: string): Rules | undefined =>
@@ -498,11 +530,60 @@ export class Krill {
       const snapshot = snapshots.get(repository)!;
       const rules = rulesOf(repository)!;
       this.#noteUnmatched(snapshot, rules);
+      const inUse = live?.digests.get(repository);
       return buildRepositoryPlan(snapshot, evaluateRules(snapshot, rules, now), {
         deleteOrphans: request.deleteOrphans === true,
+        ...(inUse ? { live: inUse } : {}),
       });
     });
-    return makePlan(registry, plans, [...snapshots.values()], catalog !== undefined);
+    const all = [...snapshots.values()];
+    const plan = makePlan(registry, plans, all, catalog !== undefined);
+    if (live) {
+      this.#liveSources.set(plan, sources);
+      plan.keepInUse = {
+        sources: sources.map((s) => s.name),
+        digests: Object.fromEntries(targets.map((r) => [r, [...(live.digests.get(r)?.keys() ?? [])].sort()])),
+      };
+    }
+    const refused = checkLimits(plans, plan.reclaimableBytes, whole, (p) => {
+      const rules = rulesOf(p.repository)!;
+      if (rules.maxDelete === undefined && rules.maxBytes === undefined) return undefined;
+      const limit: Limit = {
+        source: `the rule for ${p.repository}:`,
+        ...(rules.maxDelete ? { maxDelete: rules.maxDelete } : {}),
+        ...(rules.maxBytes !== undefined ? { maxBytes: rules.maxBytes } : {}),
+      };
+      return { limit, bytes: computeReclaimable(all, [p]) };
+    });
+    if (whole || refused) {
+      plan.limits = {
+        ...(whole?.maxDelete ? { maxDelete: whole.maxDelete.text } : {}),
+        ...(whole?.maxBytes !== undefined ? { maxBytes: whole.maxBytes } : {}),
+        ...(refused ? { refused } : {}),
+      };
+    }
+    return plan;
+  }
+
+  /**
+   * The budget of the whole plan: the flags, else the policy file's, else 50% for --all-repos and
+   * policy files (a wrong rule or a listing that dropped entries must not empty a registry).
+   */
+  #wholePlanLimit(
+    request: CleanupRequest,
+    policy: Policy | undefined,
+    parseBudget: (input: string | number, what?: string) => Budget,
+    parseSize: (input: string | number, what?: string) => number,
+  ): Limit | undefined {
+    if (request.maxDelete !== undefined || request.maxBytes !== undefined)
+      return {
+        source: request.maxDelete !== undefined ? '--max-delete' : '--max-bytes',
+        ...(request.maxDelete !== undefined ? { maxDelete: parseBudget(request.maxDelete) } : {}),
+        ...(request.maxBytes !== undefined ? { maxBytes: parseSize(request.maxBytes) } : {}),
+      };
+    if (policy?.limits) return { source: "the policy file's", ...policy.limits };
+    if (policy || request.allRepos) return { source: 'the default budget', maxDelete: DEFAULT_BUDGET };
+    return undefined;
   }
 
   /** A regex that matches no tag of a repository is worth a note under --verbose (a typo?). */
@@ -656,7 +737,9 @@ export class Krill {
    * Returns the outcomes and the journal path (undefined when nothing was journaled).
    */
   async apply(plan: Plan, options: ApplyOptions = {}): Promise<ApplyResult & { journal: string | undefined }> {
+    if (plan.limits?.refused !== undefined) throw new RefusedError(refusal(plan.limits.refused));
     const client = await this.client(plan.registry);
+    const live = await this.#rereadLiveSet(plan, client, options);
     const given = options.journal;
     const journal =
       given instanceof Journal ? given : await Journal.open(given ?? defaultJournalPath(this.#env, plan.registry.host));
@@ -666,6 +749,7 @@ export class Krill {
         concurrency: this.concurrency,
         ...(options.onProgress ? { onProgress: options.onProgress } : {}),
         ...(this.#options.signal ? { signal: this.#options.signal } : {}),
+        ...(live ? { live } : {}),
       });
       return { ...result, journal: given instanceof Journal || journal.kept ? journal.path : undefined };
     } finally {
@@ -674,6 +758,36 @@ export class Krill {
   }
 
   /** Puts back what a journal says was removed; tags pushed again since are skipped unless `force`. */
+  /**
+   * The live set right before deleting: what the plan kept, plus what its sources list now (an
+   * image deployed since the plan is kept too). A source that cannot be read stops the apply.
+   */
+  async #rereadLiveSet(
+    plan: Plan,
+    client: RegistryClient,
+    options: ApplyOptions,
+  ): Promise<Map<string, Set<string>> | undefined> {
+    if (!plan.keepInUse) return undefined;
+    const live = new Map(Object.entries(plan.keepInUse.digests).map(([repo, digests]) => [repo, new Set(digests)]));
+    const sources = (options.keepInUse ?? this.#liveSources.get(plan) ?? plan.keepInUse.sources).map(toLiveSource);
+    try {
+      const fresh = await readLiveSet(sources, client);
+      for (const [repo, digests] of fresh.digests) {
+        const set = live.get(repo) ?? new Set<string>();
+        for (const digest of digests.keys()) set.add(digest);
+        live.set(repo, set);
+      }
+    } catch (error) {
+      if (isAbortError(error) || !options.allowStaleLiveSet)
+        throw new RefusedError(
+          `cannot re-read the live set (${error instanceof Error ? error.message : String(error)}): nothing was deleted; fix the source or pass --allow-stale-live-set to use the plan's`,
+          { cause: error },
+        );
+      this.logger.warn(`the live set could not be re-read; using the plan's (--allow-stale-live-set)`);
+    }
+    return live;
+  }
+
   async undo(journal: string | JournalEntry[], options: { force?: boolean } = {}): Promise<UndoOutcome[]> {
     let entries = journal;
     if (typeof entries === 'string') {

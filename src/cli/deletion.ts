@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
-import { KrillError, UsageError } from '../errors.js';
+import { KrillError, RefusedError, UsageError } from '../errors.js';
 import { shortDigest } from '../manifest/manifest.js';
+import type { LiveSource } from '../live/live-set.js';
 import type { ApplyResult } from '../plan/apply.js';
 import { Journal, defaultJournalPath } from '../plan/journal.js';
 import type { Plan, PlannedTag } from '../plan/plan.js';
@@ -18,6 +19,8 @@ export interface DeletionFlags {
   journal?: string;
   /** List every kept tag instead of a summary past ten per repository. */
   showKept?: boolean;
+  /** Apply even when the live set cannot be re-read (with the plan's). */
+  allowStaleLiveSet?: boolean;
 }
 
 export function planCounts(plan: Plan) {
@@ -153,7 +156,7 @@ export async function executePlan(
   ctx: CliContext,
   plan: Plan,
   flags: DeletionFlags,
-  ask: { question: string; showKept?: boolean },
+  ask: { question: string; showKept?: boolean; keepInUse?: Array<string | LiveSource> },
 ): Promise<void> {
   const counts = planCounts(plan);
   if (flags.planOut) {
@@ -171,6 +174,11 @@ export async function executePlan(
   } else if (!ctx.options.json) {
     ctx.io.out(renderPlan(plan, { showKept: ask.showKept ?? true, allKept: flags.showKept === true }));
   }
+  // A plan beyond its budget is shown, then refused whatever else was asked (also with --dry-run).
+  if (plan.limits?.refused !== undefined)
+    throw new RefusedError(
+      `${plan.limits.refused}: the plan is refused and nothing was deleted; review it, then raise the budget (--max-delete, --max-bytes) or narrow the rules`,
+    );
   if (flags.planOut) ctx.io.err(`krill: plan saved to ${flags.planOut}; apply it with: krill apply ${flags.planOut}\n`);
   // Like `terraform plan -out`: saving the plan is the whole job unless --yes asks to apply it too.
   if (flags.planOut && !flags.yes) return;
@@ -190,7 +198,12 @@ export async function executePlan(
   const progress = startProgress(ctx, 'deleting');
   let result: ApplyResult;
   try {
-    result = await ctx.krill.apply(plan, { journal, onProgress: progress.update });
+    result = await ctx.krill.apply(plan, {
+      journal,
+      onProgress: progress.update,
+      allowStaleLiveSet: flags.allowStaleLiveSet === true,
+      ...(ask.keepInUse ? { keepInUse: ask.keepInUse } : {}),
+    });
   } catch (error) {
     progress.done();
     if (journal.entries > 0) ctx.io.err(`krill: what was deleted is in the undo journal: krill undo ${journal.path}\n`);

@@ -216,7 +216,15 @@ export function buildProgram(
       )
       .option('--scan-all', 'read every repository to account for blobs shared across repositories')
       .option('--strict', 'a policy rule that matches no repository is an error, not a warning')
-      .option('--delete-orphans', 'also delete referrers (signatures, SBOMs) whose subject is gone'),
+      .option('--delete-orphans', 'also delete referrers (signatures, SBOMs) whose subject is gone')
+      .option(
+        '--keep-in-use <file|->',
+        'image references workloads run (kubectl … imageID output): never deleted (repeatable)',
+        collect,
+      )
+      .option('--allow-stale-live-set', "apply even when the live set cannot be re-read (use the plan's)")
+      .option('--max-delete <n|p%>', 'refuse a plan that removes more tags (default 50% with --all-repos or -f)')
+      .option('--max-bytes <size>', 'refuse a plan that frees more than this (500MB, 10GiB)'),
   )
     .addHelpText(
       'after',
@@ -228,8 +236,13 @@ tags go; otherwise the tags are untagged. Referrers (signatures, SBOMs, attestat
 sha256-<hex> and sha256-<hex>.sig/.att/.sbom, or the referrers API) follow their subject whatever the
 rules say; those whose subject is gone are kept unless --delete-orphans.
 
+Images that workloads run (--keep-in-use FILE, e.g. kubectl get pods -A -o jsonpath='{..image} {..imageID}')
+are kept with everything they reach, and re-read right before deleting. A plan removing more tags than
+--max-delete (default 50% with --all-repos or a policy file) or freeing more than --max-bytes is refused.
+
 Examples:
   $ krill cleanup registry.example.com/apps/web --keep 10 --dry-run
+  $ kubectl get pods -A -o jsonpath='{..image} {..imageID}' | krill cleanup -r registry.example.com apps/web --keep 5 --keep-in-use - --yes
   $ krill cleanup -r registry.example.com apps/web --delete-regex '^mr-' --older-than 14d --yes
   $ krill cleanup --all-repos registry.example.com --keep 5 --plan-out plan.json
   $ krill cleanup -f policy.yaml --all-repos --yes
@@ -243,7 +256,8 @@ Examples:
     program
       .command('apply')
       .description('apply a saved plan, re-checking every tag right before deleting')
-      .argument('<plan.json>', 'a plan written by --plan-out'),
+      .argument('<plan.json>', 'a plan written by --plan-out')
+      .option('--allow-stale-live-set', "apply even when the live set cannot be re-read (use the plan's)"),
   )
     .addHelpText(
       'after',

@@ -49,6 +49,8 @@ export interface ApplyOptions {
   onProgress?: (done: number, total: number) => void;
   /** Stops before the next change; an untag already started is finished first. */
   signal?: AbortSignal;
+  /** The live set as re-read right before applying: repository → digests never to delete. */
+  live?: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 /** Errors that make every further request pointless: stop the whole apply. */
@@ -161,7 +163,8 @@ class RepositoryApply {
     const { repository } = this.repo;
     await this.client.checkDeletesEnabled(repository);
     const fresh = await readFreshState(this.client, this.repo);
-    const verdicts = judgeRepository(this.repo, fresh);
+    const live = this.options.live?.get(repository);
+    const verdicts = judgeRepository(this.repo, live ? { ...fresh, live } : fresh);
     const steps: Executable[] = [];
     for (const verdict of verdicts) {
       if (verdict.kind === 'skip') this.#outcome('skipped', verdict.digest, verdict.tags, verdict.detail);

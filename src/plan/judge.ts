@@ -24,6 +24,8 @@ export interface FreshState {
   throwaways: ReadonlySet<string>;
   /** Tags listed whose manifest is gone. */
   dangling?: ReadonlySet<string>;
+  /** Digests workloads run, re-read right before applying (`--keep-in-use`). */
+  live?: ReadonlySet<string>;
 }
 
 export type Verdict =
@@ -71,10 +73,8 @@ export function judgeRepository(plan: RepositoryPlan, fresh: FreshState): Verdic
   const children = (d: string) => fresh.children.get(d)?.filter((c) => !unlisted.has(c));
   const edges = followAll(children, referrerIndex(plan, fresh));
   let staying = [...fresh.tags].filter(([tag, digest]) => !removable.has(tag) && !fresh.throwaways.has(digest));
-  let reach = reachable(
-    staying.map(([, digest]) => digest),
-    edges,
-  );
+  const live = [...(fresh.live ?? [])];
+  let reach = reachable([...staying.map(([, digest]) => digest), ...live], edges);
   // An attachment whose subject stays (it gained a tag since the plan) stays with it. Each round
   // keeps at least one more tag, so this ends.
   for (;;) {
@@ -85,16 +85,14 @@ export function judgeRepository(plan: RepositoryPlan, fresh: FreshState): Verdic
     if (held.length === 0) break;
     for (const tag of held) removable.delete(tag);
     staying = [...fresh.tags].filter(([tag, digest]) => !removable.has(tag) && !fresh.throwaways.has(digest));
-    reach = reachable(
-      staying.map(([, digest]) => digest),
-      edges,
-    );
+    reach = reachable([...staying.map(([, digest]) => digest), ...live], edges);
   }
   // Which staying tags reach each digest, for the reason shown when a delete is held back.
   const users = new Map<string, string[]>();
   for (const [tag, digest] of staying) {
     for (const reached of reachable([digest], edges)) users.set(reached, [...(users.get(reached) ?? []), tag]);
   }
+  for (const reached of reachable(live, edges)) users.set(reached, [...(users.get(reached) ?? []), 'a workload']);
   const verdicts: Verdict[] = [];
   const moved = (tag: string, planned: string): Verdict => {
     const at = fresh.tags.get(tag)!;
@@ -129,6 +127,8 @@ export function judgeRepository(plan: RepositoryPlan, fresh: FreshState): Verdic
     if (action.kind === 'untag') {
       const at = fresh.tags.get(action.tag);
       if (at === undefined) verdicts.push({ kind: 'gone', digest: action.digest, tags: [action.tag] });
+      else if (at === action.digest && fresh.live?.has(at))
+        verdicts.push({ kind: 'skip', digest: at, tags: [action.tag], detail: 'kept: in use (live set re-read)' });
       else if (at === action.digest && removable.has(action.tag))
         verdicts.push({ kind: 'untag', tag: action.tag, digest: action.digest });
       else if (at === action.digest)
@@ -137,6 +137,11 @@ export function judgeRepository(plan: RepositoryPlan, fresh: FreshState): Verdic
       continue;
     }
     const { digest } = action;
+    if (fresh.live?.has(digest)) {
+      // Deployed since the plan: its tags stay too (a pod may pull it by tag again).
+      verdicts.push({ kind: 'skip', digest, tags: action.tags, detail: 'kept: in use (live set re-read)' });
+      continue;
+    }
     const still = action.tags.filter((t) => fresh.tags.get(t) === digest && removable.has(t));
     const elsewhere = action.tags.filter((t) => fresh.tags.has(t) && fresh.tags.get(t) !== digest);
     for (const tag of elsewhere) verdicts.push(moved(tag, digest));

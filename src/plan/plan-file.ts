@@ -107,6 +107,34 @@ function repository(value: unknown, at: string): RepositoryPlan {
   };
 }
 
+function keepInUse(value: unknown, at: string): NonNullable<Plan['keepInUse']> {
+  const k = record(value, at);
+  const digests = record(k.digests, `${at}.digests`);
+  return {
+    sources: array(k.sources, `${at}.sources`).map((s, i) => string(s, `${at}.sources[${i}]`)),
+    digests: Object.fromEntries(
+      Object.entries(digests).map(([repo, list]) => {
+        if (!isValidRepository(repo))
+          fail(`${at}.digests`, `${JSON.stringify(repo.slice(0, 140))} is not a repository`);
+        return [repo, array(list, `${at}.digests.${repo}`).map((d, i) => digest(d, `${at}.digests.${repo}[${i}]`))];
+      }),
+    ),
+  };
+}
+
+function limits(value: unknown, at: string): NonNullable<Plan['limits']> {
+  const l = record(value, at);
+  const out: NonNullable<Plan['limits']> = {};
+  if (l.maxDelete !== undefined) out.maxDelete = string(l.maxDelete, `${at}.maxDelete`);
+  if (l.maxBytes !== undefined) {
+    if (typeof l.maxBytes !== 'number' || !Number.isSafeInteger(l.maxBytes) || l.maxBytes < 0)
+      fail(`${at}.maxBytes`, 'expected a whole number of bytes');
+    out.maxBytes = l.maxBytes;
+  }
+  if (l.refused !== undefined) out.refused = string(l.refused, `${at}.refused`);
+  return out;
+}
+
 /** Parses and validates a saved plan; any problem is a UsageError naming `path` and the JSON path. */
 export function parsePlanFile(text: string, path: string): Plan {
   let json: unknown;
@@ -141,6 +169,8 @@ export function parsePlanFile(text: string, path: string): Plan {
       version: 1,
       registry: { host, scheme: reg.scheme },
       createdAt: string(p.createdAt, '$.createdAt'),
+      ...(p.keepInUse === undefined ? {} : { keepInUse: keepInUse(p.keepInUse, '$.keepInUse') }),
+      ...(p.limits === undefined ? {} : { limits: limits(p.limits, '$.limits') }),
       reclaimableBytes: reclaimable,
       assumption,
       repositories: array(p.repositories, '$.repositories').map((r, i) => repository(r, `$.repositories[${i}]`)),

@@ -55,11 +55,23 @@ export interface Plan {
   version: 1;
   registry: RegistryAddress;
   createdAt: string;
+  /** The live set the plan kept (`--keep-in-use`): re-read by apply; `digests` per repository. */
+  keepInUse?: { sources: string[]; digests: Record<string, string[]> };
+  /** Deletion budgets (`--max-delete`, `--max-bytes`) and, when the plan exceeds one, why it is refused. */
+  limits?: PlanLimits;
   /** Bytes of the distinct blobs that no manifest left in the registry references. */
   reclaimableBytes: number;
   /** What reclaimableBytes assumed, when it could not see the whole registry. */
   assumption: string | null;
   repositories: RepositoryPlan[];
+}
+
+export interface PlanLimits {
+  /** Tags a plan may remove: a count, or `P%` of the tags in scope. */
+  maxDelete?: string;
+  maxBytes?: number;
+  /** Set when the plan exceeds a budget: nothing of it may be applied. */
+  refused?: string;
 }
 
 export interface BuildOptions {
@@ -73,6 +85,8 @@ export interface BuildOptions {
   deleteOrphans?: boolean;
   /** Leave the referrers of deleted manifests in place (`krill rm --keep-referrers`). */
   keepReferrers?: boolean;
+  /** Digests workloads run (`--keep-in-use`), with why: kept with all they reach, whatever the rules say. */
+  live?: ReadonlyMap<string, string>;
 }
 
 /** The words a plan uses for an attachment tag. */
@@ -104,6 +118,14 @@ export function buildRepositoryPlan(
       decided.set(tag, { tag, digest, action: 'delete', reason: `tag of ${shortDigest(digest)}` });
   }
 
+  // What runs is kept whatever the rules say (its tags, and below everything it reaches).
+  const live = options.live ?? new Map<string, string>();
+  for (const { tag, digest } of snapshot.tags) {
+    const why = live.get(digest);
+    if (why !== undefined && attachmentSubject(tag) === undefined && !forced.has(digest))
+      decided.set(tag, { tag, digest, action: 'keep', reason: why });
+  }
+
   // `krill rm` of a referrer held in a fallback index: take it out of that index, then delete it.
   const unlist = planUnlisting(snapshot, forced);
   const children = (digest: string) => snapshot.manifests[digest]?.children.filter((c) => !unlist.removed.has(c));
@@ -116,7 +138,10 @@ export function buildRepositoryPlan(
   const following = new Set(attachments.map((t) => t.tag));
   const edges = followAll(children, referrers);
 
-  const keptRoots = snapshot.tags.filter((t) => decided.get(t.tag)?.action === 'keep').map((t) => t.digest);
+  const keptRoots = [
+    ...snapshot.tags.filter((t) => decided.get(t.tag)?.action === 'keep').map((t) => t.digest),
+    ...live.keys(),
+  ];
   const kept = reachable(keptRoots, edges);
   const mayGo = (digest: string) => !kept.has(digest) || (forced.has(digest) && options.force === true);
   for (const digest of forced) {
@@ -147,10 +172,7 @@ export function buildRepositoryPlan(
   const staying = snapshot.tags.filter((t) =>
     following.has(t.tag) ? !goesWith(t) : decided.get(t.tag)?.action !== 'delete',
   );
-  const keptReach = reachable(
-    staying.map((t) => t.digest),
-    edges,
-  );
+  const keptReach = reachable([...staying.map((t) => t.digest), ...live.keys()], edges);
   const going = new Set(
     [...goingFirst].filter((d) => !keptReach.has(d) || (forced.has(d) && options.force === true && roots.has(d))),
   );

@@ -4,7 +4,8 @@ import { UsageError } from '../errors.js';
 import type { RuleInput, Rules } from './rules.js';
 import type { Pattern } from './pattern.js';
 import { compilePattern } from './pattern.js';
-import { compileRules } from './rules.js';
+import type { Budget } from './rules.js';
+import { compileRules, parseBudget, parseSize } from './rules.js';
 
 /**
  * The cleanup policy file (README "Policy files"): validated with line-numbered errors, pure.
@@ -29,6 +30,10 @@ export interface Policy {
   registry?: string;
   defaults: Rules;
   rules: PolicyRule[];
+  /** Budgets for the whole plan (`max-delete`, `max-bytes` at the top level). */
+  limits?: { maxDelete?: Budget; maxBytes?: number };
+  /** Live-set sources (`keep-in-use:`): files of image references. */
+  keepInUse?: string[];
 }
 
 export const RULE_KEYS = [
@@ -40,8 +45,10 @@ export const RULE_KEYS = [
   'version',
   'protect-latest',
   'sort',
+  'max-delete',
+  'max-bytes',
 ] as const;
-export const TOP_KEYS = ['version', 'registry', 'defaults', 'rules'];
+export const TOP_KEYS = ['version', 'registry', 'defaults', 'rules', 'max-delete', 'max-bytes', 'keep-in-use'];
 
 /** `*` stays inside one path component, `**` crosses them, `?` is one character. */
 export function globToRegExp(glob: string): Pattern {
@@ -135,6 +142,12 @@ export function parsePolicy(text: string, path: string): Policy {
           case 'sort':
             input.sort = str();
             break;
+          case 'max-delete':
+            input.maxDelete = str();
+            break;
+          case 'max-bytes':
+            input.maxBytes = str();
+            break;
           case 'protect-latest': {
             const v = scalarOf(value);
             if (typeof v !== 'boolean') fail(value, 'protect-latest must be true or false');
@@ -181,7 +194,33 @@ export function parsePolicy(text: string, path: string): Policy {
   const registry = scalarOf(root.get('registry', true));
   if (registry !== undefined && typeof registry !== 'string')
     fail(root.get('registry', true) as Node, 'registry must be a string such as registry.example.com');
-  return { ...(typeof registry === 'string' ? { registry } : {}), defaults: compileRules(defaults.input), rules };
+  const limits: { maxDelete?: Budget; maxBytes?: number } = {};
+  const topMaxDelete = root.get('max-delete', true) as Node | undefined;
+  const topMaxBytes = root.get('max-bytes', true) as Node | undefined;
+  try {
+    if (topMaxDelete !== undefined) limits.maxDelete = parseBudget(String(scalarOf(topMaxDelete)), 'max-delete');
+    if (topMaxBytes !== undefined) limits.maxBytes = parseSize(String(scalarOf(topMaxBytes)), 'max-bytes');
+  } catch (error) {
+    if (error instanceof UsageError) fail(topMaxDelete ?? topMaxBytes, error.message);
+    throw error;
+  }
+  const keepInUseNode = root.get('keep-in-use', true) as Node | undefined;
+  let keepInUse: string[] | undefined;
+  if (keepInUseNode !== undefined) {
+    const items = isSeq(keepInUseNode) ? keepInUseNode.items : [keepInUseNode];
+    keepInUse = items.map((item) =>
+      typeof scalarOf(item) === 'string'
+        ? (scalarOf(item) as string)
+        : fail(item as Node, 'keep-in-use entries must be file paths (strings)'),
+    );
+  }
+  return {
+    ...(typeof registry === 'string' ? { registry } : {}),
+    defaults: compileRules(defaults.input),
+    rules,
+    ...(Object.keys(limits).length > 0 ? { limits } : {}),
+    ...(keepInUse ? { keepInUse } : {}),
+  };
 }
 
 /** The rules for a repository: the first matching rule, else the defaults (or undefined: not covered). */

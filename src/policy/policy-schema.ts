@@ -3,6 +3,25 @@
  * `krill policy schema > policy.schema.json`. parsePolicy is the authority (it also compiles
  * regexes and ranges); a unit test keeps the two in step.
  */
+function budget(description: string) {
+  return {
+    oneOf: [
+      { type: 'integer', minimum: 0 },
+      { type: 'string', pattern: '^\\d+(\\.\\d+)?%$' },
+    ],
+    description,
+  };
+}
+function size(description: string) {
+  return {
+    oneOf: [
+      { type: 'integer', minimum: 0 },
+      { type: 'string', pattern: '^\\d+(\\.\\d+)?\\s*[a-zA-Z]*$' },
+    ],
+    description,
+  };
+}
+
 const rule = {
   keep: { type: 'integer', minimum: 0, maximum: 100000, description: 'keep the N newest images' },
   'older-than': {
@@ -22,6 +41,8 @@ const rule = {
   version: { type: 'string', description: 'deprecated spelling of semver' },
   'protect-latest': { type: 'boolean', description: 'keep the tag latest (default true)' },
   sort: { enum: ['date', 'semver'], description: 'what "newest" means for keep' },
+  'max-delete': budget('the most tags a plan may remove from one repository: N or P%'),
+  'max-bytes': size('the most bytes a plan may free in one repository'),
 } as const;
 
 export const POLICY_SCHEMA = {
@@ -33,6 +54,12 @@ export const POLICY_SCHEMA = {
   properties: {
     version: { const: 1 },
     registry: { type: 'string', description: 'registry host[:port] or URL' },
+    'max-delete': budget('the most tags the whole plan may remove: N or P% (default 50% for policy files)'),
+    'max-bytes': size('the most bytes the whole plan may free'),
+    'keep-in-use': {
+      oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
+      description: 'files of image references that workloads run: never deleted',
+    },
     defaults: { type: 'object', additionalProperties: false, properties: rule },
     rules: {
       type: 'array',

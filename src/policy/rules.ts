@@ -19,6 +19,17 @@ export interface Rules {
   version?: { range: semver.Range; text: string };
   /** What "newest" means for --keep: the `created` date (default) or the highest semantic version. */
   sort: 'date' | 'semver';
+  /** The most tags a plan may remove from one repository under this rule. */
+  maxDelete?: Budget;
+  /** The most bytes a plan may free in one repository under this rule. */
+  maxBytes?: number;
+}
+
+/** A deletion budget: a number of tags, or a share of the tags in scope. */
+export interface Budget {
+  count?: number;
+  percent?: number;
+  text: string;
 }
 
 /** Rules as written by a user (flags or a policy file entry), before validation. */
@@ -30,6 +41,8 @@ export interface RuleInput {
   olderThan?: string | undefined;
   version?: string | undefined;
   sort?: string | undefined;
+  maxDelete?: string | number | undefined;
+  maxBytes?: string | number | undefined;
 }
 
 export const DEFAULT_KEEP = 3;
@@ -95,7 +108,46 @@ export function compileRules(input: RuleInput, where = ''): Rules {
       );
     rules.version = { range, text: input.version.trim() };
   }
+  if (input.maxDelete !== undefined) rules.maxDelete = parseBudget(input.maxDelete, `${prefix}max-delete`);
+  if (input.maxBytes !== undefined) rules.maxBytes = parseSize(input.maxBytes, `${prefix}max-bytes`);
   return rules;
+}
+
+/** `--max-delete`: `N` tags or `P%` of the tags in scope. */
+export function parseBudget(input: string | number, what = '--max-delete'): Budget {
+  const text = String(input).trim();
+  const percent = /^(\d+(?:\.\d+)?)%$/.exec(text);
+  if (percent && Number(percent[1]) <= 100) return { percent: Number(percent[1]), text };
+  if (/^\d+$/.test(text) && Number(text) <= 100_000_000) return { count: Number(text), text };
+  throw new UsageError(`invalid ${what} "${text}": expected a number of tags (50) or a percentage of them (25%)`);
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  k: 1e3,
+  kb: 1e3,
+  m: 1e6,
+  mb: 1e6,
+  g: 1e9,
+  gb: 1e9,
+  t: 1e12,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+};
+
+/** `--max-bytes`: bytes, or a size with a unit (`500MB`, `10GiB`). */
+export function parseSize(input: string | number, what = '--max-bytes'): number {
+  const text = String(input).trim();
+  const match = /^(\d+(?:\.\d+)?)\s*([a-zA-Z]*)$/.exec(text);
+  const unit = match ? SIZE_UNITS[match[2]!.toLowerCase()] : undefined;
+  const bytes = match && unit !== undefined ? Math.floor(Number(match[1]) * unit) : NaN;
+  if (!Number.isSafeInteger(bytes))
+    throw new UsageError(`invalid ${what} "${text}": expected a size such as 500MB, 10GiB or a number of bytes`);
+  return bytes;
 }
 
 /** A tag as a semantic version (an optional leading `v` allowed), or null. */

@@ -1,4 +1,5 @@
 import { UsageError } from '../../errors.js';
+import type { LiveSource } from '../../live/live-set.js';
 import type { CliContext } from '../context.js';
 import type { DeletionFlags } from '../deletion.js';
 import { executePlan } from '../deletion.js';
@@ -20,6 +21,9 @@ interface CleanupOptions extends DeletionFlags {
   scanAll?: boolean;
   strict?: boolean;
   deleteOrphans?: boolean;
+  keepInUse?: string[];
+  maxDelete?: string;
+  maxBytes?: string;
 }
 
 export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
@@ -58,10 +62,27 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
       scanAll: opts.scanAll === true,
       strict: opts.strict === true,
       deleteOrphans: opts.deleteOrphans === true,
+      ...(opts.keepInUse ? { keepInUse: await liveSources(ctx, opts.keepInUse) } : {}),
+      ...(opts.maxDelete !== undefined ? { maxDelete: opts.maxDelete } : {}),
+      ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}),
       onProgress: progress.update,
     });
   } finally {
     progress.done();
   }
   await executePlan(ctx, plan, opts, { question: `Apply this plan to ${plan.registry.host}?` });
+}
+
+/** `-` is standard input, read once (apply re-reads files, and reuses what stdin gave). */
+async function liveSources(ctx: CliContext, sources: string[]): Promise<Array<string | LiveSource>> {
+  if (sources.filter((s) => s === '-').length > 1) throw new UsageError('--keep-in-use - can be given once');
+  let stdin: string | undefined;
+  return Promise.all(
+    sources.map(async (source) => {
+      if (source !== '-') return source;
+      stdin ??= await ctx.io.readStdin();
+      const text = stdin;
+      return { name: 'stdin', read: async () => text };
+    }),
+  );
 }
