@@ -17,6 +17,9 @@ import type { Plan, RepositoryPlan } from './plan/plan.js';
 import { buildRepositoryPlan, computeReclaimable } from './plan/plan.js';
 import type { Limit } from './plan/limits.js';
 import { checkLimits } from './plan/limits.js';
+import type { ListingChanges } from './plan/listing.js';
+import { checkListing, diffListing } from './plan/listing.js';
+import { History, historyDir } from './state/history.js';
 import type { LiveSource } from './live/live-set.js';
 import { fileSource, readLiveSet } from './live/live-set.js';
 import type { Budget } from './policy/rules.js';
@@ -155,6 +158,12 @@ export interface CleanupRequest extends ProgressOptions {
   maxDelete?: string | number;
   /** Refuse a plan that frees more than this: bytes or `10GiB`. */
   maxBytes?: string | number;
+  /** Plan even for a repository whose listing lost many tags since the last run (see plan/listing.ts). */
+  acceptListing?: boolean;
+  /** Record and check listings in the state directory (default true). */
+  history?: boolean;
+  /** Compare each repository with the last recorded run: `plan.changes` (`cleanup --diff`). */
+  diff?: boolean;
 }
 
 export interface ApplyOptions extends ProgressOptions {
@@ -526,18 +535,47 @@ export class Krill {
       request.onProgress?.(++read, toRead.length);
     });
     const now = Date.now();
-    const plans: RepositoryPlan[] = targets.map((repository) => {
+    const history = request.history === false ? undefined : new History(historyDir(this.#env));
+    const plans: RepositoryPlan[] = [];
+    const changes: Record<string, ListingChanges> = {};
+    for (const repository of targets) {
       const snapshot = snapshots.get(repository)!;
       const rules = rulesOf(repository)!;
       this.#noteUnmatched(snapshot, rules);
+      const listing = Object.fromEntries([
+        ...(snapshot.dangling ?? []).map((t) => [t, '']),
+        ...snapshot.tags.map((t) => [t.tag, t.digest]),
+      ]) as Record<string, string>;
+      const last = (await history?.runs(registry.host, repository))?.at(-1);
+      const wrong =
+        last && !request.acceptListing
+          ? checkListing(Object.keys(last.tags), last.removed, new Set(Object.keys(listing)))
+          : undefined;
+      if (wrong) this.logger.warn(`${repository}: ${wrong}; nothing will be deleted there`);
       const inUse = live?.digests.get(repository);
-      return buildRepositoryPlan(snapshot, evaluateRules(snapshot, rules, now), {
-        deleteOrphans: request.deleteOrphans === true,
+      const decisions: TagDecision[] = wrong
+        ? snapshot.tags.map((t) => ({ ...t, action: 'keep', reason: wrong }))
+        : evaluateRules(snapshot, rules, now);
+      const repositoryPlan = buildRepositoryPlan(snapshot, decisions, {
+        deleteOrphans: request.deleteOrphans === true && !wrong,
         ...(inUse ? { live: inUse } : {}),
       });
-    });
+      plans.push(repositoryPlan);
+      if (request.diff && last) {
+        changes[repository] = diffListing(last, new Set(Object.keys(listing)), repositoryPlan.delete.length);
+      }
+      // A listing that looks wrong is not recorded: the next run compares with the last good one.
+      if (!wrong)
+        await history?.record(registry.host, repository, {
+          time: new Date(now).toISOString(),
+          tags: listing,
+          removed: [],
+          planned: repositoryPlan.delete.length,
+        });
+    }
     const all = [...snapshots.values()];
     const plan = makePlan(registry, plans, all, catalog !== undefined);
+    if (request.diff) plan.changes = changes;
     if (live) {
       this.#liveSources.set(plan, sources);
       plan.keepInUse = {
@@ -751,6 +789,7 @@ export class Krill {
         ...(this.#options.signal ? { signal: this.#options.signal } : {}),
         ...(live ? { live } : {}),
       });
+      await this.#recordRemoved(plan, result.outcomes);
       return { ...result, journal: given instanceof Journal || journal.kept ? journal.path : undefined };
     } finally {
       if (!(given instanceof Journal)) await journal.close();
@@ -758,6 +797,20 @@ export class Krill {
   }
 
   /** Puts back what a journal says was removed; tags pushed again since are skipped unless `force`. */
+  /** Tags krill removed never count as "lost" by the next listing check. */
+  async #recordRemoved(plan: Plan, outcomes: ApplyResult['outcomes']): Promise<void> {
+    const history = new History(historyDir(this.#env));
+    const byRepo = new Map<string, string[]>();
+    for (const o of outcomes)
+      if (o.status === 'deleted' || o.status === 'untagged')
+        byRepo.set(o.repository, [...(byRepo.get(o.repository) ?? []), ...o.tags]);
+    for (const [repository, tags] of byRepo) {
+      await history.markRemoved(plan.registry.host, repository, tags).catch((error: unknown) => {
+        this.logger.warn(`could not record the removed tags of ${repository}: ${String(error)}`);
+      });
+    }
+  }
+
   /**
    * The live set right before deleting: what the plan kept, plus what its sources list now (an
    * image deployed since the plan is kept too). A source that cannot be read stops the apply.

@@ -224,7 +224,9 @@ export function buildProgram(
       )
       .option('--allow-stale-live-set', "apply even when the live set cannot be re-read (use the plan's)")
       .option('--max-delete <n|p%>', 'refuse a plan that removes more tags (default 50% with --all-repos or -f)')
-      .option('--max-bytes <size>', 'refuse a plan that frees more than this (500MB, 10GiB)'),
+      .option('--max-bytes <size>', 'refuse a plan that frees more than this (500MB, 10GiB)')
+      .option('--accept-listing', 'plan even where the tag listing lost many tags since the last run')
+      .option('--diff', 'show what changed in each repository since the last recorded run'),
   )
     .addHelpText(
       'after',

@@ -3,6 +3,7 @@ import type { TagDecision } from '../policy/evaluate.js';
 import { attachmentSubject, classifyTag, fallbackTag } from '../manifest/referrers.js';
 import type { RegistryAddress } from '../ref/reference.js';
 import type { RepositorySnapshot } from './types.js';
+import type { ListingChanges } from './listing.js';
 import { ReferrerIndex, followAll, reachable } from './graph.js';
 import { shortDigest, sumDistinctBlobs } from '../manifest/manifest.js';
 
@@ -59,6 +60,8 @@ export interface Plan {
   keepInUse?: { sources: string[]; digests: Record<string, string[]> };
   /** Deletion budgets (`--max-delete`, `--max-bytes`) and, when the plan exceeds one, why it is refused. */
   limits?: PlanLimits;
+  /** Per repository, what changed since the last recorded run (`cleanup --diff`). */
+  changes?: Record<string, ListingChanges>;
   /** Bytes of the distinct blobs that no manifest left in the registry references. */
   reclaimableBytes: number;
   /** What reclaimableBytes assumed, when it could not see the whole registry. */

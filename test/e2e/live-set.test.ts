@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { krill } from '../harness/cli.js';
+import { isolatedEnv, krill } from '../harness/cli.js';
+import { startFakeRegistry } from '../harness/fake-registry.js';
 import type { BuiltManifest } from '../harness/images.js';
 import { Pusher, buildImage } from '../harness/images.js';
 import type { TestRegistry } from '../harness/registry.js';
@@ -154,5 +155,49 @@ describe('deletion budgets', () => {
     const res = await krill(['cleanup', '127.0.0.1:9/apps/web', '--max-delete', 'half']);
     expect(res.code).toBe(2);
     expect(res.stderr).toMatch(/invalid --max-delete "half"/);
+  });
+});
+
+describe('a listing that looks wrong stops the plan for that repository', () => {
+  it('a registry listing that dropped entries deletes nothing there; krill’s own deletions never count', async () => {
+    // LABELLED HAND-WRITTEN FAKE (test/harness/fake-registry.ts): no real server drops listing entries on demand.
+    const fake = await startFakeRegistry();
+    try {
+      const env = isolatedEnv(); // one state directory across the runs
+      const images = Array.from({ length: 12 }, (_, i) =>
+        buildImage({ created: `2024-01-${String(i + 1).padStart(2, '0')}T00:00:00Z`, layers: [`drop ${i}`] }),
+      );
+      images.forEach((image, i) => fake.add('apps/web', image, `v${i + 1}`));
+      const ref = `${fake.host}/apps/web`;
+      const first = await krill(['cleanup', ref, '--keep', '10', '--dry-run'], { env });
+      expect(first.code, first.stderr).toBe(0);
+      // The listing now drops half of the tags (they still exist).
+      fake.rawTagLists.set('apps/web', ['v1', 'v2', 'v3', 'v4', 'v5', 'v6']);
+      const second = await krill(['cleanup', ref, '--keep', '1', '--yes', '--json'], { env });
+      expect(second.code, second.stderr).toBe(0);
+      expect(second.stderr).toMatch(
+        /apps\/web: listing looks wrong: 6 of 12 tags listed last time are gone, not deleted by krill/,
+      );
+      expect(fake.log.filter((r) => r.method === 'DELETE' && !r.path.endsWith('0'.repeat(64)))).toEqual([]);
+      const diff = await krill(['cleanup', ref, '--keep', '1', '--dry-run', '--diff'], { env });
+      expect(diff.stdout).toMatch(
+        /apps\/web: since .*: 0 new tags, 6 gone without krill \(v10, v11, v12, v7, v8 and 1 more\)/,
+      );
+      const accepted = await krill(['cleanup', ref, '--keep', '1', '--accept-listing', '--dry-run', '--json'], { env });
+      expect(accepted.code, accepted.stderr).toBe(0);
+      const plan = JSON.parse(accepted.stdout) as { repositories: Array<{ delete: Array<{ tag: string }> }> };
+      expect(plan.repositories[0]!.delete.map((t) => t.tag)).toEqual(['v1', 'v2', 'v3', 'v4', 'v5']);
+
+      // What krill deletes itself is not "lost": after a cleanup of 11 of 12 tags the next run plans normally.
+      fake.rawTagLists.delete('apps/web');
+      const big = await krill(['cleanup', ref, '--keep', '1', '--max-delete', '100%', '--yes'], { env });
+      expect(big.code, big.stderr).toBe(0);
+      expect([...fake.tags.get('apps/web')!.keys()]).toEqual(['v12']);
+      const next = await krill(['cleanup', ref, '--keep', '1', '--yes'], { env });
+      expect(next.code, next.stderr).toBe(0);
+      expect(next.stderr).not.toMatch(/listing looks wrong/);
+    } finally {
+      await fake.close();
+    }
   });
 });

@@ -22,7 +22,7 @@ const PURE = [
   /^ref\//,
   /^manifest\//,
   /^policy\//,
-  /^plan\/(plan|judge|plan-file|make-plan|types|graph|limits)\.ts$/,
+  /^plan\/(plan|judge|plan-file|make-plan|types|graph|limits|listing)\.ts$/,
   /^live\/image-list\.ts$/,
   /^text\.ts$/,
   /^duration\.ts$/,
@@ -30,9 +30,10 @@ const PURE = [
   /^logger\.ts$/,
 ];
 const IO = [
-  /(^|\/)(http|registry|auth|sync|engine|cli)\//,
+  /(^|\/)(http|registry|auth|sync|engine|cli|state)\//,
   /\/krill\.js$/,
   /\/plan\/(apply|journal|undo)\.js$/,
+  /\/live\/live-set\.js$/,
   /^node:(fs|fs\/promises|child_process|http|https|net\/|dgram|tls)$/,
   /^undici$/,
 ];

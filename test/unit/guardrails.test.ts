@@ -3,6 +3,7 @@ import { parseImageList } from '../../src/live/image-list.js';
 import type { FreshState } from '../../src/plan/judge.js';
 import { judgeRepository } from '../../src/plan/judge.js';
 import { checkLimits } from '../../src/plan/limits.js';
+import { checkListing } from '../../src/plan/listing.js';
 import { buildRepositoryPlan } from '../../src/plan/plan.js';
 import type { ManifestNode, RepositorySnapshot } from '../../src/plan/types.js';
 import { evaluateRules } from '../../src/policy/evaluate.js';
@@ -141,5 +142,17 @@ describe('deletion budgets', () => {
     expect(() => parsePolicy('version: 1\nmax-delete: lots\n', 'policy.yaml')).toThrow(
       /policy.yaml:2: invalid max-delete "lots"/,
     );
+  });
+});
+
+describe('the listing check', () => {
+  const tags = (n: number) => Array.from({ length: n }, (_, i) => `t${i}`);
+  it('stops on an empty listing or one that lost more than 30% (not by krill); small repositories only when empty', () => {
+    expect(checkListing(tags(20), [], new Set(tags(14)))).toBeUndefined(); // 30% lost: plausible
+    expect(checkListing(tags(20), [], new Set(tags(13)))).toMatch(/7 of 20 tags listed last time are gone/);
+    expect(checkListing(tags(20), tags(10), new Set(tags(20).slice(10)))).toBeUndefined(); // krill removed them
+    expect(checkListing(tags(5), [], new Set(['t0']))).toBeUndefined();
+    expect(checkListing(tags(5), [], new Set())).toMatch(/no tags, 5 last time/);
+    expect(checkListing([], [], new Set())).toBeUndefined();
   });
 });

@@ -1,5 +1,7 @@
 import { UsageError } from '../../errors.js';
 import type { LiveSource } from '../../live/live-set.js';
+import type { ListingChanges } from '../../plan/listing.js';
+import { escapeControl } from '../../text.js';
 import type { CliContext } from '../context.js';
 import type { DeletionFlags } from '../deletion.js';
 import { executePlan } from '../deletion.js';
@@ -24,6 +26,8 @@ interface CleanupOptions extends DeletionFlags {
   keepInUse?: string[];
   maxDelete?: string;
   maxBytes?: string;
+  acceptListing?: boolean;
+  diff?: boolean;
 }
 
 export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
@@ -65,11 +69,14 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
       ...(opts.keepInUse ? { keepInUse: await liveSources(ctx, opts.keepInUse) } : {}),
       ...(opts.maxDelete !== undefined ? { maxDelete: opts.maxDelete } : {}),
       ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}),
+      acceptListing: opts.acceptListing === true,
+      diff: opts.diff === true,
       onProgress: progress.update,
     });
   } finally {
     progress.done();
   }
+  if (plan.changes && !ctx.options.json) ctx.io.out(renderChanges(plan.changes));
   await executePlan(ctx, plan, opts, { question: `Apply this plan to ${plan.registry.host}?` });
 }
 
@@ -85,4 +92,17 @@ async function liveSources(ctx: CliContext, sources: string[]): Promise<Array<st
       return { name: 'stdin', read: async () => text };
     }),
   );
+}
+
+/** `--diff`: per repository, what changed since the last recorded run. */
+function renderChanges(changes: Record<string, ListingChanges>): string {
+  const names = (tags: string[]) =>
+    tags.length > 5 ? `${tags.slice(0, 5).join(', ')} and ${tags.length - 5} more` : tags.join(', ');
+  let out = '';
+  for (const [repository, c] of Object.entries(changes)) {
+    out += `${repository}: since ${c.since}: ${c.added.length} new tag${c.added.length === 1 ? '' : 's'}`;
+    out += `, ${c.vanished.length} gone without krill${c.vanished.length ? ` (${escapeControl(names(c.vanished))})` : ''}`;
+    out += `, ${c.removedByKrill.length} removed by krill; the plan deletes ${c.plannedNow} (last time ${c.plannedBefore})\n`;
+  }
+  return out || 'No earlier run recorded for these repositories: nothing to compare with.\n';
 }

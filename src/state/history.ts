@@ -1,0 +1,100 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { isDigest } from '../manifest/digest.js';
+import { isValidTag } from '../ref/reference.js';
+
+/**
+ * What krill saw of each repository, run after run: the tag → digest listing, the tags it removed
+ * itself, and how many tags its plan deleted. One small JSON file per registry and repository in
+ * the state directory, the last RUNS runs, registry content only (never credentials). The listing
+ * check and `cleanup --diff` read it; a history command can build on the same files.
+ */
+
+export interface RepositoryRun {
+  time: string;
+  /** The listing: tag → digest (dangling tags map to ""). */
+  tags: Record<string, string>;
+  /** Tags krill removed after this listing (apply), so they never count as lost. */
+  removed: string[];
+  /** Tags the plan made from this listing deleted or untagged. */
+  planned: number;
+}
+
+interface HistoryFile {
+  version: 1;
+  registry: string;
+  repository: string;
+  runs: RepositoryRun[];
+}
+
+const RUNS = 10;
+/** A listing bigger than this is not recorded (the file would be larger than it is worth). */
+const MAX_TAGS = 200_000;
+
+export function historyDir(env: NodeJS.ProcessEnv): string {
+  return join(env.XDG_STATE_HOME || join(homedir(), '.local', 'state'), 'krill', 'history');
+}
+
+export class History {
+  constructor(private readonly dir: string) {}
+
+  #path(registry: string, repository: string): string {
+    // Hashed names: a repository path never becomes a file path.
+    const name = createHash('sha256').update(`${registry}/${repository}`).digest('hex').slice(0, 32);
+    return join(this.dir, `${name}.json`);
+  }
+
+  /** The runs recorded for a repository, oldest first; none when the file is missing or unreadable. */
+  async runs(registry: string, repository: string): Promise<RepositoryRun[]> {
+    try {
+      const doc = JSON.parse(await readFile(this.#path(registry, repository), 'utf8')) as Partial<HistoryFile>;
+      if (doc.version !== 1 || doc.registry !== registry || doc.repository !== repository || !Array.isArray(doc.runs))
+        return [];
+      return doc.runs.filter(isRun);
+    } catch {
+      return []; // no history yet, or a damaged file: the check then has nothing to compare with
+    }
+  }
+
+  async record(registry: string, repository: string, run: RepositoryRun): Promise<void> {
+    if (Object.keys(run.tags).length > MAX_TAGS) return;
+    const runs = [...(await this.runs(registry, repository)), run].slice(-RUNS);
+    await this.#write(registry, repository, runs);
+  }
+
+  /** Marks tags of the latest run as removed by krill. */
+  async markRemoved(registry: string, repository: string, tags: readonly string[]): Promise<void> {
+    const runs = await this.runs(registry, repository);
+    const last = runs.at(-1);
+    if (!last || tags.length === 0) return;
+    last.removed = [...new Set([...last.removed, ...tags])].sort();
+    await this.#write(registry, repository, runs);
+  }
+
+  async #write(registry: string, repository: string, runs: RepositoryRun[]): Promise<void> {
+    const path = this.#path(registry, repository);
+    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    const file: HistoryFile = { version: 1, registry, repository, runs };
+    // Write then rename: a crash never leaves half a file.
+    const temporary = `${path}.${process.pid}.tmp`;
+    await writeFile(temporary, JSON.stringify(file), { mode: 0o600 });
+    await rename(temporary, path);
+  }
+}
+
+function isRun(value: unknown): value is RepositoryRun {
+  const run = value as RepositoryRun;
+  return (
+    typeof run === 'object' &&
+    run !== null &&
+    typeof run.time === 'string' &&
+    typeof run.tags === 'object' &&
+    run.tags !== null &&
+    Object.entries(run.tags).every(([tag, digest]) => isValidTag(tag) && (digest === '' || isDigest(digest))) &&
+    Array.isArray(run.removed) &&
+    run.removed.every((t) => typeof t === 'string') &&
+    typeof run.planned === 'number'
+  );
+}
