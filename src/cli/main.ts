@@ -386,9 +386,37 @@ Examples:
       run(args.at(-1) as Command, () => import('./commands/digest.js'), args.slice(0, -2)),
     );
 
-  program
-    .command('policy')
-    .description('policy file tools')
+  const policy = program.command('policy').description('policy file tools: schema, test');
+  policy
+    .command('test')
+    .description('check a policy against declared repositories and expected outcomes (no registry)')
+    .argument('<policy.yaml>', 'the policy file')
+    .argument('<cases.yaml>', 'repositories (tags, digests, dates, in-use marks) and what must happen to each tag')
+    .addHelpText(
+      'after',
+      `
+Cases file:
+  version: 1
+  now: 2024-06-01T00:00:00Z
+  repositories:
+    apps/web:
+      tags:
+        1.0.0: {digest: a, created: 2024-01-01}
+        latest: {digest: b, created: 2024-05-01, in-use: true}
+      expect:
+        1.0.0: delete
+        latest: {action: keep, reason: in use}
+
+Exit 1 when an expectation fails (each failure names the file and line).
+
+Examples:
+  $ krill policy test policy.yaml policy.cases.yaml
+`,
+    )
+    .action((...args: unknown[]) =>
+      run(args.at(-1) as Command, () => import('./commands/policy-test.js'), args.slice(0, -2)),
+    );
+  policy
     .command('schema')
     .description('print the JSON Schema of policy files, for editors')
     .addHelpText(

@@ -1,4 +1,8 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { runKrill } from '../harness/run-cli.js';
 import { parseImageList } from '../../src/live/image-list.js';
 import type { FreshState } from '../../src/plan/judge.js';
 import { judgeRepository } from '../../src/plan/judge.js';
@@ -154,5 +158,56 @@ describe('the listing check', () => {
     expect(checkListing(tags(5), [], new Set(['t0']))).toBeUndefined();
     expect(checkListing(tags(5), [], new Set())).toMatch(/no tags, 5 last time/);
     expect(checkListing([], [], new Set())).toBeUndefined();
+  });
+});
+
+describe('krill policy test', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'krill-policy-test-'));
+  const policy = join(dir, 'policy.yaml');
+  writeFileSync(
+    policy,
+    'version: 1\ndefaults: {keep: 1}\nrules:\n  - repos: "apps/*"\n    keep: 1\n    older-than: 30d\n',
+  );
+  const cases = (expect: string) =>
+    [
+      'version: 1',
+      'now: 2024-06-01T00:00:00Z',
+      'repositories:',
+      '  apps/web:',
+      '    tags:',
+      '      1.0.0: {digest: a, created: 2024-01-01}',
+      '      1.1.0: {digest: b, created: 2024-02-01}',
+      '      stable: {digest: b}',
+      '      2.0.0: {digest: c, created: 2024-05-25}',
+      '      canary: {digest: d, created: 2024-01-15, in-use: true}',
+      '    expect:',
+      expect,
+    ].join('\n');
+
+  it('checks each expectation as cleanup would plan it (shared digests, in-use marks, the clock)', async () => {
+    const file = join(dir, 'ok.yaml');
+    writeFileSync(
+      file,
+      cases(
+        '      1.0.0: delete\n      1.1.0: delete\n      stable: delete\n      2.0.0: keep\n      canary: {action: keep, reason: in use}',
+      ),
+    );
+    const res = await runKrill(['policy', 'test', policy, file]);
+    expect(res.stderr).toBe('');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/5 of 5 expectations met/);
+  });
+
+  it('a failed expectation exits 1 naming the file, line, expected and actual outcome', async () => {
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, cases('      1.0.0: keep\n      2.0.0: keep'));
+    const res = await runKrill(['policy', 'test', policy, file]);
+    expect(res.code).toBe(1);
+    expect(res.stdout).toMatch(/FAIL  .*bad\.yaml:12: apps\/web:1\.0\.0: expected keep, got delete \(older than 30d\)/);
+    expect(res.stderr).toMatch(/1 expectation failed/);
+    writeFileSync(file, cases('      1.0.0: maybe'));
+    const invalid = await runKrill(['policy', 'test', policy, file]);
+    expect(invalid.code).toBe(2);
+    expect(invalid.stderr).toMatch(/bad\.yaml:12: expected keep, delete or untag/);
   });
 });

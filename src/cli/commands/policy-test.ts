@@ -1,0 +1,31 @@
+import { KrillError } from '../../errors.js';
+import { parsePolicy } from '../../policy/policy-file.js';
+import { parsePolicyCases, runPolicyTest } from '../../policy/policy-test.js';
+import { escapeControl } from '../../text.js';
+import type { CliContext } from '../context.js';
+import { readUserFile } from '../files.js';
+
+export async function execute(ctx: CliContext, args: unknown[]): Promise<void> {
+  const [policyPath, casesPath] = args as [string, string];
+  const policy = parsePolicy(await readUserFile(policyPath, 'policy file'), policyPath);
+  const cases = parsePolicyCases(await readUserFile(casesPath, 'cases file'), casesPath);
+  const results = runPolicyTest(policy, cases);
+  const failed = results.filter((r) => !r.ok);
+  if (ctx.options.json) ctx.io.out(`${JSON.stringify(results, null, 2)}\n`);
+  else {
+    for (const r of results) {
+      const want = `${r.expected}${r.expectedReason ? ` (reason containing "${r.expectedReason}")` : ''}`;
+      ctx.io.out(
+        r.ok
+          ? `ok    ${r.repository}:${r.tag} ${r.actual}\n`
+          : `FAIL  ${r.where}: ${r.repository}:${r.tag}: expected ${escapeControl(want)}, got ${r.actual} (${escapeControl(r.reason)})\n`,
+      );
+    }
+    ctx.io.out(`${results.length - failed.length} of ${results.length} expectations met.\n`);
+  }
+  if (failed.length > 0)
+    throw new KrillError(
+      'REFUSED',
+      `${failed.length} expectation${failed.length === 1 ? '' : 's'} failed (listed above)`,
+    );
+}
