@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'REFUSED'
   | 'JOURNAL'
   | 'ENGINE'
+  | 'LIVE_SET'
   | 'ABORTED';
 
 export class KrillError extends Error {
@@ -120,6 +121,13 @@ export const TEMPORARY_STATUS: ReadonlySet<number> = new Set([408, 429, 500, 502
  * A registry answered with an error status. `errors` holds the parsed spec error body, if any;
  * `method` and `url` (redacted: no credentials, no signed parameters) name the request.
  */
+/** A live-set source (a file, a Kubernetes context) could not be read: nothing is deleted on half a view. */
+export class LiveSetError extends KrillError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('LIVE_SET', message, options);
+  }
+}
+
 export class RegistryError extends KrillError {
   readonly status: number;
   readonly errors: RegistryErrorEntry[];

@@ -29,6 +29,7 @@ export {
   JournalError,
   EngineError,
   KrillError,
+  LiveSetError,
   NetworkError,
   NotFoundError,
   RefusedError,

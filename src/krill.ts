@@ -22,6 +22,7 @@ import { checkListing, diffListing } from './plan/listing.js';
 import { History, historyDir } from './state/history.js';
 import type { LiveSource } from './live/live-set.js';
 import { fileSource, readLiveSet } from './live/live-set.js';
+import { kubernetesSource, parseKubernetesSource } from './live/kubernetes.js';
 import type { Budget } from './policy/rules.js';
 import type { UndoOutcome } from './plan/undo.js';
 import { undoJournal } from './plan/undo.js';
@@ -152,8 +153,13 @@ export interface CleanupRequest extends ProgressOptions {
   strict?: boolean;
   /** Delete signatures, SBOMs and other referrers whose subject is gone (default: keep them). */
   deleteOrphans?: boolean;
-  /** Live-set sources: files of image references (or sources you read yourself). Kept whatever the rules say. */
+  /**
+   * Live-set sources: files of image references, `kubernetes` / `kubernetes:CTX,…` (the kubeconfig's
+   * clusters), or sources you read yourself. Kept whatever the rules say.
+   */
   keepInUse?: Array<string | LiveSource>;
+  /** With a kubernetes source: previous revisions kept per workload (default: all the cluster keeps). */
+  rollbackDepth?: number;
   /** Refuse a plan that removes more tags than this: `N` or `P%` (default 50% for allRepos and policies). */
   maxDelete?: string | number;
   /** Refuse a plan that frees more than this: bytes or `10GiB`. */
@@ -228,10 +234,6 @@ const DEFAULT_BUDGET: Budget = { percent: 50, text: '50% (--max-delete 100% lift
 
 function refusal(why: string): string {
   return `${why}: the plan is refused and nothing was deleted; review it, then raise the budget or narrow the rules`;
-}
-
-function toLiveSource(source: string | LiveSource): LiveSource {
-  return typeof source === 'string' ? fileSource(source) : source;
 }
 
 /** Env vars naming the default registry, ours first, then Plankton's and docker-registry-util's. */
@@ -508,7 +510,9 @@ export class Krill {
     const flagRules: Rules | undefined = policy ? undefined : compileRules(request.rules ?? {});
     const { registry, repositories } = this.#cleanupTargets(request, policy);
     const whole = this.#wholePlanLimit(request, policy, parseBudget, parseSize);
-    const sources = (request.keepInUse ?? policy?.keepInUse ?? []).map(toLiveSource);
+    const sources = (request.keepInUse ?? policy?.keepInUse ?? []).map((s) =>
+      this.#liveSource(s, request.rollbackDepth),
+    );
     const client = await this.client(registry);
     const live = sources.length > 0 ? await readLiveSet(sources, client) : undefined;
     for (const warning of live?.warnings ?? []) this.logger.warn(warning);
@@ -579,6 +583,7 @@ export class Krill {
     if (live) {
       this.#liveSources.set(plan, sources);
       plan.keepInUse = {
+        ...(request.rollbackDepth !== undefined ? { rollbackDepth: request.rollbackDepth } : {}),
         sources: sources.map((s) => s.name),
         digests: Object.fromEntries(targets.map((r) => [r, [...(live.digests.get(r)?.keys() ?? [])].sort()])),
       };
@@ -797,6 +802,17 @@ export class Krill {
   }
 
   /** Puts back what a journal says was removed; tags pushed again since are skipped unless `force`. */
+  /** A live-set source by name: `kubernetes[:CTX,…]`, else a file of image references. */
+  #liveSource(source: string | LiveSource, rollbackDepth: number | undefined): LiveSource {
+    if (typeof source !== 'string') return source;
+    const cluster = parseKubernetesSource(source);
+    if (!cluster) return fileSource(source);
+    return kubernetesSource(source, cluster.contexts, {
+      env: this.#env,
+      ...(rollbackDepth !== undefined ? { rollbackDepth } : {}),
+    });
+  }
+
   /** Tags krill removed never count as "lost" by the next listing check. */
   async #recordRemoved(plan: Plan, outcomes: ApplyResult['outcomes']): Promise<void> {
     const history = new History(historyDir(this.#env));
@@ -822,7 +838,9 @@ export class Krill {
   ): Promise<Map<string, Set<string>> | undefined> {
     if (!plan.keepInUse) return undefined;
     const live = new Map(Object.entries(plan.keepInUse.digests).map(([repo, digests]) => [repo, new Set(digests)]));
-    const sources = (options.keepInUse ?? this.#liveSources.get(plan) ?? plan.keepInUse.sources).map(toLiveSource);
+    const sources = (options.keepInUse ?? this.#liveSources.get(plan) ?? plan.keepInUse.sources).map((s) =>
+      this.#liveSource(s, plan.keepInUse?.rollbackDepth),
+    );
     try {
       const fresh = await readLiveSet(sources, client);
       for (const [repo, digests] of fresh.digests) {

@@ -218,9 +218,15 @@ export function buildProgram(
       .option('--strict', 'a policy rule that matches no repository is an error, not a warning')
       .option('--delete-orphans', 'also delete referrers (signatures, SBOMs) whose subject is gone')
       .option(
-        '--keep-in-use <file|->',
-        'image references workloads run (kubectl … imageID output): never deleted (repeatable)',
+        '--keep-in-use <source>',
+        'images workloads run, never deleted: a FILE of references, - (stdin), kubernetes or kubernetes:CTX,… (repeatable)',
         collect,
+      )
+      .addOption(
+        new Option(
+          '--rollback-depth <n>',
+          'with kubernetes: previous revisions kept per workload (default: all)',
+        ).argParser(parseIntegerOption('--rollback-depth', 0, 1000)),
       )
       .option('--allow-stale-live-set', "apply even when the live set cannot be re-read (use the plan's)")
       .option('--max-delete <n|p%>', 'refuse a plan that removes more tags (default 50% with --all-repos or -f)')

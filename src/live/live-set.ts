@@ -1,5 +1,5 @@
 import { open } from 'node:fs/promises';
-import { UsageError } from '../errors.js';
+import { KrillError, LiveSetError, UsageError } from '../errors.js';
 import { mapConcurrent } from '../http/limiter.js';
 import type { RegistryApi } from '../registry/api.js';
 import { parseImageList } from './image-list.js';
@@ -11,9 +11,15 @@ import { parseImageList } from './image-list.js';
  */
 
 export interface LiveSource {
-  /** What the plan and messages call it: a file path, or `stdin`. */
+  /** What the plan and messages call it: a file path, `stdin`, `kubernetes:prod`. */
   name: string;
-  read: () => Promise<string>;
+  /** Text in the image-list format, or references each with why it is live. */
+  read: () => Promise<string | LiveEntry[]>;
+}
+
+export interface LiveEntry {
+  reference: string;
+  reason: string;
 }
 
 /** repository → digest → why it is live. */
@@ -38,17 +44,38 @@ export async function readLiveSet(sources: readonly LiveSource[], client: Regist
     if (!repo.has(digest)) repo.set(digest, reason);
   };
   for (const source of sources) {
-    const list = parseImageList(await source.read(), source.name);
-    if (list.skipped.length > 0)
-      warnings.push(
-        `${source.name}: skipped ${list.skipped.length} entr${list.skipped.length === 1 ? 'y' : 'ies'} that name no image on a registry (e.g. ${JSON.stringify(list.skipped[0]!.slice(0, 80))})`,
-      );
-    const ours = list.references.filter((r) => r.registry.host === client.host);
-    const reason = `in use: listed in ${source.name}`;
-    await mapConcurrent(ours, 8, async (ref) => {
-      const digest = ref.digest ?? (await client.digestOf(ref.repository, ref.tag ?? 'latest'));
-      if (digest !== undefined) add(ref.repository, digest, reason);
+    const content = await source.read().catch((error: unknown) => {
+      if (error instanceof KrillError) throw error;
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new LiveSetError(`cannot read the live set ${source.name}: ${code ?? String(error)}`, { cause: error });
     });
+    const entries: Array<{ text: string; reason: string }> =
+      typeof content === 'string'
+        ? [{ text: content, reason: `in use: listed in ${source.name}` }]
+        : content.map((e) => ({ text: e.reference, reason: e.reason }));
+    const skipped: string[] = [];
+    const refs = entries.flatMap(({ text, reason }) => {
+      const list = parseImageList(text, source.name);
+      skipped.push(...list.skipped);
+      return list.references.map((ref) => ({ ref, reason }));
+    });
+    if (skipped.length > 0)
+      warnings.push(
+        `${source.name}: skipped ${skipped.length} entr${skipped.length === 1 ? 'y' : 'ies'} that name no image on a registry (e.g. ${JSON.stringify(skipped[0]!.slice(0, 80))})`,
+      );
+    // One HEAD per distinct tag, however many workloads name it.
+    const resolved = new Map<string, Promise<string | undefined>>();
+    await mapConcurrent(
+      refs.filter(({ ref }) => ref.registry.host === client.host),
+      8,
+      async ({ ref, reason }) => {
+        const key = `${ref.repository}:${ref.tag ?? 'latest'}`;
+        if (ref.digest === undefined && !resolved.has(key))
+          resolved.set(key, client.digestOf(ref.repository, ref.tag ?? 'latest'));
+        const digest = ref.digest ?? (await resolved.get(key));
+        if (digest !== undefined) add(ref.repository, digest, reason);
+      },
+    );
   }
   return { digests, warnings };
 }

@@ -110,7 +110,11 @@ function repository(value: unknown, at: string): RepositoryPlan {
 function keepInUse(value: unknown, at: string): NonNullable<Plan['keepInUse']> {
   const k = record(value, at);
   const digests = record(k.digests, `${at}.digests`);
+  const depth = k.rollbackDepth;
+  if (depth !== undefined && (typeof depth !== 'number' || !Number.isSafeInteger(depth) || depth < 0))
+    fail(`${at}.rollbackDepth`, 'expected a whole number');
   return {
+    ...(depth !== undefined ? { rollbackDepth: depth as number } : {}),
     sources: array(k.sources, `${at}.sources`).map((s, i) => string(s, `${at}.sources[${i}]`)),
     digests: Object.fromEntries(
       Object.entries(digests).map(([repo, list]) => {

@@ -57,7 +57,7 @@ export interface Plan {
   registry: RegistryAddress;
   createdAt: string;
   /** The live set the plan kept (`--keep-in-use`): re-read by apply; `digests` per repository. */
-  keepInUse?: { sources: string[]; digests: Record<string, string[]> };
+  keepInUse?: { sources: string[]; digests: Record<string, string[]>; rollbackDepth?: number };
   /** Deletion budgets (`--max-delete`, `--max-bytes`) and, when the plan exceeds one, why it is refused. */
   limits?: PlanLimits;
   /** Per repository, what changed since the last recorded run (`cleanup --diff`). */

@@ -203,7 +203,9 @@ describe('krill policy test', () => {
     writeFileSync(file, cases('      1.0.0: keep\n      2.0.0: keep'));
     const res = await runKrill(['policy', 'test', policy, file]);
     expect(res.code).toBe(1);
-    expect(res.stdout).toMatch(/FAIL {2}.*bad\.yaml:12: apps\/web:1\.0\.0: expected keep, got delete \(older than 30d\)/);
+    expect(res.stdout).toMatch(
+      /FAIL {2}.*bad\.yaml:12: apps\/web:1\.0\.0: expected keep, got delete \(older than 30d\)/,
+    );
     expect(res.stderr).toMatch(/1 expectation failed/);
     writeFileSync(file, cases('      1.0.0: maybe'));
     const invalid = await runKrill(['policy', 'test', policy, file]);

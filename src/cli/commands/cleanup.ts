@@ -28,6 +28,7 @@ interface CleanupOptions extends DeletionFlags {
   maxBytes?: string;
   acceptListing?: boolean;
   diff?: boolean;
+  rollbackDepth?: number;
 }
 
 export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
@@ -70,6 +71,7 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
       ...(opts.maxDelete !== undefined ? { maxDelete: opts.maxDelete } : {}),
       ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}),
       acceptListing: opts.acceptListing === true,
+      ...(opts.rollbackDepth !== undefined ? { rollbackDepth: opts.rollbackDepth } : {}),
       diff: opts.diff === true,
       onProgress: progress.update,
     });
