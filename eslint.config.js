@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.test-output/**', 'bench/.work/**'] },
+  { ignores: ['dist/**', 'dist-bin/**', 'node_modules/**', 'coverage/**', '.test-output/**', 'bench/.work/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -25,5 +25,5 @@ export default tseslint.config(
       'no-console': ['error'],
     },
   },
-  { files: ['src/cli/**', 'test/**', 'bench/**', 'bin/**'], rules: { 'no-console': 'off' } },
+  { files: ['src/cli/**', 'test/**', 'bench/**', 'bin/**', 'scripts/**'], rules: { 'no-console': 'off' } },
 );

@@ -32,7 +32,11 @@ export function parseTimeout(value: string): number {
   return ms;
 }
 
+/** Set by the standalone binary's bundler (scripts/build-binary.mjs): no package.json travels with it. */
+declare const __KRILL_VERSION__: string | undefined;
+
 function version(): string {
+  if (typeof __KRILL_VERSION__ === 'string') return __KRILL_VERSION__;
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }

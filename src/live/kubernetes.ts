@@ -70,7 +70,13 @@ export function kubernetesSource(
   return {
     name: source,
     read: async () => {
-      const k8s = await import('@kubernetes/client-node');
+      const k8s = await import('@kubernetes/client-node').catch((cause: unknown) => {
+        // The standalone binary leaves the (large) client library out.
+        throw new UsageError(
+          '--keep-in-use kubernetes needs @kubernetes/client-node: use the npm package or the container image, or pass a file (kubectl get pods -A -o jsonpath=…)',
+          { cause },
+        );
+      });
       const base = loadKubeConfig(k8s, options.env);
       const names = contexts ?? [base.getCurrentContext()];
       const entries: LiveEntry[] = [];

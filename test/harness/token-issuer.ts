@@ -17,11 +17,19 @@ export const ISSUER = 'krill-test-issuer';
 export interface TokenUser {
   password: string;
   actions: string[];
+  /** Like a GitLab job token: `actions` only on this project's repositories, pull elsewhere. */
+  project?: string;
 }
 
 export const TOKEN_USERS: Record<string, TokenUser> = {
   admin: { password: 'admin-secret-pw', actions: ['pull', 'push', 'delete', '*'] },
   reader: { password: 'reader-secret-pw', actions: ['pull'] },
+  // GitLab's CI_JOB_TOKEN, presented as the user gitlab-ci-token (docs.gitlab.com: job token permissions).
+  'gitlab-ci-token': {
+    password: 'glcbt-64_job-token-7Hq2',
+    actions: ['pull', 'push', 'delete'],
+    project: 'group/project',
+  },
 };
 
 export interface TokenIssuer {
@@ -108,9 +116,11 @@ export async function startTokenIssuer(dir: string, options: { expiresIn?: numbe
       res.writeHead(401, { 'content-type': 'application/json' }).end('{"details":"authentication required"}');
       return;
     }
-    const allowed = TOKEN_USERS[user]!.actions;
     const access = scopes.map((scope) => {
       const [type = '', name = '', actions = ''] = scope.split(':');
+      const { project, actions: granted } = TOKEN_USERS[user!]!;
+      const own = project === undefined || name === project || name.startsWith(`${project}/`);
+      const allowed = own ? granted : ['pull'];
       return {
         type,
         name,

@@ -1,0 +1,244 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BIN, isolatedEnv, krill } from '../harness/cli.js';
+import { BASE_IMAGE, ensureBaseImage, podmanFlags } from '../harness/container.js';
+import { Pusher, buildImage } from '../harness/images.js';
+import type { TestRegistry } from '../harness/registry.js';
+import { startRegistry } from '../harness/registry.js';
+import { TOKEN_USERS } from '../harness/token-issuer.js';
+
+// Every way krill ships, installed and run the way its users would: the npm tarball on a prefix
+// without devDependencies, the container image (built from a local Node base: nothing can be pulled
+// here), the standalone binary, and the GitLab CI template's own script lines.
+const ROOT = join(import.meta.dirname, '../..');
+const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+let registry: TestRegistry;
+let dir: string;
+
+beforeAll(async () => {
+  registry = await startRegistry();
+  dir = mkdtempSync(join(tmpdir(), 'krill-ship-'));
+  await new Pusher(registry).push('apps/web', buildImage({ layers: ['ship'] }), '1.0.0');
+});
+afterAll(async () => {
+  await registry?.stop();
+});
+
+function run(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const res = spawnSync(command, args, { encoding: 'utf8', ...options, maxBuffer: 64 * 1024 * 1024 });
+  return { code: res.status, stdout: res.stdout, stderr: res.stderr };
+}
+
+/** Like `run`, without blocking the event loop (the token issuer of the test answers in this process). */
+function runAsync(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('the npm package', () => {
+  it('packs a built dist/ and only what it needs; installs without devDependencies and runs', () => {
+    const pack = run('npm', ['pack', '--json', '--pack-destination', dir], { cwd: ROOT });
+    expect(pack.code, pack.stderr).toBe(0);
+    const [info] = JSON.parse(pack.stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
+    const files = info!.files.map((f) => f.path);
+    expect(files).toEqual(expect.arrayContaining(['bin/krill.js', 'dist/cli/main.js', 'dist/index.d.ts', 'LICENSE']));
+    expect(files).toEqual(expect.arrayContaining(['README.md', 'CHANGELOG.md', 'package.json']));
+    expect(files.filter((f) => !/^(bin|dist)\//.test(f)).sort()).toEqual(
+      ['CHANGELOG.md', 'LICENSE', 'README.md', 'package.json'].sort(),
+    );
+    expect(files.some((f) => f.endsWith('.map') || f.startsWith('src/') || f.startsWith('test/'))).toBe(false);
+
+    const prefix = join(dir, 'prefix');
+    const install = run(
+      'npm',
+      [
+        'install',
+        '--global',
+        '--prefix',
+        prefix,
+        '--prefer-offline',
+        '--no-audit',
+        '--no-fund',
+        join(dir, info!.filename),
+      ],
+      { cwd: dir },
+    );
+    expect(install.code, install.stderr).toBe(0);
+    expect(existsSync(join(prefix, 'lib/node_modules/krill-registry/node_modules/typescript'))).toBe(false);
+    const bin = join(prefix, 'bin/krill');
+    expect(run(bin, ['--version']).stdout.trim()).toBe(VERSION);
+    const tags = run(bin, ['tags', `${registry.host}/apps/web`, '--json'], { env: isolatedEnv() });
+    expect(tags.code, tags.stderr).toBe(0);
+    expect((JSON.parse(tags.stdout) as Array<{ tag: string }>).map((r) => r.tag)).toEqual(['1.0.0']);
+  }, 240_000);
+
+  it('npm publish --dry-run passes', () => {
+    const res = run('npm', ['publish', '--dry-run', '--ignore-scripts'], { cwd: ROOT });
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stderr).toMatch(/krill-registry@/);
+  }, 120_000);
+});
+
+describe('the container image', () => {
+  it('builds from the Dockerfile, runs as non-root, lists a registry, and lists itself once pushed', () => {
+    ensureBaseImage();
+    const image = 'localhost/krill:test';
+    const npmCache = join(process.env.HOME ?? '/root', '.npm');
+    mkdirSync(npmCache, { recursive: true });
+    const built = run(
+      'podman',
+      [
+        'build',
+        ...podmanFlags(),
+        '--network',
+        'host',
+        '--volume',
+        `${npmCache}:/root/.npm`,
+        '--build-arg',
+        `NODE_IMAGE=${BASE_IMAGE}`,
+        // This machine reaches npm through a TLS-intercepting proxy whose CA is in the system bundle.
+        '--build-arg',
+        'npm_config_cafile=/etc/ssl/certs/ca-certificates.crt',
+        '--build-arg',
+        `VERSION=${VERSION}`,
+        '-t',
+        image,
+        ROOT,
+      ],
+      { cwd: ROOT },
+    );
+    expect(built.code, built.stderr.slice(-2000)).toBe(0);
+    const inspect = JSON.parse(run('podman', ['image', 'inspect', image]).stdout) as Array<{
+      Config: { User: string; Entrypoint: string[]; Labels: Record<string, string>; Env: string[] };
+    }>;
+    expect(inspect[0]!.Config.User).toBe('10001:10001');
+    expect(inspect[0]!.Config.Entrypoint).toEqual(['krill']);
+    expect(inspect[0]!.Config.Labels['org.opencontainers.image.version']).toBe(VERSION);
+    expect(inspect[0]!.Config.Env).toEqual(expect.arrayContaining(['DOCKER_CONFIG=/home/krill/.docker']));
+
+    const container = (...args: string[]) =>
+      run('podman', ['run', '--rm', ...podmanFlags(), '--network', 'host', image, ...args]);
+    expect(container('--version').stdout.trim()).toBe(VERSION);
+    const tags = container('tags', `${registry.host}/apps/web`, '--json');
+    expect(tags.code, tags.stderr).toBe(0);
+    expect(JSON.parse(tags.stdout)).toHaveLength(1);
+
+    // Push the image to the test registry: krill must list its own image correctly.
+    const pushed = run('podman', ['push', '--tls-verify=false', image, `${registry.host}/tools/krill:${VERSION}`]);
+    expect(pushed.code, pushed.stderr).toBe(0);
+    return krill(['inspect', `${registry.host}/tools/krill:${VERSION}`, '--json']).then((res) => {
+      expect(res.code, res.stderr).toBe(0);
+      const details = JSON.parse(res.stdout) as {
+        platforms: string[];
+        config: { labels: Record<string, string> };
+        layers: unknown[];
+      };
+      expect(details.platforms).toEqual(['linux/amd64']);
+      expect(details.config.labels['org.opencontainers.image.licenses']).toBe('MIT');
+      expect(details.layers.length).toBeGreaterThan(1);
+    });
+  }, 600_000);
+});
+
+describe('the standalone binary', () => {
+  it('npm run build:binary gives one file that runs without node on PATH', () => {
+    const built = run('npm', ['run', 'build:binary'], { cwd: ROOT });
+    expect(built.code, built.stderr).toBe(0);
+    const binary = join(ROOT, 'dist-bin/krill');
+    const env = { ...isolatedEnv(), PATH: '/nonexistent' };
+    expect(run(binary, ['--version'], { env }).stdout.trim()).toBe(VERSION);
+    const tags = run(binary, ['tags', `${registry.host}/apps/web`, '--json'], { env });
+    expect(tags.code, tags.stderr).toBe(0);
+    expect(JSON.parse(tags.stdout)).toHaveLength(1);
+  }, 240_000);
+});
+
+describe('the GitLab CI template', () => {
+  let gitlab: TestRegistry;
+  beforeAll(async () => {
+    gitlab = await startRegistry({ auth: 'token' });
+  });
+  afterAll(async () => {
+    await gitlab?.stop();
+  });
+
+  const template = parse(readFileSync(join(ROOT, 'ci/gitlab/krill-cleanup.yml'), 'utf8')) as {
+    variables: Record<string, string>;
+    'krill-cleanup': { before_script: string[]; script: string[]; artifacts: { paths: string[] } };
+  };
+
+  /** Runs the job's before_script and script lines in one shell, like the runner, with krill on PATH. */
+  async function runJob(project: string, variables: Record<string, string> = {}) {
+    const work = mkdtempSync(join(dir, 'job-'));
+    const binDir = join(work, 'bin');
+    mkdirSync(binDir);
+    writeFileSync(join(binDir, 'krill'), `#!/bin/sh\nexec "${process.execPath}" "${BIN}" "$@"\n`);
+    chmodSync(join(binDir, 'krill'), 0o755);
+    const job = template['krill-cleanup'];
+    const script = ['set -e', ...job.before_script, ...job.script].join('\n');
+    const env = {
+      ...isolatedEnv(),
+      PATH: `${binDir}:${process.env.PATH}`,
+      ...template.variables,
+      CI_REGISTRY_IMAGE: `${gitlab.host}/${project}`,
+      CI_JOB_TOKEN: TOKEN_USERS['gitlab-ci-token']!.password,
+      CI_PIPELINE_SOURCE: 'schedule',
+      ...variables,
+    };
+    return { ...(await runAsync('sh', ['-c', script], { cwd: work, env })), work };
+  }
+
+  async function seed(repository: string) {
+    const pusher = new Pusher(gitlab);
+    for (let i = 1; i <= 4; i++)
+      await pusher.push(
+        repository,
+        buildImage({ created: `2024-0${i}-01T00:00:00Z`, layers: [`${repository} ${i}`] }),
+        `v${i}`,
+      );
+    for (let i = 1; i <= 3; i++)
+      await pusher.push(
+        repository,
+        buildImage({ created: `2024-02-1${i}T00:00:00Z`, layers: [`${repository} mr ${i}`] }),
+        `mr-${i}`,
+      );
+    return pusher;
+  }
+
+  it('cleans its own project with the job token and keeps the plan and journal as artifacts', async () => {
+    const pusher = await seed('group/project');
+    const job = await runJob('group/project', { KRILL_KEEP: '1', KRILL_DELETE_REGEX: '^mr-' });
+    expect(job.code, `${job.stdout}\n${job.stderr}`).toBe(0);
+    expect(await pusher.tags('group/project')).toEqual(['mr-3', 'v1', 'v2', 'v3', 'v4']);
+    for (const artifact of template['krill-cleanup'].artifacts.paths)
+      expect(existsSync(join(job.work, artifact))).toBe(true);
+    expect(job.stdout + job.stderr).not.toContain(TOKEN_USERS['gitlab-ci-token']!.password);
+  });
+
+  it('a dry run changes nothing; another project is refused with a clear message', async () => {
+    const pusher = await seed('group/project/sub');
+    const dry = await runJob('group/project/sub', { KRILL_KEEP: '1', KRILL_DRY_RUN: 'true' });
+    expect(dry.code, dry.stderr).toBe(0);
+    expect(await pusher.tags('group/project/sub')).toHaveLength(7);
+    expect(existsSync(join(dry.work, 'krill-plan.json'))).toBe(true);
+
+    const others = await seed('group/other');
+    const refused = await runJob('group/other', { KRILL_KEEP: '1' });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(
+      /refused delete on repository group\/other for the credentials from command-line flags/,
+    );
+    expect(await others.tags('group/other')).toHaveLength(7);
+  });
+});
