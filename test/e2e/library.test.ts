@@ -10,7 +10,7 @@ import type { TestRegistry } from '../harness/registry.js';
 import { startRegistry } from '../harness/registry.js';
 
 // The README's Library example, run as written against two real registries: only the host names
-// are replaced, and `import … from 'krill'` resolves to this package (Node's self-reference).
+// are replaced, and `import … from 'krill-registry'` resolves to this package (Node's self-reference).
 let source: TestRegistry;
 let mirror: TestRegistry;
 

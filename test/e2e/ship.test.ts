@@ -242,3 +242,17 @@ describe('the GitLab CI template', () => {
     expect(await others.tags('group/other')).toHaveLength(7);
   });
 });
+
+describe('npm run demo', () => {
+  it('walks through tags, a dry run, a cleanup and its undo on a throwaway registry', async () => {
+    const res = await runAsync(process.execPath, [join(ROOT, 'scripts/demo.mjs')], { env: isolatedEnv() });
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toMatch(
+      /\$ krill cleanup 127\.0\.0\.1:\d+\/demo\/app --keep 2 --delete-regex '\^\(mr-\|main-\)' --dry-run/,
+    );
+    expect(res.stdout).toMatch(/Deleted 7, untagged 0, already gone 0, skipped 0, failed 0\./);
+    const after = res.stdout.slice(res.stdout.indexOf('# Back as it was'));
+    expect(after.match(/^(mr|main)-/gm)).toHaveLength(9);
+    expect(res.stdout).toMatch(/Demo done/);
+  }, 120_000);
+});
