@@ -302,6 +302,37 @@ export class Krill {
     return parseReference(input, this.defaultRegistry(), { plainHttp: this.#options.plainHttp ?? false });
   }
 
+  /**
+   * A reference whose digest may be short, as the tables print it (`REPO@sha256:3d76b2dbc77f`): it
+   * resolves to the one digest among the repository's tags that starts with it (one HEAD per tag),
+   * or fails naming the candidates.
+   */
+  async resolveReference(input: string | Reference): Promise<Reference> {
+    const ref =
+      typeof input === 'string'
+        ? parseReference(input, this.defaultRegistry(), {
+            plainHttp: this.#options.plainHttp ?? false,
+            shortDigest: true,
+          })
+        : input;
+    if (ref.digestPrefix === undefined) return ref;
+    const { digestPrefix: prefix, ...rest } = ref;
+    const client = await this.client(ref.registry);
+    const tags = await client.listTags(ref.repository);
+    const found = new Map<string, string[]>();
+    await mapConcurrent(tags, 16, async (tag) => {
+      const digest = await client.digestOf(ref.repository, tag);
+      if (digest?.startsWith(prefix)) found.set(digest, [...(found.get(digest) ?? []), tag]);
+    });
+    if (found.size === 0)
+      throw new NotFoundError(`no tag of ${ref.repository} points at a digest starting with ${prefix}`);
+    if (found.size > 1) {
+      const candidates = [...found].map(([d, t]) => `${d} (${t.sort().join(', ')})`).join('; ');
+      throw new UsageError(`${prefix} is ambiguous in ${ref.repository}: ${candidates}; give more of the digest`);
+    }
+    return { ...rest, digest: [...found.keys()][0]! };
+  }
+
   parseRepository(input: string): Reference {
     return parseRepositoryReference(input, this.defaultRegistry(), { plainHttp: this.#options.plainHttp ?? false });
   }
@@ -416,8 +447,8 @@ export class Krill {
   async manifest(
     reference: string,
     options: { platform?: string } = {},
-  ): Promise<{ name: string; fetched: FetchedManifest; reader: ImageReader }> {
-    const ref = this.parseReference(reference);
+  ): Promise<{ name: string; ref: Reference; fetched: FetchedManifest; reader: ImageReader }> {
+    const ref = await this.resolveReference(reference);
     if (options.platform !== undefined) validatePlatform(options.platform);
     const client = await this.client(ref.registry);
     const reader = new ImageReader(client, ref.repository);
@@ -429,21 +460,20 @@ export class Krill {
     if (options.platform !== undefined && fetched.manifest.kind === 'index') {
       fetched = await reader.manifest(findPlatform(fetched.manifest, options.platform, name).digest);
     }
-    return { name, fetched, reader };
+    return { name, ref, fetched, reader };
   }
 
   /** The digest a reference resolves to (`crane digest`): one HEAD, or the platform's entry. */
   async digest(reference: string, options: { platform?: string } = {}): Promise<string> {
     if (options.platform !== undefined) return (await this.manifest(reference, options)).fetched.digest;
-    const ref = this.parseReference(reference);
+    const ref = await this.resolveReference(reference);
     const client = await this.client(ref.registry);
     return (await client.headManifest(ref.repository, ref.digest ?? ref.tag ?? 'latest')).digest;
   }
 
   /** The image config blob exactly as stored (`crane config`); an index needs `platform`. */
   async config(reference: string, options: { platform?: string } = {}): Promise<Buffer> {
-    const ref = this.parseReference(reference);
-    const { name, fetched } = await this.manifest(reference, options);
+    const { name, ref, fetched } = await this.manifest(reference, options);
     const m = fetched.manifest;
     if (m.kind !== 'image') {
       throw new UsageError(
@@ -455,7 +485,7 @@ export class Krill {
 
   /** What `krill inspect --json` shows, with the referrer graph of the manifest (signatures, SBOMs). */
   async inspect(reference: string, options: { platform?: string } = {}): Promise<Inspection> {
-    const { name, fetched, reader } = await this.manifest(reference, options);
+    const { name, ref, fetched, reader } = await this.manifest(reference, options);
     const details = await reader.inspect(name, fetched.digest);
     const wanted = options.platform === undefined ? undefined : normalizePlatform(options.platform);
     if (
@@ -468,7 +498,6 @@ export class Krill {
         `${name} is a single-platform image for ${details.platforms.join(', ')}, not ${options.platform}`,
       );
     }
-    const ref = this.parseReference(reference);
     const client = await this.client(ref.registry);
     const tree = await referrerTree(client, ref.repository, fetched.digest);
     const describe = async (node: ReferrerNode): Promise<ReferrerInfo> => {
@@ -524,58 +553,28 @@ export class Krill {
     if (policy) this.#checkRulesMatch(policy, repositories ?? catalog!, request.strict === true);
     // Repositories read only to account for blobs they share with the targets.
     const others = catalog ? catalog.filter((r) => !targets.includes(r)) : [];
-    const toRead = [...targets, ...others];
-    let read = 0;
-    const snapshots = new Map<string, RepositorySnapshot>();
-    await mapConcurrent(toRead, Math.max(1, Math.ceil(this.concurrency / 2)), async (repository) => {
-      // Repositories from the catalog may hold no tags at all (an interrupted push): empty, not an error.
-      snapshots.set(
-        repository,
-        await readRepositorySnapshot(client, repository, {
-          concurrency: this.concurrency,
-          emptyIfUnknown: catalog !== undefined,
-        }),
-      );
-      request.onProgress?.(++read, toRead.length);
-    });
-    const now = Date.now();
+    const snapshots = await this.#readSnapshots(client, [...targets, ...others], catalog !== undefined, request);
     const history = request.history === false ? undefined : new History(historyDir(this.#env));
+    const now = Date.now();
     const plans: RepositoryPlan[] = [];
     const changes: Record<string, ListingChanges> = {};
     for (const repository of targets) {
       const snapshot = snapshots.get(repository)!;
       const rules = rulesOf(repository)!;
       this.#noteUnmatched(snapshot, rules);
-      const listing = Object.fromEntries([
-        ...(snapshot.dangling ?? []).map((t) => [t, '']),
-        ...snapshot.tags.map((t) => [t.tag, t.digest]),
-      ]) as Record<string, string>;
-      const last = (await history?.runs(registry.host, repository))?.at(-1);
-      const wrong =
-        last && !request.acceptListing
-          ? checkListing(Object.keys(last.tags), last.removed, new Set(Object.keys(listing)))
-          : undefined;
-      if (wrong) this.logger.warn(`${repository}: ${wrong}; nothing will be deleted there`);
-      const inUse = live?.digests.get(repository);
-      const decisions: TagDecision[] = wrong
-        ? snapshot.tags.map((t) => ({ ...t, action: 'keep', reason: wrong }))
+      const listing = await this.#checkListing(history, registry, snapshot, request);
+      const decisions: TagDecision[] = listing.wrong
+        ? snapshot.tags.map((t) => ({ ...t, action: 'keep', reason: listing.wrong! }))
         : evaluateRules(snapshot, rules, now);
+      const inUse = live?.digests.get(repository);
       const repositoryPlan = buildRepositoryPlan(snapshot, decisions, {
-        deleteOrphans: request.deleteOrphans === true && !wrong,
+        deleteOrphans: request.deleteOrphans === true && !listing.wrong,
         ...(inUse ? { live: inUse } : {}),
       });
       plans.push(repositoryPlan);
-      if (request.diff && last) {
-        changes[repository] = diffListing(last, new Set(Object.keys(listing)), repositoryPlan.delete.length);
-      }
-      // A listing that looks wrong is not recorded: the next run compares with the last good one.
-      if (!wrong)
-        await history?.record(registry.host, repository, {
-          time: new Date(now).toISOString(),
-          tags: listing,
-          removed: [],
-          planned: repositoryPlan.delete.length,
-        });
+      if (request.diff && listing.last)
+        changes[repository] = diffListing(listing.last, listing.tags, repositoryPlan.delete.length);
+      await listing.record(repositoryPlan.delete.length, now);
     }
     const all = [...snapshots.values()];
     const plan = makePlan(registry, plans, all, catalog !== undefined);
@@ -588,7 +587,60 @@ export class Krill {
         digests: Object.fromEntries(targets.map((r) => [r, [...(live.digests.get(r)?.keys() ?? [])].sort()])),
       };
     }
-    const refused = checkLimits(plans, plan.reclaimableBytes, whole, (p) => {
+    return this.#withLimits(plan, all, whole, rulesOf);
+  }
+
+  /** Every repository's snapshot, a few at a time (catalog repositories without tags are empty). */
+  async #readSnapshots(
+    client: RegistryClient,
+    repositories: string[],
+    fromCatalog: boolean,
+    progress: ProgressOptions,
+  ): Promise<Map<string, RepositorySnapshot>> {
+    let read = 0;
+    const snapshots = new Map<string, RepositorySnapshot>();
+    await mapConcurrent(repositories, Math.max(1, Math.ceil(this.concurrency / 2)), async (repository) => {
+      // A catalog repository may hold no tags at all (an interrupted push): empty, not an error.
+      const options = { concurrency: this.concurrency, emptyIfUnknown: fromCatalog };
+      snapshots.set(repository, await readRepositorySnapshot(client, repository, options));
+      progress.onProgress?.(++read, repositories.length);
+    });
+    return snapshots;
+  }
+
+  /**
+   * The listing check (plan/listing.ts) against the last recorded run, and the recording of this
+   * one — unless it looks wrong: the next run then compares with the last good listing.
+   */
+  async #checkListing(
+    history: History | undefined,
+    registry: RegistryAddress,
+    snapshot: RepositorySnapshot,
+    request: CleanupRequest,
+  ) {
+    const listing: Record<string, string> = {};
+    for (const tag of snapshot.dangling ?? []) listing[tag] = '';
+    for (const t of snapshot.tags) listing[t.tag] = t.digest;
+    const tags = new Set(Object.keys(listing));
+    const last = (await history?.runs(registry.host, snapshot.repository))?.at(-1);
+    const wrong = last && !request.acceptListing ? checkListing(Object.keys(last.tags), last.removed, tags) : undefined;
+    if (wrong) this.logger.warn(`${snapshot.repository}: ${wrong}; nothing will be deleted there`);
+    const record = async (planned: number, now: number) => {
+      if (wrong || !history) return;
+      const run = { time: new Date(now).toISOString(), tags: listing, removed: [], planned };
+      await history.record(registry.host, snapshot.repository, run);
+    };
+    return { wrong, last, tags, record };
+  }
+
+  /** The plan with its budgets, and why it is refused when it exceeds one (plan/limits.ts). */
+  #withLimits(
+    plan: Plan,
+    snapshots: RepositorySnapshot[],
+    whole: Limit | undefined,
+    rulesOf: (repository: string) => Rules | undefined,
+  ): Plan {
+    const refused = checkLimits(plan.repositories, plan.reclaimableBytes, whole, (p) => {
       const rules = rulesOf(p.repository)!;
       if (rules.maxDelete === undefined && rules.maxBytes === undefined) return undefined;
       const limit: Limit = {
@@ -596,7 +648,7 @@ export class Krill {
         ...(rules.maxDelete ? { maxDelete: rules.maxDelete } : {}),
         ...(rules.maxBytes !== undefined ? { maxBytes: rules.maxBytes } : {}),
       };
-      return { limit, bytes: computeReclaimable(all, [p]) };
+      return { limit, bytes: computeReclaimable(snapshots, [p]) };
     });
     if (whole || refused) {
       plan.limits = {
@@ -705,21 +757,28 @@ export class Krill {
 
   /** The plan of `krill rm`: exactly the named tags and digests, shared digests only untagged. */
   async planRemoval(references: string[], options: { force?: boolean; keepReferrers?: boolean } = {}): Promise<Plan> {
-    const refs = references.map((input) => {
-      const ref = this.parseReference(input);
-      if (ref.tag === undefined && ref.digest === undefined)
+    const parsed = references.map((input) => {
+      const ref = parseReference(input, this.defaultRegistry(), {
+        plainHttp: this.#options.plainHttp ?? false,
+        shortDigest: true,
+      });
+      const digest = ref.digest ?? ref.digestPrefix;
+      if (ref.tag === undefined && digest === undefined)
         throw new UsageError(
           `"${input}" names no tag or digest: write REPO:TAG or REPO@DIGEST (krill never guesses :latest for a delete)`,
         );
-      if (ref.tag !== undefined && ref.digest !== undefined)
+      if (ref.tag !== undefined && digest !== undefined)
         throw new UsageError(
           `"${input}" names both a tag and a digest: give REPO:TAG to remove a tag, or REPO@DIGEST to delete a manifest`,
         );
       return ref;
     });
-    const registry = refs[0]!.registry;
-    if (refs.some((r) => r.registry.host !== registry.host))
+    const registry = parsed[0]!.registry;
+    if (parsed.some((r) => r.registry.host !== registry.host))
       throw new UsageError('krill rm works on one registry at a time: run it once per registry');
+    // A short digest copied from a table deletes only when it names exactly one digest.
+    const refs: Reference[] = [];
+    for (const ref of parsed) refs.push(await this.resolveReference(ref));
     const byRepo = new Map<string, Reference[]>();
     for (const ref of refs) byRepo.set(ref.repository, [...(byRepo.get(ref.repository) ?? []), ref]);
     const client = await this.client(registry);

@@ -1,5 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
+import type { LiveSource } from '../live/live-set.js';
+import { parseSyncFile } from '../sync/sync-file.js';
+import type { CliContext } from './context.js';
 
 /** Reads a file the user named; a missing or unreadable file is a usage error naming it. */
 export async function readUserFile(path: string, what: string): Promise<string> {
@@ -11,4 +14,32 @@ export async function readUserFile(path: string, what: string): Promise<string> 
       { cause: error },
     );
   }
+}
+
+/** `-` is standard input, read once (apply re-reads files, and reuses what stdin gave). */
+export async function liveSources(ctx: CliContext, sources: string[]): Promise<Array<string | LiveSource>> {
+  if (sources.filter((s) => s === '-').length > 1) throw new UsageError('--keep-in-use - can be given once');
+  let stdin: string | undefined;
+  return Promise.all(
+    sources.map(async (source) => {
+      if (source !== '-') return source;
+      stdin ??= await ctx.io.readStdin();
+      const text = stdin;
+      return { name: 'stdin', read: async () => text };
+    }),
+  );
+}
+
+/** Sync specs from the command line and `-f FILE` (the flags win over the file's target and prefix). */
+export async function readSyncSpecs(
+  specs: string[],
+  flags: { file?: string; to?: string; prefix?: string },
+): Promise<{ specs: string[]; targetText: string | undefined; prefix: string | undefined }> {
+  if (flags.file === undefined) return { specs, targetText: flags.to, prefix: flags.prefix };
+  const file = parseSyncFile(await readUserFile(flags.file, 'sync file'), flags.file);
+  return {
+    specs: [...specs, ...file.repositories],
+    targetText: flags.to ?? file.target,
+    prefix: flags.prefix ?? file.prefix,
+  };
 }

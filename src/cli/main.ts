@@ -396,6 +396,18 @@ Examples:
       run(args.at(-1) as Command, () => import('./commands/digest.js'), args.slice(0, -2)),
     );
 
+  program
+    .command('completion')
+    .description('print a shell completion script (bash, zsh or fish)')
+    .argument('<shell>', 'bash, zsh or fish')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ eval "$(krill completion bash)"              # in ~/.bashrc\n  $ krill completion zsh > "${fpath[1]}/_krill"\n  $ krill completion fish > ~/.config/fish/completions/krill.fish\n',
+    )
+    .action((...args: unknown[]) =>
+      run(args.at(-1) as Command, () => import('./commands/completion.js'), args.slice(0, -2)),
+    );
+
   const policy = program.command('policy').description('policy file tools: schema, test');
   policy
     .command('test')

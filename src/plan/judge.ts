@@ -66,104 +66,114 @@ function referrerIndex(plan: RepositoryPlan, fresh: FreshState): ReferrerIndex {
   return index;
 }
 
-export function judgeRepository(plan: RepositoryPlan, fresh: FreshState): Verdict[] {
+/** What stays now: tags, and per digest the staying tags (or workloads) that reach it. */
+interface Staying {
+  removable: Set<string>;
+  tags: Array<[string, string]>;
+  users: Map<string, string[]>;
+}
+
+function judgeStaying(plan: RepositoryPlan, fresh: FreshState): Staying {
   const removable = removableTags(plan, fresh);
   // A referrer the plan takes out of a fallback index no longer counts as that index's child.
   const unlisted = new Set(plan.actions.flatMap((a) => (a.kind === 'unlist-referrer' ? [a.referrer] : [])));
   const children = (d: string) => fresh.children.get(d)?.filter((c) => !unlisted.has(c));
   const edges = followAll(children, referrerIndex(plan, fresh));
-  let staying = [...fresh.tags].filter(([tag, digest]) => !removable.has(tag) && !fresh.throwaways.has(digest));
   const live = [...(fresh.live ?? [])];
-  let reach = reachable([...staying.map(([, digest]) => digest), ...live], edges);
+  const stayingTags = () =>
+    [...fresh.tags].filter(([tag, digest]) => !removable.has(tag) && !fresh.throwaways.has(digest));
+  let tags = stayingTags();
   // An attachment whose subject stays (it gained a tag since the plan) stays with it. Each round
   // keeps at least one more tag, so this ends.
   for (;;) {
-    const held = [...removable].filter((tag) => {
-      const subject = attachmentSubject(tag);
-      return subject !== undefined && reach.has(subject);
-    });
+    const reach = reachable([...tags.map(([, digest]) => digest), ...live], edges);
+    const held = [...removable].filter((tag) => reach.has(attachmentSubject(tag) ?? ''));
     if (held.length === 0) break;
     for (const tag of held) removable.delete(tag);
-    staying = [...fresh.tags].filter(([tag, digest]) => !removable.has(tag) && !fresh.throwaways.has(digest));
-    reach = reachable([...staying.map(([, digest]) => digest), ...live], edges);
+    tags = stayingTags();
   }
   // Which staying tags reach each digest, for the reason shown when a delete is held back.
   const users = new Map<string, string[]>();
-  for (const [tag, digest] of staying) {
-    for (const reached of reachable([digest], edges)) users.set(reached, [...(users.get(reached) ?? []), tag]);
-  }
-  for (const reached of reachable(live, edges)) users.set(reached, [...(users.get(reached) ?? []), 'a workload']);
-  const verdicts: Verdict[] = [];
-  const moved = (tag: string, planned: string): Verdict => {
-    const at = fresh.tags.get(tag)!;
-    if (fresh.throwaways.has(at)) return { kind: 'finish-untag', tag, digest: at };
-    return {
-      kind: 'skip',
-      digest: planned,
-      tags: [tag],
-      detail: `${tag} now points at ${shortDigest(at)}, not the planned ${shortDigest(planned)}`,
-    };
+  const use = (roots: string[], who: string) => {
+    for (const reached of reachable(roots, edges)) users.set(reached, [...(users.get(reached) ?? []), who]);
   };
+  for (const [tag, digest] of tags) use([digest], tag);
+  use(live, 'a workload');
+  return { removable, tags, users };
+}
 
-  for (const action of plan.actions) {
-    if (action.kind === 'remove-dangling') {
-      if (fresh.dangling?.has(action.tag)) verdicts.push({ kind: 'remove-dangling', tag: action.tag });
-      else if (fresh.tags.has(action.tag))
-        verdicts.push({
-          kind: 'skip',
-          digest: fresh.tags.get(action.tag)!,
-          tags: [action.tag],
-          detail: 'the tag resolves again since the plan was made',
-        });
-      else verdicts.push({ kind: 'gone', digest: '', tags: [action.tag] });
-      continue;
+/** A planned tag that points elsewhere now: skipped, or finished when krill's throwaway holds it. */
+function moved(fresh: FreshState, tag: string, planned: string): Verdict {
+  const at = fresh.tags.get(tag)!;
+  if (fresh.throwaways.has(at)) return { kind: 'finish-untag', tag, digest: at };
+  return {
+    kind: 'skip',
+    digest: planned,
+    tags: [tag],
+    detail: `${tag} now points at ${shortDigest(at)}, not the planned ${shortDigest(planned)}`,
+  };
+}
+
+const IN_USE = 'kept: in use (live set re-read)';
+
+export function judgeRepository(plan: RepositoryPlan, fresh: FreshState): Verdict[] {
+  const staying = judgeStaying(plan, fresh);
+  return plan.actions.flatMap((action): Verdict[] => {
+    switch (action.kind) {
+      case 'remove-dangling':
+        if (fresh.dangling?.has(action.tag)) return [action];
+        if (fresh.tags.has(action.tag)) {
+          const detail = 'the tag resolves again since the plan was made';
+          return [{ kind: 'skip', digest: fresh.tags.get(action.tag)!, tags: [action.tag], detail }];
+        }
+        return [{ kind: 'gone', digest: '', tags: [action.tag] }];
+      case 'unlist-referrer':
+        // The index may have changed (another writer added a referrer): the executor edits what it finds.
+        return fresh.tags.has(action.tag) ? [action] : [{ kind: 'gone', digest: action.index, tags: [action.tag] }];
+      case 'untag': {
+        const at = fresh.tags.get(action.tag);
+        if (at === undefined) return [{ kind: 'gone', digest: action.digest, tags: [action.tag] }];
+        if (at !== action.digest) return [moved(fresh, action.tag, action.digest)];
+        if (fresh.live?.has(at)) return [{ kind: 'skip', digest: at, tags: [action.tag], detail: IN_USE }];
+        if (!staying.removable.has(action.tag))
+          return [{ kind: 'skip', digest: at, tags: [action.tag], detail: 'kept: its subject stays' }];
+        return [{ kind: 'untag', tag: action.tag, digest: action.digest }];
+      }
+      case 'delete-manifest':
+        return judgeDelete(action, fresh, staying);
     }
-    if (action.kind === 'unlist-referrer') {
-      // The index may have changed (another writer added a referrer): the executor edits what it finds.
-      if (fresh.tags.has(action.tag)) verdicts.push(action);
-      else verdicts.push({ kind: 'gone', digest: action.index, tags: [action.tag] });
-      continue;
-    }
-    if (action.kind === 'untag') {
-      const at = fresh.tags.get(action.tag);
-      if (at === undefined) verdicts.push({ kind: 'gone', digest: action.digest, tags: [action.tag] });
-      else if (at === action.digest && fresh.live?.has(at))
-        verdicts.push({ kind: 'skip', digest: at, tags: [action.tag], detail: 'kept: in use (live set re-read)' });
-      else if (at === action.digest && removable.has(action.tag))
-        verdicts.push({ kind: 'untag', tag: action.tag, digest: action.digest });
-      else if (at === action.digest)
-        verdicts.push({ kind: 'skip', digest: at, tags: [action.tag], detail: 'kept: its subject stays' });
-      else verdicts.push(moved(action.tag, action.digest));
-      continue;
-    }
-    const { digest } = action;
-    if (fresh.live?.has(digest)) {
-      // Deployed since the plan: its tags stay too (a pod may pull it by tag again).
-      verdicts.push({ kind: 'skip', digest, tags: action.tags, detail: 'kept: in use (live set re-read)' });
-      continue;
-    }
-    const still = action.tags.filter((t) => fresh.tags.get(t) === digest && removable.has(t));
-    const elsewhere = action.tags.filter((t) => fresh.tags.has(t) && fresh.tags.get(t) !== digest);
-    for (const tag of elsewhere) verdicts.push(moved(tag, digest));
-    // A forced delete (rm --force) may break an index; only a tag pointing straight at it holds it.
-    const holders = action.force
-      ? staying.filter(([, at]) => at === digest).map(([tag]) => tag)
-      : (users.get(digest) ?? []);
-    if (holders.length > 0) {
-      // Something that stays uses this digest now: never delete it, only remove the planned tags.
-      const why = `${list(holders)} ${holders.length === 1 ? 'uses' : 'use'} this digest since the plan was made`;
-      for (const tag of still) verdicts.push({ kind: 'untag', tag, digest, detail: `untag only: ${why}` });
-      if (still.length === 0) verdicts.push({ kind: 'skip', digest, tags: [], detail: `kept: ${why}` });
-      continue;
-    }
-    if (action.tags.length > 0 && still.length === 0 && elsewhere.length > 0) continue; // every tag moved: nothing to delete
-    verdicts.push({
-      kind: 'delete-manifest',
-      digest,
-      tags: still,
-      ...(action.parent ? { parent: action.parent } : {}),
-      ...(action.subject ? { subject: action.subject } : {}),
-    });
+  });
+}
+
+function judgeDelete(
+  action: Extract<RepositoryPlan['actions'][number], { kind: 'delete-manifest' }>,
+  fresh: FreshState,
+  staying: Staying,
+): Verdict[] {
+  const { digest } = action;
+  // Deployed since the plan: its tags stay too (a pod may pull it by tag again).
+  if (fresh.live?.has(digest)) return [{ kind: 'skip', digest, tags: action.tags, detail: IN_USE }];
+  const still = action.tags.filter((t) => fresh.tags.get(t) === digest && staying.removable.has(t));
+  const elsewhere = action.tags.filter((t) => fresh.tags.has(t) && fresh.tags.get(t) !== digest);
+  const verdicts = elsewhere.map((tag) => moved(fresh, tag, digest));
+  // A forced delete (rm --force) may break an index; only a tag pointing straight at it holds it.
+  const holders = action.force
+    ? staying.tags.filter(([, at]) => at === digest).map(([tag]) => tag)
+    : (staying.users.get(digest) ?? []);
+  if (holders.length > 0) {
+    // Something that stays uses this digest now: never delete it, only remove the planned tags.
+    const why = `${list(holders)} ${holders.length === 1 ? 'uses' : 'use'} this digest since the plan was made`;
+    for (const tag of still) verdicts.push({ kind: 'untag', tag, digest, detail: `untag only: ${why}` });
+    if (still.length === 0) verdicts.push({ kind: 'skip', digest, tags: [], detail: `kept: ${why}` });
+    return verdicts;
   }
+  if (action.tags.length > 0 && still.length === 0 && elsewhere.length > 0) return verdicts; // every tag moved
+  verdicts.push({
+    kind: 'delete-manifest',
+    digest,
+    tags: still,
+    ...(action.parent ? { parent: action.parent } : {}),
+    ...(action.subject ? { subject: action.subject } : {}),
+  });
   return verdicts;
 }

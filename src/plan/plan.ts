@@ -102,7 +102,7 @@ function attachmentWord(tag: string): string {
 /**
  * The plan of one repository. Tags the rules decided on are `decisions`; attachment tags nobody
  * decided on follow their subject, and untagged manifests follow what reaches them:
- * 1. `kept`: everything a kept tag reaches through index children and referrers;
+ * 1. `kept`: everything a kept tag (or a live digest) reaches through index children and referrers;
  * 2. `going`: manifests all of whose tags go (or named by digest), with everything they reach
  *    that is not kept: platform manifests, referrers, referrers of referrers;
  * 3. nothing that any staying tag (attachment tags included) reaches is deleted.
@@ -112,132 +112,189 @@ export function buildRepositoryPlan(
   decisions: TagDecision[],
   options: BuildOptions = {},
 ): RepositoryPlan {
-  const decided = new Map(decisions.map((d) => [d.tag, d]));
-  const tagsByDigest = new Map<string, string[]>();
-  for (const { tag, digest } of snapshot.tags) tagsByDigest.set(digest, [...(tagsByDigest.get(digest) ?? []), tag]);
-  const forced = new Set(options.deleteDigests ?? []);
-  for (const digest of forced) {
-    for (const tag of tagsByDigest.get(digest) ?? [])
-      decided.set(tag, { tag, digest, action: 'delete', reason: `tag of ${shortDigest(digest)}` });
+  const planner = new Planner(snapshot, decisions, options);
+  const kept = planner.kept();
+  planner.refuseBrokenIndexes(kept);
+  const { roots, going } = planner.going(kept);
+  planner.decideAttachments(going);
+  const rows = planner.tagRows(going);
+  const removeDangling = new Set(options.removeDangling ?? []);
+  const dangling = (snapshot.dangling ?? []).filter((t) => !removeDangling.has(t));
+  return {
+    repository: snapshot.repository,
+    keep: rows.keep,
+    delete: rows.delete,
+    actions: [
+      ...rows.untags,
+      ...planner.unlist.actions,
+      ...planner.manifestActions(going, roots, kept),
+      ...[...removeDangling].map((tag): PlanAction => ({ kind: 'remove-dangling', tag })),
+    ],
+    ...(dangling.length > 0 ? { dangling } : {}),
+  };
+}
+
+/** The state buildRepositoryPlan's steps share: decisions, the graph, and what was forced or is live. */
+class Planner {
+  readonly decided: Map<string, TagDecision>;
+  readonly tagsByDigest = new Map<string, string[]>();
+  readonly forced: ReadonlySet<string>;
+  readonly live: ReadonlyMap<string, string>;
+  readonly unlist: { removed: Set<string>; actions: PlanAction[] };
+  readonly referrers = new ReferrerIndex();
+  /** Attachment tags nobody decided on: they follow their subject. */
+  readonly attachments: Array<{ tag: string; digest: string }>;
+  readonly following: ReadonlySet<string>;
+  readonly absent: ReadonlySet<string>;
+  readonly edges: (digest: string) => string[];
+
+  constructor(
+    private readonly snapshot: RepositorySnapshot,
+    decisions: TagDecision[],
+    private readonly options: BuildOptions,
+  ) {
+    this.decided = new Map(decisions.map((d) => [d.tag, d]));
+    for (const { tag, digest } of snapshot.tags)
+      this.tagsByDigest.set(digest, [...(this.tagsByDigest.get(digest) ?? []), tag]);
+    this.forced = new Set(options.deleteDigests ?? []);
+    for (const digest of this.forced)
+      for (const tag of this.tagsByDigest.get(digest) ?? [])
+        this.decided.set(tag, { tag, digest, action: 'delete', reason: `tag of ${shortDigest(digest)}` });
+    // What runs is kept whatever the rules say (its tags, and below everything it reaches).
+    this.live = options.live ?? new Map<string, string>();
+    for (const { tag, digest } of snapshot.tags) {
+      const why = this.live.get(digest);
+      if (why !== undefined && attachmentSubject(tag) === undefined && !this.forced.has(digest))
+        this.decided.set(tag, { tag, digest, action: 'keep', reason: why });
+    }
+    // `krill rm` of a referrer held in a fallback index: take it out of that index, then delete it.
+    this.unlist = planUnlisting(snapshot, this.forced);
+    for (const node of Object.values(snapshot.manifests))
+      // A referrer named by digest goes because the user named it, not with (or despite) its subject.
+      if (node.subject !== undefined && !this.forced.has(node.digest)) this.referrers.add(node.subject, node.digest);
+    this.attachments = snapshot.tags.filter((t) => this.referrers.addTag(t.tag, t.digest) && !this.decided.has(t.tag));
+    this.following = new Set(this.attachments.map((t) => t.tag));
+    this.absent = new Set(snapshot.absentSubjects ?? []);
+    this.edges = followAll(this.children, this.referrers);
   }
 
-  // What runs is kept whatever the rules say (its tags, and below everything it reaches).
-  const live = options.live ?? new Map<string, string>();
-  for (const { tag, digest } of snapshot.tags) {
-    const why = live.get(digest);
-    if (why !== undefined && attachmentSubject(tag) === undefined && !forced.has(digest))
-      decided.set(tag, { tag, digest, action: 'keep', reason: why });
+  readonly children = (digest: string): string[] | undefined =>
+    this.snapshot.manifests[digest]?.children.filter((c) => !this.unlist.removed.has(c));
+
+  #mayGo(digest: string, kept: ReadonlySet<string>): boolean {
+    return !kept.has(digest) || (this.forced.has(digest) && this.options.force === true);
   }
 
-  // `krill rm` of a referrer held in a fallback index: take it out of that index, then delete it.
-  const unlist = planUnlisting(snapshot, forced);
-  const children = (digest: string) => snapshot.manifests[digest]?.children.filter((c) => !unlist.removed.has(c));
-  const referrers = new ReferrerIndex();
-  for (const node of Object.values(snapshot.manifests))
-    // A referrer named by digest goes because the user named it, not with (or despite) its subject.
-    if (node.subject !== undefined && !forced.has(node.digest)) referrers.add(node.subject, node.digest);
-  // Attachment tags nobody decided on follow their subject (decided below).
-  const attachments = snapshot.tags.filter((t) => referrers.addTag(t.tag, t.digest) && !decided.has(t.tag));
-  const following = new Set(attachments.map((t) => t.tag));
-  const edges = followAll(children, referrers);
-
-  const keptRoots = [
-    ...snapshot.tags.filter((t) => decided.get(t.tag)?.action === 'keep').map((t) => t.digest),
-    ...live.keys(),
-  ];
-  const kept = reachable(keptRoots, edges);
-  const mayGo = (digest: string) => !kept.has(digest) || (forced.has(digest) && options.force === true);
-  for (const digest of forced) {
-    if (mayGo(digest)) continue;
-    const parents = Object.values(snapshot.manifests).filter((m) => m.children.includes(digest) && kept.has(m.digest));
-    const names = parents.map(
-      (p) =>
-        `${shortDigest(p.digest)}${tagsByDigest.get(p.digest) ? ` (${tagsByDigest.get(p.digest)!.join(', ')})` : ''}`,
-    );
-    throw new RefusedError(
-      `${snapshot.repository}@${digest} is referenced by ${names.join(', ') || 'a kept image'}; deleting it would break that image: pass --force to delete it anyway`,
-    );
-  }
-  const roots = new Set(forced);
-  for (const [digest, tags] of tagsByDigest) {
-    const own = tags.filter((t) => !following.has(t));
-    if (own.length > 0 && own.every((t) => decided.get(t)?.action === 'delete') && mayGo(digest)) roots.add(digest);
-  }
-  // Orphans: attachments whose subject the registry answered 404 for go only when asked to.
-  const absent = new Set(snapshot.absentSubjects ?? []);
-  const orphanTags = attachments.filter((t) => absent.has(attachmentSubject(t.tag)!));
-  if (options.deleteOrphans) for (const t of orphanTags) if (!kept.has(t.digest)) roots.add(t.digest);
-  const follow = options.keepReferrers ? children : edges;
-  const goingFirst = new Set([...reachable(roots, follow)].filter((d) => roots.has(d) || !kept.has(d)));
-
-  // Attachment tags go exactly when what they hold goes; then nothing a staying tag reaches goes.
-  const goesWith = (t: { tag: string; digest: string }) => goingFirst.has(t.digest);
-  const staying = snapshot.tags.filter((t) =>
-    following.has(t.tag) ? !goesWith(t) : decided.get(t.tag)?.action !== 'delete',
-  );
-  const keptReach = reachable([...staying.map((t) => t.digest), ...live.keys()], edges);
-  const going = new Set(
-    [...goingFirst].filter((d) => !keptReach.has(d) || (forced.has(d) && options.force === true && roots.has(d))),
-  );
-  for (const t of attachments) {
-    const subject = attachmentSubject(t.tag)!;
-    const word = attachmentWord(t.tag);
-    let reason: string;
-    if (going.has(t.digest))
-      reason = absent.has(subject) ? 'orphan: subject gone' : `${word} of deleted ${shortDigest(subject)}`;
-    else if (absent.has(subject)) reason = 'orphan: subject gone (--delete-orphans deletes it)';
-    else if (snapshot.manifests[subject] !== undefined) reason = `${word} of kept ${shortDigest(subject)}`;
-    else reason = `${word} of a subject not in this repository`;
-    decided.set(t.tag, { tag: t.tag, digest: t.digest, action: going.has(t.digest) ? 'delete' : 'keep', reason });
+  /** Everything a kept tag or a live digest reaches. */
+  kept(): Set<string> {
+    const roots = this.snapshot.tags.filter((t) => this.decided.get(t.tag)?.action === 'keep').map((t) => t.digest);
+    return reachable([...roots, ...this.live.keys()], this.edges);
   }
 
-  const keep: PlannedTag[] = [];
-  const del: PlannedTag[] = [];
-  const facts = (digest: string) => ({
-    created: snapshot.manifests[digest]?.created ?? null,
-    size: imageSize(snapshot, digest),
-  });
-  const actions: PlanAction[] = [];
-  for (const { tag, digest } of [...snapshot.tags].sort((a, b) => (a.tag < b.tag ? -1 : 1))) {
-    const d = decided.get(tag) ?? { tag, digest, action: 'keep' as const, reason: 'not requested' };
-    if (d.action === 'keep') {
-      keep.push({ tag, digest, reason: d.reason, ...facts(digest) });
-    } else if (going.has(digest)) {
-      del.push({ tag, digest, reason: d.reason, ...facts(digest) });
-    } else {
-      const siblings = (tagsByDigest.get(digest) ?? []).filter((t) => decided.get(t)?.action !== 'delete');
-      const why = siblings.length > 0 ? `digest shared with ${siblings.join(', ')}` : `used by a kept image`;
-      del.push({ tag, digest, reason: `${d.reason}; untag only: ${why}`, ...facts(digest) });
-      actions.push({ kind: 'untag', tag, digest });
+  /** `krill rm REPO@DIGEST` of a manifest a kept index uses is refused unless --force. */
+  refuseBrokenIndexes(kept: ReadonlySet<string>): void {
+    for (const digest of this.forced) {
+      if (this.#mayGo(digest, kept)) continue;
+      const parents = Object.values(this.snapshot.manifests).filter(
+        (m) => m.children.includes(digest) && kept.has(m.digest),
+      );
+      const names = parents.map((p) => {
+        const tags = this.tagsByDigest.get(p.digest);
+        return `${shortDigest(p.digest)}${tags ? ` (${tags.join(', ')})` : ''}`;
+      });
+      throw new RefusedError(
+        `${this.snapshot.repository}@${digest} is referenced by ${names.join(', ') || 'a kept image'}; deleting it would break that image: pass --force to delete it anyway`,
+      );
     }
   }
-  for (const u of unlist.actions) actions.push(u);
-  // Why each untagged manifest goes: the index it belongs to, or the subject it refers to.
-  const parentOf = new Map<string, string>();
-  const subjectOf = new Map<string, string>();
-  for (const digest of going) {
-    for (const child of children(digest) ?? []) if (!parentOf.has(child)) parentOf.set(child, digest);
-    for (const r of referrers.of(digest)) if (!subjectOf.has(r)) subjectOf.set(r, digest);
+
+  /** What is deleted by digest: roots, and what they reach that nothing staying reaches. */
+  going(kept: ReadonlySet<string>): { roots: Set<string>; going: Set<string> } {
+    const roots = new Set(this.forced);
+    for (const [digest, tags] of this.tagsByDigest) {
+      const own = tags.filter((t) => !this.following.has(t));
+      const allGo = own.length > 0 && own.every((t) => this.decided.get(t)?.action === 'delete');
+      if (allGo && this.#mayGo(digest, kept)) roots.add(digest);
+    }
+    // Orphans: attachments whose subject the registry answered 404 for go only when asked to.
+    if (this.options.deleteOrphans)
+      for (const t of this.attachments)
+        if (this.absent.has(attachmentSubject(t.tag)!) && !kept.has(t.digest)) roots.add(t.digest);
+    const follow = this.options.keepReferrers ? this.children : this.edges;
+    const first = new Set([...reachable(roots, follow)].filter((d) => roots.has(d) || !kept.has(d)));
+    // Attachment tags go exactly when what they hold goes; then nothing a staying tag reaches goes.
+    const staying = this.snapshot.tags.filter((t) =>
+      this.following.has(t.tag) ? !first.has(t.digest) : this.decided.get(t.tag)?.action !== 'delete',
+    );
+    const stayingReach = reachable([...staying.map((t) => t.digest), ...this.live.keys()], this.edges);
+    const forcedAnyway = (d: string) => this.forced.has(d) && this.options.force === true && roots.has(d);
+    return { roots, going: new Set([...first].filter((d) => !stayingReach.has(d) || forcedAnyway(d))) };
   }
-  for (const digest of [...going].sort()) {
-    const tags = (tagsByDigest.get(digest) ?? []).slice().sort();
-    // --force: the user accepted breaking an index that references it (apply must not undo that choice).
-    const forcedHere = options.force === true && forced.has(digest) && kept.has(digest);
-    const subject = forced.has(digest) ? undefined : (subjectOf.get(digest) ?? snapshot.manifests[digest]?.subject);
-    const parent = roots.has(digest) && tags.length > 0 ? undefined : parentOf.get(digest);
-    actions.push({
-      kind: 'delete-manifest',
-      digest,
-      tags,
-      ...(parent !== undefined && subject === undefined ? { parent } : {}),
-      ...(subject !== undefined ? { subject } : {}),
-      ...(forcedHere ? { force: true as const } : {}),
+
+  /** Each attachment tag nobody decided on goes with what it holds, with the reason. */
+  decideAttachments(going: ReadonlySet<string>): void {
+    for (const t of this.attachments) {
+      const subject = attachmentSubject(t.tag)!;
+      const word = attachmentWord(t.tag);
+      let reason: string;
+      if (going.has(t.digest))
+        reason = this.absent.has(subject) ? 'orphan: subject gone' : `${word} of deleted ${shortDigest(subject)}`;
+      else if (this.absent.has(subject)) reason = 'orphan: subject gone (--delete-orphans deletes it)';
+      else if (this.snapshot.manifests[subject] !== undefined) reason = `${word} of kept ${shortDigest(subject)}`;
+      else reason = `${word} of a subject not in this repository`;
+      const action = going.has(t.digest) ? 'delete' : 'keep';
+      this.decided.set(t.tag, { tag: t.tag, digest: t.digest, action, reason });
+    }
+  }
+
+  /** One row per tag (kept, deleted, or only untagged because its digest stays), in tag order. */
+  tagRows(going: ReadonlySet<string>): { keep: PlannedTag[]; delete: PlannedTag[]; untags: PlanAction[] } {
+    const keep: PlannedTag[] = [];
+    const del: PlannedTag[] = [];
+    const untags: PlanAction[] = [];
+    const facts = (digest: string) => ({
+      created: this.snapshot.manifests[digest]?.created ?? null,
+      size: imageSize(this.snapshot, digest),
+    });
+    for (const { tag, digest } of [...this.snapshot.tags].sort((a, b) => (a.tag < b.tag ? -1 : 1))) {
+      const d = this.decided.get(tag) ?? { tag, digest, action: 'keep' as const, reason: 'not requested' };
+      if (d.action === 'keep') keep.push({ tag, digest, reason: d.reason, ...facts(digest) });
+      else if (going.has(digest)) del.push({ tag, digest, reason: d.reason, ...facts(digest) });
+      else {
+        const siblings = (this.tagsByDigest.get(digest) ?? []).filter((t) => this.decided.get(t)?.action !== 'delete');
+        const why = siblings.length > 0 ? `digest shared with ${siblings.join(', ')}` : `used by a kept image`;
+        del.push({ tag, digest, reason: `${d.reason}; untag only: ${why}`, ...facts(digest) });
+        untags.push({ kind: 'untag', tag, digest });
+      }
+    }
+    return { keep, delete: del, untags };
+  }
+
+  /** DELETE by digest for each going manifest, with the index it belongs to or the subject it refers to. */
+  manifestActions(going: ReadonlySet<string>, roots: ReadonlySet<string>, kept: ReadonlySet<string>): PlanAction[] {
+    const parentOf = new Map<string, string>();
+    const subjectOf = new Map<string, string>();
+    for (const digest of going) {
+      for (const child of this.children(digest) ?? []) if (!parentOf.has(child)) parentOf.set(child, digest);
+      for (const r of this.referrers.of(digest)) if (!subjectOf.has(r)) subjectOf.set(r, digest);
+    }
+    return [...going].sort().map((digest): PlanAction => {
+      const tags = (this.tagsByDigest.get(digest) ?? []).slice().sort();
+      const forced = this.forced.has(digest);
+      // --force: the user accepted breaking an index that references it (apply must not undo that choice).
+      const forcedHere = this.options.force === true && forced && kept.has(digest);
+      const subject = forced ? undefined : (subjectOf.get(digest) ?? this.snapshot.manifests[digest]?.subject);
+      const parent = roots.has(digest) && tags.length > 0 ? undefined : parentOf.get(digest);
+      return {
+        kind: 'delete-manifest',
+        digest,
+        tags,
+        ...(parent !== undefined && subject === undefined ? { parent } : {}),
+        ...(subject !== undefined ? { subject } : {}),
+        ...(forcedHere ? { force: true as const } : {}),
+      };
     });
   }
-  const removeDangling = new Set(options.removeDangling ?? []);
-  for (const tag of removeDangling) actions.push({ kind: 'remove-dangling', tag });
-  const dangling = (snapshot.dangling ?? []).filter((t) => !removeDangling.has(t));
-  return { repository: snapshot.repository, keep, delete: del, actions, ...(dangling.length > 0 ? { dangling } : {}) };
 }
 
 /**

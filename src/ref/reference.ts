@@ -31,7 +31,12 @@ export interface Reference {
   repository: string;
   tag?: string;
   digest?: string;
+  /** A short digest as the tables show it (`sha256:3d76b2dbc77f`): resolved against the tags (parse option). */
+  digestPrefix?: string;
 }
+
+/** What a short digest copied from a table looks like: at least 7 hex characters. */
+const SHORT_DIGEST_RE = /^sha256:[a-f0-9]{7,63}$/;
 
 export function isLoopbackHost(host: string): boolean {
   const name = stripPort(host).replace(/^\[|\]$/g, '');
@@ -157,7 +162,7 @@ function looksLikeHost(component: string): boolean {
 export function parseReference(
   input: string,
   defaultRegistry?: RegistryAddress,
-  options: { plainHttp?: boolean } = {},
+  options: { plainHttp?: boolean; shortDigest?: boolean } = {},
 ): Reference {
   const text = input.trim();
   if (text === '') throw new UsageError('missing image reference: expected REPO[:TAG] or HOST/REPO[:TAG|@DIGEST]');
@@ -168,9 +173,12 @@ export function parseReference(
   }
   let remainder = text;
   let digest: string | undefined;
+  let digestPrefix: string | undefined;
   const at = remainder.indexOf('@');
   if (at !== -1) {
-    digest = validateDigest(remainder.slice(at + 1));
+    const given = remainder.slice(at + 1);
+    if (options.shortDigest && SHORT_DIGEST_RE.test(given)) digestPrefix = given;
+    else digest = validateDigest(given);
     remainder = remainder.slice(0, at);
   }
   let registry: RegistryAddress | undefined;
@@ -189,7 +197,13 @@ export function parseReference(
   let repository = remainder;
   if (registry.host === DOCKER_HUB && !repository.includes('/')) repository = `library/${repository}`;
   validateRepository(repository, input);
-  return { registry, repository, ...(tag === undefined ? {} : { tag }), ...(digest === undefined ? {} : { digest }) };
+  return {
+    registry,
+    repository,
+    ...(tag === undefined ? {} : { tag }),
+    ...(digest === undefined ? {} : { digest }),
+    ...(digestPrefix === undefined ? {} : { digestPrefix }),
+  };
 }
 
 /** Parses a repository without tag or digest (for `tags`, `cleanup`). */

@@ -26,6 +26,9 @@ export interface SyncOutcome {
   error?: string;
   /** Referrer manifests copied with (or after) the image. */
   referrersCopied?: number;
+  /** For a copied image: blobs uploaded or mounted, and bytes uploaded. */
+  blobsCopied?: number;
+  bytesCopied?: number;
 }
 
 export interface SyncOptions {
@@ -180,7 +183,15 @@ export async function syncJob(job: SyncJob, options: SyncOptions = {}): Promise<
           concurrency: 4,
           referrers: carry,
         });
-        outcome = { tag, source, destination, status: 'copied', digest: result.digest };
+        outcome = {
+          tag,
+          source,
+          destination,
+          status: 'copied',
+          digest: result.digest,
+          blobsCopied: result.blobsCopied + result.blobsMounted,
+          bytesCopied: result.bytesCopied,
+        };
         if (result.referrers && result.referrers.copied > 0) outcome.referrersCopied = result.referrers.copied;
       }
     } catch (error) {

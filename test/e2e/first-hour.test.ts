@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -262,5 +263,58 @@ describe('no credential needs the command line', () => {
     } finally {
       await basic.stop();
     }
+  });
+});
+
+describe('a short digest copied from a table', () => {
+  it('resolves to the one digest with that prefix; none or several are clear errors', async () => {
+    const full = (await new Pusher(registry).resolve('apps/api', '2.0.0'))!;
+    const short = full.slice(0, 19); // sha256: and 12 hex, as the tables print it
+    const inspect = await runKrill(['inspect', `${registry.host}/apps/api@${short}`, '--json']);
+    expect(inspect.code, inspect.stderr).toBe(0);
+    expect(JSON.parse(inspect.stdout).digest).toBe(full);
+    expect((await runKrill(['digest', `${registry.host}/apps/api@${short}`])).stdout.trim()).toBe(full);
+    const none = await runKrill(['inspect', `${registry.host}/apps/api@sha256:0000000deadbeef`]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/no tag of apps\/api points at a digest starting with sha256:0000000deadbeef/);
+    // Two digests sharing a prefix (LABELLED FAKE registry: real content cannot be made to collide).
+    const a = `sha256:abcdef1${'1'.repeat(57)}`;
+    const b = `sha256:abcdef1${'2'.repeat(57)}`;
+    fake.tags.set(
+      'short/x',
+      new Map([
+        ['one', a],
+        ['two', b],
+      ]),
+    );
+    for (const d of [a, b])
+      fake.manifests.set(d, { bytes: Buffer.from('{}'), mediaType: 'application/vnd.oci.image.manifest.v1+json' });
+    const ambiguous = await runKrill(['rm', `${fake.host}/short/x@sha256:abcdef1`, '--dry-run']);
+    expect(ambiguous.code).toBe(2);
+    expect(ambiguous.stderr).toMatch(
+      /sha256:abcdef1 is ambiguous in short\/x: .*\(one\); .*\(two\); give more of the digest/,
+    );
+  });
+});
+
+describe('krill completion', () => {
+  it('bash completes commands and each command’s flags, generated from the program itself', async () => {
+    const res = await runKrill(['completion', 'bash']);
+    expect(res.code, res.stderr).toBe(0);
+    const complete = (words: string[]) => {
+      const script = `${res.stdout}\nCOMP_WORDS=(${words.map((w) => `'${w}'`).join(' ')}); COMP_CWORD=${words.length - 1}; _krill; echo "\${COMPREPLY[*]}"`;
+      return spawnSync('bash', ['-c', script], { encoding: 'utf8' }).stdout.trim().split(' ');
+    };
+    expect(complete(['krill', 'cle'])).toEqual(['cleanup']);
+    expect(complete(['krill', 'cleanup', '--keep-in'])).toEqual(['--keep-in-use']);
+    expect(complete(['krill', 'ls', '--no-'])).toEqual(expect.arrayContaining(['--no-details', '--no-headers']));
+    expect(complete(['krill', 'policy', ''])).toEqual(expect.arrayContaining(['test', 'schema']));
+    const fish = await runKrill(['completion', 'fish']);
+    expect(fish.stdout).toContain("complete -c krill -n '__fish_seen_subcommand_from copy cp' -l no-referrers");
+    const zsh = await runKrill(['completion', 'zsh']);
+    expect(zsh.stdout).toMatch(/^#compdef krill\n/);
+    const bad = await runKrill(['completion', 'tcsh']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/unknown shell "tcsh": krill completion bash, zsh or fish/);
   });
 });

@@ -1,11 +1,8 @@
 import { UsageError } from '../../errors.js';
-import type { LiveSource } from '../../live/live-set.js';
-import type { ListingChanges } from '../../plan/listing.js';
-import { escapeControl } from '../../text.js';
 import type { CliContext } from '../context.js';
 import type { DeletionFlags } from '../deletion.js';
-import { executePlan } from '../deletion.js';
-import { readUserFile } from '../files.js';
+import { executePlan, renderChanges } from '../deletion.js';
+import { liveSources, readUserFile } from '../files.js';
 import { startProgress } from '../progress.js';
 
 interface CleanupOptions extends DeletionFlags {
@@ -80,31 +77,4 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
   }
   if (plan.changes && !ctx.options.json) ctx.io.out(renderChanges(plan.changes));
   await executePlan(ctx, plan, opts, { question: `Apply this plan to ${plan.registry.host}?` });
-}
-
-/** `-` is standard input, read once (apply re-reads files, and reuses what stdin gave). */
-async function liveSources(ctx: CliContext, sources: string[]): Promise<Array<string | LiveSource>> {
-  if (sources.filter((s) => s === '-').length > 1) throw new UsageError('--keep-in-use - can be given once');
-  let stdin: string | undefined;
-  return Promise.all(
-    sources.map(async (source) => {
-      if (source !== '-') return source;
-      stdin ??= await ctx.io.readStdin();
-      const text = stdin;
-      return { name: 'stdin', read: async () => text };
-    }),
-  );
-}
-
-/** `--diff`: per repository, what changed since the last recorded run. */
-function renderChanges(changes: Record<string, ListingChanges>): string {
-  const names = (tags: string[]) =>
-    tags.length > 5 ? `${tags.slice(0, 5).join(', ')} and ${tags.length - 5} more` : tags.join(', ');
-  let out = '';
-  for (const [repository, c] of Object.entries(changes)) {
-    out += `${repository}: since ${c.since}: ${c.added.length} new tag${c.added.length === 1 ? '' : 's'}`;
-    out += `, ${c.vanished.length} gone without krill${c.vanished.length ? ` (${escapeControl(names(c.vanished))})` : ''}`;
-    out += `, ${c.removedByKrill.length} removed by krill; the plan deletes ${c.plannedNow} (last time ${c.plannedBefore})\n`;
-  }
-  return out || 'No earlier run recorded for these repositories: nothing to compare with.\n';
 }

@@ -1,12 +1,12 @@
 import { KrillError, UsageError } from '../../errors.js';
 import { parseDuration } from '../../duration.js';
-import { parseSyncFile } from '../../sync/sync-file.js';
 import type { SyncOutcome } from '../../sync/sync.js';
 import { runRounds } from '../../sync/sync.js';
 import type { CliContext } from '../context.js';
 import { sideLogin } from '../logins.js';
+import { formatBytes } from '../render.js';
 import { executePlan } from '../deletion.js';
-import { readUserFile } from '../files.js';
+import { readSyncSpecs } from '../files.js';
 
 interface SyncFlags {
   to?: string;
@@ -27,15 +27,7 @@ interface SyncFlags {
 
 export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
   const opts = options as SyncFlags;
-  let specs = (args[0] as string[] | undefined) ?? [];
-  let targetText = opts.to;
-  let prefix = opts.prefix;
-  if (opts.file !== undefined) {
-    const file = parseSyncFile(await readUserFile(opts.file, 'sync file'), opts.file);
-    specs = [...specs, ...file.repositories];
-    targetText ??= file.target;
-    prefix ??= file.prefix;
-  }
+  const { specs, targetText, prefix } = await readSyncSpecs((args[0] as string[] | undefined) ?? [], opts);
   if (specs.length > 0 && targetText === undefined)
     throw new UsageError('name the target registry: --to HOST[:PORT][/PREFIX] (or "target:" in the sync file)');
   if (opts.daemon && opts.prune)
@@ -58,10 +50,13 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
       ctx.io.err('krill: stopping after the current image (Ctrl-C again to abort now)\n');
     };
   }
+  // One line per image that changed (or failed); up-to-date ones only with --verbose.
   const print = (o: SyncOutcome) => {
-    if (ctx.options.json) return;
+    if (ctx.options.json || (o.status === 'up-to-date' && !o.referrersCopied && !ctx.options.verbose)) return;
+    const copied = o.blobsCopied !== undefined ? ` (${o.blobsCopied} blobs, ${formatBytes(o.bytesCopied ?? 0)})` : '';
+    const referrers = o.referrersCopied ? ` (+${o.referrersCopied} referrers)` : '';
     ctx.io.out(
-      `${o.status.padEnd(10)} ${o.source} → ${o.destination}${o.digest ? ` ${o.digest}` : ''}${o.referrersCopied ? ` (+${o.referrersCopied} referrers)` : ''}${o.error ? `: ${o.error}` : ''}\n`,
+      `${o.status.padEnd(10)} ${o.source} → ${o.destination}${o.digest ? ` ${o.digest}` : ''}${copied}${referrers}${o.error ? `: ${o.error}` : ''}\n`,
     );
   };
   const round = () =>
@@ -79,7 +74,9 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
     const summary = (o: SyncOutcome[]) =>
       `${o.filter((x) => x.status === 'copied').length} copied, ${o.filter((x) => x.status === 'failed').length} failed`;
     const onRound = (o: SyncOutcome[]) =>
-      ctx.io.err(`krill: sync round done: ${summary(o)}; next in ${opts.interval ?? '5m'}\n`);
+      ctx.io.err(
+        `krill: ${new Date().toISOString().replace(/\.\d+Z$/, 'Z')} sync round done: ${summary(o)}; next in ${opts.interval ?? '5m'}\n`,
+      );
     await runRounds(round, { intervalMs, stopped: () => stopping, signal: ctx.signal, onRound });
     return;
   }

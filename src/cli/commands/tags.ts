@@ -1,8 +1,6 @@
-import type { TagRow } from '../../krill.js';
-import { artifactLabel, summarizeLabels } from '../../manifest/referrers.js';
 import type { CliContext } from '../context.js';
 import { startProgress } from '../progress.js';
-import { displayTag, formatBytes, formatDate, formatTable, shortDigest } from '../render.js';
+import { renderTagTable } from '../render-tags.js';
 
 interface TagsOptions {
   limit?: number;
@@ -52,39 +50,13 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
     ctx.io.out(rows.map((r) => `${ref.registry.host}/${ref.repository}:${r.tag}\n`).join(''));
     return;
   }
-  const wide = opts.output === 'wide';
-  // Attachment tags (signatures, SBOMs) are summarised on their image's row unless --all.
-  const listed = opts.all ? rows : rows.filter((r) => !r.attachment);
-  const hidden = rows.length - listed.length;
-  const withReferrers = listed.some((r) => r.referrers);
-  const table = listed.map((r) => {
-    const referrers = withReferrers
-      ? [r.referrers ? `${r.referrers.count} (${r.referrers.types.join(', ')})` : '-']
-      : [];
-    if (r.dangling)
-      return [r.tag, '-', '-', '-', 'dangling: listed, manifest gone (krill rm removes it)', ...referrers];
-    return [
-      opts.trunc && !wide ? displayTag(r.tag) : r.tag,
-      opts.trunc && !wide ? shortDigest(r.digest!) : r.digest!,
-      formatDate(r.created),
-      formatBytes(r.size),
-      platformsCell(r, wide),
-      ...referrers,
-    ];
+  const { table, hidden } = renderTagTable(rows, {
+    wide: opts.output === 'wide',
+    trunc: opts.trunc,
+    all: opts.all === true,
+    header: ctx.style.header,
   });
-  const headers = ['TAG', 'DIGEST', 'CREATED', 'SIZE', 'PLATFORMS', ...(withReferrers ? ['REFERRERS'] : [])];
-  const text = formatTable(headers, table, { header: ctx.style.header });
-  ctx.io.out(opts.headers ? text : text.slice(text.indexOf('\n') + 1));
+  ctx.io.out(opts.headers ? table : table.slice(table.indexOf('\n') + 1));
   if (hidden > 0)
     ctx.io.err(`${hidden} attachment tag${hidden === 1 ? '' : 's'} (signatures, SBOMs) not shown: --all lists them\n`);
-}
-
-/** Platforms; for an artifact its type; for an attachment tag what it holds. */
-function platformsCell(r: TagRow, wide: boolean): string {
-  if (r.attachment === 'fallback') return `referrers: ${summarizeLabels(r.artifactTypes ?? []).join(', ')}`;
-  if (r.artifactType !== undefined) return wide ? r.artifactType : artifactLabel(r.artifactType);
-  // 80 columns by default: the first platform and how many more; -o wide lists them all.
-  const shown =
-    wide || r.platforms.length <= 1 ? r.platforms.join(',') : `${r.platforms[0]} +${r.platforms.length - 1}`;
-  return (shown || '-') + (r.missing ? ` (damaged: ${r.missing.length} missing)` : '');
 }

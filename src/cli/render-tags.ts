@@ -1,0 +1,45 @@
+import type { TagRow } from '../krill.js';
+import { artifactLabel, summarizeLabels } from '../manifest/referrers.js';
+import { displayTag, formatBytes, formatDate, formatTable, shortDigest } from './render.js';
+
+/**
+ * The `krill tags` table: 80 columns by default (short digests, the first platform and a count),
+ * every platform and full digests with `wide`. Attachment tags (signatures, SBOMs) are summarised in
+ * a REFERRERS column on their image's row unless `all`; `hidden` says how many were left out.
+ */
+export function renderTagTable(
+  rows: TagRow[],
+  options: { wide: boolean; trunc: boolean; all: boolean; header?: (text: string) => string },
+): { table: string; hidden: number } {
+  const { wide } = options;
+  const listed = options.all ? rows : rows.filter((r) => !r.attachment);
+  const withReferrers = listed.some((r) => r.referrers);
+  const cells = listed.map((r) => {
+    const referrers = withReferrers
+      ? [r.referrers ? `${r.referrers.count} (${r.referrers.types.join(', ')})` : '-']
+      : [];
+    if (r.dangling)
+      return [r.tag, '-', '-', '-', 'dangling: listed, manifest gone (krill rm removes it)', ...referrers];
+    const short = options.trunc && !wide;
+    return [
+      short ? displayTag(r.tag) : r.tag,
+      short ? shortDigest(r.digest!) : r.digest!,
+      formatDate(r.created),
+      formatBytes(r.size),
+      platformsCell(r, wide),
+      ...referrers,
+    ];
+  });
+  const headers = ['TAG', 'DIGEST', 'CREATED', 'SIZE', 'PLATFORMS', ...(withReferrers ? ['REFERRERS'] : [])];
+  const table = formatTable(headers, cells, options.header ? { header: options.header } : {});
+  return { table, hidden: rows.length - listed.length };
+}
+
+/** Platforms; for an artifact its type; for an attachment tag what it holds. */
+function platformsCell(r: TagRow, wide: boolean): string {
+  if (r.attachment === 'fallback') return `referrers: ${summarizeLabels(r.artifactTypes ?? []).join(', ')}`;
+  if (r.artifactType !== undefined) return wide ? r.artifactType : artifactLabel(r.artifactType);
+  const shown =
+    wide || r.platforms.length <= 1 ? r.platforms.join(',') : `${r.platforms[0]} +${r.platforms.length - 1}`;
+  return (shown || '-') + (r.missing ? ` (damaged: ${r.missing.length} missing)` : '');
+}
