@@ -202,6 +202,16 @@ export function isNotFound(error: unknown): boolean {
   return error instanceof KrillError && error.code === 'NOT_FOUND';
 }
 
+/** The result, or undefined when the registry answered 404 (anything else still throws). */
+export async function unlessNotFound<T>(work: Promise<T>): Promise<T | undefined> {
+  try {
+    return await work;
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw error;
+  }
+}
+
 export function isAbortError(error: unknown): boolean {
   return (
     error instanceof AbortedError ||

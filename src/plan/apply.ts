@@ -6,6 +6,7 @@ import {
   UnsupportedError,
   isAbortError,
   isNotFound,
+  unlessNotFound,
 } from '../errors.js';
 import { mapConcurrent } from '../http/limiter.js';
 import { shortDigest } from '../manifest/manifest.js';
@@ -94,7 +95,7 @@ export async function readFreshState(client: RegistryApi, plan: RepositoryPlan):
     const next: string[] = [];
     await mapConcurrent(level, 16, async (digest) => {
       if (children.has(digest)) return;
-      const fetched = await getOrNull(client, repository, digest);
+      const fetched = await unlessNotFound(client.getManifest(repository, digest));
       const kids = fetched?.manifest.kind === 'index' ? fetched.manifest.manifests.map((d) => d.digest) : [];
       children.set(digest, kids);
       for (const kid of kids) if (!children.has(kid)) next.push(kid);
@@ -111,20 +112,11 @@ export async function readFreshState(client: RegistryApi, plan: RepositoryPlan):
     [...planned].filter(([tag, digest]) => tags.has(tag) && tags.get(tag) !== digest),
     16,
     async ([tag]) => {
-      const fetched = await getOrNull(client, repository, tags.get(tag)!);
+      const fetched = await unlessNotFound(client.getManifest(repository, tags.get(tag)!));
       if (fetched && isThrowaway(fetched)) throwaways.add(fetched.digest);
     },
   );
   return { tags, children, throwaways, dangling };
-}
-
-async function getOrNull(client: RegistryApi, repository: string, digest: string): Promise<FetchedManifest | null> {
-  try {
-    return await client.getManifest(repository, digest);
-  } catch (error) {
-    if (isNotFound(error)) return null;
-    throw error;
-  }
 }
 
 type Executable = Extract<
@@ -216,7 +208,7 @@ class RepositoryApply {
       }
       if (verdict.kind === 'unlist-referrer') {
         // Journaled as an untag of the index as it is now: undo puts it back on the tag.
-        const index = await getOrNull(this.client, this.repo.repository, verdict.tag);
+        const index = await unlessNotFound(this.client.getManifest(this.repo.repository, verdict.tag));
         if (!index) {
           this.#outcome('already-gone', verdict.index, [verdict.tag]);
           this.tick();
@@ -240,7 +232,9 @@ class RepositoryApply {
       const untagged =
         verdict.kind === 'delete-manifest' && verdict.tags.length === 0 && !knownPresent.has(verdict.digest);
       const present = !untagged || (await this.client.digestOf(this.repo.repository, verdict.digest)) !== undefined;
-      const fetched = present ? await getOrNull(this.client, this.repo.repository, verdict.digest) : null;
+      const fetched = present
+        ? await unlessNotFound(this.client.getManifest(this.repo.repository, verdict.digest))
+        : null;
       if (!fetched) {
         this.#outcome('already-gone', verdict.digest, tags);
         this.tick();
@@ -379,7 +373,7 @@ async function unlistReferrer(
   tag: string,
   referrer: string,
 ): Promise<{ status: 'untagged' | 'already-gone'; digest?: string }> {
-  const current = await getOrNull(client, repository, tag);
+  const current = await unlessNotFound(client.getManifest(repository, tag));
   if (!current || current.manifest.kind !== 'index') return { status: 'already-gone' };
   const doc = JSON.parse(current.bytes.toString('utf8')) as { manifests: Array<{ digest?: unknown }> };
   const left = doc.manifests.filter((d) => d.digest !== referrer);

@@ -1,4 +1,4 @@
-import { isNotFound } from '../errors.js';
+import { unlessNotFound } from '../errors.js';
 import type { Descriptor } from '../manifest/manifest.js';
 import { LEGACY_TYPES, classifyTag, fallbackTag } from '../manifest/referrers.js';
 import type { RegistryApi } from './api.js';
@@ -44,7 +44,7 @@ export async function discoverReferrers(
     for (const descriptor of api) if (wanted(descriptor)) out.push({ descriptor, via: 'api' });
   } else {
     const tag = fallbackTag(digest);
-    const index = await getOrUndefined(client, repository, tag);
+    const index = await unlessNotFound(client.getManifest(repository, tag));
     if (index?.manifest.kind === 'index')
       for (const descriptor of index.manifest.manifests)
         if (wanted(descriptor)) out.push({ descriptor, via: 'fallback-tag', tag });
@@ -55,7 +55,7 @@ export async function discoverReferrers(
   const legacy = ['sig', 'att', 'sbom'].map((suffix) => `${fallbackTag(digest)}.${suffix}`);
   const candidates = options.tags ? legacy.filter((tag) => options.tags!.includes(tag)) : legacy;
   for (const tag of candidates) {
-    const head = await headOrUndefined(client, repository, tag);
+    const head = await unlessNotFound(client.headManifest(repository, tag));
     if (head === undefined || out.some((r) => r.descriptor.digest === head.digest)) continue;
     const kind = classifyTag(tag);
     out.push({
@@ -92,22 +92,4 @@ export async function referrerTree(
     return nodes;
   };
   return walk(digest, 0);
-}
-
-async function headOrUndefined(client: RegistryApi, repository: string, reference: string) {
-  try {
-    return await client.headManifest(repository, reference);
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
-  }
-}
-
-async function getOrUndefined(client: RegistryApi, repository: string, reference: string) {
-  try {
-    return await client.getManifest(repository, reference);
-  } catch (error) {
-    if (isNotFound(error)) return undefined;
-    throw error;
-  }
 }

@@ -1,4 +1,4 @@
-import { isNotFound } from '../errors.js';
+import { unlessNotFound } from '../errors.js';
 import type { Descriptor } from '../manifest/manifest.js';
 import { OCI_INDEX } from '../manifest/media-types.js';
 import { fallbackTag } from '../manifest/referrers.js';
@@ -87,7 +87,7 @@ async function updateFallbackIndex(
 ): Promise<void> {
   if ((await destination.client.listReferrers(destination.repository, subject)) !== undefined) return;
   const tag = fallbackTag(subject);
-  const current = await getOrNull(destination, tag);
+  const current = await unlessNotFound(destination.client.getManifest(destination.repository, tag));
   let entries: Array<Record<string, unknown>>;
   let base: Record<string, unknown>;
   if (current?.manifest.kind === 'index') {
@@ -95,7 +95,9 @@ async function updateFallbackIndex(
     entries = [...(base.manifests as Array<Record<string, unknown>>)];
   } else {
     // Byte-for-byte the source's index when it lists exactly what was copied.
-    const sourceIndex = found.some((f) => f.via === 'fallback-tag') ? await getOrNull(source, tag) : null;
+    const sourceIndex = found.some((f) => f.via === 'fallback-tag')
+      ? await unlessNotFound(source.client.getManifest(source.repository, tag))
+      : undefined;
     if (
       sourceIndex?.manifest.kind === 'index' &&
       sourceIndex.manifest.manifests.length === referrers.length &&
@@ -119,15 +121,6 @@ async function updateFallbackIndex(
     });
   const bytes = Buffer.from(JSON.stringify({ ...base, manifests: entries }));
   await destination.client.putManifest(destination.repository, tag, bytes, current?.mediaType || OCI_INDEX);
-}
-
-async function getOrNull(endpoint: CopyEndpoint, reference: string): Promise<FetchedManifest | null> {
-  try {
-    return await endpoint.client.getManifest(endpoint.repository, reference);
-  } catch (error) {
-    if (isNotFound(error)) return null;
-    throw error;
-  }
 }
 
 /** The digests whose referrers travel with an image: the image, and each platform of an index. */

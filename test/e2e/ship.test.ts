@@ -1,10 +1,10 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, isolatedEnv, krill } from '../harness/cli.js';
+import { BIN, isolatedEnv, krill, runProcess } from '../harness/cli.js';
 import { BASE_IMAGE, ensureBaseImage, podmanFlags } from '../harness/container.js';
 import { Pusher, buildImage } from '../harness/images.js';
 import type { TestRegistry } from '../harness/registry.js';
@@ -31,19 +31,6 @@ afterAll(async () => {
 function run(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
   const res = spawnSync(command, args, { encoding: 'utf8', ...options, maxBuffer: 64 * 1024 * 1024 });
   return { code: res.status, stdout: res.stdout, stderr: res.stderr };
-}
-
-/** Like `run`, without blocking the event loop (the token issuer of the test answers in this process). */
-function runAsync(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 describe('the npm package', () => {
@@ -196,7 +183,7 @@ describe('the GitLab CI template', () => {
       CI_PIPELINE_SOURCE: 'schedule',
       ...variables,
     };
-    return { ...(await runAsync('sh', ['-c', script], { cwd: work, env })), work };
+    return { ...(await runProcess('sh', ['-c', script], { cwd: work, env })), work };
   }
 
   async function seed(repository: string) {
@@ -245,7 +232,7 @@ describe('the GitLab CI template', () => {
 
 describe('npm run demo', () => {
   it('walks through tags, a dry run, a cleanup and its undo on a throwaway registry', async () => {
-    const res = await runAsync(process.execPath, [join(ROOT, 'scripts/demo.mjs')], { env: isolatedEnv() });
+    const res = await runProcess(process.execPath, [join(ROOT, 'scripts/demo.mjs')], { env: isolatedEnv() });
     expect(res.code, res.stderr).toBe(0);
     expect(res.stdout).toMatch(
       /\$ krill cleanup 127\.0\.0\.1:\d+\/demo\/app --keep 2 --delete-regex '\^\(mr-\|main-\)' --dry-run/,

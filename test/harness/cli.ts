@@ -45,9 +45,22 @@ export function krillProcess(
   args: string[],
   options: { env?: Record<string, string>; stdin?: string } = {},
 ): Promise<CliResult> {
+  return runProcess(process.execPath, [BIN, ...args], {
+    env: options.env ?? isolatedEnv(),
+    stdin: options.stdin ?? '',
+  });
+}
+
+/** Runs any program without blocking the event loop (test servers in this process keep answering). */
+export function runProcess(
+  command: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; cwd?: string; stdin?: string } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
-      env: options.env ?? isolatedEnv(),
+    const child = spawn(command, args, {
+      ...(options.env ? { env: options.env } : {}),
+      ...(options.cwd ? { cwd: options.cwd } : {}),
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
