@@ -31,6 +31,8 @@ export interface Io {
   readStdin(): Promise<string>;
   /** Asks a question on the terminal and returns the answer line. */
   prompt(question: string): Promise<string>;
+  /** Asks for a secret on the terminal without echoing it (`Password: `). */
+  promptSecret(question: string): Promise<string>;
   stdoutIsTty: boolean;
   stderrIsTty: boolean;
   stdinIsTty: boolean;
@@ -110,17 +112,28 @@ export class CliContext {
         '--password on the command line is visible in shell history and process lists; prefer --password-stdin',
       );
     }
+    // On a terminal, --password-stdin and -u without a password ask without echo, like docker login.
+    const askPassword = async () => {
+      const password = await io.promptSecret('Password: ');
+      if (password === '')
+        throw new UsageError('no password given: type it at the prompt, or pipe it with --password-stdin');
+      return password;
+    };
     const readPassword = async () => {
+      if (io.stdinIsTty) return askPassword();
       const password = (await io.readStdin()).replace(/\r?\n$/, '');
       if (password === '')
         throw new UsageError('--password-stdin read an empty password: pipe the password into krill');
       return password;
     };
+    const passwordInEnv = ['KRILL_PASSWORD', 'REGISTRY_CLI_PASSWORD', 'REGISTRY_PASSWORD'].some((v) => io.env[v]);
+    const prompted =
+      options.username !== undefined && options.password === undefined && !passwordInEnv && io.stdinIsTty;
     this.krill = new Krill({
       registry: options.registry,
       plainHttp: options.plainHttp,
       username: options.username,
-      password: options.passwordStdin ? readPassword : options.password,
+      password: options.passwordStdin ? readPassword : prompted ? askPassword : options.password,
       env: io.env,
       concurrency: options.concurrency,
       timeoutMs: options.timeout,

@@ -480,11 +480,40 @@ function defaultIo(): Io {
         rl.close();
       }
     },
+    promptSecret: (question) => readSecret(question),
     stdoutIsTty: process.stdout.isTTY === true,
     stderrIsTty: process.stderr.isTTY === true,
     stdinIsTty: process.stdin.isTTY === true,
     env: process.env,
   };
+}
+
+/** Reads a line from the terminal in raw mode without echoing it; Ctrl-C cancels (exit 130). */
+function readSecret(question: string): Promise<string> {
+  const stdin = process.stdin;
+  process.stderr.write(question);
+  return new Promise<string>((resolve, reject) => {
+    let secret = '';
+    const done = (error?: Error) => {
+      stdin.off('data', onData);
+      stdin.setRawMode(false);
+      stdin.pause();
+      process.stderr.write('\n');
+      if (error) reject(error);
+      else resolve(secret);
+    };
+    const onData = (chunk: Buffer) => {
+      for (const char of chunk.toString('utf8')) {
+        if (char === '\u0003') return done(new AbortedError('cancelled; nothing was changed'));
+        if (char === '\r' || char === '\n' || char === '\u0004') return done();
+        if (char === '\u007f' || char === '\b') secret = secret.slice(0, -1);
+        else secret += char;
+      }
+    };
+    stdin.setRawMode(true);
+    stdin.resume();
+    stdin.on('data', onData);
+  });
 }
 
 /**

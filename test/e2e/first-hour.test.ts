@@ -168,6 +168,7 @@ describe('messages and conventions', () => {
         err: (t) => void (err += t),
         readStdin: async () => '',
         prompt,
+        promptSecret: async () => '',
         stdoutIsTty: true,
         stderrIsTty: true,
         stdinIsTty: true,
@@ -316,5 +317,35 @@ describe('krill completion', () => {
     const bad = await runKrill(['completion', 'tcsh']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/unknown shell "tcsh": krill completion bash, zsh or fish/);
+  });
+});
+
+describe('passwords on a terminal', () => {
+  it('-u without a password, and --password-stdin on a terminal, ask without echo', async () => {
+    const { BASIC_PASSWORD, BASIC_USER } = await import('../harness/registry.js');
+    const basic = await startRegistry({ auth: 'basic' });
+    try {
+      await new Pusher(basic).push('apps/web', buildImage({ layers: ['prompted'] }), '1.0');
+      const prompts: string[] = [];
+      const asked = await runKrill(['-u', BASIC_USER, 'tags', `${basic.host}/apps/web`, '--no-details'], {
+        tty: { secret: BASIC_PASSWORD, prompts },
+      });
+      expect(asked.code, asked.stderr).toBe(0);
+      expect(asked.stdout.trim()).toBe('1.0');
+      expect(prompts).toEqual(['Password: ']);
+      const stdinFlag = await runKrill(['-u', BASIC_USER, '--password-stdin', 'tags', `${basic.host}/apps/web`], {
+        tty: { secret: BASIC_PASSWORD },
+      });
+      expect(stdinFlag.code, stdinFlag.stderr).toBe(0);
+      // No terminal: nothing is asked; a username alone is a usage error.
+      const piped = await runKrill(['-u', BASIC_USER, 'tags', `${basic.host}/apps/web`]);
+      expect(piped.code).toBe(2);
+      expect(piped.stderr).toMatch(/--username and --password \(or --password-stdin\) must be given together/);
+      const empty = await runKrill(['-u', BASIC_USER, 'tags', `${basic.host}/apps/web`], { tty: { secret: '' } });
+      expect(empty.code).toBe(2);
+      expect(empty.stderr).toMatch(/no password given/);
+    } finally {
+      await basic.stop();
+    }
   });
 });

@@ -10,7 +10,13 @@ import { isolatedEnv } from './cli.js';
  */
 export async function runKrill(
   args: string[],
-  options: { env?: Record<string, string>; stdin?: string; signal?: AbortSignal } = {},
+  options: {
+    env?: Record<string, string>;
+    stdin?: string;
+    signal?: AbortSignal;
+    /** A terminal on stdin: what the user types at a hidden prompt (each prompt is recorded). */
+    tty?: { secret: string; prompts?: string[] };
+  } = {},
 ): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
@@ -19,9 +25,13 @@ export async function runKrill(
     err: (text) => void (stderr += text),
     readStdin: async () => options.stdin ?? '',
     prompt: async () => '',
+    promptSecret: async (question) => {
+      options.tty?.prompts?.push(question);
+      return options.tty?.secret ?? '';
+    },
     stdoutIsTty: false,
     stderrIsTty: false,
-    stdinIsTty: false,
+    stdinIsTty: options.tty !== undefined,
     env: options.env ?? isolatedEnv(),
   };
   const code = await runCli(args, io, options.signal);
