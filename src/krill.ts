@@ -1,6 +1,7 @@
 import { resolveCredentials } from './auth/credentials.js';
 import type { Credentials } from './auth/credentials.js';
-import { NotFoundError, RefusedError, UsageError, isAbortError, isNotFound } from './errors.js';
+import { AuthError, NotFoundError, RefusedError, UsageError, isAbortError, isNotFound } from './errors.js';
+import { eraseCredentials, storeCredentials } from './auth/docker-config.js';
 import { mapConcurrent } from './http/limiter.js';
 import type { TlsOptions, TransportOptions } from './http/transport.js';
 import { Transport, proxyFromEnv } from './http/transport.js';
@@ -404,6 +405,44 @@ export class Krill {
       this.logger.warn(`credentials for ${address.host} will be sent over plain HTTP, unencrypted`);
     }
     return new RegistryClient({ address, transport: this.#transport, credentials, cache: this.#cache });
+  }
+
+  // ── credentials ───────────────────────────────────────────────────────────────────────────
+
+  /**
+   * `krill login`: checks the credentials against the registry (what `docker login` does), then
+   * stores them in docker's config.json or its credential helper. Returns where they went.
+   */
+  async login(registry?: string): Promise<string> {
+    const address = this.#loginAddress(registry);
+    this.setDestination(address);
+    const username = this.#options.username;
+    const password = await this.#resolvePassword();
+    if (username === undefined || password === undefined)
+      throw new UsageError(
+        'krill login needs --username and a password: --password-stdin, or typed at the prompt on a terminal',
+      );
+    const client = await this.#createClient(address, 'target', { username, password });
+    try {
+      await client.checkCredentials();
+    } catch (cause) {
+      if (!(cause instanceof AuthError)) throw cause;
+      throw new AuthError(`${address.host} rejected the credentials of ${username}: check the username and password`, {
+        cause,
+      });
+    }
+    return storeCredentials(address.host, username, password, this.#env);
+  }
+
+  /** `krill logout`: removes what `login` stored; false when nothing was stored for the registry. */
+  async logout(registry?: string): Promise<boolean> {
+    return eraseCredentials(this.#loginAddress(registry).host, this.#env);
+  }
+
+  #loginAddress(registry: string | undefined): RegistryAddress {
+    return registry !== undefined
+      ? this.parseRegistry(registry)
+      : (this.defaultRegistry() ?? { host: DOCKER_HUB, scheme: 'https' });
   }
 
   // ── reading ───────────────────────────────────────────────────────────────────────────────

@@ -106,7 +106,7 @@ export async function runCredentialHelper(
     // Helpers report a missing entry with this text (docker-credential-helpers' ErrCredentialsNotFound).
     if (/credentials not found/i.test(stdout + stderr)) return undefined;
     throw new AuthError(
-      `credential helper ${program} failed for ${serverUrl} (exit ${code}): check that you are logged in with docker login`,
+      `credential helper ${program} failed for ${serverUrl} (exit ${code}): check that you are logged in (krill login or docker login)`,
     );
   }
   let parsed: { Username?: string; Secret?: string };
@@ -164,7 +164,7 @@ export async function resolveCredentials(
     const decoded = decodeAuth(authEntry.auth);
     if (!decoded)
       throw new UsageError(
-        `docker config ${path}: the "auth" entry for ${host} is not base64 of user:password; run docker login again`,
+        `docker config ${path}: the "auth" entry for ${host} is not base64 of user:password; run krill login (or docker login) again`,
       );
     return { ...decoded, source };
   }

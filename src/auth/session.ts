@@ -174,7 +174,7 @@ export class AuthSession {
       if (service) url.searchParams.set('service', service);
       // Several scopes (a cross-repository mount needs push on one and pull on the other) are
       // separate `scope` parameters, as the token spec allows.
-      for (const one of scope.split(' ')) url.searchParams.append('scope', one);
+      for (const one of scope.split(' ')) if (one !== '') url.searchParams.append('scope', one); // none: login check
       const headers: Record<string, string> = {};
       if (creds)
         headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;

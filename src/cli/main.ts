@@ -397,6 +397,29 @@ Examples:
     );
 
   program
+    .command('login')
+    .description(
+      "check credentials against a registry and store them in docker's config.json (or its credential helper)",
+    )
+    .argument('[registry]', 'host[:port] or URL (default: --registry, else Docker Hub)')
+    .addHelpText(
+      'after',
+      '\nThe password comes from --password-stdin, or a hidden prompt on a terminal. Every krill command (and\ndocker) then finds the credentials there.\n\nExamples:\n  $ echo "$TOKEN" | krill login registry.example.com -u ci --password-stdin\n  $ krill login -u alice registry.example.com        # asks Password: on a terminal\n',
+    )
+    .action((...args: unknown[]) =>
+      run(args.at(-1) as Command, () => import('./commands/login.js'), args.slice(0, -2)),
+    );
+
+  program
+    .command('logout')
+    .description('remove the credentials krill login (or docker login) stored for a registry')
+    .argument('[registry]', 'host[:port] or URL (default: --registry, else Docker Hub)')
+    .addHelpText('after', '\nExamples:\n  $ krill logout registry.example.com\n')
+    .action((...args: unknown[]) =>
+      run(args.at(-1) as Command, () => import('./commands/logout.js'), args.slice(0, -2)),
+    );
+
+  program
     .command('completion')
     .description('print a shell completion script (bash, zsh or fish)')
     .argument('<shell>', 'bash, zsh or fish')
@@ -585,7 +608,7 @@ export function hintFor(error: KrillError): string | undefined {
   if (error instanceof TlsError)
     return "pass --ca-cert FILE with the registry's CA, or --insecure to skip verification";
   if (error instanceof AuthError && error.credentialsMissing) {
-    return `pass --username with --password-stdin, set KRILL_USERNAME/KRILL_PASSWORD, or run docker login ${error.registry ?? 'HOST'}`;
+    return `pass --username with --password-stdin, set KRILL_USERNAME/KRILL_PASSWORD, or run krill login ${error.registry ?? 'HOST'}`;
   }
   if (error instanceof JournalError) return 'nothing more was changed; pass --journal FILE in a writable place';
   return undefined;

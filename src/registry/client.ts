@@ -262,6 +262,14 @@ export class RegistryClient {
     return new RegistryError(message, { status: res.status, errors, method: options.method, url: redactUrl(url) });
   }
 
+  /**
+   * What `docker login` checks: `GET /v2/` with the credentials (a token without any scope on token
+   * registries). Throws an AuthError when the registry refuses them.
+   */
+  async checkCredentials(): Promise<void> {
+    await this.#request({ method: 'GET', path: '/v2/', scope: '' });
+  }
+
   /** Every repository in the catalog, following `Link` pages. */
   async listRepositories(): Promise<string[]> {
     return this.#paginate(`/v2/_catalog?n=${this.#pageSize}`, 'registry:catalog:*', 'repositories', isValidRepository);

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isolatedEnv } from '../harness/cli.js';
@@ -10,6 +10,7 @@ import { Pusher, buildImage } from '../harness/images.js';
 import type { TestRegistry } from '../harness/registry.js';
 import { startRegistry } from '../harness/registry.js';
 import { runKrill } from '../harness/run-cli.js';
+import { TOKEN_USERS } from '../harness/token-issuer.js';
 
 // What people coming from lstags, docker and terraform expect (issue 12, "wrong results"): the real
 // registry, and a labelled fake (test/harness/fake-registry.ts) where the request log matters.
@@ -346,6 +347,75 @@ describe('passwords on a terminal', () => {
       expect(empty.stderr).toMatch(/no password given/);
     } finally {
       await basic.stop();
+    }
+  });
+});
+
+describe('krill login / logout', () => {
+  it('checks the credentials, stores them in config.json (0600) for every later command, and removes them', async () => {
+    const { BASIC_PASSWORD, BASIC_USER } = await import('../harness/registry.js');
+    const basic = await startRegistry({ auth: 'basic' });
+    try {
+      await new Pusher(basic).push('apps/web', buildImage({ layers: ['login'] }), '1.0');
+      const env = isolatedEnv();
+      const config = join(env.DOCKER_CONFIG!, 'config.json');
+      mkdirSync(env.DOCKER_CONFIG!, { recursive: true });
+      writeFileSync(config, JSON.stringify({ auths: {}, psFormat: 'table {{.ID}}' }));
+      const wrong = await runKrill(['login', basic.host, '-u', BASIC_USER, '--password-stdin'], { env, stdin: 'nope' });
+      expect(wrong.code).toBe(1);
+      expect(wrong.stderr).toMatch(new RegExp(`${basic.host} rejected the credentials of ${BASIC_USER}`));
+      expect(JSON.parse(readFileSync(config, 'utf8')).auths).toEqual({});
+      const ok = await runKrill(['login', basic.host, '-u', BASIC_USER, '--password-stdin'], {
+        env,
+        stdin: BASIC_PASSWORD,
+      });
+      expect(ok.code, ok.stderr).toBe(0);
+      const stored = JSON.parse(readFileSync(config, 'utf8'));
+      expect(stored.psFormat).toBe('table {{.ID}}'); // the rest of the file is kept
+      expect(Buffer.from(stored.auths[basic.host].auth, 'base64').toString()).toBe(`${BASIC_USER}:${BASIC_PASSWORD}`);
+      expect(statSync(config).mode & 0o777).toBe(0o600);
+      const tags = await runKrill(['tags', `${basic.host}/apps/web`, '--no-details'], { env });
+      expect(tags.stdout.trim()).toBe('1.0');
+      const out = await runKrill(['logout', basic.host], { env });
+      expect(out.code, out.stderr).toBe(0);
+      expect(JSON.parse(readFileSync(config, 'utf8')).auths).toEqual({});
+    } finally {
+      await basic.stop();
+    }
+  });
+
+  it('uses a configured credential helper (store, get, erase) and works against token registries', async () => {
+    const token = await startRegistry({ auth: 'token' });
+    try {
+      await new Pusher(token).push('apps/web', buildImage({ layers: ['helper'] }), '1.0');
+      const env = isolatedEnv();
+      const bin = join(env.HOME!, 'bin');
+      mkdirSync(bin, { recursive: true });
+      const store = join(env.HOME!, 'helper-store.json');
+      // A stand-in docker-credential helper (the protocol of docker-credential-helpers) in test code.
+      writeFileSync(
+        join(bin, 'docker-credential-fake'),
+        `#!/bin/sh\ncase "$1" in\n  store) cat > "${store}" ;;\n  get) cat >/dev/null; cat "${store}" ;;\n  erase) cat >/dev/null; rm -f "${store}" ;;\nesac\n`,
+        { mode: 0o755 },
+      );
+      mkdirSync(env.DOCKER_CONFIG!, { recursive: true });
+      writeFileSync(join(env.DOCKER_CONFIG!, 'config.json'), JSON.stringify({ credsStore: 'fake' }));
+      const withPath = { ...env, PATH: `${bin}:${env.PATH}` };
+      const login = await runKrill(['login', token.host, '-u', 'admin', '--password-stdin'], {
+        env: withPath,
+        stdin: TOKEN_USERS.admin!.password,
+      });
+      expect(login.code, login.stderr).toBe(0);
+      expect(login.stderr).toMatch(/stored in credential helper docker-credential-fake/);
+      expect(JSON.parse(readFileSync(store, 'utf8'))).toMatchObject({ ServerURL: token.host, Username: 'admin' });
+      const config = JSON.parse(readFileSync(join(env.DOCKER_CONFIG!, 'config.json'), 'utf8'));
+      expect(config.auths[token.host]).toEqual({}); // no secret in the file
+      const tags = await runKrill(['tags', `${token.host}/apps/web`, '--no-details'], { env: withPath });
+      expect(tags.stdout.trim(), tags.stderr).toBe('1.0');
+      expect((await runKrill(['logout', token.host], { env: withPath })).code).toBe(0);
+      expect(existsSync(store)).toBe(false);
+    } finally {
+      await token.stop();
     }
   });
 });
