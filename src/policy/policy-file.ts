@@ -6,6 +6,7 @@ import type { Pattern } from './pattern.js';
 import { compilePattern } from './pattern.js';
 import type { Budget } from './rules.js';
 import { compileRules, parseBudget, parseSize } from './rules.js';
+import { parseCleanregFile } from './cleanreg.js';
 
 /**
  * The cleanup policy file (README "Policy files"): validated with line-numbered errors, pure.
@@ -66,6 +67,19 @@ export function globToRegExp(glob: string): Pattern {
 }
 
 export function parsePolicy(text: string, path: string): Policy {
+  // cleanreg's repositories file is accepted as is (like lstags YAML for sync).
+  const cleanreg = /^version\s*:/m.test(text) ? undefined : parseCleanregFile(text, path);
+  if (cleanreg) {
+    return {
+      defaults: compileRules({}),
+      rules: cleanreg.map((r) => ({
+        repos: r.repository,
+        where: r.where,
+        matches: (repository: string) => repository === r.repository,
+        rules: compileRules(r.input, r.where),
+      })),
+    };
+  }
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
   const at = (node: Node | null | undefined): string => {

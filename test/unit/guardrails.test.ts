@@ -213,3 +213,28 @@ describe('krill policy test', () => {
     expect(invalid.stderr).toMatch(/bad\.yaml:12: expected keep, delete or untag/);
   });
 });
+
+describe("cleanreg's repositories file", () => {
+  it('reads both shapes as a policy: "<repo> <keep>" lines and {tag, keepimages, keepsince}', () => {
+    const lines = parsePolicy('# cleanreg-example.conf\nmysql 5\napps/web 2\n', 'cleanreg.conf');
+    expect(lines.rules.map((r) => [r.repos, r.rules.keep, r.where])).toEqual([
+      ['mysql', 5, 'cleanreg.conf:2'],
+      ['apps/web', 2, 'cleanreg.conf:3'],
+    ]);
+    expect(lines.rules[1]!.matches('apps/web')).toBe(true);
+    expect(lines.rules[1]!.matches('apps/web2')).toBe(false);
+    const yaml = parsePolicy(
+      'apps/api:\n  tag: "^mr-"\n  keepimages: 3\n  keepsince: 2024-05-01\nlegacy:\n  keepimages: 1\n',
+      'cleanreg.yaml',
+    );
+    const api = yaml.rules[0]!.rules;
+    expect([api.keep, api.deleteRegex.map((p) => p.source), api.olderThan?.before]).toEqual([
+      3,
+      ['^mr-'],
+      Date.parse('2024-05-01T00:00:00Z'),
+    ]);
+    expect(yaml.rules[1]!.rules.keep).toBe(1);
+    // A krill policy is never mistaken for one.
+    expect(() => parsePolicy('version: 1\nmysql: 5\n', 'policy.yaml')).toThrow(/unknown key "mysql"/);
+  });
+});
