@@ -3,6 +3,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { parseDuration } from '../duration.js';
 import { AbortedError, AuthError, JournalError, KrillError, TlsError } from '../errors.js';
 import { escapeControl } from '../text.js';
+import { readConfigFile } from './config-file.js';
 import type { CliContext, GlobalOptions, Io } from './context.js';
 
 /**
@@ -420,6 +421,17 @@ Examples:
     );
 
   program
+    .command('config')
+    .description('show the defaults in effect (flags > environment > config file) and where the config file is')
+    .addHelpText(
+      'after',
+      '\n$XDG_CONFIG_HOME/krill/config.yaml (default ~/.config/krill/config.yaml) may set registry, concurrency,\ntimeout and ca-cert; flags and environment variables win over it.\n\nExamples:\n  $ krill config\n  $ krill config --json\n',
+    )
+    .action((...args: unknown[]) =>
+      run(args.at(-1) as Command, () => import('./commands/config.js'), args.slice(0, -2)),
+    );
+
+  program
     .command('completion')
     .description('print a shell completion script (bash, zsh or fish)')
     .argument('<shell>', 'bash, zsh or fish')
@@ -511,6 +523,25 @@ function defaultIo(): Io {
   };
 }
 
+/** Env vars that name the default registry: they win over the config file. */
+const REGISTRY_VARS = ['KRILL_REGISTRY', 'REGISTRY_CLI_HOSTNAME', 'REGISTRY'];
+
+/** Fills the global options the user did not set (flag or env) from the config file. */
+async function applyConfigFile(
+  options: GlobalOptions,
+  source: (key: string) => string | undefined,
+  env: NodeJS.ProcessEnv,
+): Promise<void> {
+  const config = await readConfigFile(env);
+  if (!config) return;
+  const unset = (key: string) => source(key) === undefined || source(key) === 'default';
+  if (config.registry !== undefined && unset('registry') && !REGISTRY_VARS.some((v) => env[v]))
+    options.registry = config.registry;
+  if (config.concurrency !== undefined && unset('concurrency')) options.concurrency = config.concurrency;
+  if (config.timeout !== undefined && unset('timeout')) options.timeout = config.timeout;
+  if (config.caCert !== undefined && unset('caCert')) options.caCert = config.caCert;
+}
+
 /** Reads a line from the terminal in raw mode without echoing it; Ctrl-C cancels (exit 130). */
 function readSecret(question: string): Promise<string> {
   const stdin = process.stdin;
@@ -572,6 +603,7 @@ export async function runCli(
     const { CliContext } = await import('./context.js');
     const options = cmd.optsWithGlobals<GlobalOptions & Record<string, unknown>>();
     verbose = options.verbose === true;
+    await applyConfigFile(options, (key) => cmd.getOptionValueSourceWithGlobals(key), io.env);
     if (io.env.NO_COLOR) options.color = false;
     const module = await load();
     context = new CliContext(options, io, signal, interruption);

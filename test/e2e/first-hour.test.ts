@@ -419,3 +419,30 @@ describe('krill login / logout', () => {
     }
   });
 });
+
+describe('the config file', () => {
+  it('gives defaults below flags and environment; krill config shows them; mistakes name the line', async () => {
+    const env = isolatedEnv();
+    const dir = join(env.HOME!, '.config', 'krill');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'config.yaml'), `registry: ${registry.host}\nconcurrency: 3\ntimeout: 20s\n`);
+    const shown = JSON.parse((await runKrill(['config', '--json'], { env })).stdout);
+    expect(shown).toMatchObject({ found: true, registry: registry.host, concurrency: 3, timeoutMs: 20_000 });
+    // The file's registry serves short references…
+    const tags = await runKrill(['tags', 'apps/api', '--no-details'], { env });
+    expect(tags.code, tags.stderr).toBe(0);
+    expect(tags.stdout).toMatch(/2\.0\.0/);
+    // …but flags and the environment win.
+    expect(JSON.parse((await runKrill(['config', '--json', '--concurrency', '5'], { env })).stdout).concurrency).toBe(
+      5,
+    );
+    const fromEnv = JSON.parse(
+      (await runKrill(['config', '--json'], { env: { ...env, KRILL_REGISTRY: 'r.example.com' } })).stdout,
+    );
+    expect(fromEnv.registry).toBe('r.example.com');
+    writeFileSync(join(dir, 'config.yaml'), 'registry: x\nconcurency: 3\n');
+    const bad = await runKrill(['tags', 'apps/api'], { env });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/config\.yaml:2: unknown key "concurency"/);
+  });
+});
