@@ -434,6 +434,11 @@ export class Krill {
     return storeCredentials(address.host, username, password, this.#env);
   }
 
+  /** GitLab or Harbor behind a registry this Krill has talked to (see RegistryClient.flavor). */
+  async registryFlavor(address: RegistryAddress): Promise<'gitlab' | 'harbor' | undefined> {
+    return (await this.client(address)).flavor();
+  }
+
   /** `krill logout`: removes what `login` stored; false when nothing was stored for the registry. */
   async logout(registry?: string): Promise<boolean> {
     return eraseCredentials(this.#loginAddress(registry).host, this.#env);

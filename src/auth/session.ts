@@ -45,6 +45,11 @@ export class AuthSession {
     return this.credentials ? `the credentials from ${this.credentials.source}` : 'anonymous access';
   }
 
+  /** The token realm the registry named, if any (tells GitLab and Harbor apart from plain distribution). */
+  get realm(): string | undefined {
+    return this.#challenge?.params.realm;
+  }
+
   /** Records the challenge of a 401 answer. Returns false when it names no scheme we support. */
   setChallenge(header: string | undefined): boolean {
     const challenges = parseChallenges(header ?? '');

@@ -150,6 +150,11 @@ export async function confirm(ctx: CliContext, question: string, yes: boolean | 
  */
 const GC_HINT =
   'Space is freed when the registry garbage-collects: registry garbage-collect CONFIG (without --delete-untagged on distribution 2.8).';
+/** GitLab and Harbor collect with their own tools (told apart by their token realm). */
+const GC_HINTS = {
+  gitlab: "Space is freed by GitLab's registry garbage collection: gitlab-ctl registry-garbage-collect (or online GC).",
+  harbor: "Space is freed when Harbor's garbage collection runs (Administration > Clean Up).",
+} as const;
 const SELF_COLLECTING = /(^|\.)(docker\.io|ghcr\.io|gitlab\.com|quay\.io|amazonaws\.com|azurecr\.io|pkg\.dev|gcr\.io)$/;
 
 /** Shows the plan, saves it, asks, applies and reports. Nothing to do is success. */
@@ -221,7 +226,7 @@ export async function executePlan(
   progress.done();
   const failed = result.outcomes.some((o) => o.status === 'failed');
   const planFile = failed ? (flags.planOut ?? (await savePlanBeside(plan, journal.path))) : undefined;
-  reportResult(ctx, plan, result, journal.kept ? journal.path : undefined, planFile);
+  await reportResult(ctx, plan, result, journal.kept ? journal.path : undefined, planFile);
 }
 
 /** Saves the plan next to its journal, so an interrupted or failed run can be finished with `krill apply`. */
@@ -231,13 +236,13 @@ async function savePlanBeside(plan: Plan, journalPath: string): Promise<string> 
   return path;
 }
 
-function reportResult(
+async function reportResult(
   ctx: CliContext,
   plan: Plan,
   result: ApplyResult,
   journalPath: string | undefined,
   planFile: string | undefined,
-): void {
+): Promise<void> {
   const failed = result.outcomes.filter((o) => o.status === 'failed');
   if (ctx.options.json) {
     ctx.io.out(`${JSON.stringify({ ...plan, result: { ...result, journal: journalPath ?? null } }, null, 2)}\n`);
@@ -253,7 +258,8 @@ function reportResult(
     );
     if (journalPath) ctx.io.out(`Undo (until garbage collection): krill undo ${journalPath}\n`);
     const host = plan.registry.host.replace(/:\d+$/, '');
-    if (!ctx.options.quiet && !SELF_COLLECTING.test(host)) ctx.io.out(`${GC_HINT}\n`);
+    const flavor = await ctx.krill.registryFlavor(plan.registry);
+    if (!ctx.options.quiet && !SELF_COLLECTING.test(host)) ctx.io.out(`${flavor ? GC_HINTS[flavor] : GC_HINT}\n`);
   }
   if (failed.length > 0) {
     const retry = planFile ? `krill apply ${planFile} retries them` : 'rerun the same command to retry them';

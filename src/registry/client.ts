@@ -263,6 +263,26 @@ export class RegistryClient {
   }
 
   /**
+   * Which product serves this registry, where it matters to users (how garbage is collected): GitLab
+   * hands out tokens at `/jwt/auth`, Harbor at `/service/token`. Known only after a request was
+   * challenged; undefined for plain distribution and anonymous registries.
+   */
+  flavor(): 'gitlab' | 'harbor' | undefined {
+    const realm = this.#auth.realm;
+    if (realm === undefined) return undefined;
+    const path = (() => {
+      try {
+        return new URL(realm).pathname;
+      } catch {
+        return '';
+      }
+    })();
+    if (path.endsWith('/jwt/auth')) return 'gitlab';
+    if (path.endsWith('/service/token')) return 'harbor';
+    return undefined;
+  }
+
+  /**
    * What `docker login` checks: `GET /v2/` with the credentials (a token without any scope on token
    * registries). Throws an AuthError when the registry refuses them.
    */

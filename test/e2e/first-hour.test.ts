@@ -446,3 +446,36 @@ describe('the config file', () => {
     expect(bad.stderr).toMatch(/config\.yaml:2: unknown key "concurency"/);
   });
 });
+
+describe('the garbage-collection hint names the product', () => {
+  it('GitLab and Harbor (told apart by their token realm) get their own collector in the hint', async () => {
+    // LABELLED FAKE registry answering like GitLab's and Harbor's: a bearer challenge with their realm paths.
+    for (const [path, expected] of [
+      ['/jwt/auth', /gitlab-ctl registry-garbage-collect/],
+      ['/service/token', /Harbor's garbage collection runs/],
+    ] as const) {
+      const product = await startFakeRegistry();
+      try {
+        product.add('group/app', buildImage({ layers: [`gc ${path}`] }), 'old');
+        product.intercept = (req, res, url) => {
+          if (url.pathname === path) {
+            res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token: 'fake-token' }));
+            return true;
+          }
+          if (url.pathname.startsWith('/v2/') && req.headers.authorization !== 'Bearer fake-token') {
+            const realm = `http://${product.host}${path}`;
+            res.writeHead(401, { 'www-authenticate': `Bearer realm="${realm}",service="registry"` }).end();
+            return true;
+          }
+          return false;
+        };
+        const res = await runKrill(['rm', `${product.host}/group/app:old`, '--yes']);
+        expect(res.code, res.stderr).toBe(0);
+        expect(res.stdout).toMatch(expected);
+        expect(res.stdout).not.toMatch(/registry garbage-collect CONFIG/);
+      } finally {
+        await product.close();
+      }
+    }
+  });
+});
