@@ -39,6 +39,8 @@ export interface SyncOptions {
   onOutcome?: (outcome: SyncOutcome) => void;
   /** Checked before each tag: true stops before starting another image (daemon shutdown). */
   shouldStop?: () => boolean;
+  /** Called once per job with the number of tags it will look at (for an overall counter). */
+  onSelected?: (count: number) => void;
   /** false: images only (`--no-referrers`); else which referrer types travel (default all). */
   referrers?: false | { types?: string[] };
 }
@@ -138,6 +140,7 @@ export async function readTagDigests(
 export async function syncJob(job: SyncJob, options: SyncOptions = {}): Promise<SyncOutcome[]> {
   const { spec } = job;
   const { tags, listed } = await selectTags(job.source, spec);
+  options.onSelected?.(tags.length);
   const referrers: ReferrerCopyOptions | false =
     options.referrers === false
       ? false

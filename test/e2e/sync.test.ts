@@ -184,3 +184,34 @@ describe('krill sync', () => {
     expect(err).toContain('stopping after the current image');
   });
 });
+
+describe('sync on a terminal', () => {
+  it('shows an overall counter, and a summary of what was done when interrupted', async () => {
+    const { runCli } = await import('../../src/cli/main.js');
+    const controller = new AbortController();
+    let out = '';
+    let err = '';
+    const code = await runCli(
+      ['sync', `${src.host}/apps/web`, '--to', `${dst.host}/interrupted`],
+      {
+        // The first image line is where the user presses Ctrl-C.
+        out: (t) => {
+          out += String(t);
+          if (out.includes('copied ')) controller.abort();
+        },
+        err: (t) => void (err += t),
+        readStdin: async () => '',
+        prompt: async () => '',
+        promptSecret: async () => '',
+        stdoutIsTty: true,
+        stderrIsTty: true,
+        stdinIsTty: true,
+        env: isolatedEnv(),
+      },
+      controller.signal,
+    );
+    expect(code).toBe(130);
+    expect(err).toContain('\r\u001b[2Kkrill: syncing 1/7');
+    expect(out).toMatch(/Synced before stopping: [1-6] copied, 0 up to date, 0 failed\./);
+  });
+});
