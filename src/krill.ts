@@ -401,7 +401,7 @@ export class Krill {
 
   async #createClient(address: RegistryAddress, role: ClientRole, login?: Login): Promise<RegistryClient> {
     const credentials = await this.credentials(address, role, login);
-    if (credentials && address.scheme === 'http' && !isLoopbackHost(address.host)) {
+    if (credentials && !credentials.unusable && address.scheme === 'http' && !isLoopbackHost(address.host)) {
       this.logger.warn(`credentials for ${address.host} will be sent over plain HTTP, unencrypted`);
     }
     return new RegistryClient({ address, transport: this.#transport, credentials, cache: this.#cache });

@@ -18,6 +18,11 @@ export interface Credentials {
   identityToken?: string;
   /** Where they came from, for messages: never the secret itself. */
   source: string;
+  /**
+   * The docker config could not be read (malformed JSON): like docker, krill goes on without it and
+   * raises this only when the registry actually asks for credentials.
+   */
+  unusable?: UsageError;
 }
 
 export interface CredentialOptions {
@@ -147,7 +152,13 @@ export async function resolveCredentials(
     if (username && password) return { username, password, source: `environment ${userVar}/${passVar}` };
   }
   const path = dockerConfigPath(env, options.dockerConfigDir);
-  const config = await readDockerConfig(path);
+  let config: DockerConfig | undefined;
+  try {
+    config = await readDockerConfig(path);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    return { username: '', password: '', source: `docker config ${path}`, unusable: error };
+  }
   if (!config) return undefined;
   const wanted = canonicalHost(host);
   const helperEntry = Object.entries(config.credHelpers ?? {}).find(([key]) => configKeyHost(key) === wanted);

@@ -42,7 +42,9 @@ export class AuthSession {
   ) {}
 
   get who(): string {
-    return this.credentials ? `the credentials from ${this.credentials.source}` : 'anonymous access';
+    return this.credentials && !this.credentials.unusable
+      ? `the credentials from ${this.credentials.source}`
+      : 'anonymous access';
   }
 
   /** The token realm the registry named, if any (tells GitLab and Harbor apart from plain distribution). */
@@ -64,6 +66,7 @@ export class AuthSession {
     const challenge = this.#challenge;
     if (!challenge) return undefined;
     if (challenge.scheme === 'basic') {
+      if (this.credentials?.unusable) throw this.credentials.unusable;
       if (!this.credentials || this.credentials.identityToken) {
         throw new AuthError(`${this.registry} requires a username and password`, {
           credentialsMissing: true,
@@ -157,7 +160,8 @@ export class AuthSession {
     }
     const service = challenge.params.service;
     const started = Date.now();
-    const creds = this.credentials;
+    // A docker config that could not be read: ask anonymously; its error explains a refusal.
+    const creds = this.credentials?.unusable ? undefined : this.credentials;
     let response;
     if (creds?.identityToken) {
       // OAuth2 refresh-token grant, as docker does for identity tokens (docker login with SSO).
@@ -186,6 +190,7 @@ export class AuthSession {
       response = await this.transport.send({ method: 'GET', url, headers, maxBodyBytes: 1024 * 1024 });
     }
     if (response.status === 401 || response.status === 403) {
+      if (this.credentials?.unusable) throw this.credentials.unusable;
       if (!creds) {
         throw new AuthError(`${this.registry} requires authentication for ${describeScope(scope)}`, {
           credentialsMissing: true,

@@ -231,16 +231,22 @@ describe('bad input: exit 2, one line, no request', () => {
     });
   }
 
-  it('a broken docker config.json is a usage error before any request', async () => {
+  it('a broken docker config.json stops krill only when the registry asks for credentials (like docker)', async () => {
     const env = isolatedEnv();
     const { mkdirSync } = await import('node:fs');
     mkdirSync(env.DOCKER_CONFIG!, { recursive: true });
     writeFileSync(join(env.DOCKER_CONFIG!, 'config.json'), '{broken');
-    const before = requests;
-    const res = await runKrill(['tags', `${host}/web`], { env });
-    expect(res.code).toBe(2);
-    expect(res.stderr).toMatch(/config\.json is not valid JSON/);
-    expect(requests - before).toBe(0);
+    const anonymous = await runKrill(['tags', `${host}/web`, '--no-details'], { env });
+    expect(anonymous.stderr).not.toMatch(/config\.json/);
+    const { startRegistry } = await import('../harness/registry.js');
+    const basic = await startRegistry({ auth: 'basic' });
+    try {
+      const res = await runKrill(['tags', `${basic.host}/web`], { env });
+      expect(res.code).toBe(2);
+      expect(res.stderr).toMatch(/config\.json is not valid JSON/);
+    } finally {
+      await basic.stop();
+    }
   });
 });
 

@@ -61,13 +61,12 @@ describe('resolveCredentials precedence', () => {
     expect(await resolveCredentials('other.example.com', { env: { DOCKER_CONFIG: dockerDir } })).toBeUndefined();
   });
 
-  it('no config file means anonymous; a broken one is a usage error', async () => {
+  it('no config file means anonymous; a broken one is kept as an error for when credentials are needed', async () => {
     expect(await resolveCredentials('reg.example.com', { env: { DOCKER_CONFIG: '/nonexistent' } })).toBeUndefined();
     const broken = mkdtempSync(join(tmpdir(), 'krill-docker-'));
     writeFileSync(join(broken, 'config.json'), '{not json');
-    await expect(resolveCredentials('reg.example.com', { env: { DOCKER_CONFIG: broken } })).rejects.toThrow(
-      /is not valid JSON/,
-    );
+    const creds = await resolveCredentials('reg.example.com', { env: { DOCKER_CONFIG: broken } });
+    expect(creds?.unusable?.message).toMatch(/is not valid JSON/);
   });
 
   it('a username without password is a usage error', async () => {
