@@ -17,6 +17,10 @@ import { tarLayer } from '../harness/tar.js';
  * plain-HTTP registry on loopback that registries.conf marks insecure.
  */
 let registry: TestRegistry;
+/** htpasswd-protected: pulls through the engine carry X-Registry-Auth. */
+let locked: TestRegistry;
+/** Passwords of three consecutive lengths: X-Registry-Auth's JSON then has every length mod 3. */
+const LOCKED_USERS = { bob: 'pw-1234567', carol: 'pw-12345678', dave: 'pw-123456789' };
 let podman: ChildProcess;
 let dockerHost: string;
 let env: Record<string, string>;
@@ -27,13 +31,17 @@ const [v1, v2, v3, v2b] = [image(1), image(2), image(3), image(4)];
 
 beforeAll(async () => {
   ensurePrerequisites([{ binary: 'podman', pkg: 'podman' }]);
-  registry = await startRegistry();
+  [registry, locked] = await Promise.all([startRegistry(), startRegistry({ auth: 'basic', extraUsers: LOCKED_USERS })]);
+  await new Pusher(locked).push('apps/eng', v1, 'v1');
   const pusher = new Pusher(registry);
   await pusher.push('apps/eng', v1, 'v1');
   await pusher.push('apps/eng', v2, 'v2');
   await pusher.push('apps/eng', v3, 'v3');
   const conf = join(dir, 'registries.conf');
-  writeFileSync(conf, `[[registry]]\nlocation = "${registry.host}"\ninsecure = true\n`);
+  writeFileSync(
+    conf,
+    [registry, locked].map((r) => `[[registry]]\nlocation = "${r.host}"\ninsecure = true\n`).join('\n'),
+  );
   const socket = join(dir, 'podman.sock');
   dockerHost = `unix://${socket}`;
   const podmanEnv = { ...process.env, CONTAINERS_REGISTRIES_CONF: conf };
@@ -70,7 +78,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   podman?.kill('SIGTERM');
-  await registry?.stop();
+  await Promise.all([registry?.stop(), locked?.stop()]);
 });
 
 describe('local engine (podman API service)', () => {
@@ -82,6 +90,21 @@ describe('local engine (podman API service)', () => {
     ]);
     const res = await krill(['pull', `${registry.host}/apps/eng~/^v[12]$/`], { env });
     expect(res.code, res.stderr).toBe(0);
+  }, 120_000);
+
+  it('pull with credentials: X-Registry-Auth decodes in the engine whatever its length (padded base64url)', async () => {
+    for (const [user, password] of Object.entries(LOCKED_USERS)) {
+      const res = await krill(['-u', user, '--password-stdin', 'pull', `${locked.host}/apps/eng:v1`], {
+        env,
+        stdin: password,
+      });
+      expect(res.code, `${user}: ${res.stderr}`).toBe(0);
+    }
+    const wrong = await krill(['-u', 'bob', '--password-stdin', 'pull', `${locked.host}/apps/eng:v1`], {
+      env,
+      stdin: 'not-the-password',
+    });
+    expect(wrong.code).toBe(1);
   }, 120_000);
 
   it('compare shows PRESENT, CHANGED, ABSENT, LOCAL-ONLY and ASSUMED', async () => {

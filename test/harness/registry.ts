@@ -24,6 +24,8 @@ export interface RegistryOptions {
   clientCa?: boolean;
   deleteEnabled?: boolean;
   tokenExpiresIn?: number;
+  /** More htpasswd users (basic mode), e.g. passwords of several lengths. */
+  extraUsers?: Record<string, string>;
 }
 
 export const BASIC_USER = 'alice';
@@ -117,7 +119,13 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   };
   if (options.auth === 'basic') {
     const htpasswd = join(dir, 'htpasswd');
-    writeFileSync(htpasswd, execFileSync('htpasswd', ['-Bbn', BASIC_USER, BASIC_PASSWORD]));
+    const users = { [BASIC_USER]: BASIC_PASSWORD, ...options.extraUsers };
+    writeFileSync(
+      htpasswd,
+      Object.entries(users)
+        .map(([user, password]) => execFileSync('htpasswd', ['-Bbn', user, password]).toString().trim())
+        .join('\n') + '\n',
+    );
     config.auth = { htpasswd: { realm: 'krill-test', path: htpasswd } };
   } else if (issuer) {
     config.auth = { token: { realm: issuer.url, service: SERVICE, issuer: ISSUER, rootcertbundle: issuer.certPath } };
