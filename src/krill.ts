@@ -193,6 +193,8 @@ export interface CopyRequest {
   referrers?: boolean;
   /** Only referrers of these artifact types (`--referrers-filter`). */
   referrerTypes?: string[];
+  /** After each image (with `allTags`, an overall counter): images done and in all. */
+  onImage?: (done: number, total: number, report: CopyReport) => void;
 }
 
 export interface SyncRequest {
@@ -1031,7 +1033,9 @@ export class Krill {
         repository: dst.repository,
         ...(job.tags[0] ? { tag: job.tags[0] } : { digest: result.digest }),
       });
-      reports.push({ ...result, source: sourceName, destination: destinationName });
+      const report: CopyReport = { ...result, source: sourceName, destination: destinationName };
+      reports.push(report);
+      request.onImage?.(reports.length, jobs.length, report);
     });
     return reports;
   }

@@ -215,3 +215,23 @@ describe('sync on a terminal', () => {
     expect(out).toMatch(/Synced before stopping: [1-6] copied, 0 up to date, 0 failed\./);
   });
 });
+
+describe('copy --all-tags on a terminal', () => {
+  it('counts images', async () => {
+    const { runCli } = await import('../../src/cli/main.js');
+    let err = '';
+    const code = await runCli(['copy', '--all-tags', `${src.host}/apps/web`, `${dst.host}/counted/web`], {
+      out: () => {},
+      err: (t) => void (err += t),
+      readStdin: async () => '',
+      prompt: async () => '',
+      promptSecret: async () => '',
+      stdoutIsTty: true,
+      stderrIsTty: true,
+      stdinIsTty: true,
+      env: isolatedEnv(),
+    });
+    expect(code, err).toBe(0);
+    expect(err).toContain('copied 7/7 images');
+  });
+});

@@ -26,10 +26,17 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
     );
   }
   const status = startStatusLine(ctx);
+  // With --all-tags the line leads with the image counter (`image 3/40`).
+  let images = '';
   const onProgress = (p: CopyProgress) =>
     status.show(
-      `copying ${p.blobsDone}/${p.blobsTotal} blobs, ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}`,
+      `copying ${images}${p.blobsDone}/${p.blobsTotal} blobs, ${formatBytes(p.bytesDone)} of ${formatBytes(p.bytesTotal)}`,
     );
+  const onImage = (done: number, total: number) => {
+    if (!opts.allTags) return;
+    images = `image ${Math.min(done + 1, total)}/${total}, `;
+    status.show(`copied ${done}/${total} images`, true);
+  };
   let reports;
   try {
     reports = await ctx.krill.copy(source, destination, {
@@ -46,6 +53,7 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
         passwordStdin: opts.destPasswordStdin,
       }),
       onProgress,
+      onImage,
       referrers: opts.referrers,
       ...(opts.referrersFilter ? { referrerTypes: opts.referrersFilter } : {}),
     });
