@@ -132,63 +132,11 @@ export class AuthSession {
   }
 
   async #fetchToken(challenge: Challenge, scope: string): Promise<CachedToken> {
-    const realm = challenge.params.realm;
-    if (!realm)
-      throw new AuthError(
-        `${this.registry} sent a Bearer challenge without a realm: the registry's auth.token configuration is incomplete`,
-      );
-    let url: URL;
-    try {
-      url = new URL(realm);
-    } catch (cause) {
-      throw new AuthError(`${this.registry} sent an invalid token realm "${realm}"`, { cause });
-    }
-    // A hostile or misconfigured registry must not make krill send credentials in clear text, or
-    // silently to a third host: refuse an http realm unless plain HTTP was asked for (loopback aside).
-    if (
-      url.protocol !== 'https:' &&
-      !(url.protocol === 'http:' && (this.plainHttpAllowed || isLoopbackHost(url.host)))
-    ) {
-      throw new AuthError(
-        `${this.registry} sent a token realm on plain HTTP (${url.protocol}//${url.host}); refusing to send credentials unencrypted (use --plain-http only if you trust the network)`,
-      );
-    }
-    if (url.host !== this.registry && this.credentials) {
-      this.transport.logger.debug(
-        `${this.registry}: the token realm is on another host, ${url.host}; credentials go there`,
-      );
-    }
-    const service = challenge.params.service;
+    const url = this.#realmUrl(challenge);
     const started = Date.now();
     // A docker config that could not be read: ask anonymously; its error explains a refusal.
     const creds = this.credentials?.unusable ? undefined : this.credentials;
-    let response;
-    if (creds?.identityToken) {
-      // OAuth2 refresh-token grant, as docker does for identity tokens (docker login with SSO).
-      const form = new URLSearchParams({
-        grant_type: 'refresh_token',
-        refresh_token: creds.identityToken,
-        client_id: 'krill',
-        scope,
-      });
-      if (service) form.set('service', service);
-      response = await this.transport.send({
-        method: 'POST',
-        url,
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: form.toString(),
-        maxBodyBytes: 1024 * 1024,
-      });
-    } else {
-      if (service) url.searchParams.set('service', service);
-      // Several scopes (a cross-repository mount needs push on one and pull on the other) are
-      // separate `scope` parameters, as the token spec allows.
-      for (const one of scope.split(' ')) if (one !== '') url.searchParams.append('scope', one); // none: login check
-      const headers: Record<string, string> = {};
-      if (creds)
-        headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
-      response = await this.transport.send({ method: 'GET', url, headers, maxBodyBytes: 1024 * 1024 });
-    }
+    const response = await this.#requestToken(url, challenge.params.service, scope, creds);
     if (response.status === 401 || response.status === 403) {
       if (this.credentials?.unusable) throw this.credentials.unusable;
       if (!creds) {
@@ -206,9 +154,73 @@ export class AuthSession {
         `the token server of ${this.registry} (${url.host}) answered HTTP ${response.status} for ${describeScope(scope)}: check the registry's auth configuration or try again later`,
       );
     }
+    return this.#parseToken(response.body, url, started);
+  }
+
+  /**
+   * The challenge's realm, checked: a hostile or misconfigured registry must not make krill send
+   * credentials in clear text, or silently to a third host (an http realm is refused unless plain
+   * HTTP was asked for, loopback aside).
+   */
+  #realmUrl(challenge: Challenge): URL {
+    const realm = challenge.params.realm;
+    if (!realm)
+      throw new AuthError(
+        `${this.registry} sent a Bearer challenge without a realm: the registry's auth.token configuration is incomplete`,
+      );
+    let url: URL;
+    try {
+      url = new URL(realm);
+    } catch (cause) {
+      throw new AuthError(`${this.registry} sent an invalid token realm "${realm}"`, { cause });
+    }
+    const plainAllowed = url.protocol === 'http:' && (this.plainHttpAllowed || isLoopbackHost(url.host));
+    if (url.protocol !== 'https:' && !plainAllowed) {
+      throw new AuthError(
+        `${this.registry} sent a token realm on plain HTTP (${url.protocol}//${url.host}); refusing to send credentials unencrypted (use --plain-http only if you trust the network)`,
+      );
+    }
+    if (url.host !== this.registry && this.credentials) {
+      this.transport.logger.debug(
+        `${this.registry}: the token realm is on another host, ${url.host}; credentials go there`,
+      );
+    }
+    return url;
+  }
+
+  /** The token request: an OAuth2 refresh-token grant for identity tokens, else GET with basic auth. */
+  #requestToken(url: URL, service: string | undefined, scope: string, creds: Credentials | undefined) {
+    if (creds?.identityToken) {
+      // As docker does for identity tokens (docker login with SSO).
+      const form = new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: creds.identityToken,
+        client_id: 'krill',
+        scope,
+      });
+      if (service) form.set('service', service);
+      return this.transport.send({
+        method: 'POST',
+        url,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: form.toString(),
+        maxBodyBytes: 1024 * 1024,
+      });
+    }
+    if (service) url.searchParams.set('service', service);
+    // Several scopes (a cross-repository mount needs push on one and pull on the other) are
+    // separate `scope` parameters, as the token spec allows; none for a login check.
+    for (const one of scope.split(' ')) if (one !== '') url.searchParams.append('scope', one);
+    const headers: Record<string, string> = {};
+    if (creds) headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
+    return this.transport.send({ method: 'GET', url, headers, maxBodyBytes: 1024 * 1024 });
+  }
+
+  /** `token` (or `access_token`) and `expires_in` from the token server's JSON. */
+  #parseToken(bytes: Buffer, url: URL, started: number): CachedToken {
     let body: { token?: unknown; access_token?: unknown; expires_in?: unknown };
     try {
-      body = JSON.parse(response.body.toString('utf8')) as typeof body;
+      body = JSON.parse(bytes.toString('utf8')) as typeof body;
     } catch (cause) {
       throw new InvalidResponseError(
         `the token server of ${this.registry} (${url.host}) answered something that is not JSON`,

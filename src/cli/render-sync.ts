@@ -1,0 +1,65 @@
+import type { SyncOutcome } from '../sync/sync.js';
+import type { CliContext } from './context.js';
+import { startProgress } from './progress.js';
+import { formatBytes } from './render.js';
+
+/**
+ * What `krill sync` prints: one line per image that changed (or failed) — up-to-date ones only
+ * with --verbose — an overall counter on a terminal (`syncing 120/305`), and summaries.
+ */
+export class SyncReporter {
+  readonly #progress;
+  #total = 0;
+  /** Outcomes of the current round so far. */
+  seen: SyncOutcome[] = [];
+
+  constructor(
+    private readonly ctx: CliContext,
+    private readonly dryRun: boolean,
+  ) {
+    this.#progress = startProgress(ctx, 'syncing');
+  }
+
+  /** A new round: the counter starts over. */
+  reset(): void {
+    this.#total = 0;
+    this.seen = [];
+  }
+
+  readonly selected = (count: number): void => {
+    this.#total += count;
+  };
+
+  readonly outcome = (o: SyncOutcome): void => {
+    this.seen.push(o);
+    this.#progress.done();
+    const { options, io } = this.ctx;
+    if (!options.json && (o.status !== 'up-to-date' || o.referrersCopied || options.verbose)) {
+      const copied = o.blobsCopied !== undefined ? ` (${o.blobsCopied} blobs, ${formatBytes(o.bytesCopied ?? 0)})` : '';
+      const referrers = o.referrersCopied ? ` (+${o.referrersCopied} referrers)` : '';
+      io.out(
+        `${o.status.padEnd(10)} ${o.source} → ${o.destination}${o.digest ? ` ${o.digest}` : ''}${copied}${referrers}${o.error ? `: ${o.error}` : ''}\n`,
+      );
+    }
+    this.#progress.update(this.seen.length, this.#total);
+  };
+
+  done(): void {
+    this.#progress.done();
+  }
+
+  summary(outcomes: SyncOutcome[]): string {
+    const count = (status: string) => outcomes.filter((o) => o.status === status).length;
+    const dry = this.dryRun ? `, ${count('would-copy')} would be copied (dry run)` : '';
+    return `${count('copied')} copied, ${count('up-to-date')} up to date${dry}, ${count('failed')} failed`;
+  }
+
+  /** The daemon's line after each round, timestamped. */
+  roundDone(outcomes: SyncOutcome[], interval: string): void {
+    const count = (status: string) => outcomes.filter((o) => o.status === status).length;
+    const time = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+    this.ctx.io.err(
+      `krill: ${time} sync round done: ${count('copied')} copied, ${count('failed')} failed; next in ${interval}\n`,
+    );
+  }
+}
