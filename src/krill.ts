@@ -803,22 +803,7 @@ export class Krill {
 
   /** The plan of `krill rm`: exactly the named tags and digests, shared digests only untagged. */
   async planRemoval(references: string[], options: { force?: boolean; keepReferrers?: boolean } = {}): Promise<Plan> {
-    const parsed = references.map((input) => {
-      const ref = parseReference(input, this.defaultRegistry(), {
-        plainHttp: this.#options.plainHttp ?? false,
-        shortDigest: true,
-      });
-      const digest = ref.digest ?? ref.digestPrefix;
-      if (ref.tag === undefined && digest === undefined)
-        throw new UsageError(
-          `"${input}" names no tag or digest: write REPO:TAG or REPO@DIGEST (krill never guesses :latest for a delete)`,
-        );
-      if (ref.tag !== undefined && digest !== undefined)
-        throw new UsageError(
-          `"${input}" names both a tag and a digest: give REPO:TAG to remove a tag, or REPO@DIGEST to delete a manifest`,
-        );
-      return ref;
-    });
+    const parsed = references.map((input) => this.#parseRemoval(input));
     const registry = parsed[0]!.registry;
     if (parsed.some((r) => r.registry.host !== registry.host))
       throw new UsageError('krill rm works on one registry at a time: run it once per registry');
@@ -831,53 +816,77 @@ export class Krill {
     const snapshots: RepositorySnapshot[] = [];
     const plans: RepositoryPlan[] = [];
     for (const [repository, repoRefs] of byRepo) {
-      const snapshot = await readRepositorySnapshot(client, repository, { concurrency: this.concurrency });
-      const current = new Map(snapshot.tags.map((t) => [t.tag, t.digest]));
-      const decisions: TagDecision[] = [];
-      const digests: string[] = [];
-      const dangling: string[] = [];
-      for (const ref of repoRefs) {
-        if (ref.tag !== undefined && snapshot.dangling?.includes(ref.tag)) dangling.push(ref.tag);
-        else if (ref.tag !== undefined) {
-          const digest = current.get(ref.tag);
-          if (digest === undefined)
-            throw new NotFoundError(
-              `${formatReference(ref)} not found: ${repository} has no tag ${ref.tag}; nothing was changed`,
-            );
-          decisions.push({ tag: ref.tag, digest, action: 'delete', reason: 'requested' });
-        } else {
-          digests.push(ref.digest!);
-        }
-      }
-      // An untagged manifest named by digest: read it so its platform manifests are known too.
-      const extra = await Promise.all(
-        digests.filter((d) => !snapshot.manifests[d]).map((d) => client.getManifest(repository, d)),
-      );
-      const withExtra =
-        extra.length === 0
-          ? snapshot
-          : {
-              ...snapshot,
-              manifests: {
-                ...snapshot.manifests,
-                ...Object.fromEntries(extra.map((f) => [f.digest, toManifestNode(f, null)])),
-              },
-            };
-      // Attachment tags not named follow their subject: an image's signatures go with it.
-      for (const { tag, digest } of snapshot.tags)
-        if (!decisions.some((d) => d.tag === tag) && attachmentSubject(tag) === undefined)
-          decisions.push({ tag, digest, action: 'keep', reason: 'not requested' });
-      snapshots.push(withExtra);
-      plans.push(
-        buildRepositoryPlan(withExtra, decisions, {
-          deleteDigests: digests,
-          force: options.force === true,
-          removeDangling: dangling,
-          keepReferrers: options.keepReferrers === true,
-        }),
-      );
+      const { snapshot, plan } = await this.#planRepositoryRemoval(client, repository, repoRefs, options);
+      snapshots.push(snapshot);
+      plans.push(plan);
     }
     return makePlan(registry, plans, snapshots, false);
+  }
+
+  /** `REPO:TAG` or `REPO@DIGEST` (short digests allowed), validated before any request. */
+  #parseRemoval(input: string): Reference {
+    const ref = parseReference(input, this.defaultRegistry(), {
+      plainHttp: this.#options.plainHttp ?? false,
+      shortDigest: true,
+    });
+    const digest = ref.digest ?? ref.digestPrefix;
+    if (ref.tag === undefined && digest === undefined)
+      throw new UsageError(
+        `"${input}" names no tag or digest: write REPO:TAG or REPO@DIGEST (krill never guesses :latest for a delete)`,
+      );
+    if (ref.tag !== undefined && digest !== undefined)
+      throw new UsageError(
+        `"${input}" names both a tag and a digest: give REPO:TAG to remove a tag, or REPO@DIGEST to delete a manifest`,
+      );
+    return ref;
+  }
+
+  /** The removal plan of one repository: exactly the named tags and digests. */
+  async #planRepositoryRemoval(
+    client: RegistryClient,
+    repository: string,
+    refs: Reference[],
+    options: { force?: boolean; keepReferrers?: boolean },
+  ): Promise<{ snapshot: RepositorySnapshot; plan: RepositoryPlan }> {
+    const snapshot = await readRepositorySnapshot(client, repository, { concurrency: this.concurrency });
+    const current = new Map(snapshot.tags.map((t) => [t.tag, t.digest]));
+    const decisions: TagDecision[] = [];
+    const digests: string[] = [];
+    const dangling: string[] = [];
+    for (const ref of refs) {
+      if (ref.tag === undefined) digests.push(ref.digest!);
+      else if (snapshot.dangling?.includes(ref.tag)) dangling.push(ref.tag);
+      else {
+        const digest = current.get(ref.tag);
+        if (digest === undefined)
+          throw new NotFoundError(
+            `${formatReference(ref)} not found: ${repository} has no tag ${ref.tag}; nothing was changed`,
+          );
+        decisions.push({ tag: ref.tag, digest, action: 'delete', reason: 'requested' });
+      }
+    }
+    // An untagged manifest named by digest: read it so its platform manifests are known too.
+    const extra = await Promise.all(
+      digests.filter((d) => !snapshot.manifests[d]).map((d) => client.getManifest(repository, d)),
+    );
+    const withExtra: RepositorySnapshot = {
+      ...snapshot,
+      manifests: {
+        ...snapshot.manifests,
+        ...Object.fromEntries(extra.map((f) => [f.digest, toManifestNode(f, null)])),
+      },
+    };
+    // Attachment tags not named follow their subject: an image's signatures go with it.
+    for (const { tag, digest } of snapshot.tags)
+      if (!decisions.some((d) => d.tag === tag) && attachmentSubject(tag) === undefined)
+        decisions.push({ tag, digest, action: 'keep', reason: 'not requested' });
+    const plan = buildRepositoryPlan(withExtra, decisions, {
+      deleteDigests: digests,
+      force: options.force === true,
+      removeDangling: dangling,
+      keepReferrers: options.keepReferrers === true,
+    });
+    return { snapshot: withExtra, plan };
   }
 
   /**

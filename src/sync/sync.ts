@@ -148,67 +148,65 @@ export async function syncJob(job: SyncJob, options: SyncOptions = {}): Promise<
           ...(options.referrers?.types ? { types: options.referrers.types } : {}),
           ...(listed.size > 0 ? { sourceTags: [...listed] } : {}),
         };
-  const sourceEnd = { client: job.source, repository: spec.source.repository };
-  const destinationEnd = { client: job.destination, repository: job.destinationRepository };
   const outcomes: SyncOutcome[] = [];
   await mapConcurrent(tags, options.concurrency ?? 2, async (tag) => {
     if (options.shouldStop?.()) return;
-    const source = formatReference({ ...spec.source, tag });
-    const destination = formatReference({
-      registry: job.destination.address,
-      repository: job.destinationRepository,
+    const names = {
       tag,
-    });
+      source: formatReference({ ...spec.source, tag }),
+      destination: formatReference({ registry: job.destination.address, repository: job.destinationRepository, tag }),
+    };
     let outcome: SyncOutcome;
     try {
-      const [from, to] = await Promise.all([
-        job.source.digestOf(spec.source.repository, tag),
-        job.destination.digestOf(job.destinationRepository, tag),
-      ]);
-      if (from === undefined) {
-        throw new NotFoundError(
-          `${source} not found at the source${spec.assumed.includes(tag) ? ' (a tag named with =)' : ''}`,
-        );
-      }
       // Attachment tags are synced as tags like any other; their images carry the rest.
-      const carry = attachmentSubject(tag) === undefined ? referrers : false;
-      if (from === to) {
-        outcome = { tag, source, destination, status: 'up-to-date', digest: from };
-        // A signature pushed after the image was synced still arrives (nothing is written otherwise).
-        if (carry !== false && !options.dryRun) {
-          const root = await job.source.getManifest(spec.source.repository, from);
-          const copied = await copyReferrers(sourceEnd, destinationEnd, referrerSubjects(root), carry);
-          if (copied.copied > 0) outcome.referrersCopied = copied.copied;
-        }
-      } else if (options.dryRun) outcome = { tag, source, destination, status: 'would-copy', digest: from };
-      else {
-        const result = await copyWithReferrers(sourceEnd, tag, destinationEnd, [tag], {
-          concurrency: 4,
-          referrers: carry,
-        });
-        outcome = {
-          tag,
-          source,
-          destination,
-          status: 'copied',
-          digest: result.digest,
-          blobsCopied: result.blobsCopied + result.blobsMounted,
-          bytesCopied: result.bytesCopied,
-        };
-        if (result.referrers && result.referrers.copied > 0) outcome.referrersCopied = result.referrers.copied;
-      }
+      outcome = await syncTag(job, names, attachmentSubject(tag) === undefined ? referrers : false, options);
     } catch (error) {
       if (isAbortError(error) || !options.continueOnError) throw error;
-      outcome = {
-        tag,
-        source,
-        destination,
-        status: 'failed',
-        error: error instanceof Error ? error.message : String(error),
-      };
+      outcome = { ...names, status: 'failed', error: error instanceof Error ? error.message : String(error) };
     }
     outcomes.push(outcome);
     options.onOutcome?.(outcome);
   });
   return outcomes.sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
+}
+
+/** One tag: copied when the destination lacks it or has another digest; its referrers follow. */
+async function syncTag(
+  job: SyncJob,
+  names: { tag: string; source: string; destination: string },
+  carry: ReferrerCopyOptions | false,
+  options: SyncOptions,
+): Promise<SyncOutcome> {
+  const { spec } = job;
+  const { tag } = names;
+  const sourceEnd = { client: job.source, repository: spec.source.repository };
+  const destinationEnd = { client: job.destination, repository: job.destinationRepository };
+  const [from, to] = await Promise.all([
+    job.source.digestOf(spec.source.repository, tag),
+    job.destination.digestOf(job.destinationRepository, tag),
+  ]);
+  if (from === undefined)
+    throw new NotFoundError(
+      `${names.source} not found at the source${spec.assumed.includes(tag) ? ' (a tag named with =)' : ''}`,
+    );
+  if (from === to) {
+    const outcome: SyncOutcome = { ...names, status: 'up-to-date', digest: from };
+    // A signature pushed after the image was synced still arrives (nothing is written otherwise).
+    if (carry !== false && !options.dryRun) {
+      const root = await job.source.getManifest(spec.source.repository, from);
+      const copied = await copyReferrers(sourceEnd, destinationEnd, referrerSubjects(root), carry);
+      if (copied.copied > 0) outcome.referrersCopied = copied.copied;
+    }
+    return outcome;
+  }
+  if (options.dryRun) return { ...names, status: 'would-copy', digest: from };
+  const result = await copyWithReferrers(sourceEnd, tag, destinationEnd, [tag], { concurrency: 4, referrers: carry });
+  return {
+    ...names,
+    status: 'copied',
+    digest: result.digest,
+    blobsCopied: result.blobsCopied + result.blobsMounted,
+    bytesCopied: result.bytesCopied,
+    ...(result.referrers && result.referrers.copied > 0 ? { referrersCopied: result.referrers.copied } : {}),
+  };
 }
