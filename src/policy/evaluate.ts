@@ -62,18 +62,8 @@ export function evaluateRules(snapshot: RepositorySnapshot, rules: Rules, now: n
   const candidates = new Map<string, CandidateImage>();
   for (const { tag, digest } of snapshot.tags) {
     if (classifyTag(tag).kind !== 'image') continue; // attachments follow their subject (plan.ts)
-    const keep = (reason: string) => decisions.push({ tag, digest, action: 'keep', reason });
-    const keepMatch = rules.keepRegex.find((re) => re.test(tag));
-    // The tag was being removed when an earlier run stopped: finish that, whatever the rules say.
-    if (snapshot.manifests[digest]?.throwaway)
-      decisions.push({ tag, digest, action: 'delete', reason: 'finishes an untag an earlier run left half-way' });
-    else if (rules.protectLatest && tag === 'latest') keep('protected: latest');
-    else if (keepMatch) keep(`matches keep-regex ${keepMatch.source}`);
-    else if (rules.deleteRegex.length > 0 && !rules.deleteRegex.some((re) => re.test(tag)))
-      keep('no delete-regex matches');
-    else if (rules.version && !versionInRange(tag, rules.version.range)) keep(`not a version in ${rules.version.text}`);
-    else if (rules.sort === 'semver' && rules.deleteRegex.length === 0 && tagVersion(tag) === null)
-      keep('not a version (--sort semver orders versions only)');
+    const reason = notCandidate(snapshot, rules, tag, digest);
+    if (reason !== undefined) decisions.push(reason);
     else {
       let image = candidates.get(digest);
       if (!image) {
@@ -89,39 +79,63 @@ export function evaluateRules(snapshot: RepositorySnapshot, rules: Rules, now: n
     image.order = rules.sort === 'semver' ? highestVersion(image.tags) : image.created;
   }
   images.sort(compareImages);
-  const cutoff = rules.olderThan ? (rules.olderThan.before ?? now - rules.olderThan.ms) : undefined;
-  const boundary = rules.keep > 0 ? images[Math.min(rules.keep, images.length) - 1] : undefined;
-  const newest = rules.sort === 'semver' ? `highest ${rules.keep} versions` : `newest ${rules.keep}`;
   images.forEach((image, index) => {
-    let action: TagDecision['action'] = 'keep';
-    let reason: string;
-    if (rules.keep > 0 && image.order === null && rules.sort === 'date') {
-      // Without a date krill cannot tell whether it is among the newest: keeping it is the safe side.
-      reason = 'created date unknown: cannot tell whether it is among the newest (--sort semver orders by version)';
-    } else if (index < rules.keep) {
-      reason = newest;
-    } else if (
-      boundary &&
-      image.order !== null &&
-      boundary.order !== null &&
-      compareKeys(image.order, boundary.order) === 0
-    ) {
-      reason = `${rules.sort === 'semver' ? 'version' : 'created date'} ties with a kept image`;
-    } else if (cutoff !== undefined && image.created === null) {
-      reason = 'created date unknown';
-    } else if (cutoff !== undefined && Date.parse(image.created!) >= cutoff) {
-      reason =
-        rules.olderThan!.before !== undefined
-          ? `created since ${rules.olderThan!.text}`
-          : `newer than ${rules.olderThan!.text}`;
-    } else {
-      action = 'delete';
-      const before = rules.olderThan?.before !== undefined;
-      reason = rules.olderThan
-        ? `${before ? 'created before' : 'older than'} ${rules.olderThan.text}`
-        : `not among the ${newest}`;
-    }
+    const { action, reason } = decideImage(images, index, rules, now);
     for (const tag of image.tags) decisions.push({ tag, digest: image.digest, action, reason });
   });
   return decisions;
+}
+
+/** The decision for a tag the filters keep (or an interrupted untag finishes); undefined for a candidate. */
+function notCandidate(
+  snapshot: RepositorySnapshot,
+  rules: Rules,
+  tag: string,
+  digest: string,
+): TagDecision | undefined {
+  const keep = (reason: string): TagDecision => ({ tag, digest, action: 'keep', reason });
+  const keepMatch = rules.keepRegex.find((re) => re.test(tag));
+  // The tag was being removed when an earlier run stopped: finish that, whatever the rules say.
+  if (snapshot.manifests[digest]?.throwaway)
+    return { tag, digest, action: 'delete', reason: 'finishes an untag an earlier run left half-way' };
+  if (rules.protectLatest && tag === 'latest') return keep('protected: latest');
+  if (keepMatch) return keep(`matches keep-regex ${keepMatch.source}`);
+  if (rules.deleteRegex.length > 0 && !rules.deleteRegex.some((re) => re.test(tag)))
+    return keep('no delete-regex matches');
+  if (rules.version && !versionInRange(tag, rules.version.range)) return keep(`not a version in ${rules.version.text}`);
+  if (rules.sort === 'semver' && rules.deleteRegex.length === 0 && tagVersion(tag) === null)
+    return keep('not a version (--sort semver orders versions only)');
+  return undefined;
+}
+
+/** Keep or delete the candidate image at `index` of `images` (sorted newest first), with the reason. */
+function decideImage(
+  images: CandidateImage[],
+  index: number,
+  rules: Rules,
+  now: number,
+): { action: TagDecision['action']; reason: string } {
+  const image = images[index]!;
+  const keep = (reason: string) => ({ action: 'keep' as const, reason });
+  const newest = rules.sort === 'semver' ? `highest ${rules.keep} versions` : `newest ${rules.keep}`;
+  const boundary = rules.keep > 0 ? images[Math.min(rules.keep, images.length) - 1] : undefined;
+  const cutoff = rules.olderThan ? (rules.olderThan.before ?? now - rules.olderThan.ms) : undefined;
+  // Without a date krill cannot tell whether it is among the newest: keeping it is the safe side.
+  if (rules.keep > 0 && image.order === null && rules.sort === 'date')
+    return keep('created date unknown: cannot tell whether it is among the newest (--sort semver orders by version)');
+  if (index < rules.keep) return keep(newest);
+  if (boundary && image.order !== null && boundary.order !== null && compareKeys(image.order, boundary.order) === 0)
+    return keep(`${rules.sort === 'semver' ? 'version' : 'created date'} ties with a kept image`);
+  if (cutoff !== undefined && image.created === null) return keep('created date unknown');
+  if (cutoff !== undefined && Date.parse(image.created!) >= cutoff)
+    return keep(
+      rules.olderThan!.before !== undefined
+        ? `created since ${rules.olderThan!.text}`
+        : `newer than ${rules.olderThan!.text}`,
+    );
+  const before = rules.olderThan?.before !== undefined;
+  const reason = rules.olderThan
+    ? `${before ? 'created before' : 'older than'} ${rules.olderThan.text}`
+    : `not among the ${newest}`;
+  return { action: 'delete', reason };
 }
