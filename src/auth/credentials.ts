@@ -47,13 +47,13 @@ interface DockerConfig {
 }
 
 /** Docker stores Docker Hub under its v1 URL; other hosts are stored bare or as URLs. */
-function configKeyHost(key: string): string {
+export function configKeyHost(key: string): string {
   const stripped = key.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '');
   return canonicalHost(stripped);
 }
 
 /** The server URL docker passes to credential helpers for this host. */
-function helperServerUrl(host: string): string {
+export function helperServerUrl(host: string): string {
   return host === DOCKER_HUB ? 'https://index.docker.io/v1/' : host;
 }
 
@@ -81,6 +81,36 @@ async function readDockerConfig(path: string): Promise<DockerConfig | undefined>
   }
 }
 
+/**
+ * Runs `docker-credential-NAME ACTION` with `input` on stdin (docker-credential-helpers' protocol:
+ * `get` and `erase` take the server URL, `store` a JSON object).
+ */
+export function runHelperProcess(
+  helper: string,
+  action: 'get' | 'store' | 'erase',
+  input: string,
+  env: NodeJS.ProcessEnv,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const program = `docker-credential-${helper}`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, [action], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
+    child.on('error', (error) =>
+      reject(
+        new AuthError(
+          `credential helper ${program} could not be run (${(error as NodeJS.ErrnoException).code ?? error.message}): install it or remove it from docker config.json`,
+          { cause: error },
+        ),
+      ),
+    );
+    child.on('close', (exitCode) => resolve({ code: exitCode, stdout: out, stderr: err }));
+    child.stdin.end(input);
+  });
+}
+
 /** Runs `docker-credential-NAME get` the way docker does: server URL on stdin, JSON on stdout. */
 export async function runCredentialHelper(
   helper: string,
@@ -88,25 +118,7 @@ export async function runCredentialHelper(
   env: NodeJS.ProcessEnv,
 ): Promise<Credentials | undefined> {
   const program = `docker-credential-${helper}`;
-  const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
-    (resolve, reject) => {
-      const child = spawn(program, ['get'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
-      child.on('error', (error) =>
-        reject(
-          new AuthError(
-            `credential helper ${program} could not be run (${(error as NodeJS.ErrnoException).code ?? error.message}): install it or remove it from docker config.json`,
-            { cause: error },
-          ),
-        ),
-      );
-      child.on('close', (exitCode) => resolve({ code: exitCode, stdout: out, stderr: err }));
-      child.stdin.end(serverUrl);
-    },
-  );
+  const { code, stdout, stderr } = await runHelperProcess(helper, 'get', serverUrl, env);
   if (code !== 0) {
     // Helpers report a missing entry with this text (docker-credential-helpers' ErrCredentialsNotFound).
     if (/credentials not found/i.test(stdout + stderr)) return undefined;

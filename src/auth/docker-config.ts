@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process';
 import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { AuthError, UsageError } from '../errors.js';
-import { DOCKER_HUB, canonicalHost } from '../ref/reference.js';
-import { dockerConfigPath } from './credentials.js';
+import { configKeyHost, dockerConfigPath, helperServerUrl, runHelperProcess } from './credentials.js';
 
 /**
  * `krill login` / `krill logout`: stores credentials where docker (and krill) read them —
@@ -17,15 +15,6 @@ type Config = Record<string, unknown> & {
   credHelpers?: Record<string, string>;
   credsStore?: string;
 };
-
-/** The key docker uses for a host: Docker Hub's v1 URL, else the host itself. */
-function configKey(host: string): string {
-  return host === DOCKER_HUB ? 'https://index.docker.io/v1/' : host;
-}
-
-function keyHost(key: string): string {
-  return canonicalHost(key.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, ''));
-}
 
 async function readConfig(path: string): Promise<Config> {
   let text: string;
@@ -56,21 +45,13 @@ async function writeConfig(path: string, config: Config): Promise<void> {
 }
 
 function helperFor(config: Config, host: string): string | undefined {
-  const entry = Object.entries(config.credHelpers ?? {}).find(([key]) => keyHost(key) === host);
+  const entry = Object.entries(config.credHelpers ?? {}).find(([key]) => configKeyHost(key) === host);
   return entry?.[1] ?? config.credsStore;
 }
 
 async function runHelper(helper: string, action: 'store' | 'erase', input: string, env: NodeJS.ProcessEnv) {
-  const program = `docker-credential-${helper}`;
-  const code = await new Promise<number | null>((resolve, reject) => {
-    const child = spawn(program, [action], { env, stdio: ['pipe', 'ignore', 'ignore'] });
-    child.on('error', (error) =>
-      reject(new AuthError(`credential helper ${program} could not be run (${(error as NodeJS.ErrnoException).code})`)),
-    );
-    child.on('close', resolve);
-    child.stdin.end(input);
-  });
-  if (code !== 0) throw new AuthError(`credential helper ${program} ${action} failed (exit ${code})`);
+  const { code } = await runHelperProcess(helper, action, input, env);
+  if (code !== 0) throw new AuthError(`credential helper docker-credential-${helper} ${action} failed (exit ${code})`);
 }
 
 /** Stores credentials for `host`; returns where they went, for the message. */
@@ -82,10 +63,10 @@ export async function storeCredentials(
 ): Promise<string> {
   const path = dockerConfigPath(env);
   const config = await readConfig(path);
-  const key = configKey(host);
+  const key = helperServerUrl(host);
   const helper = helperFor(config, host);
   const auths = { ...(config.auths ?? {}) };
-  for (const existing of Object.keys(auths)) if (keyHost(existing) === host) delete auths[existing];
+  for (const existing of Object.keys(auths)) if (configKeyHost(existing) === host) delete auths[existing];
   if (helper) {
     await runHelper(helper, 'store', JSON.stringify({ ServerURL: key, Username: username, Secret: password }), env);
     auths[key] = {}; // what docker writes next to a helper: the host is known, the secret is not here
@@ -101,9 +82,9 @@ export async function eraseCredentials(host: string, env: NodeJS.ProcessEnv): Pr
   const path = dockerConfigPath(env);
   const config = await readConfig(path);
   const helper = helperFor(config, host);
-  if (helper) await runHelper(helper, 'erase', configKey(host), env);
+  if (helper) await runHelper(helper, 'erase', helperServerUrl(host), env);
   const auths = { ...(config.auths ?? {}) };
-  const keys = Object.keys(auths).filter((k) => keyHost(k) === host);
+  const keys = Object.keys(auths).filter((k) => configKeyHost(k) === host);
   for (const key of keys) delete auths[key];
   if (keys.length > 0) await writeConfig(path, { ...config, auths });
   return keys.length > 0 || helper !== undefined;
