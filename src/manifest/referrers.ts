@@ -64,6 +64,13 @@ export function artifactTypeOf(manifest: Manifest): string | undefined {
 
 const EMPTY_CONFIG = 'application/vnd.oci.empty.v1+json';
 
+/** What a manifest says about the referrer graph: its artifact type and its subject, when present. */
+export function referrerFieldsOf(manifest: Manifest): { artifactType?: string; subject?: string } {
+  const type = artifactTypeOf(manifest);
+  const subject = manifest.kind === 'unknown' ? undefined : manifest.subject?.digest;
+  return { ...(type !== undefined ? { artifactType: type } : {}), ...(subject !== undefined ? { subject } : {}) };
+}
+
 /**
  * What cosign's legacy tags hold (their manifests carry an image config, so no artifactType):
  * simple signing payloads, DSSE in-toto envelopes, and SBOMs (SPDX by default).

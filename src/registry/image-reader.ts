@@ -1,7 +1,7 @@
 import { InvalidResponseError, isNotFound } from '../errors.js';
 import { mapConcurrent } from '../http/limiter.js';
-import type { Descriptor, ImageConfig, ImageManifest, Manifest } from '../manifest/manifest.js';
-import { LEGACY_TYPES, artifactTypeOf, classifyTag, summarizeLabels } from '../manifest/referrers.js';
+import type { Descriptor, ImageConfig, ImageManifest } from '../manifest/manifest.js';
+import { LEGACY_TYPES, classifyTag, referrerFieldsOf, summarizeLabels } from '../manifest/referrers.js';
 import {
   formatPlatform,
   isAttestationEntry,
@@ -250,7 +250,7 @@ export class ImageReader {
           created,
           size: sumDistinctBlobs(blobs),
           platforms: platform,
-          ...referrerFields(manifest),
+          ...referrerFieldsOf(manifest),
         },
         blobs,
       };
@@ -278,7 +278,7 @@ export class ImageReader {
           size: sumDistinctBlobs(blobs),
           platforms: [...new Set(platforms)],
           ...(missing.length > 0 ? { missing } : {}),
-          ...referrerFields(manifest),
+          ...referrerFieldsOf(manifest),
         },
         blobs,
       };
@@ -328,12 +328,6 @@ export class ImageReader {
     }
     return { reference, ...summary };
   }
-}
-
-function referrerFields(manifest: Manifest): { artifactType?: string; subject?: string } {
-  const type = artifactTypeOf(manifest);
-  const subject = manifest.kind === 'unknown' ? undefined : manifest.subject?.digest;
-  return { ...(type !== undefined ? { artifactType: type } : {}), ...(subject !== undefined ? { subject } : {}) };
 }
 
 /** Newest first; ties by tag name; unknown dates last. Deterministic whatever the registry's order. */

@@ -6,7 +6,7 @@ import type { RegistryApi } from './api.js';
 import { ImageReader } from './image-reader.js';
 import { isThrowaway } from './untag.js';
 import { MAX_REFERRER_DEPTH } from './referrers.js';
-import { artifactTypeOf, attachmentSubject } from '../manifest/referrers.js';
+import { attachmentSubject, referrerFieldsOf } from '../manifest/referrers.js';
 
 export type { ManifestNode, RepositorySnapshot } from '../plan/types.js';
 
@@ -29,7 +29,6 @@ export interface SnapshotOptions {
 /** The snapshot's view of a fetched manifest. */
 export function toManifestNode(fetched: FetchedManifest, created: string | null): ManifestNode {
   const m = fetched.manifest;
-  const artifactType = artifactTypeOf(m);
   return {
     digest: fetched.digest,
     mediaType: fetched.mediaType,
@@ -38,8 +37,7 @@ export function toManifestNode(fetched: FetchedManifest, created: string | null)
     children: m.kind === 'index' ? m.manifests.map((d) => d.digest) : [],
     blobs: m.kind === 'image' ? [m.config, ...m.layers] : [],
     created,
-    ...(m.kind !== 'unknown' && m.subject ? { subject: m.subject.digest } : {}),
-    ...(artifactType !== undefined ? { artifactType } : {}),
+    ...referrerFieldsOf(m),
     ...(isThrowaway(fetched) ? { throwaway: true as const } : {}),
   };
 }
