@@ -9,7 +9,7 @@ import { seedApiRepository } from '../harness/fixtures.js';
 import { Pusher, buildImage } from '../harness/images.js';
 import type { TestRegistry } from '../harness/registry.js';
 import { startRegistry } from '../harness/registry.js';
-import { runKrill } from '../harness/run-cli.js';
+import { runKrill, terminalIo } from '../harness/run-cli.js';
 import { TOKEN_USERS } from '../harness/token-issuer.js';
 
 // What people coming from lstags, docker and terraform expect (issue 12, "wrong results"): the real
@@ -164,17 +164,10 @@ describe('messages and conventions', () => {
     const { AbortedError } = await import('../../src/errors.js');
     const run = async (prompt: () => Promise<string>) => {
       let err = '';
-      const code = await runCli(['rm', `${registry.host}/apps/api:1.1.0`], {
-        out: () => {},
-        err: (t) => void (err += t),
-        readStdin: async () => '',
-        prompt,
-        promptSecret: async () => '',
-        stdoutIsTty: true,
-        stderrIsTty: true,
-        stdinIsTty: true,
-        env: isolatedEnv(),
-      });
+      const code = await runCli(
+        ['rm', `${registry.host}/apps/api:1.1.0`],
+        terminalIo({ err: (t) => void (err += t), prompt }),
+      );
       return { code, err };
     };
     const interrupted = await run(async () => {

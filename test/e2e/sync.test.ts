@@ -9,6 +9,7 @@ import { Pusher, buildImage } from '../harness/images.js';
 import type { TestRegistry } from '../harness/registry.js';
 import { startRegistry } from '../harness/registry.js';
 import { parseSyncSpec } from '../../src/sync/spec.js';
+import { terminalIo } from '../harness/run-cli.js';
 
 // Two real registries on loopback: source and target.
 let src: TestRegistry;
@@ -193,21 +194,14 @@ describe('sync on a terminal', () => {
     let err = '';
     const code = await runCli(
       ['sync', `${src.host}/apps/web`, '--to', `${dst.host}/interrupted`],
-      {
+      terminalIo({
         // The first image line is where the user presses Ctrl-C.
         out: (t) => {
           out += String(t);
           if (out.includes('copied ')) controller.abort();
         },
         err: (t) => void (err += t),
-        readStdin: async () => '',
-        prompt: async () => '',
-        promptSecret: async () => '',
-        stdoutIsTty: true,
-        stderrIsTty: true,
-        stdinIsTty: true,
-        env: isolatedEnv(),
-      },
+      }),
       controller.signal,
     );
     expect(code).toBe(130);
@@ -220,17 +214,10 @@ describe('copy --all-tags on a terminal', () => {
   it('counts images', async () => {
     const { runCli } = await import('../../src/cli/main.js');
     let err = '';
-    const code = await runCli(['copy', '--all-tags', `${src.host}/apps/web`, `${dst.host}/counted/web`], {
-      out: () => {},
-      err: (t) => void (err += t),
-      readStdin: async () => '',
-      prompt: async () => '',
-      promptSecret: async () => '',
-      stdoutIsTty: true,
-      stderrIsTty: true,
-      stdinIsTty: true,
-      env: isolatedEnv(),
-    });
+    const code = await runCli(
+      ['copy', '--all-tags', `${src.host}/apps/web`, `${dst.host}/counted/web`],
+      terminalIo({ err: (t) => void (err += t) }),
+    );
     expect(code, err).toBe(0);
     expect(err).toContain('copied 7/7 images');
   });

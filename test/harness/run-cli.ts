@@ -37,3 +37,19 @@ export async function runKrill(
   const code = await runCli(args, io, options.signal);
   return { code, stdout, stderr };
 }
+
+/** An Io that looks like an interactive terminal (every stream a TTY), for terminal-only behaviour. */
+export function terminalIo(overrides: Partial<Io> = {}): Io {
+  return {
+    out: () => {},
+    err: () => {},
+    readStdin: async () => '',
+    prompt: async () => '',
+    promptSecret: async () => '',
+    stdoutIsTty: true,
+    stderrIsTty: true,
+    stdinIsTty: true,
+    env: isolatedEnv(),
+    ...overrides,
+  };
+}
