@@ -108,25 +108,16 @@ function workloads(s: Awaited<ReturnType<typeof seed>>) {
 }
 
 const tagsLeft = async (repository: string) => pusher.tags(repository);
+/** `cleanup --keep 1` of a seeded repository (which would delete v1 to v7) with more flags. */
+const cleanupKeep1 = (repository: string, ...flags: string[]) =>
+  krill(['cleanup', `${registry.host}/${repository}`, '--keep', '1', ...flags], { env: env() });
 
 describe('--keep-in-use kubernetes (labelled fake Kubernetes API)', () => {
   it('keeps what pods, templates, cronjobs and rollback revisions use, in two contexts (token and certificate)', async () => {
     const s = await seed();
     workloads(s);
     cluster.log.length = 0;
-    const res = await krill(
-      [
-        'cleanup',
-        `${registry.host}/${s.repository}`,
-        '--keep',
-        '1',
-        '--keep-in-use',
-        'kubernetes:eu-1,us-1',
-        '--yes',
-        '--json',
-      ],
-      { env: env() },
-    );
+    const res = await cleanupKeep1(s.repository, '--keep-in-use', 'kubernetes:eu-1,us-1', '--yes', '--json');
     expect(res.code, res.stderr).toBe(0);
     expect(await tagsLeft(s.repository)).toEqual(['v2', 'v3', 'v4', 'v5', 'v6', 'v8']);
     const plan = JSON.parse(res.stdout) as { repositories: Array<{ keep: Array<{ tag: string; reason: string }> }> };
@@ -141,20 +132,7 @@ describe('--keep-in-use kubernetes (labelled fake Kubernetes API)', () => {
   it('--rollback-depth 0 keeps only the current revision of each workload', async () => {
     const s = await seed();
     workloads(s);
-    const res = await krill(
-      [
-        'cleanup',
-        `${registry.host}/${s.repository}`,
-        '--keep',
-        '1',
-        '--keep-in-use',
-        'kubernetes',
-        '--rollback-depth',
-        '0',
-        '--yes',
-      ],
-      { env: env() },
-    );
+    const res = await cleanupKeep1(s.repository, '--keep-in-use', 'kubernetes', '--rollback-depth', '0', '--yes');
     expect(res.code, res.stderr).toBe(0);
     expect(await tagsLeft(s.repository)).toEqual(['v2', 'v3', 'v5', 'v6', 'v8']);
   });
@@ -162,28 +140,13 @@ describe('--keep-in-use kubernetes (labelled fake Kubernetes API)', () => {
   it('an unreachable context stops the cleanup with nothing deleted; apply re-reads the cluster', async () => {
     const s = await seed();
     workloads(s);
-    const down = await krill(
-      ['cleanup', `${registry.host}/${s.repository}`, '--keep', '1', '--keep-in-use', 'kubernetes:down', '--yes'],
-      { env: env() },
-    );
+    const down = await cleanupKeep1(s.repository, '--keep-in-use', 'kubernetes:down', '--yes');
     expect(down.code).toBe(1);
     expect(down.stderr).toMatch(/kubernetes context down: .*ECONNREFUSED/);
     expect(await tagsLeft(s.repository)).toHaveLength(8);
 
     const planFile = join(mkdtempSync(join(tmpdir(), 'krill-k8s-plan-')), 'plan.json');
-    const planned = await krill(
-      [
-        'cleanup',
-        `${registry.host}/${s.repository}`,
-        '--keep',
-        '1',
-        '--keep-in-use',
-        'kubernetes:eu-1',
-        '--plan-out',
-        planFile,
-      ],
-      { env: env() },
-    );
+    const planned = await cleanupKeep1(s.repository, '--keep-in-use', 'kubernetes:eu-1', '--plan-out', planFile);
     expect(planned.code, planned.stderr).toBe(0);
     // v7 is deployed as a DaemonSet between plan and apply.
     cluster.items.daemonsets = [
