@@ -301,8 +301,12 @@ export class Krill {
     return parseRegistryAddress(input, { plainHttp: this.#options.plainHttp ?? false });
   }
 
-  parseReference(input: string): Reference {
-    return parseReference(input, this.defaultRegistry(), { plainHttp: this.#options.plainHttp ?? false });
+  /** With `shortDigest`, `REPO@sha256:3d76b2dbc77f` parses to a `digestPrefix` (see resolveReference). */
+  parseReference(input: string, options: { shortDigest?: boolean } = {}): Reference {
+    return parseReference(input, this.defaultRegistry(), {
+      plainHttp: this.#options.plainHttp ?? false,
+      shortDigest: options.shortDigest === true,
+    });
   }
 
   /**
@@ -311,13 +315,7 @@ export class Krill {
    * or fails naming the candidates.
    */
   async resolveReference(input: string | Reference): Promise<Reference> {
-    const ref =
-      typeof input === 'string'
-        ? parseReference(input, this.defaultRegistry(), {
-            plainHttp: this.#options.plainHttp ?? false,
-            shortDigest: true,
-          })
-        : input;
+    const ref = typeof input === 'string' ? this.parseReference(input, { shortDigest: true }) : input;
     if (ref.digestPrefix === undefined) return ref;
     const { digestPrefix: prefix, ...rest } = ref;
     const client = await this.client(ref.registry);
@@ -825,10 +823,7 @@ export class Krill {
 
   /** `REPO:TAG` or `REPO@DIGEST` (short digests allowed), validated before any request. */
   #parseRemoval(input: string): Reference {
-    const ref = parseReference(input, this.defaultRegistry(), {
-      plainHttp: this.#options.plainHttp ?? false,
-      shortDigest: true,
-    });
+    const ref = this.parseReference(input, { shortDigest: true });
     const digest = ref.digest ?? ref.digestPrefix;
     if (ref.tag === undefined && digest === undefined)
       throw new UsageError(
