@@ -47,7 +47,7 @@ async function seed(repository: string, images: number): Promise<void> {
 beforeAll(async () => {
   registry = await startRegistry();
   proxy = await startFaultProxy(registry.host, MIX);
-  await seed('apps/faulty', 120);
+  await seed('apps/faulty', 48);
 });
 afterAll(async () => {
   await proxy?.stop();
@@ -64,21 +64,21 @@ describe('faults: results identical to a fault-free run', () => {
     expect(proxy.stats.error5xx! - before.error5xx! + proxy.stats.reset! - before.reset!).toBeGreaterThan(2);
   });
 
-  it('cleanup of a few hundred tags deletes exactly the plan', async () => {
-    await seed('apps/clean', 150);
+  it('cleanup of a hundred and sixty tags deletes exactly the plan', async () => {
+    await seed('apps/clean', 80);
     const env = isolatedEnv();
     const planPath = join(env.HOME!, 'plan.json');
     const dry = await krill(
-      ['cleanup', `${registry.host}/apps/clean`, '--keep', '40', '--dry-run', '--plan-out', planPath],
+      ['cleanup', `${registry.host}/apps/clean`, '--keep', '20', '--dry-run', '--plan-out', planPath],
       { env },
     );
     expect(dry.code, dry.stderr).toBe(0);
     const plan = JSON.parse(readFileSync(planPath, 'utf8'));
     const expected = plan.repositories[0].keep.map((t: { tag: string }) => t.tag).sort();
-    const res = await krill(['cleanup', `${proxy.host}/apps/clean`, '--keep', '40', '--yes'], { env });
+    const res = await krill(['cleanup', `${proxy.host}/apps/clean`, '--keep', '20', '--yes'], { env });
     expect(res.code, res.stderr).toBe(0);
     expect(await new Pusher(registry).tags('apps/clean')).toEqual(expected);
-    expect(expected).toHaveLength(80);
+    expect(expected).toHaveLength(40);
   });
 
   it('copy through cut blob downloads ends with the same digests', async () => {
@@ -108,7 +108,7 @@ describe('faults: results identical to a fault-free run', () => {
 
 describe('interrupted cleanups converge', () => {
   it('a cleanup killed at random points and rerun ends with exactly the planned tags', async () => {
-    await seed('apps/killed', 100);
+    await seed('apps/killed', 80);
     const env = isolatedEnv();
     const planPath = join(env.HOME!, 'plan.json');
     await krill(['cleanup', `${registry.host}/apps/killed`, '--keep', '10', '--dry-run', '--plan-out', planPath], {

@@ -113,14 +113,16 @@ export async function seedApiRepository(
   const nodate = buildImage({ created: null, layers: [base, `nodate ${salt}`] });
   const sigA1 = buildImage({ created: '2024-01-02T00:00:00Z', layers: [`signature of a1 ${salt}`], format: 'oci' });
   const sigIdx = buildImage({ created: '2024-04-02T00:00:00Z', layers: [`signature of idx ${salt}`], format: 'oci' });
-  await pusher.push(repository, a1, '1.0.0');
-  await pusher.push(repository, a2, '1.1.0', 'stable');
-  await pusher.push(repository, a3, '1.2.0', 'latest');
-  await pusher.push(repository, a4, '1.2.1');
-  await pusher.push(repository, idx, '2.0.0');
-  await pusher.push(repository, nodate, 'nodate');
-  await pusher.push(repository, sigA1, sigTag(a1));
-  await pusher.push(repository, sigIdx, sigTag(idx));
+  await Promise.all([
+    pusher.push(repository, a1, '1.0.0'),
+    pusher.push(repository, a2, '1.1.0', 'stable'),
+    pusher.push(repository, a3, '1.2.0', 'latest'),
+    pusher.push(repository, a4, '1.2.1'),
+    pusher.push(repository, idx, '2.0.0'),
+    pusher.push(repository, nodate, 'nodate'),
+    pusher.push(repository, sigA1, sigTag(a1)),
+    pusher.push(repository, sigIdx, sigTag(idx)),
+  ]);
   return {
     repository,
     images: { a1, a2, a3, a4, amd64, arm64, idx, nodate, sigA1, sigIdx },

@@ -197,8 +197,10 @@ export class Pusher {
     reference: string = m.digest,
     options: { skipBlobs?: string[]; skipHead?: boolean } = {},
   ): Promise<void> {
-    for (const child of m.children) await this.pushManifest(repository, child, child.digest, options);
-    for (const b of m.blobs) if (!options.skipBlobs?.includes(b.digest)) await this.pushBlob(repository, b, options);
+    // Children and blobs in parallel (the seeding of most tests is request latency, one after another).
+    await Promise.all(m.children.map((child) => this.pushManifest(repository, child, child.digest, options)));
+    const blobs = m.blobs.filter((b) => !options.skipBlobs?.includes(b.digest));
+    await Promise.all(blobs.map((b) => this.pushBlob(repository, b, options)));
     const res = await this.#send(
       'PUT',
       `/v2/${repository}/manifests/${reference}`,
