@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import type { CommandUnknownOpts as Command } from '@commander-js/extra-typings';
 
 /**
  * `krill completion bash|zsh|fish`: completion scripts generated from the program's own commands,

@@ -1,3 +1,4 @@
+import type { Program } from './program.js';
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../errors.js';
 import type { TlsOptions } from '../http/transport.js';
@@ -6,24 +7,8 @@ import type { Logger } from '../logger.js';
 import { escapeControl } from '../text.js';
 
 /** Options shared by every command (declared once in main.ts). */
-export interface GlobalOptions {
-  registry?: string;
-  username?: string;
-  password?: string;
-  passwordStdin?: boolean;
-  caCert?: string;
-  clientCert?: string;
-  clientKey?: string;
-  insecure?: boolean;
-  plainHttp?: boolean;
-  concurrency: number;
-  timeout: number;
-  json?: boolean;
-  verbose?: boolean;
-  quiet?: boolean;
-  color: boolean;
-  cache: boolean;
-}
+/** The global options as commander parses them (declared in program.ts). */
+export type GlobalOptions = ReturnType<Program['opts']>;
 
 export interface Io {
   out(text: string | Uint8Array): void;

@@ -73,4 +73,17 @@ describe('layer boundaries', () => {
         .map((f) => f.path),
     ).toEqual([]);
   });
+
+  it('commands take their arguments and options typed from program.ts, with no casts', () => {
+    const commands = sources.filter((f) => f.path.startsWith('cli/commands/'));
+    expect(commands.length).toBeGreaterThan(15);
+    const violations = commands.flatMap((f) => {
+      const execute = /export async function execute\(([^)]*)\)/.exec(f.text)?.[1] ?? '';
+      return [
+        ...(/ as unknown as /.test(f.text) ? [`${f.path} casts through unknown`] : []),
+        ...(/args: unknown\[\]|Record<string, unknown>/.test(execute) ? [`${f.path} takes untyped arguments`] : []),
+      ];
+    });
+    expect(violations).toEqual([]);
+  });
 });

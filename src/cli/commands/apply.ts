@@ -1,12 +1,11 @@
 import { UsageError } from '../../errors.js';
 import { parsePlanFile } from '../../plan/plan-file.js';
 import type { CliContext } from '../context.js';
-import type { DeletionFlags } from '../deletion.js';
+import type { ArgsOf, OptionsOf } from '../program.js';
 import { executePlan } from '../deletion.js';
 import { readUserFile } from '../files.js';
 
-export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
-  const path = args[0] as string;
+export async function execute(ctx: CliContext, [path]: ArgsOf<'apply'>, options: OptionsOf<'apply'>): Promise<void> {
   const plan = parsePlanFile(await readUserFile(path, 'plan'), path);
   if (plan.keepInUse?.sources.includes('stdin') && ctx.io.stdinIsTty)
     throw new UsageError('the plan read its live set from standard input: pipe the same list into krill apply');
@@ -14,7 +13,7 @@ export async function execute(ctx: CliContext, args: unknown[], options: Record<
   const keepInUse = plan.keepInUse?.sources.map((s) =>
     s === 'stdin' ? { name: 'stdin', read: () => ctx.io.readStdin() } : s,
   );
-  await executePlan(ctx, plan, options as DeletionFlags, {
+  await executePlan(ctx, plan, options, {
     question: `Apply the plan of ${plan.createdAt} to ${plan.registry.host}?`,
     ...(keepInUse ? { keepInUse } : {}),
   });

@@ -1,36 +1,15 @@
 import { UsageError } from '../../errors.js';
 import type { CliContext } from '../context.js';
-import type { DeletionFlags } from '../deletion.js';
+import type { ArgsOf, OptionsOf } from '../program.js';
 import { executePlan, renderChanges } from '../deletion.js';
 import { liveSources, readUserFile } from '../files.js';
 import { startProgress } from '../progress.js';
 
-interface CleanupOptions extends DeletionFlags {
-  allRepos?: boolean;
-  file?: string;
-  keep?: number;
-  deleteRegex?: string[];
-  keepRegex?: string[];
-  protectLatest: boolean;
-  olderThan?: string;
-  semver?: string;
-  /** Deprecated spelling of --semver (it collides with the universal --version). */
-  version?: string;
-  sort?: string;
-  scanAll?: boolean;
-  strict?: boolean;
-  deleteOrphans?: boolean;
-  keepInUse?: string[];
-  maxDelete?: string;
-  maxBytes?: string;
-  acceptListing?: boolean;
-  diff?: boolean;
-  rollbackDepth?: number;
-}
-
-export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
-  const opts = options as unknown as CleanupOptions;
-  const positional = (args[0] as string[] | undefined) ?? [];
+export async function execute(
+  ctx: CliContext,
+  [positional]: ArgsOf<'cleanup'>,
+  opts: OptionsOf<'cleanup'>,
+): Promise<void> {
   if (opts.version !== undefined)
     ctx.logger.warn('cleanup --version RANGE is deprecated and will be removed: use --semver RANGE');
   const version = opts.semver ?? opts.version;

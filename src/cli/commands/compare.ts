@@ -1,11 +1,15 @@
 import { DEFAULT_DOCKER_HOST, Engine } from '../../engine/engine.js';
 import { parseSyncTarget } from '../../sync/spec.js';
 import type { CliContext } from '../context.js';
+import type { ArgsOf, OptionsOf } from '../program.js';
 import { formatDate, formatTable, indent, shortDigest } from '../render.js';
 
-export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
-  const specs = args[0] as string[];
-  const withRegistry = typeof options.with === 'string' ? options.with : undefined;
+export async function execute(
+  ctx: CliContext,
+  [specs]: ArgsOf<'compare'>,
+  options: OptionsOf<'compare'>,
+): Promise<void> {
+  const withRegistry = options.with;
   // Bad input fails before the engine is contacted.
   for (const spec of specs) ctx.krill.parseSpec(spec);
   if (withRegistry !== undefined) parseSyncTarget(withRegistry, { plainHttp: ctx.options.plainHttp ?? false });

@@ -1,25 +1,15 @@
 import type { CopyProgress } from '../../sync/copy.js';
 import type { CliContext } from '../context.js';
+import type { ArgsOf, OptionsOf } from '../program.js';
 import { sideLogin } from '../logins.js';
 import { formatBytes } from '../render.js';
 import { startStatusLine } from '../progress.js';
 
-interface CopyFlags {
-  allTags?: boolean;
-  platform?: string;
-  srcUsername?: string;
-  srcPassword?: string;
-  destUsername?: string;
-  destPassword?: string;
-  srcPasswordStdin?: boolean;
-  destPasswordStdin?: boolean;
-  referrers: boolean;
-  referrersFilter?: string[];
-}
-
-export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
-  const opts = options as unknown as CopyFlags;
-  const [source, destination] = args as [string, string];
+export async function execute(
+  ctx: CliContext,
+  [source, destination]: ArgsOf<'copy'>,
+  opts: OptionsOf<'copy'>,
+): Promise<void> {
   if ((opts.srcPassword !== undefined || opts.destPassword !== undefined) && !ctx.options.json) {
     ctx.logger.warn(
       '--src-password/--dest-password on the command line are visible in shell history and process lists',

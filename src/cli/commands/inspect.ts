@@ -1,16 +1,12 @@
 import type { CliContext } from '../context.js';
+import type { ArgsOf, OptionsOf } from '../program.js';
 import { renderInspection, renderTree } from '../render-inspect.js';
 
-interface InspectOptions {
-  platform?: string;
-  raw?: boolean;
-  config?: boolean;
-  tree?: boolean;
-}
-
-export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
-  const opts = options as InspectOptions;
-  const reference = args[0] as string;
+export async function execute(
+  ctx: CliContext,
+  [reference]: ArgsOf<'inspect'>,
+  opts: OptionsOf<'inspect'>,
+): Promise<void> {
   const platform = opts.platform !== undefined ? { platform: opts.platform } : {};
   if (opts.config) {
     ctx.io.out(Buffer.concat([await ctx.krill.config(reference, platform), Buffer.from('\n')]));

@@ -1,6 +1,7 @@
 import type { CliContext } from '../context.js';
+import type { ArgsOf } from '../program.js';
 
-export async function execute(ctx: CliContext, args: unknown[]): Promise<void> {
-  const where = await ctx.krill.login(args[0] as string | undefined);
+export async function execute(ctx: CliContext, [registry]: ArgsOf<'login'>): Promise<void> {
+  const where = await ctx.krill.login(registry);
   if (!ctx.options.quiet) ctx.io.err(`krill: login succeeded; credentials stored in ${where}\n`);
 }

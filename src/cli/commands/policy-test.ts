@@ -3,10 +3,10 @@ import { parsePolicy } from '../../policy/policy-file.js';
 import { parsePolicyCases, runPolicyTest } from '../../policy/policy-test.js';
 import { escapeControl } from '../../text.js';
 import type { CliContext } from '../context.js';
+import type { ArgsOf } from '../program.js';
 import { readUserFile } from '../files.js';
 
-export async function execute(ctx: CliContext, args: unknown[]): Promise<void> {
-  const [policyPath, casesPath] = args as [string, string];
+export async function execute(ctx: CliContext, [policyPath, casesPath]: ArgsOf<'policyTest'>): Promise<void> {
   const policy = parsePolicy(await readUserFile(policyPath, 'policy file'), policyPath);
   const cases = parsePolicyCases(await readUserFile(casesPath, 'cases file'), casesPath);
   const results = runPolicyTest(policy, cases);

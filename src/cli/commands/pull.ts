@@ -2,9 +2,10 @@ import { DEFAULT_DOCKER_HOST, Engine } from '../../engine/engine.js';
 import { formatReference } from '../../ref/reference.js';
 import { selectTags } from '../../sync/sync.js';
 import type { CliContext } from '../context.js';
+import type { ArgsOf, OptionsOf } from '../program.js';
 
-export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
-  const specs = (args[0] as string[]).map((s) => ctx.krill.parseSpec(s));
+export async function execute(ctx: CliContext, [specArgs]: ArgsOf<'pull'>, options: OptionsOf<'pull'>): Promise<void> {
+  const specs = specArgs.map((s) => ctx.krill.parseSpec(s));
   const engine = new Engine(ctx.io.env.DOCKER_HOST || DEFAULT_DOCKER_HOST);
   try {
     if (!options.dryRun) await engine.ping();

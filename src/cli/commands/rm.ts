@@ -1,15 +1,9 @@
 import type { CliContext } from '../context.js';
-import type { DeletionFlags } from '../deletion.js';
+import type { ArgsOf, OptionsOf } from '../program.js';
 import { executePlan } from '../deletion.js';
 
-interface RmOptions extends DeletionFlags {
-  force?: boolean;
-  keepReferrers?: boolean;
-}
-
-export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
-  const opts = options as RmOptions;
-  const plan = await ctx.krill.planRemoval(args[0] as string[], {
+export async function execute(ctx: CliContext, [references]: ArgsOf<'rm'>, opts: OptionsOf<'rm'>): Promise<void> {
+  const plan = await ctx.krill.planRemoval(references, {
     force: opts.force === true,
     keepReferrers: opts.keepReferrers === true,
   });

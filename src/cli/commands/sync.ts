@@ -3,31 +3,14 @@ import { parseDuration } from '../../duration.js';
 import type { SyncOutcome } from '../../sync/sync.js';
 import { runRounds } from '../../sync/sync.js';
 import type { CliContext } from '../context.js';
+import type { ArgsOf, OptionsOf } from '../program.js';
 import { sideLogin } from '../logins.js';
 import { SyncReporter } from '../render-sync.js';
 import { executePlan } from '../deletion.js';
 import { readSyncSpecs } from '../files.js';
 
-interface SyncFlags {
-  to?: string;
-  file?: string;
-  prefix?: string;
-  dryRun?: boolean;
-  daemon?: boolean;
-  interval?: string;
-  doNotFail?: boolean;
-  prune?: boolean;
-  yes?: boolean;
-  destUsername?: string;
-  destPassword?: string;
-  destPasswordStdin?: boolean;
-  referrers?: boolean;
-  referrersFilter?: string[];
-}
-
-export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
-  const opts = options as SyncFlags;
-  const { specs, targetText, prefix } = await readSyncSpecs((args[0] as string[] | undefined) ?? [], opts);
+export async function execute(ctx: CliContext, [specArgs]: ArgsOf<'sync'>, opts: OptionsOf<'sync'>): Promise<void> {
+  const { specs, targetText, prefix } = await readSyncSpecs(specArgs, opts);
   if (specs.length > 0 && targetText === undefined)
     throw new UsageError('name the target registry: --to HOST[:PORT][/PREFIX] (or "target:" in the sync file)');
   if (opts.daemon && opts.prune)

@@ -1,21 +1,9 @@
 import type { CliContext } from '../context.js';
+import type { ArgsOf, OptionsOf } from '../program.js';
 import { startProgress } from '../progress.js';
 import { renderTagTable } from '../render-tags.js';
 
-interface TagsOptions {
-  limit?: number;
-  details: boolean;
-  filter?: string;
-  exclude?: string;
-  trunc: boolean;
-  output?: 'table' | 'wide' | 'name';
-  headers: boolean;
-  all?: boolean;
-}
-
-export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
-  const opts = options as unknown as TagsOptions;
-  const repository = args[0] as string;
+export async function execute(ctx: CliContext, [repository]: ArgsOf<'tags'>, opts: OptionsOf<'tags'>): Promise<void> {
   const progress = opts.details ? startProgress(ctx, 'reading tags') : undefined;
   let rows;
   try {

@@ -2,17 +2,11 @@ import { KrillError } from '../../errors.js';
 import { readJournal } from '../../plan/journal.js';
 import { escapeControl } from '../../text.js';
 import type { CliContext } from '../context.js';
+import type { ArgsOf, OptionsOf } from '../program.js';
 import { confirm } from '../deletion.js';
 
-interface UndoOptions {
-  dryRun?: boolean;
-  yes?: boolean;
-  force?: boolean;
-}
-
-export async function execute(ctx: CliContext, args: unknown[], options: Record<string, unknown>): Promise<void> {
-  const opts = options as UndoOptions;
-  const journal = await readJournal(args[0] as string);
+export async function execute(ctx: CliContext, [path]: ArgsOf<'undo'>, opts: OptionsOf<'undo'>): Promise<void> {
+  const journal = await readJournal(path);
   for (const warning of journal.warnings) ctx.logger.warn(warning);
   const { entries } = journal;
   const lines = entries.map(
