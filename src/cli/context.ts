@@ -70,55 +70,18 @@ export class CliContext {
     };
     const color = options.color && io.stdoutIsTty && !io.env.NO_COLOR;
     this.style = { header: color ? (text) => `\x1b[1m${text}\x1b[0m` : (text) => text };
-    if (options.clientCert !== undefined && options.clientKey === undefined)
-      throw new UsageError('--client-cert needs --client-key with the matching private key');
-    if (options.clientKey !== undefined && options.clientCert === undefined)
-      throw new UsageError('--client-key needs --client-cert with the matching certificate');
-    if (options.password !== undefined && options.passwordStdin)
-      throw new UsageError('use either --password or --password-stdin, not both');
-    if ((options.password !== undefined || options.passwordStdin) && options.username === undefined) {
-      throw new UsageError('a password was given without --username: add --username USER');
-    }
-    const tls: TlsOptions = {};
-    const ca = readTlsFile(options.caCert, '--ca-cert');
-    const cert = readTlsFile(options.clientCert, '--client-cert');
-    const key = readTlsFile(options.clientKey, '--client-key');
-    if (ca) tls.ca = ca;
-    if (cert) tls.cert = cert;
-    if (key) tls.key = key;
-    if (options.insecure) {
-      tls.insecure = true;
-      this.logger.warn(
-        '--insecure: TLS certificates are not verified; anyone on the network path can read and alter this traffic',
-      );
-    }
+    checkGlobalFlags(options);
+    const tls = tlsOptions(options, this.logger);
     if (options.password !== undefined) {
       this.logger.warn(
         '--password on the command line is visible in shell history and process lists; prefer --password-stdin',
       );
     }
-    // On a terminal, --password-stdin and -u without a password ask without echo, like docker login.
-    const askPassword = async () => {
-      const password = await io.promptSecret('Password: ');
-      if (password === '')
-        throw new UsageError('no password given: type it at the prompt, or pipe it with --password-stdin');
-      return password;
-    };
-    const readPassword = async () => {
-      if (io.stdinIsTty) return askPassword();
-      const password = (await io.readStdin()).replace(/\r?\n$/, '');
-      if (password === '')
-        throw new UsageError('--password-stdin read an empty password: pipe the password into krill');
-      return password;
-    };
-    const passwordInEnv = ['KRILL_PASSWORD', 'REGISTRY_CLI_PASSWORD', 'REGISTRY_PASSWORD'].some((v) => io.env[v]);
-    const prompted =
-      options.username !== undefined && options.password === undefined && !passwordInEnv && io.stdinIsTty;
     this.krill = new Krill({
       registry: options.registry,
       plainHttp: options.plainHttp,
       username: options.username,
-      password: options.passwordStdin ? readPassword : prompted ? askPassword : options.password,
+      password: passwordSource(options, io),
       env: io.env,
       concurrency: options.concurrency,
       timeoutMs: options.timeout,
@@ -132,4 +95,55 @@ export class CliContext {
   async close(): Promise<void> {
     await this.krill.close();
   }
+}
+
+/** Global flags that contradict each other: a usage error before anything is read or sent. */
+function checkGlobalFlags(options: GlobalOptions): void {
+  if (options.clientCert !== undefined && options.clientKey === undefined)
+    throw new UsageError('--client-cert needs --client-key with the matching private key');
+  if (options.clientKey !== undefined && options.clientCert === undefined)
+    throw new UsageError('--client-key needs --client-cert with the matching certificate');
+  if (options.password !== undefined && options.passwordStdin)
+    throw new UsageError('use either --password or --password-stdin, not both');
+  if ((options.password !== undefined || options.passwordStdin) && options.username === undefined)
+    throw new UsageError('a password was given without --username: add --username USER');
+}
+
+function tlsOptions(options: GlobalOptions, logger: Logger): TlsOptions {
+  const tls: TlsOptions = {};
+  const ca = readTlsFile(options.caCert, '--ca-cert');
+  const cert = readTlsFile(options.clientCert, '--client-cert');
+  const key = readTlsFile(options.clientKey, '--client-key');
+  if (ca) tls.ca = ca;
+  if (cert) tls.cert = cert;
+  if (key) tls.key = key;
+  if (options.insecure) {
+    tls.insecure = true;
+    logger.warn(
+      '--insecure: TLS certificates are not verified; anyone on the network path can read and alter this traffic',
+    );
+  }
+  return tls;
+}
+
+/**
+ * The password, or how to get it when a registry asks: --password-stdin reads standard input (or
+ * asks on a terminal); -u without a password asks without echo on a terminal, like docker login.
+ */
+function passwordSource(options: GlobalOptions, io: Io): string | (() => Promise<string>) | undefined {
+  const askPassword = async () => {
+    const password = await io.promptSecret('Password: ');
+    if (password === '')
+      throw new UsageError('no password given: type it at the prompt, or pipe it with --password-stdin');
+    return password;
+  };
+  const readPassword = async () => {
+    if (io.stdinIsTty) return askPassword();
+    const password = (await io.readStdin()).replace(/\r?\n$/, '');
+    if (password === '') throw new UsageError('--password-stdin read an empty password: pipe the password into krill');
+    return password;
+  };
+  const passwordInEnv = ['KRILL_PASSWORD', 'REGISTRY_CLI_PASSWORD', 'REGISTRY_PASSWORD'].some((v) => io.env[v]);
+  const prompted = options.username !== undefined && options.password === undefined && !passwordInEnv && io.stdinIsTty;
+  return options.passwordStdin ? readPassword : prompted ? askPassword : options.password;
 }

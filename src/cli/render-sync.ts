@@ -48,6 +48,23 @@ export class SyncReporter {
     this.#progress.done();
   }
 
+  /** Runs a one-shot round and prints its summary; interrupted, it says what was done before. */
+  async once(round: () => Promise<SyncOutcome[]>): Promise<SyncOutcome[]> {
+    const { options, io } = this.ctx;
+    let outcomes: SyncOutcome[];
+    try {
+      outcomes = await round();
+    } catch (error) {
+      this.done();
+      if (!options.json && this.seen.length > 0) io.out(`Synced before stopping: ${this.summary(this.seen)}.\n`);
+      throw error;
+    } finally {
+      this.done();
+    }
+    io.out(options.json ? `${JSON.stringify(outcomes, null, 2)}\n` : `Synced: ${this.summary(outcomes)}.\n`);
+    return outcomes;
+  }
+
   summary(outcomes: SyncOutcome[]): string {
     const count = (status: string) => outcomes.filter((o) => o.status === status).length;
     const dry = this.dryRun ? `, ${count('would-copy')} would be copied (dry run)` : '';

@@ -117,8 +117,12 @@ export async function copyImage(
   tags: string[],
   options: CopyOptions = {},
 ): Promise<CopyResult> {
-  const sameRegistry = source.client.host === destination.client.host;
-  const result: CopyResult = {
+  return new ImageCopy(source, destination, options).run(reference, tags);
+}
+
+/** One image's copy: its manifests depth-first, each blob once, progress and counters as it goes. */
+class ImageCopy {
+  readonly #result: CopyResult = {
     digest: '',
     mediaType: '',
     blobsCopied: 0,
@@ -126,102 +130,37 @@ export async function copyImage(
     blobsSkipped: 0,
     bytesCopied: 0,
   };
-  const progress: CopyProgress = { blobsDone: 0, blobsTotal: 0, bytesDone: 0, bytesTotal: 0 };
-  const report = () => options.onProgress?.({ ...progress });
-  const concurrency = options.concurrency ?? 4;
-  const blobsSeen = new Map<string, Promise<void>>();
+  readonly #progress: CopyProgress = { blobsDone: 0, blobsTotal: 0, bytesDone: 0, bytesTotal: 0 };
+  readonly #blobsSeen = new Map<string, Promise<void>>();
+  readonly #concurrency: number;
 
-  let root = await source.client.getManifest(source.repository, reference);
-  if (options.platform !== undefined) {
-    if (root.manifest.kind === 'index')
-      root = await source.client.getManifest(
-        source.repository,
-        findPlatform(root.manifest, options.platform, `${source.client.host}/${source.repository}:${reference}`).digest,
-      );
+  constructor(
+    private readonly source: CopyEndpoint,
+    private readonly destination: CopyEndpoint,
+    private readonly options: CopyOptions,
+  ) {
+    this.#concurrency = options.concurrency ?? 4;
   }
 
-  /**
-   * Streams one blob into an upload session. A stream cannot be replayed, so a transfer cut by the
-   * network (or failing its digest check) is restarted whole, with a new session, a few times.
-   */
-  const transferBlob = async (blob: Descriptor, firstLocation: URL | undefined): Promise<void> => {
-    let location = firstLocation;
-    for (let attempt = 1; ; attempt++) {
-      let done = 0;
-      try {
-        location ??= await destination.client.startUpload(destination.repository);
-        const { body, size } = await source.client.openBlob(source.repository, blob.digest);
-        const check = new DigestCheck(blob.digest, (n) => {
-          done += n;
-          progress.bytesDone += n;
-          report();
-        });
-        body.on('error', (error) => check.destroy(error));
-        await destination.client.finishUpload(
-          destination.repository,
-          location,
-          blob.digest,
-          body.pipe(check),
-          size ?? blob.size,
-        );
-        return;
-      } catch (error) {
-        progress.bytesDone -= done;
-        if (attempt >= 3 || !isTransient(error)) throw error;
-        location = undefined;
-      }
+  async run(reference: string, tags: string[]): Promise<CopyResult> {
+    const { client, repository } = this.source;
+    let root = await client.getManifest(repository, reference);
+    if (this.options.platform !== undefined && root.manifest.kind === 'index') {
+      const where = `${client.host}/${repository}:${reference}`;
+      root = await client.getManifest(repository, findPlatform(root.manifest, this.options.platform, where).digest);
     }
-  };
+    await this.#copyManifest(root, tags);
+    this.#result.digest = root.digest;
+    this.#result.mediaType = root.mediaType;
+    return this.#result;
+  }
 
-  const copyBlob = (blob: Descriptor): Promise<void> => {
-    let pending = blobsSeen.get(blob.digest);
-    if (!pending) {
-      progress.blobsTotal++;
-      progress.bytesTotal += blob.size;
-      pending = (async () => {
-        let present = await destination.client.blobSize(destination.repository, blob.digest);
-        if (present !== undefined) {
-          result.blobsSkipped++;
-        } else {
-          let ran = false;
-          await sharedTransfer(destination, blob.digest, async () => {
-            ran = true;
-            // Another copy may have finished this blob while we asked.
-            if ((present = await destination.client.blobSize(destination.repository, blob.digest)) !== undefined) {
-              result.blobsSkipped++;
-              return;
-            }
-            let location: URL | 'mounted' | undefined;
-            if (sameRegistry && source.repository !== destination.repository) {
-              location = await destination.client.mountBlob(destination.repository, blob.digest, source.repository);
-            }
-            if (location === 'mounted') {
-              result.blobsMounted++;
-            } else {
-              await transferBlob(blob, location);
-              result.blobsCopied++;
-              result.bytesCopied += blob.size;
-            }
-          });
-          if (!ran) {
-            result.blobsSkipped++; // another copy transferred it
-            present = blob.size;
-          }
-        }
-        progress.blobsDone++;
-        if (present !== undefined) progress.bytesDone += blob.size;
-        report();
-      })();
-      blobsSeen.set(blob.digest, pending);
-    }
-    return pending;
-  };
+  #report(): void {
+    this.options.onProgress?.({ ...this.#progress });
+  }
 
-  const copyManifest = async (
-    fetched: FetchedManifest,
-    targets: string[],
-    ancestors: readonly string[] = [],
-  ): Promise<void> => {
+  async #copyManifest(fetched: FetchedManifest, targets: string[], ancestors: readonly string[] = []): Promise<void> {
+    const { source, destination } = this;
     const m = fetched.manifest;
     if (ancestors.includes(fetched.digest) || ancestors.length >= 8) {
       throw new InvalidResponseError(
@@ -230,20 +169,19 @@ export async function copyImage(
     }
     if (m.kind === 'index') {
       const path = [...ancestors, fetched.digest];
-      await mapConcurrent(m.manifests, concurrency, async (child) =>
-        copyManifest(await source.client.getManifest(source.repository, child.digest), [], path),
+      await mapConcurrent(m.manifests, this.#concurrency, async (child) =>
+        this.#copyManifest(await source.client.getManifest(source.repository, child.digest), [], path),
       );
     } else if (m.kind === 'image') {
       // Foreign layers (Windows base layers) carry `urls` and are not stored in registries.
       const blobs = [m.config, ...m.layers].filter((b) => !b.urls);
-      await mapConcurrent(blobs, concurrency, copyBlob);
+      await mapConcurrent(blobs, this.#concurrency, (blob) => this.#copyBlob(blob));
     } else {
       throw new UnsupportedError(
         `cannot copy ${fetched.digest}: unsupported manifest type ${fetched.mediaType || 'unknown'}`,
       );
     }
-    const refs = targets.length > 0 ? targets : [fetched.digest];
-    for (const ref of refs) {
+    for (const ref of targets.length > 0 ? targets : [fetched.digest]) {
       const digest = await destination.client.putManifest(
         destination.repository,
         ref,
@@ -256,10 +194,93 @@ export async function copyImage(
         );
       }
     }
-  };
+  }
 
-  await copyManifest(root, tags);
-  result.digest = root.digest;
-  result.mediaType = root.mediaType;
-  return result;
+  /** Each blob once per image, however many manifests name it. */
+  #copyBlob(blob: Descriptor): Promise<void> {
+    let pending = this.#blobsSeen.get(blob.digest);
+    if (!pending) {
+      this.#progress.blobsTotal++;
+      this.#progress.bytesTotal += blob.size;
+      pending = this.#placeBlob(blob).then((counted) => {
+        this.#progress.blobsDone++;
+        if (!counted) this.#progress.bytesDone += blob.size;
+        this.#report();
+      });
+      this.#blobsSeen.set(blob.digest, pending);
+    }
+    return pending;
+  }
+
+  /**
+   * Skips a blob the destination has, else mounts it (same registry) or streams it, once across
+   * every copy in flight. Resolves true when the streamed bytes were already counted as progress.
+   */
+  async #placeBlob(blob: Descriptor): Promise<boolean> {
+    const { source, destination } = this;
+    const result = this.#result;
+    if ((await destination.client.blobSize(destination.repository, blob.digest)) !== undefined) {
+      result.blobsSkipped++;
+      return false;
+    }
+    let streamed = false;
+    let ran = false;
+    await sharedTransfer(destination, blob.digest, async () => {
+      ran = true;
+      // Another copy may have finished this blob while we asked.
+      if ((await destination.client.blobSize(destination.repository, blob.digest)) !== undefined) {
+        result.blobsSkipped++;
+        return;
+      }
+      const sameRegistry = source.client.host === destination.client.host;
+      const location =
+        sameRegistry && source.repository !== destination.repository
+          ? await destination.client.mountBlob(destination.repository, blob.digest, source.repository)
+          : undefined;
+      if (location === 'mounted') {
+        result.blobsMounted++;
+        return;
+      }
+      await this.#transferBlob(blob, location);
+      streamed = true;
+      result.blobsCopied++;
+      result.bytesCopied += blob.size;
+    });
+    if (!ran) result.blobsSkipped++; // another copy transferred it
+    return streamed;
+  }
+
+  /**
+   * Streams one blob into an upload session. A stream cannot be replayed, so a transfer cut by the
+   * network (or failing its digest check) is restarted whole, with a new session, a few times.
+   */
+  async #transferBlob(blob: Descriptor, firstLocation: URL | undefined): Promise<void> {
+    const { source, destination } = this;
+    let location = firstLocation;
+    for (let attempt = 1; ; attempt++) {
+      let done = 0;
+      try {
+        location ??= await destination.client.startUpload(destination.repository);
+        const { body, size } = await source.client.openBlob(source.repository, blob.digest);
+        const check = new DigestCheck(blob.digest, (n) => {
+          done += n;
+          this.#progress.bytesDone += n;
+          this.#report();
+        });
+        body.on('error', (error) => check.destroy(error));
+        await destination.client.finishUpload(
+          destination.repository,
+          location,
+          blob.digest,
+          body.pipe(check),
+          size ?? blob.size,
+        );
+        return;
+      } catch (error) {
+        this.#progress.bytesDone -= done;
+        if (attempt >= 3 || !isTransient(error)) throw error;
+        location = undefined;
+      }
+    }
+  }
 }
