@@ -71,50 +71,8 @@ const KEPT_ROWS = 10;
 
 export function renderPlan(plan: Plan, options: { showKept?: boolean; allKept?: boolean } = {}): string {
   let out = '';
-  const when = (t: PlannedTag) => (t.created === undefined ? '-' : formatDate(t.created));
-  const size = (t: PlannedTag) => (t.size === undefined ? '-' : formatBytes(t.size));
   for (const repo of plan.repositories) {
-    const rows: string[][] = [];
-    if (options.showKept !== false) {
-      const listed = options.allKept || repo.keep.length <= KEPT_ROWS ? repo.keep : [];
-      for (const t of listed) rows.push(['keep', displayTag(t.tag), shortDigest(t.digest), when(t), size(t), t.reason]);
-      if (listed.length < repo.keep.length)
-        rows.push(['keep', `(${repo.keep.length} tags)`, '-', '-', '-', keptSummary(repo.keep)]);
-    }
-    for (const t of repo.delete) {
-      rows.push([
-        t.reason.includes('untag only') ? 'untag' : 'delete',
-        displayTag(t.tag),
-        shortDigest(t.digest),
-        when(t),
-        size(t),
-        t.reason,
-      ]);
-    }
-    for (const a of repo.actions) {
-      if (a.kind === 'delete-manifest' && a.tags.length === 0) {
-        const why = a.subject
-          ? `referrer of deleted ${shortDigest(a.subject)}`
-          : a.parent
-            ? `platform manifest of deleted ${shortDigest(a.parent)}`
-            : 'untagged manifest';
-        rows.push(['delete', '-', shortDigest(a.digest), '-', '-', why]);
-      }
-      if (a.kind === 'unlist-referrer')
-        rows.push([
-          'unlist',
-          displayTag(a.tag),
-          shortDigest(a.index),
-          '-',
-          '-',
-          `take ${shortDigest(a.referrer)} out of its subject's referrers index`,
-        ]);
-      if (a.kind === 'remove-dangling')
-        rows.push(['untag', a.tag, '-', '-', '-', 'dangling: listed, but its manifest is gone']);
-    }
-    for (const tag of repo.dangling ?? []) {
-      rows.push(['skip', tag, '-', '-', '-', 'dangling: listed, but its manifest is gone (krill rm removes it)']);
-    }
+    const rows = planRows(repo, options);
     if (rows.length === 0) continue;
     out += `${plan.registry.host}/${repo.repository}\n`;
     out += indent(formatTable(['ACTION', 'TAG', 'DIGEST', 'CREATED', 'SIZE', 'REASON'], rows));
@@ -129,6 +87,51 @@ export function renderPlan(plan: Plan, options: { showKept?: boolean; allKept?: 
   // to the API, and garbage collection without --delete-untagged keeps its blobs too.
   out += `Space the garbage collector will free: at most ${formatBytes(plan.reclaimableBytes)}${plan.assumption ? ` (${plan.assumption})` : ''}.\n`;
   return out;
+}
+
+type RepositoryPlan = Plan['repositories'][number];
+
+/** A repository's rows: kept tags (summarised past ten), deleted tags, then tagless actions. */
+function planRows(repo: RepositoryPlan, options: { showKept?: boolean; allKept?: boolean }): string[][] {
+  const when = (t: PlannedTag) => (t.created === undefined ? '-' : formatDate(t.created));
+  const size = (t: PlannedTag) => (t.size === undefined ? '-' : formatBytes(t.size));
+  const rows: string[][] = [];
+  if (options.showKept !== false) {
+    const listed = options.allKept || repo.keep.length <= KEPT_ROWS ? repo.keep : [];
+    for (const t of listed) rows.push(['keep', displayTag(t.tag), shortDigest(t.digest), when(t), size(t), t.reason]);
+    if (listed.length < repo.keep.length)
+      rows.push(['keep', `(${repo.keep.length} tags)`, '-', '-', '-', keptSummary(repo.keep)]);
+  }
+  for (const t of repo.delete) {
+    const action = t.reason.includes('untag only') ? 'untag' : 'delete';
+    rows.push([action, displayTag(t.tag), shortDigest(t.digest), when(t), size(t), t.reason]);
+  }
+  for (const a of repo.actions) {
+    const row = actionRow(a);
+    if (row) rows.push(row);
+  }
+  for (const tag of repo.dangling ?? [])
+    rows.push(['skip', tag, '-', '-', '-', 'dangling: listed, but its manifest is gone (krill rm removes it)']);
+  return rows;
+}
+
+/** The row of an action no tag row shows (an untagged manifest, an unlisting, a dangling tag). */
+function actionRow(a: RepositoryPlan['actions'][number]): string[] | undefined {
+  if (a.kind === 'delete-manifest' && a.tags.length === 0) {
+    const why = a.subject
+      ? `referrer of deleted ${shortDigest(a.subject)}`
+      : a.parent
+        ? `platform manifest of deleted ${shortDigest(a.parent)}`
+        : 'untagged manifest';
+    return ['delete', '-', shortDigest(a.digest), '-', '-', why];
+  }
+  if (a.kind === 'unlist-referrer') {
+    const why = `take ${shortDigest(a.referrer)} out of its subject's referrers index`;
+    return ['unlist', displayTag(a.tag), shortDigest(a.index), '-', '-', why];
+  }
+  if (a.kind === 'remove-dangling')
+    return ['untag', a.tag, '-', '-', '-', 'dangling: listed, but its manifest is gone'];
+  return undefined;
 }
 
 /** Asks on the terminal; without one, only --yes may go ahead (exit 2 otherwise, nothing changed). */
@@ -164,7 +167,12 @@ export async function executePlan(
   flags: DeletionFlags,
   ask: { question: string; showKept?: boolean; keepInUse?: Array<string | LiveSource> },
 ): Promise<void> {
-  const counts = planCounts(plan);
+  await presentPlan(ctx, plan, flags, ask.showKept ?? true);
+  if (await readyToApply(ctx, plan, flags, ask.question)) await applyPlan(ctx, plan, flags, ask.keepInUse);
+}
+
+/** Saves (--plan-out) and prints the plan; a plan beyond its budget is refused here, also with --dry-run. */
+async function presentPlan(ctx: CliContext, plan: Plan, flags: DeletionFlags, showKept: boolean): Promise<void> {
   if (flags.planOut) {
     try {
       await writeFile(flags.planOut, `${JSON.stringify(plan, null, 2)}\n`);
@@ -175,31 +183,42 @@ export async function executePlan(
       );
     }
   }
-  if (ctx.options.json && (flags.dryRun || counts.actions === 0)) {
+  if (ctx.options.json && (flags.dryRun || planCounts(plan).actions === 0)) {
     ctx.io.out(`${JSON.stringify({ ...plan, dryRun: flags.dryRun === true }, null, 2)}\n`);
   } else if (!ctx.options.json) {
-    ctx.io.out(renderPlan(plan, { showKept: ask.showKept ?? true, allKept: flags.showKept === true }));
+    ctx.io.out(renderPlan(plan, { showKept, allKept: flags.showKept === true }));
   }
-  // A plan beyond its budget is shown, then refused whatever else was asked (also with --dry-run).
   if (plan.limits?.refused !== undefined)
     throw new RefusedError(
       `${plan.limits.refused}: the plan is refused and nothing was deleted; review it, then raise the budget (--max-delete, --max-bytes) or narrow the rules`,
     );
   if (flags.planOut) ctx.io.err(`krill: plan saved to ${flags.planOut}; apply it with: krill apply ${flags.planOut}\n`);
+}
+
+/** Whether to go on: not after --plan-out alone, nothing to do, a dry run, or a "no". */
+async function readyToApply(ctx: CliContext, plan: Plan, flags: DeletionFlags, question: string): Promise<boolean> {
   // Like `terraform plan -out`: saving the plan is the whole job unless --yes asks to apply it too.
-  if (flags.planOut && !flags.yes) return;
-  if (counts.actions === 0) {
+  if (flags.planOut && !flags.yes) return false;
+  if (planCounts(plan).actions === 0) {
     if (!ctx.options.json) ctx.io.out('Nothing to delete.\n');
-    return;
+    return false;
   }
   if (flags.dryRun) {
     if (!ctx.options.json) ctx.io.out('Dry run: nothing was changed.\n');
-    return;
+    return false;
   }
-  if (!(await confirm(ctx, ask.question, flags.yes))) {
-    ctx.io.err('krill: cancelled; nothing was changed\n');
-    return;
-  }
+  if (await confirm(ctx, question, flags.yes)) return true;
+  ctx.io.err('krill: cancelled; nothing was changed\n');
+  return false;
+}
+
+/** Applies with an undo journal; stopped midway, says how to undo and how to finish. */
+async function applyPlan(
+  ctx: CliContext,
+  plan: Plan,
+  flags: DeletionFlags,
+  keepInUse: Array<string | LiveSource> | undefined,
+): Promise<void> {
   const journal = await Journal.open(flags.journal ?? defaultJournalPath(ctx.io.env, plan.registry.host));
   const progress = startProgress(ctx, 'deleting');
   let result: ApplyResult;
@@ -208,17 +227,17 @@ export async function executePlan(
       journal,
       onProgress: progress.update,
       allowStaleLiveSet: flags.allowStaleLiveSet === true,
-      ...(ask.keepInUse ? { keepInUse: ask.keepInUse } : {}),
+      ...(keepInUse ? { keepInUse } : {}),
     });
   } catch (error) {
     progress.done();
-    if (journal.entries > 0) ctx.io.err(`krill: what was deleted is in the undo journal: krill undo ${journal.path}\n`);
-    // A new `cleanup` cannot see the platform manifests of an index deleted before the stop (they
-    // have no tag): only the same plan finishes them.
-    if (journal.entries > 0)
-      ctx.io.err(
-        `krill: to finish the job, run: krill apply ${flags.planOut ?? (await savePlanBeside(plan, journal.path))}\n`,
-      );
+    if (journal.entries > 0) {
+      ctx.io.err(`krill: what was deleted is in the undo journal: krill undo ${journal.path}\n`);
+      // A new `cleanup` cannot see the platform manifests of an index deleted before the stop (they
+      // have no tag): only the same plan finishes them.
+      const planFile = flags.planOut ?? (await savePlanBeside(plan, journal.path));
+      ctx.io.err(`krill: to finish the job, run: krill apply ${planFile}\n`);
+    }
     throw error;
   } finally {
     await journal.close();

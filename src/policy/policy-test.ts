@@ -57,6 +57,14 @@ function labelDigest(label: string): string {
   return `sha256:${createHash('sha256').update(`krill policy test ${label}`).digest('hex')}`;
 }
 
+/** Where a YAML node is (`cases.yaml:12`), and a usage error there. */
+interface Located {
+  at(node: unknown): string;
+  fail(node: unknown, message: string): never;
+}
+
+const scalar = (node: unknown): unknown => (isScalar(node) ? node.value : undefined);
+
 export function parsePolicyCases(text: string, path: string): PolicyCases {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, uniqueKeys: true });
@@ -64,71 +72,79 @@ export function parsePolicyCases(text: string, path: string): PolicyCases {
     const offset = (node as Node | undefined)?.range?.[0];
     return offset === undefined ? path : `${path}:${lineCounter.linePos(offset).line}`;
   };
-  const fail = (node: unknown, message: string): never => {
-    throw new UsageError(`${at(node)}: ${message}`);
+  const where: Located = {
+    at,
+    fail: (node, message) => {
+      throw new UsageError(`${at(node)}: ${message}`);
+    },
   };
   if (doc.errors.length > 0)
     throw new UsageError(
       `${path}:${doc.errors[0]!.linePos?.[0]?.line ?? '?'}: invalid YAML: ${doc.errors[0]!.message.split('\n')[0]}`,
     );
   const root = doc.contents;
-  if (!isMap(root)) return fail(root, 'expected a mapping with version and repositories');
-  const scalar = (node: unknown): unknown => (isScalar(node) ? node.value : undefined);
-  if (scalar(root.get('version', true)) !== 1) fail(root.get('version', true) ?? root, 'version must be 1');
+  if (!isMap(root)) return where.fail(root, 'expected a mapping with version and repositories');
+  if (scalar(root.get('version', true)) !== 1) where.fail(root.get('version', true) ?? root, 'version must be 1');
   const nowNode = root.get('now', true);
   let now: number | undefined;
   if (nowNode !== undefined) {
     now = Date.parse(String(scalar(nowNode)));
-    if (Number.isNaN(now)) fail(nowNode, 'now must be an ISO 8601 date');
+    if (Number.isNaN(now)) where.fail(nowNode, 'now must be an ISO 8601 date');
   }
   const repos = root.get('repositories', true);
-  if (!isMap(repos)) return fail(repos ?? root, 'repositories must be a mapping of repository → {tags, expect}');
+  if (!isMap(repos)) return where.fail(repos ?? root, 'repositories must be a mapping of repository → {tags, expect}');
   const cases: PolicyCase[] = [];
   for (const pair of repos.items) {
     const repository = String(scalar(pair.key));
-    if (!isValidRepository(repository)) fail(pair.key, `"${repository}" is not a repository name`);
+    if (!isValidRepository(repository)) where.fail(pair.key, `"${repository}" is not a repository name`);
     const body = pair.value;
-    if (!isMap(body)) return fail(body ?? pair.key, 'expected {tags, expect}');
-    const tagsNode = body.get('tags', true);
-    if (!isMap(tagsNode)) return fail(tagsNode ?? body, 'tags must be a mapping of tag → {digest, created, in-use}');
-    const tags: PolicyCase['tags'] = [];
-    for (const t of tagsNode.items) {
-      const tag = String(scalar(t.key));
-      if (!isValidTag(tag)) fail(t.key, `"${tag}" is not a valid tag`);
-      const spec = t.value;
-      if (!isMap(spec)) return fail(spec ?? t.key, 'expected {digest, created, in-use}');
-      const label = scalar(spec.get('digest', true));
-      if (typeof label !== 'string' && typeof label !== 'number') return fail(spec, 'each tag needs a digest label');
-      const created = spec.get('created', true);
-      const inUse = scalar(spec.get('in-use', true));
-      if (inUse !== undefined && typeof inUse !== 'boolean') fail(spec, 'in-use must be true or false');
-      tags.push({
-        tag,
-        digest: labelDigest(String(label)),
-        created: created === undefined ? null : normalizeCreated(String(scalar(created) ?? created)),
-        inUse: inUse === true,
-      });
-    }
-    const expectNode = body.get('expect', true);
-    if (!isMap(expectNode)) return fail(expectNode ?? body, 'expect must be a mapping of tag → keep|delete|untag');
-    const expectations: PolicyCase['expect'] = [];
-    for (const e of expectNode.items) {
-      const tag = String(scalar(e.key));
-      const value = e.value;
-      const action = isMap(value) ? scalar(value.get('action', true)) : scalar(value);
-      if (action !== 'keep' && action !== 'delete' && action !== 'untag')
-        fail(value ?? e.key, 'expected keep, delete or untag (or {action, reason})');
-      const reason = isMap(value) ? scalar(value.get('reason', true)) : undefined;
-      expectations.push({
-        tag,
-        action: action as ExpectedAction,
-        ...(typeof reason === 'string' ? { reason } : {}),
-        where: at(e.key),
-      });
-    }
-    cases.push({ repository, tags, expect: expectations });
+    if (!isMap(body)) return where.fail(body ?? pair.key, 'expected {tags, expect}');
+    cases.push({
+      repository,
+      tags: parseCaseTags(body.get('tags', true) ?? body, where),
+      expect: parseExpectations(body.get('expect', true) ?? body, where),
+    });
   }
   return { ...(now !== undefined ? { now } : {}), cases };
+}
+
+function parseCaseTags(node: unknown, where: Located): PolicyCase['tags'] {
+  if (!isMap(node)) return where.fail(node, 'tags must be a mapping of tag → {digest, created, in-use}');
+  return node.items.map((t) => {
+    const tag = String(scalar(t.key));
+    if (!isValidTag(tag)) where.fail(t.key, `"${tag}" is not a valid tag`);
+    const spec = t.value;
+    if (!isMap(spec)) return where.fail(spec ?? t.key, 'expected {digest, created, in-use}');
+    const label = scalar(spec.get('digest', true));
+    if (typeof label !== 'string' && typeof label !== 'number')
+      return where.fail(spec, 'each tag needs a digest label');
+    const created = spec.get('created', true);
+    const inUse = scalar(spec.get('in-use', true));
+    if (inUse !== undefined && typeof inUse !== 'boolean') where.fail(spec, 'in-use must be true or false');
+    return {
+      tag,
+      digest: labelDigest(String(label)),
+      created: created === undefined ? null : normalizeCreated(String(scalar(created) ?? created)),
+      inUse: inUse === true,
+    };
+  });
+}
+
+function parseExpectations(node: unknown, where: Located): PolicyCase['expect'] {
+  if (!isMap(node)) return where.fail(node, 'expect must be a mapping of tag → keep|delete|untag');
+  return node.items.map((e) => {
+    const value = e.value;
+    const action = isMap(value) ? scalar(value.get('action', true)) : scalar(value);
+    if (action !== 'keep' && action !== 'delete' && action !== 'untag')
+      where.fail(value ?? e.key, 'expected keep, delete or untag (or {action, reason})');
+    const reason = isMap(value) ? scalar(value.get('reason', true)) : undefined;
+    return {
+      tag: String(scalar(e.key)),
+      action: action as ExpectedAction,
+      ...(typeof reason === 'string' ? { reason } : {}),
+      where: where.at(e.key),
+    };
+  });
 }
 
 /** Evaluates the policy on each declared repository exactly as `cleanup` plans it. */
