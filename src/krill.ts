@@ -21,7 +21,7 @@ import { checkLimits } from './plan/limits.js';
 import type { ListingChanges } from './plan/listing.js';
 import { checkListing, diffListing } from './plan/listing.js';
 import { History, historyDir } from './state/history.js';
-import type { LiveSource } from './live/live-set.js';
+import type { LiveDigests, LiveSource } from './live/live-set.js';
 import { fileSource, readLiveSet } from './live/live-set.js';
 import { kubernetesSource, parseKubernetesSource } from './live/kubernetes.js';
 import type { Budget } from './policy/rules.js';
@@ -607,6 +607,7 @@ export class Krill {
       const rules = rulesOf(repository)!;
       this.#noteUnmatched(snapshot, rules);
       const listing = await this.#checkListing(history, registry, snapshot, request);
+      // A listing that looks wrong keeps every tag there (plan/listing.ts).
       const decisions: TagDecision[] = listing.wrong
         ? snapshot.tags.map((t) => ({ ...t, action: 'keep', reason: listing.wrong! }))
         : evaluateRules(snapshot, rules, now);
@@ -623,15 +624,24 @@ export class Krill {
     const all = [...snapshots.values()];
     const plan = makePlan(registry, plans, all, catalog !== undefined);
     if (request.diff) plan.changes = changes;
-    if (live) {
-      this.#liveSources.set(plan, sources);
-      plan.keepInUse = {
-        ...(request.rollbackDepth !== undefined ? { rollbackDepth: request.rollbackDepth } : {}),
-        sources: sources.map((s) => s.name),
-        digests: Object.fromEntries(targets.map((r) => [r, [...(live.digests.get(r)?.keys() ?? [])].sort()])),
-      };
-    }
+    if (live) this.#recordLiveSet(plan, sources, live.digests, targets, request.rollbackDepth);
     return this.#withLimits(plan, all, whole, rulesOf);
+  }
+
+  /** The live set in the plan (re-read at apply by source name; its digests stay for --allow-stale-live-set). */
+  #recordLiveSet(
+    plan: Plan,
+    sources: LiveSource[],
+    digests: LiveDigests,
+    targets: string[],
+    rollbackDepth: number | undefined,
+  ): void {
+    this.#liveSources.set(plan, sources);
+    plan.keepInUse = {
+      ...(rollbackDepth !== undefined ? { rollbackDepth } : {}),
+      sources: sources.map((s) => s.name),
+      digests: Object.fromEntries(targets.map((r) => [r, [...(digests.get(r)?.keys() ?? [])].sort()])),
+    };
   }
 
   /** Every repository's snapshot, a few at a time (catalog repositories without tags are empty). */
@@ -998,14 +1008,9 @@ export class Krill {
       role: 'destination',
       ...(request.destinationLogin ? { login: request.destinationLogin } : {}),
     });
-    const jobs: Array<{ reference: string; tags: string[] }> = [];
-    if (request.allTags) {
-      for (const tag of (await from.listTags(src.repository)).sort()) jobs.push({ reference: tag, tags: [tag] });
-    } else {
-      const reference = src.digest ?? src.tag ?? 'latest';
-      const tag = dst.tag ?? (src.digest === undefined ? (src.tag ?? 'latest') : undefined);
-      jobs.push({ reference, tags: tag === undefined ? [] : [tag] });
-    }
+    const jobs = request.allTags
+      ? (await from.listTags(src.repository)).sort().map((tag) => ({ reference: tag, tags: [tag] }))
+      : [singleCopyJob(src, dst)];
     const reports: CopyReport[] = [];
     const sourceTags = request.allTags ? jobs.map((j) => j.reference) : undefined;
     await mapConcurrent(jobs, request.allTags ? 2 : 1, async (job) => {
@@ -1028,16 +1033,15 @@ export class Krill {
             : false,
         },
       );
-      const sourceName = formatReference({
+      const source = formatReference({
         ...src,
         ...(job.reference.includes(':') ? { digest: job.reference } : { tag: job.reference }),
       });
-      const destinationName = formatReference({
-        registry: dst.registry,
-        repository: dst.repository,
+      const destination = formatReference({
+        ...dst,
         ...(job.tags[0] ? { tag: job.tags[0] } : { digest: result.digest }),
       });
-      const report: CopyReport = { ...result, source: sourceName, destination: destinationName };
+      const report: CopyReport = { ...result, source, destination };
       reports.push(report);
       request.onImage?.(reports.length, jobs.length, report);
     });
@@ -1195,4 +1199,11 @@ function toTagRow(r: TagSummary): TagRow {
     ...(r.artifactTypes !== undefined ? { artifactTypes: r.artifactTypes } : {}),
     ...(r.referrers !== undefined ? { referrers: r.referrers } : {}),
   };
+}
+
+/** One image to copy: the source's digest or tag (default latest), under the destination's tag or the source's. */
+function singleCopyJob(src: Reference, dst: Reference): { reference: string; tags: string[] } {
+  const reference = src.digest ?? src.tag ?? 'latest';
+  const tag = dst.tag ?? (src.digest === undefined ? (src.tag ?? 'latest') : undefined);
+  return { reference, tags: tag === undefined ? [] : [tag] };
 }

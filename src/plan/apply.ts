@@ -201,62 +201,59 @@ class RepositoryApply {
     const entries: Array<Omit<JournalEntry, 'time'>> = [];
     const ready: Array<{ verdict: Executable; manifest?: FetchedManifest }> = [];
     await mapConcurrent(steps, this.#width(), async (verdict) => {
-      if (verdict.kind === 'finish-untag' || verdict.kind === 'remove-dangling') {
-        // finish-untag: the tag's manifest was journaled by the interrupted run; dangling: there is none.
-        ready.push({ verdict });
-        return;
-      }
-      if (verdict.kind === 'unlist-referrer') {
-        // Journaled as an untag of the index as it is now: undo puts it back on the tag.
-        const index = await unlessNotFound(this.client.getManifest(this.repo.repository, verdict.tag));
-        if (!index) {
-          this.#outcome('already-gone', verdict.index, [verdict.tag]);
-          this.tick();
-          return;
-        }
-        entries.push({
-          kind: 'untag',
-          registry: this.plan.registry,
-          repository: this.repo.repository,
-          digest: index.digest,
-          mediaType: index.mediaType,
-          manifest: index.bytes.toString('base64'),
-          tags: [verdict.tag],
-        });
-        ready.push({ verdict, manifest: index });
-        return;
-      }
-      const tags = verdict.kind === 'untag' ? [verdict.tag] : verdict.tags;
-      // A manifest no tag points at any more may be gone already (a rerun): the cache would still
-      // serve its bytes, so ask the registry before journaling an intent for it.
-      const untagged =
-        verdict.kind === 'delete-manifest' && verdict.tags.length === 0 && !knownPresent.has(verdict.digest);
-      const present = !untagged || (await this.client.digestOf(this.repo.repository, verdict.digest)) !== undefined;
-      const fetched = present
-        ? await unlessNotFound(this.client.getManifest(this.repo.repository, verdict.digest))
-        : null;
-      if (!fetched) {
-        this.#outcome('already-gone', verdict.digest, tags);
-        this.tick();
-        return;
-      }
-      const parent = verdict.kind === 'delete-manifest' ? verdict.parent : undefined;
-      entries.push({
-        kind: verdict.kind,
-        registry: this.plan.registry,
-        repository: this.repo.repository,
-        digest: verdict.digest,
-        mediaType: fetched.mediaType,
-        manifest: fetched.bytes.toString('base64'),
-        tags,
-        ...(parent ? { parent } : {}),
-      });
-      ready.push({ verdict, manifest: fetched });
+      const intent = await this.#intentOf(verdict, knownPresent);
+      if (!intent) return;
+      if (intent.entry) entries.push(intent.entry);
+      ready.push({ verdict, ...(intent.manifest ? { manifest: intent.manifest } : {}) });
     });
     // Children after their parents, so undo (which reverses them) restores children first.
     entries.sort((a, b) => Number(Boolean(a.parent)) - Number(Boolean(b.parent)));
     await this.options.journal.recordAll(entries);
     return ready;
+  }
+
+  /**
+   * What a step journals before it runs, and the manifest it removes; undefined when that manifest
+   * is already gone (reported as such: nothing to do).
+   */
+  async #intentOf(
+    verdict: Executable,
+    knownPresent: ReadonlySet<string>,
+  ): Promise<{ entry?: Omit<JournalEntry, 'time'>; manifest?: FetchedManifest } | undefined> {
+    const { registry } = this.plan;
+    const { repository } = this.repo;
+    // finish-untag: the tag's manifest was journaled by the interrupted run; dangling: there is none.
+    if (verdict.kind === 'finish-untag' || verdict.kind === 'remove-dangling') return {};
+    if (verdict.kind === 'unlist-referrer') {
+      // Journaled as an untag of the index as it is now: undo puts it back on the tag.
+      const index = await unlessNotFound(this.client.getManifest(repository, verdict.tag));
+      if (!index) {
+        this.#outcome('already-gone', verdict.index, [verdict.tag]);
+        this.tick();
+        return undefined;
+      }
+      const manifest = index.bytes.toString('base64');
+      const entry = { kind: 'untag' as const, registry, repository, digest: index.digest, mediaType: index.mediaType };
+      return { entry: { ...entry, manifest, tags: [verdict.tag] }, manifest: index };
+    }
+    const tags = verdict.kind === 'untag' ? [verdict.tag] : verdict.tags;
+    // A manifest no tag points at any more may be gone already (a rerun): the cache would still
+    // serve its bytes, so ask the registry before journaling an intent for it.
+    const untagged =
+      verdict.kind === 'delete-manifest' && verdict.tags.length === 0 && !knownPresent.has(verdict.digest);
+    const present = !untagged || (await this.client.digestOf(repository, verdict.digest)) !== undefined;
+    const fetched = present ? await unlessNotFound(this.client.getManifest(repository, verdict.digest)) : null;
+    if (!fetched) {
+      this.#outcome('already-gone', verdict.digest, tags);
+      this.tick();
+      return undefined;
+    }
+    const parent = verdict.kind === 'delete-manifest' ? verdict.parent : undefined;
+    const entry = { kind: verdict.kind, registry, repository, digest: verdict.digest, mediaType: fetched.mediaType };
+    return {
+      entry: { ...entry, manifest: fetched.bytes.toString('base64'), tags, ...(parent ? { parent } : {}) },
+      manifest: fetched,
+    };
   }
 
   async #execute({ verdict, manifest }: { verdict: Executable; manifest?: FetchedManifest }): Promise<void> {

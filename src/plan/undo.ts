@@ -50,35 +50,13 @@ export async function undoJournal(
     ...entries.filter((e) => !e.parent && e.kind !== 'delete-manifest'),
   ];
   for (const entry of ordered) {
-    const client = await clientFor(entry);
-    const bytes = Buffer.from(entry.manifest, 'base64');
-    const push = (reference: string) => client.putManifest(entry.repository, reference, bytes, entry.mediaType);
+    const at = { repository: entry.repository, digest: entry.digest };
     try {
-      const restored: string[] = [];
-      const skipped: string[] = [];
-      if (entry.tags.length === 0) await push(entry.digest);
-      for (const tag of entry.tags) {
-        const verdict = judgeRestore(
-          entry.digest,
-          await client.digestOf(entry.repository, tag),
-          options.force === true,
-        );
-        if (verdict === 'skip') skipped.push(tag);
-        else {
-          if (verdict === 'restore') await push(tag);
-          restored.push(tag);
-        }
-      }
-      if (restored.length > 0 || entry.tags.length === 0)
-        outcomes.push({ repository: entry.repository, digest: entry.digest, tags: restored, status: 'restored' });
+      const { restored, skipped } = await restoreEntry(await clientFor(entry), entry, options.force === true);
+      if (restored.length > 0 || entry.tags.length === 0) outcomes.push({ ...at, tags: restored, status: 'restored' });
       if (skipped.length > 0) {
-        outcomes.push({
-          repository: entry.repository,
-          digest: entry.digest,
-          tags: skipped,
-          status: 'skipped',
-          detail: 'pushed again since the removal; pass --force to overwrite',
-        });
+        const detail = 'pushed again since the removal; pass --force to overwrite';
+        outcomes.push({ ...at, tags: skipped, status: 'skipped', detail });
       }
     } catch (error) {
       if (isAbortError(error)) throw new AbortedError('interrupted', { cause: error });
@@ -86,14 +64,30 @@ export async function undoJournal(
       const gc =
         error instanceof RegistryError && (error.hasCode('BLOB_UNKNOWN') || error.hasCode('MANIFEST_BLOB_UNKNOWN'));
       const hint = gc ? ' (its blobs are gone: the garbage collector has run)' : '';
-      outcomes.push({
-        repository: entry.repository,
-        digest: entry.digest,
-        tags: entry.tags,
-        status: 'failed',
-        detail: `${error.message}${hint}`,
-      });
+      outcomes.push({ ...at, tags: entry.tags, status: 'failed', detail: `${error.message}${hint}` });
     }
   }
   return outcomes;
+}
+
+/** Pushes one entry's manifest back, by digest when it had no tag, else on each tag still ours. */
+async function restoreEntry(
+  client: RegistryApi,
+  entry: JournalEntry,
+  force: boolean,
+): Promise<{ restored: string[]; skipped: string[] }> {
+  const bytes = Buffer.from(entry.manifest, 'base64');
+  const push = (reference: string) => client.putManifest(entry.repository, reference, bytes, entry.mediaType);
+  const restored: string[] = [];
+  const skipped: string[] = [];
+  if (entry.tags.length === 0) await push(entry.digest);
+  for (const tag of entry.tags) {
+    const verdict = judgeRestore(entry.digest, await client.digestOf(entry.repository, tag), force);
+    if (verdict === 'skip') skipped.push(tag);
+    else {
+      if (verdict === 'restore') await push(tag);
+      restored.push(tag);
+    }
+  }
+  return { restored, skipped };
 }
