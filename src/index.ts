@@ -21,6 +21,8 @@ export type {
   TagsOptions,
 } from './krill.js';
 
+export type { CallOptions } from './http/call-scope.js';
+
 // Errors: one class per code, `cause` kept.
 export {
   AbortedError,

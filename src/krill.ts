@@ -1,11 +1,21 @@
 import { resolveCredentials } from './auth/credentials.js';
 import type { Credentials } from './auth/credentials.js';
-import { AuthError, NotFoundError, RefusedError, UsageError, isAbortError, isNotFound } from './errors.js';
+import {
+  AbortedError,
+  AuthError,
+  NotFoundError,
+  RefusedError,
+  UsageError,
+  isAbortError,
+  isNotFound,
+} from './errors.js';
 import { eraseCredentials, storeCredentials } from './auth/docker-config.js';
 import { mapConcurrent } from './http/limiter.js';
 import type { TlsOptions, TransportOptions } from './http/transport.js';
 import { Transport, proxyFromEnv } from './http/transport.js';
 import type { Logger } from './logger.js';
+import type { CallOptions } from './http/call-scope.js';
+import { callSignal, runInCall, scopedLogger } from './http/call-scope.js';
 import { silentLogger } from './logger.js';
 import { findPlatform, normalizePlatform, validatePlatform } from './manifest/manifest.js';
 import { attachmentSubject } from './manifest/referrers.js';
@@ -258,7 +268,8 @@ export class Krill {
   constructor(options: KrillOptions = {}) {
     this.#options = options;
     this.#env = options.env ?? process.env;
-    this.logger = options.logger ?? silentLogger;
+    // Per-call loggers (CallOptions) take over inside a call; this one elsewhere.
+    this.logger = scopedLogger(options.logger ?? silentLogger);
     const cacheDir =
       options.cache === false
         ? undefined
@@ -278,6 +289,16 @@ export class Krill {
     const delay = options.retryDelayMs ?? Number(this.#env.KRILL_RETRY_DELAY_MS ?? NaN);
     if (Number.isFinite(delay) && delay >= 0) transport.retryDelayMs = delay;
     this.#transport = new Transport(transport);
+  }
+
+  /** Runs a verb with its per-call signal and logger (http/call-scope.ts). */
+  #call<T>(call: CallOptions, work: () => Promise<T>): Promise<T> {
+    return runInCall(call, this.#options.signal, work);
+  }
+
+  /** The signal in force: the current call's (which includes the facade's), else the facade's. */
+  #signal(): AbortSignal | undefined {
+    return callSignal() ?? this.#options.signal;
   }
 
   get concurrency(): number {
@@ -365,8 +386,12 @@ export class Krill {
     const key = `${address.host}|${address.scheme}|${role}|${options.login?.username ?? ''}`;
     let pending = this.#clients.get(key);
     if (!pending) {
-      pending = this.#createClient(address, role, options.login);
-      this.#clients.set(key, pending);
+      const created = this.#createClient(address, role, options.login);
+      // An interrupted creation (a per-call signal) is forgotten: the next call creates it again.
+      created.catch((error: unknown) => {
+        if (error instanceof AbortedError && this.#clients.get(key) === created) this.#clients.delete(key);
+      });
+      this.#clients.set(key, (pending = created));
     }
     return pending;
   }
@@ -413,25 +438,30 @@ export class Krill {
    * `krill login`: checks the credentials against the registry (what `docker login` does), then
    * stores them in docker's config.json or its credential helper. Returns where they went.
    */
-  async login(registry?: string): Promise<string> {
-    const address = this.#loginAddress(registry);
-    this.setDestination(address);
-    const username = this.#options.username;
-    const password = await this.#resolvePassword();
-    if (username === undefined || password === undefined)
-      throw new UsageError(
-        'krill login needs --username and a password: --password-stdin, or typed at the prompt on a terminal',
-      );
-    const client = await this.#createClient(address, 'target', { username, password });
-    try {
-      await client.checkCredentials();
-    } catch (cause) {
-      if (!(cause instanceof AuthError)) throw cause;
-      throw new AuthError(`${address.host} rejected the credentials of ${username}: check the username and password`, {
-        cause,
-      });
-    }
-    return storeCredentials(address.host, username, password, this.#env);
+  async login(registry?: string, call: CallOptions = {}): Promise<string> {
+    return this.#call(call, async () => {
+      const address = this.#loginAddress(registry);
+      this.setDestination(address);
+      const username = this.#options.username;
+      const password = await this.#resolvePassword();
+      if (username === undefined || password === undefined)
+        throw new UsageError(
+          'krill login needs --username and a password: --password-stdin, or typed at the prompt on a terminal',
+        );
+      const client = await this.#createClient(address, 'target', { username, password });
+      try {
+        await client.checkCredentials();
+      } catch (cause) {
+        if (!(cause instanceof AuthError)) throw cause;
+        throw new AuthError(
+          `${address.host} rejected the credentials of ${username}: check the username and password`,
+          {
+            cause,
+          },
+        );
+      }
+      return storeCredentials(address.host, username, password, this.#env);
+    });
   }
 
   /** GitLab or Harbor behind a registry this Krill has talked to (see RegistryClient.flavor). */
@@ -440,8 +470,10 @@ export class Krill {
   }
 
   /** `krill logout`: removes what `login` stored; false when nothing was stored for the registry. */
-  async logout(registry?: string): Promise<boolean> {
-    return eraseCredentials(this.#loginAddress(registry).host, this.#env);
+  async logout(registry?: string, call: CallOptions = {}): Promise<boolean> {
+    return this.#call(call, async () => {
+      return eraseCredentials(this.#loginAddress(registry).host, this.#env);
+    });
   }
 
   #loginAddress(registry: string | undefined): RegistryAddress {
@@ -453,179 +485,194 @@ export class Krill {
   // ── reading ───────────────────────────────────────────────────────────────────────────────
 
   /** Repositories of a registry's catalog, sorted. */
-  async repositories(registry?: string): Promise<string[]> {
-    const address = registry !== undefined ? this.parseRegistry(registry) : this.defaultRegistry();
-    if (address === undefined || address.host === DOCKER_HUB) {
-      throw new UsageError(
-        'Docker Hub does not offer the catalog API: name a registry, e.g. krill repos registry.example.com',
-      );
-    }
-    return (await (await this.client(address)).listRepositories()).sort();
+  async repositories(registry?: string, call: CallOptions = {}): Promise<string[]> {
+    return this.#call(call, async () => {
+      const address = registry !== undefined ? this.parseRegistry(registry) : this.defaultRegistry();
+      if (address === undefined || address.host === DOCKER_HUB) {
+        throw new UsageError(
+          'Docker Hub does not offer the catalog API: name a registry, e.g. krill repos registry.example.com',
+        );
+      }
+      return (await (await this.client(address)).listRepositories()).sort();
+    });
   }
 
   /** The same rows as `krill tags --json`: newest first (or names only, sorted). */
-  async tags(repository: string, options: TagsOptions = {}): Promise<TagRow[]> {
-    const ref = this.parseRepository(repository);
-    const filter = options.filter !== undefined ? compilePattern(options.filter, '--filter') : undefined;
-    const exclude = options.exclude !== undefined ? compilePattern(options.exclude, '--exclude') : undefined;
-    const client = await this.client(ref.registry);
-    const names = (await client.listTags(ref.repository)).filter((tag) => matches(tag, filter, exclude));
-    if (options.namesOnly) {
-      return names
-        .sort()
-        .slice(0, options.limit)
-        .map((tag) => ({ tag, digest: null, mediaType: '', created: null, size: 0, platforms: [] }));
-    }
-    const rows = await summarizeTags(client, ref.repository, names, {
-      concurrency: this.concurrency,
-      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  async tags(repository: string, options: TagsOptions & CallOptions = {}): Promise<TagRow[]> {
+    return this.#call(options, async () => {
+      const ref = this.parseRepository(repository);
+      const filter = options.filter !== undefined ? compilePattern(options.filter, '--filter') : undefined;
+      const exclude = options.exclude !== undefined ? compilePattern(options.exclude, '--exclude') : undefined;
+      const client = await this.client(ref.registry);
+      const names = (await client.listTags(ref.repository)).filter((tag) => matches(tag, filter, exclude));
+      if (options.namesOnly) {
+        return names
+          .sort()
+          .slice(0, options.limit)
+          .map((tag) => ({ tag, digest: null, mediaType: '', created: null, size: 0, platforms: [] }));
+      }
+      const rows = await summarizeTags(client, ref.repository, names, {
+        concurrency: this.concurrency,
+        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+      });
+      if (options.limit === undefined) return rows.map(toTagRow);
+      // --limit counts images; the attachment tags of the images shown come with them.
+      const shown = rows.filter((r) => !r.attachment).slice(0, options.limit);
+      const digests = new Set(shown.map((r) => r.digest));
+      return rows.filter((r) => shown.includes(r) || (r.attachment && digests.has(r.subject!))).map(toTagRow);
     });
-    if (options.limit === undefined) return rows.map(toTagRow);
-    // --limit counts images; the attachment tags of the images shown come with them.
-    const shown = rows.filter((r) => !r.attachment).slice(0, options.limit);
-    const digests = new Set(shown.map((r) => r.digest));
-    return rows.filter((r) => shown.includes(r) || (r.attachment && digests.has(r.subject!))).map(toTagRow);
   }
 
   /** The manifest a reference names (the platform's, with `platform`), exactly as served. */
   async manifest(
     reference: string,
-    options: { platform?: string } = {},
+    options: { platform?: string } & CallOptions = {},
   ): Promise<{ name: string; ref: Reference; fetched: FetchedManifest; reader: ImageReader }> {
-    const ref = await this.resolveReference(reference);
-    if (options.platform !== undefined) validatePlatform(options.platform);
-    const client = await this.client(ref.registry);
-    const reader = new ImageReader(client, ref.repository);
-    let fetched = reader.remember(await client.getManifest(ref.repository, ref.digest ?? ref.tag ?? 'latest'));
-    const name = formatReference({
-      ...ref,
-      ...(ref.digest === undefined && ref.tag === undefined ? { tag: 'latest' } : {}),
+    return this.#call(options, async () => {
+      const ref = await this.resolveReference(reference);
+      if (options.platform !== undefined) validatePlatform(options.platform);
+      const client = await this.client(ref.registry);
+      const reader = new ImageReader(client, ref.repository);
+      let fetched = reader.remember(await client.getManifest(ref.repository, ref.digest ?? ref.tag ?? 'latest'));
+      const name = formatReference({
+        ...ref,
+        ...(ref.digest === undefined && ref.tag === undefined ? { tag: 'latest' } : {}),
+      });
+      if (options.platform !== undefined && fetched.manifest.kind === 'index') {
+        fetched = await reader.manifest(findPlatform(fetched.manifest, options.platform, name).digest);
+      }
+      return { name, ref, fetched, reader };
     });
-    if (options.platform !== undefined && fetched.manifest.kind === 'index') {
-      fetched = await reader.manifest(findPlatform(fetched.manifest, options.platform, name).digest);
-    }
-    return { name, ref, fetched, reader };
   }
 
   /** The digest a reference resolves to (`crane digest`): one HEAD, or the platform's entry. */
-  async digest(reference: string, options: { platform?: string } = {}): Promise<string> {
-    if (options.platform !== undefined) return (await this.manifest(reference, options)).fetched.digest;
-    const ref = await this.resolveReference(reference);
-    const client = await this.client(ref.registry);
-    return (await client.headManifest(ref.repository, ref.digest ?? ref.tag ?? 'latest')).digest;
+  async digest(reference: string, options: { platform?: string } & CallOptions = {}): Promise<string> {
+    return this.#call(options, async () => {
+      if (options.platform !== undefined) return (await this.manifest(reference, options)).fetched.digest;
+      const ref = await this.resolveReference(reference);
+      const client = await this.client(ref.registry);
+      return (await client.headManifest(ref.repository, ref.digest ?? ref.tag ?? 'latest')).digest;
+    });
   }
 
   /** The image config blob exactly as stored (`crane config`); an index needs `platform`. */
-  async config(reference: string, options: { platform?: string } = {}): Promise<Buffer> {
-    const { name, ref, fetched } = await this.manifest(reference, options);
-    const m = fetched.manifest;
-    if (m.kind !== 'image') {
-      throw new UsageError(
-        `${name} is a multi-platform index: pass --platform to choose the image whose config to show`,
-      );
-    }
-    return (await this.client(ref.registry)).getBlob(ref.repository, m.config.digest);
+  async config(reference: string, options: { platform?: string } & CallOptions = {}): Promise<Buffer> {
+    return this.#call(options, async () => {
+      const { name, ref, fetched } = await this.manifest(reference, options);
+      const m = fetched.manifest;
+      if (m.kind !== 'image') {
+        throw new UsageError(
+          `${name} is a multi-platform index: pass --platform to choose the image whose config to show`,
+        );
+      }
+      return (await this.client(ref.registry)).getBlob(ref.repository, m.config.digest);
+    });
   }
 
   /** What `krill inspect --json` shows, with the referrer graph of the manifest (signatures, SBOMs). */
-  async inspect(reference: string, options: { platform?: string } = {}): Promise<Inspection> {
-    const { name, ref, fetched, reader } = await this.manifest(reference, options);
-    const details = await reader.inspect(name, fetched.digest);
-    const wanted = options.platform === undefined ? undefined : normalizePlatform(options.platform);
-    if (
-      wanted !== undefined &&
-      details.manifests === undefined &&
-      details.platforms.length > 0 &&
-      !details.platforms.some((p) => normalizePlatform(p) === wanted)
-    ) {
-      throw new NotFoundError(
-        `${name} is a single-platform image for ${details.platforms.join(', ')}, not ${options.platform}`,
-      );
-    }
-    const client = await this.client(ref.registry);
-    const tree = await referrerTree(client, ref.repository, fetched.digest);
-    const describe = async (node: ReferrerNode): Promise<ReferrerInfo> => {
-      const summary = await reader.summarize(node.descriptor.digest).catch((error: unknown) => {
-        if (isNotFound(error)) return undefined; // listed by an index, gone from the registry
-        throw error;
-      });
-      return {
-        digest: node.descriptor.digest,
-        mediaType: node.descriptor.mediaType,
-        artifactType: node.descriptor.artifactType ?? summary?.artifactType ?? null,
-        size: summary?.size ?? 0,
-        created: summary?.created ?? null,
-        via: node.via,
-        ...(node.tag !== undefined ? { tag: node.tag } : {}),
-        ...(summary === undefined ? { missing: true as const } : {}),
-        referrers: await Promise.all(node.referrers.map(describe)),
+  async inspect(reference: string, options: { platform?: string } & CallOptions = {}): Promise<Inspection> {
+    return this.#call(options, async () => {
+      const { name, ref, fetched, reader } = await this.manifest(reference, options);
+      const details = await reader.inspect(name, fetched.digest);
+      const wanted = options.platform === undefined ? undefined : normalizePlatform(options.platform);
+      if (
+        wanted !== undefined &&
+        details.manifests === undefined &&
+        details.platforms.length > 0 &&
+        !details.platforms.some((p) => normalizePlatform(p) === wanted)
+      ) {
+        throw new NotFoundError(
+          `${name} is a single-platform image for ${details.platforms.join(', ')}, not ${options.platform}`,
+        );
+      }
+      const client = await this.client(ref.registry);
+      const tree = await referrerTree(client, ref.repository, fetched.digest);
+      const describe = async (node: ReferrerNode): Promise<ReferrerInfo> => {
+        const summary = await reader.summarize(node.descriptor.digest).catch((error: unknown) => {
+          if (isNotFound(error)) return undefined; // listed by an index, gone from the registry
+          throw error;
+        });
+        return {
+          digest: node.descriptor.digest,
+          mediaType: node.descriptor.mediaType,
+          artifactType: node.descriptor.artifactType ?? summary?.artifactType ?? null,
+          size: summary?.size ?? 0,
+          created: summary?.created ?? null,
+          via: node.via,
+          ...(node.tag !== undefined ? { tag: node.tag } : {}),
+          ...(summary === undefined ? { missing: true as const } : {}),
+          referrers: await Promise.all(node.referrers.map(describe)),
+        };
       };
-    };
-    return { ...details, referrers: await Promise.all(tree.map(describe)) };
+      return { ...details, referrers: await Promise.all(tree.map(describe)) };
+    });
   }
 
   // ── deleting: plan, then apply ───────────────────────────────────────────────────────────
 
   /** The same plan as `krill cleanup --json --dry-run`. Validates everything before any request. */
-  async planCleanup(request: CleanupRequest): Promise<Plan> {
-    // Retention (yaml, semver) is loaded only by the commands that plan one.
-    const [{ parsePolicy, rulesFor }, { compileRules, parseBudget, parseSize }, { evaluateRules }] = await Promise.all([
-      import('./policy/policy-file.js'),
-      import('./policy/rules.js'),
-      import('./policy/evaluate.js'),
-    ]);
-    const policy =
-      request.policy === undefined
-        ? undefined
-        : 'text' in request.policy
-          ? parsePolicy(request.policy.text, request.policy.path)
-          : request.policy;
-    const flagRules: Rules | undefined = policy ? undefined : compileRules(request.rules ?? {});
-    const { registry, repositories } = this.#cleanupTargets(request, policy);
-    const whole = this.#wholePlanLimit(request, policy, parseBudget, parseSize);
-    const sources = (request.keepInUse ?? policy?.keepInUse ?? []).map((s) =>
-      this.#liveSource(s, request.rollbackDepth),
-    );
-    const client = await this.client(registry);
-    const live = sources.length > 0 ? await readLiveSet(sources, client) : undefined;
-    for (const warning of live?.warnings ?? []) this.logger.warn(warning);
-    const catalog =
-      repositories === undefined || request.scanAll ? (await client.listRepositories()).sort() : undefined;
-    const rulesOf = (repository: string): Rules | undefined =>
-      policy ? rulesFor(policy, repository, Boolean(request.allRepos) || repositories !== undefined) : flagRules;
-    const targets = repositories ?? catalog!.filter((r) => rulesOf(r) !== undefined);
-    if (policy) this.#checkRulesMatch(policy, repositories ?? catalog!, request.strict === true);
-    // Repositories read only to account for blobs they share with the targets.
-    const others = catalog ? catalog.filter((r) => !targets.includes(r)) : [];
-    const snapshots = await this.#readSnapshots(client, [...targets, ...others], catalog !== undefined, request);
-    const history = request.history === false ? undefined : new History(historyDir(this.#env));
-    const now = Date.now();
-    const plans: RepositoryPlan[] = [];
-    const changes: Record<string, ListingChanges> = {};
-    for (const repository of targets) {
-      const snapshot = snapshots.get(repository)!;
-      const rules = rulesOf(repository)!;
-      this.#noteUnmatched(snapshot, rules);
-      const listing = await this.#checkListing(history, registry, snapshot, request);
-      // A listing that looks wrong keeps every tag there (plan/listing.ts).
-      const decisions: TagDecision[] = listing.wrong
-        ? snapshot.tags.map((t) => ({ ...t, action: 'keep', reason: listing.wrong! }))
-        : evaluateRules(snapshot, rules, now);
-      const inUse = live?.digests.get(repository);
-      const repositoryPlan = buildRepositoryPlan(snapshot, decisions, {
-        deleteOrphans: request.deleteOrphans === true && !listing.wrong,
-        ...(inUse ? { live: inUse } : {}),
-      });
-      plans.push(repositoryPlan);
-      if (request.diff && listing.last)
-        changes[repository] = diffListing(listing.last, listing.tags, repositoryPlan.delete.length);
-      await listing.record(repositoryPlan.delete.length, now);
-    }
-    const all = [...snapshots.values()];
-    const plan = makePlan(registry, plans, all, catalog !== undefined);
-    if (request.diff) plan.changes = changes;
-    if (live) this.#recordLiveSet(plan, sources, live.digests, targets, request.rollbackDepth);
-    return this.#withLimits(plan, all, whole, rulesOf);
+  async planCleanup(request: CleanupRequest & CallOptions): Promise<Plan> {
+    return this.#call(request, async () => {
+      // Retention (yaml, semver) is loaded only by the commands that plan one.
+      const [{ parsePolicy, rulesFor }, { compileRules, parseBudget, parseSize }, { evaluateRules }] =
+        await Promise.all([
+          import('./policy/policy-file.js'),
+          import('./policy/rules.js'),
+          import('./policy/evaluate.js'),
+        ]);
+      const policy =
+        request.policy === undefined
+          ? undefined
+          : 'text' in request.policy
+            ? parsePolicy(request.policy.text, request.policy.path)
+            : request.policy;
+      const flagRules: Rules | undefined = policy ? undefined : compileRules(request.rules ?? {});
+      const { registry, repositories } = this.#cleanupTargets(request, policy);
+      const whole = this.#wholePlanLimit(request, policy, parseBudget, parseSize);
+      const sources = (request.keepInUse ?? policy?.keepInUse ?? []).map((s) =>
+        this.#liveSource(s, request.rollbackDepth),
+      );
+      const client = await this.client(registry);
+      const live = sources.length > 0 ? await readLiveSet(sources, client) : undefined;
+      for (const warning of live?.warnings ?? []) this.logger.warn(warning);
+      const catalog =
+        repositories === undefined || request.scanAll ? (await client.listRepositories()).sort() : undefined;
+      const rulesOf = (repository: string): Rules | undefined =>
+        policy ? rulesFor(policy, repository, Boolean(request.allRepos) || repositories !== undefined) : flagRules;
+      const targets = repositories ?? catalog!.filter((r) => rulesOf(r) !== undefined);
+      if (policy) this.#checkRulesMatch(policy, repositories ?? catalog!, request.strict === true);
+      // Repositories read only to account for blobs they share with the targets.
+      const others = catalog ? catalog.filter((r) => !targets.includes(r)) : [];
+      const snapshots = await this.#readSnapshots(client, [...targets, ...others], catalog !== undefined, request);
+      const history = request.history === false ? undefined : new History(historyDir(this.#env));
+      const now = Date.now();
+      const plans: RepositoryPlan[] = [];
+      const changes: Record<string, ListingChanges> = {};
+      for (const repository of targets) {
+        const snapshot = snapshots.get(repository)!;
+        const rules = rulesOf(repository)!;
+        this.#noteUnmatched(snapshot, rules);
+        const listing = await this.#checkListing(history, registry, snapshot, request);
+        // A listing that looks wrong keeps every tag there (plan/listing.ts).
+        const decisions: TagDecision[] = listing.wrong
+          ? snapshot.tags.map((t) => ({ ...t, action: 'keep', reason: listing.wrong! }))
+          : evaluateRules(snapshot, rules, now);
+        const inUse = live?.digests.get(repository);
+        const repositoryPlan = buildRepositoryPlan(snapshot, decisions, {
+          deleteOrphans: request.deleteOrphans === true && !listing.wrong,
+          ...(inUse ? { live: inUse } : {}),
+        });
+        plans.push(repositoryPlan);
+        if (request.diff && listing.last)
+          changes[repository] = diffListing(listing.last, listing.tags, repositoryPlan.delete.length);
+        await listing.record(repositoryPlan.delete.length, now);
+      }
+      const all = [...snapshots.values()];
+      const plan = makePlan(registry, plans, all, catalog !== undefined);
+      if (request.diff) plan.changes = changes;
+      if (live) this.#recordLiveSet(plan, sources, live.digests, targets, request.rollbackDepth);
+      return this.#withLimits(plan, all, whole, rulesOf);
+    });
   }
 
   /** The live set in the plan (re-read at apply by source name; its digests stay for --allow-stale-live-set). */
@@ -810,25 +857,30 @@ export class Krill {
   }
 
   /** The plan of `krill rm`: exactly the named tags and digests, shared digests only untagged. */
-  async planRemoval(references: string[], options: { force?: boolean; keepReferrers?: boolean } = {}): Promise<Plan> {
-    const parsed = references.map((input) => this.#parseRemoval(input));
-    const registry = parsed[0]!.registry;
-    if (parsed.some((r) => r.registry.host !== registry.host))
-      throw new UsageError('krill rm works on one registry at a time: run it once per registry');
-    // A short digest copied from a table deletes only when it names exactly one digest.
-    const refs: Reference[] = [];
-    for (const ref of parsed) refs.push(await this.resolveReference(ref));
-    const byRepo = new Map<string, Reference[]>();
-    for (const ref of refs) byRepo.set(ref.repository, [...(byRepo.get(ref.repository) ?? []), ref]);
-    const client = await this.client(registry);
-    const snapshots: RepositorySnapshot[] = [];
-    const plans: RepositoryPlan[] = [];
-    for (const [repository, repoRefs] of byRepo) {
-      const { snapshot, plan } = await this.#planRepositoryRemoval(client, repository, repoRefs, options);
-      snapshots.push(snapshot);
-      plans.push(plan);
-    }
-    return makePlan(registry, plans, snapshots, false);
+  async planRemoval(
+    references: string[],
+    options: { force?: boolean; keepReferrers?: boolean } & CallOptions = {},
+  ): Promise<Plan> {
+    return this.#call(options, async () => {
+      const parsed = references.map((input) => this.#parseRemoval(input));
+      const registry = parsed[0]!.registry;
+      if (parsed.some((r) => r.registry.host !== registry.host))
+        throw new UsageError('krill rm works on one registry at a time: run it once per registry');
+      // A short digest copied from a table deletes only when it names exactly one digest.
+      const refs: Reference[] = [];
+      for (const ref of parsed) refs.push(await this.resolveReference(ref));
+      const byRepo = new Map<string, Reference[]>();
+      for (const ref of refs) byRepo.set(ref.repository, [...(byRepo.get(ref.repository) ?? []), ref]);
+      const client = await this.client(registry);
+      const snapshots: RepositorySnapshot[] = [];
+      const plans: RepositoryPlan[] = [];
+      for (const [repository, repoRefs] of byRepo) {
+        const { snapshot, plan } = await this.#planRepositoryRemoval(client, repository, repoRefs, options);
+        snapshots.push(snapshot);
+        plans.push(plan);
+      }
+      return makePlan(registry, plans, snapshots, false);
+    });
   }
 
   /** `REPO:TAG` or `REPO@DIGEST` (short digests allowed), validated before any request. */
@@ -898,26 +950,33 @@ export class Krill {
    * Carries out a plan with every re-check `krill apply` performs, journaling before each change.
    * Returns the outcomes and the journal path (undefined when nothing was journaled).
    */
-  async apply(plan: Plan, options: ApplyOptions = {}): Promise<ApplyResult & { journal: string | undefined }> {
-    if (plan.limits?.refused !== undefined) throw new RefusedError(refusal(plan.limits.refused));
-    const client = await this.client(plan.registry);
-    const live = await this.#rereadLiveSet(plan, client, options);
-    const given = options.journal;
-    const journal =
-      given instanceof Journal ? given : await Journal.open(given ?? defaultJournalPath(this.#env, plan.registry.host));
-    try {
-      const result = await applyPlan(client, plan, {
-        journal,
-        concurrency: this.concurrency,
-        ...(options.onProgress ? { onProgress: options.onProgress } : {}),
-        ...(this.#options.signal ? { signal: this.#options.signal } : {}),
-        ...(live ? { live } : {}),
-      });
-      await this.#recordRemoved(plan, result.outcomes);
-      return { ...result, journal: given instanceof Journal || journal.kept ? journal.path : undefined };
-    } finally {
-      if (!(given instanceof Journal)) await journal.close();
-    }
+  async apply(
+    plan: Plan,
+    options: ApplyOptions & CallOptions = {},
+  ): Promise<ApplyResult & { journal: string | undefined }> {
+    return this.#call(options, async () => {
+      if (plan.limits?.refused !== undefined) throw new RefusedError(refusal(plan.limits.refused));
+      const client = await this.client(plan.registry);
+      const live = await this.#rereadLiveSet(plan, client, options);
+      const given = options.journal;
+      const journal =
+        given instanceof Journal
+          ? given
+          : await Journal.open(given ?? defaultJournalPath(this.#env, plan.registry.host));
+      try {
+        const result = await applyPlan(client, plan, {
+          journal,
+          concurrency: this.concurrency,
+          ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+          ...(this.#signal() ? { signal: this.#signal()! } : {}),
+          ...(live ? { live } : {}),
+        });
+        await this.#recordRemoved(plan, result.outcomes);
+        return { ...result, journal: given instanceof Journal || journal.kept ? journal.path : undefined };
+      } finally {
+        if (!(given instanceof Journal)) await journal.close();
+      }
+    });
   }
 
   /** Puts back what a journal says was removed; tags pushed again since are skipped unless `force`. */
@@ -978,122 +1037,133 @@ export class Krill {
     return live;
   }
 
-  async undo(journal: string | JournalEntry[], options: { force?: boolean } = {}): Promise<UndoOutcome[]> {
-    let entries = journal;
-    if (typeof entries === 'string') {
-      const read = await readJournal(entries);
-      for (const warning of read.warnings) this.logger.warn(warning);
-      entries = read.entries;
-    }
-    return undoJournal((entry) => this.client(entry.registry), entries, { force: options.force === true });
+  async undo(
+    journal: string | JournalEntry[],
+    options: { force?: boolean } & CallOptions = {},
+  ): Promise<UndoOutcome[]> {
+    return this.#call(options, async () => {
+      let entries = journal;
+      if (typeof entries === 'string') {
+        const read = await readJournal(entries);
+        for (const warning of read.warnings) this.logger.warn(warning);
+        entries = read.entries;
+      }
+      return undoJournal((entry) => this.client(entry.registry), entries, { force: options.force === true });
+    });
   }
 
   // ── moving ────────────────────────────────────────────────────────────────────────────────
 
   /** Copies an image (or, with `allTags`, a repository) keeping digests; credentials per side. */
-  async copy(source: string, destination: string, request: CopyRequest = {}): Promise<CopyReport[]> {
-    const src = request.allTags ? this.parseRepository(source) : this.parseReference(source);
-    const dst = this.parseReference(destination);
-    if (request.allTags && (dst.tag !== undefined || dst.digest !== undefined))
-      throw new UsageError('with --all-tags, DST is a repository: drop its :TAG');
-    if (dst.digest !== undefined)
-      throw new UsageError(`"${destination}": a destination names a tag, not a digest (the digest is kept as it is)`);
-    if (request.platform !== undefined) validatePlatform(request.platform);
-    this.setDestination(dst.registry);
-    const from = await this.client(src.registry, {
-      role: 'source',
-      ...(request.sourceLogin ? { login: request.sourceLogin } : {}),
-    });
-    const to = await this.client(dst.registry, {
-      role: 'destination',
-      ...(request.destinationLogin ? { login: request.destinationLogin } : {}),
-    });
-    const jobs = request.allTags
-      ? (await from.listTags(src.repository)).sort().map((tag) => ({ reference: tag, tags: [tag] }))
-      : [singleCopyJob(src, dst)];
-    const reports: CopyReport[] = [];
-    const sourceTags = request.allTags ? jobs.map((j) => j.reference) : undefined;
-    await mapConcurrent(jobs, request.allTags ? 2 : 1, async (job) => {
-      // With --all-tags, attachment tags are copied as tags like any other; their images take the rest.
-      const withReferrers = request.referrers !== false && attachmentSubject(job.reference) === undefined;
-      const result = await copyWithReferrers(
-        { client: from, repository: src.repository },
-        job.reference,
-        { client: to, repository: dst.repository },
-        job.tags,
-        {
-          ...(request.platform !== undefined ? { platform: request.platform } : {}),
-          concurrency: Math.max(1, Math.ceil(this.concurrency / 2)),
-          ...(request.onProgress ? { onProgress: request.onProgress } : {}),
-          referrers: withReferrers
-            ? {
-                ...(request.referrerTypes ? { types: request.referrerTypes } : {}),
-                ...(sourceTags ? { sourceTags } : {}),
-              }
-            : false,
-        },
-      );
-      const source = formatReference({
-        ...src,
-        ...(job.reference.includes(':') ? { digest: job.reference } : { tag: job.reference }),
+  async copy(source: string, destination: string, request: CopyRequest & CallOptions = {}): Promise<CopyReport[]> {
+    return this.#call(request, async () => {
+      const src = request.allTags ? this.parseRepository(source) : this.parseReference(source);
+      const dst = this.parseReference(destination);
+      if (request.allTags && (dst.tag !== undefined || dst.digest !== undefined))
+        throw new UsageError('with --all-tags, DST is a repository: drop its :TAG');
+      if (dst.digest !== undefined)
+        throw new UsageError(`"${destination}": a destination names a tag, not a digest (the digest is kept as it is)`);
+      if (request.platform !== undefined) validatePlatform(request.platform);
+      this.setDestination(dst.registry);
+      const from = await this.client(src.registry, {
+        role: 'source',
+        ...(request.sourceLogin ? { login: request.sourceLogin } : {}),
       });
-      const destination = formatReference({
-        ...dst,
-        ...(job.tags[0] ? { tag: job.tags[0] } : { digest: result.digest }),
+      const to = await this.client(dst.registry, {
+        role: 'destination',
+        ...(request.destinationLogin ? { login: request.destinationLogin } : {}),
       });
-      const report: CopyReport = { ...result, source, destination };
-      reports.push(report);
-      request.onImage?.(reports.length, jobs.length, report);
+      const jobs = request.allTags
+        ? (await from.listTags(src.repository)).sort().map((tag) => ({ reference: tag, tags: [tag] }))
+        : [singleCopyJob(src, dst)];
+      const reports: CopyReport[] = [];
+      const sourceTags = request.allTags ? jobs.map((j) => j.reference) : undefined;
+      await mapConcurrent(jobs, request.allTags ? 2 : 1, async (job) => {
+        // With --all-tags, attachment tags are copied as tags like any other; their images take the rest.
+        const withReferrers = request.referrers !== false && attachmentSubject(job.reference) === undefined;
+        const result = await copyWithReferrers(
+          { client: from, repository: src.repository },
+          job.reference,
+          { client: to, repository: dst.repository },
+          job.tags,
+          {
+            ...(request.platform !== undefined ? { platform: request.platform } : {}),
+            concurrency: Math.max(1, Math.ceil(this.concurrency / 2)),
+            ...(request.onProgress ? { onProgress: request.onProgress } : {}),
+            referrers: withReferrers
+              ? {
+                  ...(request.referrerTypes ? { types: request.referrerTypes } : {}),
+                  ...(sourceTags ? { sourceTags } : {}),
+                }
+              : false,
+          },
+        );
+        const source = formatReference({
+          ...src,
+          ...(job.reference.includes(':') ? { digest: job.reference } : { tag: job.reference }),
+        });
+        const destination = formatReference({
+          ...dst,
+          ...(job.tags[0] ? { tag: job.tags[0] } : { digest: result.digest }),
+        });
+        const report: CopyReport = { ...result, source, destination };
+        reports.push(report);
+        request.onImage?.(reports.length, jobs.length, report);
+      });
+      return reports;
     });
-    return reports;
   }
 
   /**
    * Prepares a lstags-style sync: specs (`[REGISTRY/]REPO[:TAG][~/REGEX/][=TAG1,TAG2]`) into
    * `to` (`HOST[:PORT][/PREFIX]`). Everything is validated before any request.
    */
-  async syncJobs(specs: string[], request: SyncRequest): Promise<SyncJob[]> {
-    if (specs.length === 0)
-      throw new UsageError('name what to sync: krill sync SPEC… --to TARGET, or krill sync -f FILE');
-    const target: SyncTarget = parseSyncTarget(request.to, { plainHttp: this.#options.plainHttp ?? false });
-    const parsed = specs.map((s) => this.parseSpec(s));
-    const prefixFor = (spec: SyncSpec) =>
-      request.prefix === 'auto'
-        ? [target.prefix, autoPrefix(spec.source.registry)].filter(Boolean).join('/')
-        : [target.prefix, request.prefix].filter(Boolean).join('/');
-    this.setDestination(target.registry);
-    const destination = await this.client(target.registry, {
-      role: 'destination',
-      ...(request.destinationLogin ? { login: request.destinationLogin } : {}),
-    });
-    const jobs: SyncJob[] = [];
-    for (const spec of parsed) {
-      const source = await this.client(spec.source.registry, { role: 'source' });
-      jobs.push({
-        spec,
-        source,
-        destination,
-        destinationRepository: destinationRepository(target, spec.source.repository, prefixFor(spec)),
+  async syncJobs(specs: string[], request: SyncRequest & CallOptions): Promise<SyncJob[]> {
+    return this.#call(request, async () => {
+      if (specs.length === 0)
+        throw new UsageError('name what to sync: krill sync SPEC… --to TARGET, or krill sync -f FILE');
+      const target: SyncTarget = parseSyncTarget(request.to, { plainHttp: this.#options.plainHttp ?? false });
+      const parsed = specs.map((s) => this.parseSpec(s));
+      const prefixFor = (spec: SyncSpec) =>
+        request.prefix === 'auto'
+          ? [target.prefix, autoPrefix(spec.source.registry)].filter(Boolean).join('/')
+          : [target.prefix, request.prefix].filter(Boolean).join('/');
+      this.setDestination(target.registry);
+      const destination = await this.client(target.registry, {
+        role: 'destination',
+        ...(request.destinationLogin ? { login: request.destinationLogin } : {}),
       });
-    }
-    return jobs;
+      const jobs: SyncJob[] = [];
+      for (const spec of parsed) {
+        const source = await this.client(spec.source.registry, { role: 'source' });
+        jobs.push({
+          spec,
+          source,
+          destination,
+          destinationRepository: destinationRepository(target, spec.source.repository, prefixFor(spec)),
+        });
+      }
+      return jobs;
+    });
   }
 
   /** One sync round over prepared jobs: copies what the destination lacks or has another digest of. */
   /** Runs sync jobs; referrers travel with each image unless `referrers: false`. */
-  async sync(jobs: SyncJob[], options: SyncOptions & { daemon?: boolean } = {}): Promise<SyncOutcome[]> {
-    const all: SyncOutcome[] = [];
-    for (const job of jobs) {
-      if (options.shouldStop?.()) break;
-      try {
-        all.push(...(await syncJob(job, options)));
-      } catch (error) {
-        if (isAbortError(error) || !options.daemon) throw error;
-        // Daemon mode: a whole spec failing (listing, auth) is logged and the loop goes on.
-        this.logger.warn(`${job.spec.input}: ${error instanceof Error ? error.message : String(error)}`);
+  async sync(jobs: SyncJob[], options: SyncOptions & { daemon?: boolean } & CallOptions = {}): Promise<SyncOutcome[]> {
+    return this.#call(options, async () => {
+      const all: SyncOutcome[] = [];
+      for (const job of jobs) {
+        if (options.shouldStop?.()) break;
+        try {
+          all.push(...(await syncJob(job, options)));
+        } catch (error) {
+          if (isAbortError(error) || !options.daemon) throw error;
+          // Daemon mode: a whole spec failing (listing, auth) is logged and the loop goes on.
+          this.logger.warn(`${job.spec.input}: ${error instanceof Error ? error.message : String(error)}`);
+        }
       }
-    }
-    return all;
+      return all;
+    });
   }
 
   /**
@@ -1101,38 +1171,40 @@ export class Krill {
    * same safety as `rm`. The source's whole tag list counts: a `~/REGEX/` filter narrows what is
    * copied, never what is kept.
    */
-  async planPrune(jobs: SyncJob[]): Promise<Plan> {
-    const destination = jobs[0]!.destination;
-    const byRepo = new Map<string, Set<string>>();
-    for (const job of jobs) {
-      const { tags, listed, named } = await selectTags(job.source, job.spec);
-      if (named) continue; // named tags say nothing about the others
-      const wanted = byRepo.get(job.destinationRepository) ?? new Set<string>();
-      for (const t of [...listed, ...tags]) wanted.add(t);
-      byRepo.set(job.destinationRepository, wanted);
-    }
-    const snapshots: RepositorySnapshot[] = [];
-    const plans: RepositoryPlan[] = [];
-    for (const [repository, wanted] of byRepo) {
-      let snapshot;
-      try {
-        snapshot = await readRepositorySnapshot(destination, repository, { concurrency: this.concurrency });
-      } catch (error) {
-        if (isNotFound(error)) continue;
-        throw error;
+  async planPrune(jobs: SyncJob[], call: CallOptions = {}): Promise<Plan> {
+    return this.#call(call, async () => {
+      const destination = jobs[0]!.destination;
+      const byRepo = new Map<string, Set<string>>();
+      for (const job of jobs) {
+        const { tags, listed, named } = await selectTags(job.source, job.spec);
+        if (named) continue; // named tags say nothing about the others
+        const wanted = byRepo.get(job.destinationRepository) ?? new Set<string>();
+        for (const t of [...listed, ...tags]) wanted.add(t);
+        byRepo.set(job.destinationRepository, wanted);
       }
-      // Attachment tags follow their image (krill writes fallback indexes the source may not have).
-      const decisions: TagDecision[] = snapshot.tags
-        .filter(({ tag }) => attachmentSubject(tag) === undefined || wanted.has(tag))
-        .map(({ tag, digest }) =>
-          wanted.has(tag)
-            ? { tag, digest, action: 'keep', reason: 'at the source' }
-            : { tag, digest, action: 'delete', reason: 'no longer at the source' },
-        );
-      snapshots.push(snapshot);
-      plans.push(buildRepositoryPlan(snapshot, decisions));
-    }
-    return makePlan(destination.address, plans, snapshots, false);
+      const snapshots: RepositorySnapshot[] = [];
+      const plans: RepositoryPlan[] = [];
+      for (const [repository, wanted] of byRepo) {
+        let snapshot;
+        try {
+          snapshot = await readRepositorySnapshot(destination, repository, { concurrency: this.concurrency });
+        } catch (error) {
+          if (isNotFound(error)) continue;
+          throw error;
+        }
+        // Attachment tags follow their image (krill writes fallback indexes the source may not have).
+        const decisions: TagDecision[] = snapshot.tags
+          .filter(({ tag }) => attachmentSubject(tag) === undefined || wanted.has(tag))
+          .map(({ tag, digest }) =>
+            wanted.has(tag)
+              ? { tag, digest, action: 'keep', reason: 'at the source' }
+              : { tag, digest, action: 'delete', reason: 'no longer at the source' },
+          );
+        snapshots.push(snapshot);
+        plans.push(buildRepositoryPlan(snapshot, decisions));
+      }
+      return makePlan(destination.address, plans, snapshots, false);
+    });
   }
 
   /**
@@ -1141,34 +1213,36 @@ export class Krill {
    */
   async compare(
     specs: string[],
-    options: { with?: string; local?: LocalImage[] } = {},
+    options: { with?: string; local?: LocalImage[] } & CallOptions = {},
   ): Promise<Array<{ repository: string; rows: CompareRow[] }>> {
-    const parsed = specs.map((s) => this.parseSpec(s));
-    const other =
-      options.with !== undefined
-        ? parseSyncTarget(options.with, { plainHttp: this.#options.plainHttp ?? false })
-        : undefined;
-    if (other) this.setDestination(other.registry);
-    const results: Array<{ repository: string; rows: CompareRow[] }> = [];
-    for (const spec of parsed) {
-      const client = await this.client(spec.source.registry, other ? { role: 'source' } : {});
-      const remote = await readRemoteTags(client, spec, this.concurrency);
-      let rows: CompareRow[];
-      if (other) {
-        const there = await readTagDigests(
-          await this.client(other.registry, { role: 'destination' }),
-          destinationRepository(other, spec.source.repository),
-          spec,
-          remote,
-          this.concurrency,
-        );
-        rows = compareWithRegistry(remote, there);
-      } else {
-        rows = compareWithLocal(canonicalName(spec.source), remote, options.local ?? []);
+    return this.#call(options, async () => {
+      const parsed = specs.map((s) => this.parseSpec(s));
+      const other =
+        options.with !== undefined
+          ? parseSyncTarget(options.with, { plainHttp: this.#options.plainHttp ?? false })
+          : undefined;
+      if (other) this.setDestination(other.registry);
+      const results: Array<{ repository: string; rows: CompareRow[] }> = [];
+      for (const spec of parsed) {
+        const client = await this.client(spec.source.registry, other ? { role: 'source' } : {});
+        const remote = await readRemoteTags(client, spec, this.concurrency);
+        let rows: CompareRow[];
+        if (other) {
+          const there = await readTagDigests(
+            await this.client(other.registry, { role: 'destination' }),
+            destinationRepository(other, spec.source.repository),
+            spec,
+            remote,
+            this.concurrency,
+          );
+          rows = compareWithRegistry(remote, there);
+        } else {
+          rows = compareWithLocal(canonicalName(spec.source), remote, options.local ?? []);
+        }
+        results.push({ repository: canonicalName(spec.source), rows });
       }
-      results.push({ repository: canonicalName(spec.source), rows });
-    }
-    return results;
+      return results;
+    });
   }
 
   /** Flushes the cache and closes every connection. */

@@ -12,6 +12,7 @@ import {
   isAbortError,
 } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { callSignal } from './call-scope.js';
 import { silentLogger } from '../logger.js';
 import { Limiter } from './limiter.js';
 
@@ -363,7 +364,8 @@ export class Transport {
 
   /** The abort signal for a request: none for an uninterruptible one. */
   #activeSignal(req: HttpRequest): AbortSignal | undefined {
-    return req.uninterruptible === true ? undefined : this.#signal;
+    // The calling verb's signal (Krill's per-call option) already includes the run's.
+    return req.uninterruptible === true ? undefined : (callSignal() ?? this.#signal);
   }
 
   /**

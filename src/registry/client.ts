@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type { Credentials } from '../auth/credentials.js';
 import { AuthSession } from '../auth/session.js';
 import {
+  AbortedError,
   InvalidResponseError,
   NetworkError,
   RegistryError,
@@ -140,7 +141,11 @@ export class RegistryClient {
 
   /** `GET /v2/`: finds the scheme (once) and learns the auth challenge before real requests. */
   ping(): Promise<URL> {
-    this.#base ??= this.#resolveBase();
+    // An interrupted ping is forgotten: the next call (another per-call signal) pings again.
+    this.#base ??= this.#resolveBase().catch((error: unknown) => {
+      if (error instanceof AbortedError) this.#base = undefined;
+      throw error;
+    });
     return this.#base;
   }
 

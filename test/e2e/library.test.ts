@@ -3,6 +3,9 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AbortedError } from '../../src/errors.js';
+import type { Logger } from '../../src/logger.js';
+import { Krill } from '../../src/krill.js';
 import { isolatedEnv } from '../harness/cli.js';
 import { seedWebRepository } from '../harness/fixtures.js';
 import { Pusher } from '../harness/images.js';
@@ -44,5 +47,40 @@ describe('the README library example', () => {
       await new Pusher(source).resolve('apps/web', '2.0.0'),
     );
     expect(readFileSync(join(env.HOME!, 'undo.jsonl'), 'utf8')).toContain('"kind":"delete-manifest"');
+  });
+});
+
+describe('per-call options', () => {
+  const recorder = (onDebug: () => void = () => {}) => {
+    const lines: string[] = [];
+    const logger: Logger = {
+      debugEnabled: true,
+      debug: (message) => {
+        lines.push(message);
+        onDebug();
+      },
+      warn: (message) => lines.push(message),
+    };
+    return { lines, logger };
+  };
+
+  it("a call's signal stops that call only, and its logger gets that call's lines", async () => {
+    const facade = recorder();
+    const krill = new Krill({ registry: source.host, cache: false, env: isolatedEnv(), logger: facade.logger });
+    try {
+      // The call's first logged request aborts it: the rest of its reads never start.
+      const controller = new AbortController();
+      const call = recorder(() => controller.abort());
+      await expect(krill.tags('apps/web', { signal: controller.signal, logger: call.logger })).rejects.toBeInstanceOf(
+        AbortedError,
+      );
+      expect(call.lines.length).toBeGreaterThan(0);
+      expect(facade.lines).toEqual([]);
+      // The facade is not stopped: the next call reads every tag, logging to the facade's logger.
+      expect((await krill.tags('apps/web')).length).toBeGreaterThan(3);
+      expect(facade.lines.length).toBeGreaterThan(0);
+    } finally {
+      await krill.close();
+    }
   });
 });

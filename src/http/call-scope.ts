@@ -1,0 +1,50 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import type { Logger } from '../logger.js';
+
+/**
+ * Per-call options of the `Krill` facade: a signal that stops this call only, and a logger for its
+ * messages. They travel with the call's async context (AsyncLocalStorage) down to the transport, so
+ * the layers between need no extra parameter. A request shared by two calls (one token fetch) runs
+ * under the call that started it.
+ */
+export interface CallOptions {
+  /** Stops this call (and its requests); the facade's own signal still stops everything. */
+  signal?: AbortSignal;
+  /** Receives this call's warnings and debug lines instead of the facade's logger. */
+  logger?: Logger;
+}
+
+interface CallScope {
+  signal?: AbortSignal;
+  logger?: Logger;
+}
+
+const scope = new AsyncLocalStorage<CallScope>();
+
+/** The signal of the call in progress (its own combined with the facade's), if it has one. */
+export function callSignal(): AbortSignal | undefined {
+  return scope.getStore()?.signal;
+}
+
+/** Runs `work` with a call's signal and logger in scope; `runSignal` (the facade's) stays in force. */
+export function runInCall<T>(
+  call: CallOptions,
+  runSignal: AbortSignal | undefined,
+  work: () => Promise<T>,
+): Promise<T> {
+  if (call.signal === undefined && call.logger === undefined) return work();
+  const signal = call.signal && runSignal ? AbortSignal.any([runSignal, call.signal]) : (call.signal ?? runSignal);
+  return scope.run({ ...(signal ? { signal } : {}), ...(call.logger ? { logger: call.logger } : {}) }, work);
+}
+
+/** A logger that writes to the current call's logger when it has one, else to `fallback`. */
+export function scopedLogger(fallback: Logger): Logger {
+  const current = () => scope.getStore()?.logger ?? fallback;
+  return {
+    get debugEnabled() {
+      return current().debugEnabled;
+    },
+    debug: (message) => current().debug(message),
+    warn: (message) => current().warn(message),
+  };
+}
