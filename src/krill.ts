@@ -613,19 +613,7 @@ export class Krill {
   /** The same plan as `krill cleanup --json --dry-run`. Validates everything before any request. */
   async planCleanup(request: CleanupRequest & CallOptions): Promise<Plan> {
     return this.#call(request, async () => {
-      // Retention (yaml, semver) is loaded only by the commands that plan one.
-      const [{ parsePolicy, rulesFor }, { compileRules, parseBudget, parseSize }, { evaluateRules }] =
-        await Promise.all([
-          import('./policy/policy-file.js'),
-          import('./policy/rules.js'),
-          import('./policy/evaluate.js'),
-        ]);
-      const policy =
-        request.policy === undefined
-          ? undefined
-          : 'text' in request.policy
-            ? parsePolicy(request.policy.text, request.policy.path)
-            : request.policy;
+      const { policy, rulesFor, compileRules, parseBudget, parseSize, evaluateRules } = await loadRetention(request);
       const flagRules: Rules | undefined = policy ? undefined : compileRules(request.rules ?? {});
       const { registry, repositories } = this.#cleanupTargets(request, policy);
       const whole = this.#wholePlanLimit(request, policy, parseBudget, parseSize);
@@ -1280,4 +1268,16 @@ function singleCopyJob(src: Reference, dst: Reference): { reference: string; tag
   const reference = src.digest ?? src.tag ?? 'latest';
   const tag = dst.tag ?? (src.digest === undefined ? (src.tag ?? 'latest') : undefined);
   return { reference, tags: tag === undefined ? [] : [tag] };
+}
+
+/** Retention (yaml, semver) is loaded only by the calls that plan one; a policy given as text is parsed. */
+async function loadRetention(request: CleanupRequest) {
+  const [{ parsePolicy, rulesFor }, rules, { evaluateRules }] = await Promise.all([
+    import('./policy/policy-file.js'),
+    import('./policy/rules.js'),
+    import('./policy/evaluate.js'),
+  ]);
+  const given = request.policy;
+  const policy = given === undefined ? undefined : 'text' in given ? parsePolicy(given.text, given.path) : given;
+  return { policy, rulesFor, evaluateRules, ...rules };
 }
