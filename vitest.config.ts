@@ -6,7 +6,7 @@ import { defineConfig } from 'vitest/config';
  * The longest files start first, also on a fresh clone where vitest has no timings cached yet:
  * started last, the fault suite alone would add its 20 s to the wall time.
  */
-const LONGEST = ['faults', 'gitlab-template', 'delete', 'referrers', 'sync'];
+const LONGEST = ['faults', 'gitlab-template', 'delete', 'referrers', 'interrupted', 'sync'];
 
 class LongestFirst extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {

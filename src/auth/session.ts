@@ -1,4 +1,5 @@
-import { AuthError, InvalidResponseError } from '../errors.js';
+import { AbortedError, AuthError, InvalidResponseError } from '../errors.js';
+import { callSignal } from '../http/call-scope.js';
 import type { Transport } from '../http/transport.js';
 import { isLoopbackHost } from '../ref/reference.js';
 import type { Challenge } from './challenge.js';
@@ -117,7 +118,7 @@ export class AuthSession {
     return `${challenge.params.realm ?? ''}|${challenge.params.service ?? ''}|${scope}`;
   }
 
-  async #token(challenge: Challenge, scope: string): Promise<CachedToken> {
+  async #token(challenge: Challenge, scope: string, attempt = 1): Promise<CachedToken> {
     const key = this.#key(challenge, scope);
     const cached = this.#tokens.get(key);
     if (cached && cached.expiresAt - EXPIRY_MARGIN_MS > Date.now()) return cached;
@@ -126,7 +127,15 @@ export class AuthSession {
       pending = this.#fetchToken(challenge, scope).finally(() => this.#inflight.delete(key));
       this.#inflight.set(key, pending);
     }
-    const token = await pending;
+    let token: CachedToken;
+    try {
+      token = await pending;
+    } catch (error) {
+      // Another call's signal stopped the fetch this one was sharing: fetch again (once).
+      if (error instanceof AbortedError && attempt === 1 && !callSignal()?.aborted)
+        return this.#token(challenge, scope, 2);
+      throw error;
+    }
     this.#tokens.set(key, token);
     return token;
   }

@@ -11,6 +11,7 @@ import {
   parseRegistryErrors,
   TEMPORARY_STATUS,
 } from '../errors.js';
+import { callSignal } from '../http/call-scope.js';
 import { nextLink } from '../http/link.js';
 import type { HttpRequest, HttpResponse, StreamResponse, Transport } from '../http/transport.js';
 import { discard, isNoTlsError, redactUrl } from '../http/transport.js';
@@ -140,13 +141,21 @@ export class RegistryClient {
   }
 
   /** `GET /v2/`: finds the scheme (once) and learns the auth challenge before real requests. */
-  ping(): Promise<URL> {
-    // An interrupted ping is forgotten: the next call (another per-call signal) pings again.
-    this.#base ??= this.#resolveBase().catch((error: unknown) => {
-      if (error instanceof AbortedError) this.#base = undefined;
-      throw error;
-    });
-    return this.#base;
+  async ping(): Promise<URL> {
+    for (let attempt = 1; ; attempt++) {
+      // An interrupted ping is forgotten, so the next call pings again.
+      const base = (this.#base ??= this.#resolveBase().catch((error: unknown) => {
+        if (error instanceof AbortedError) this.#base = undefined;
+        throw error;
+      }));
+      try {
+        return await base;
+      } catch (error) {
+        // Another call's signal stopped the ping this one was waiting for: ping again (once).
+        if (error instanceof AbortedError && attempt === 1 && !callSignal()?.aborted) continue;
+        throw error;
+      }
+    }
   }
 
   async #resolveBase(): Promise<URL> {

@@ -1,11 +1,11 @@
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, isolatedEnv, krill } from '../harness/cli.js';
+import { isolatedEnv, krill } from '../harness/cli.js';
 import type { FaultProxy } from '../harness/fault-proxy.js';
 import { startFaultProxy } from '../harness/fault-proxy.js';
-import { Pusher, buildImage, buildIndex } from '../harness/images.js';
+import { seedNumberedImages } from '../harness/fixtures.js';
+import { Pusher, buildImage } from '../harness/images.js';
 import type { TestRegistry } from '../harness/registry.js';
 import { startRegistry } from '../harness/registry.js';
 
@@ -19,30 +19,7 @@ let proxy: FaultProxy;
 // Rates chosen so six attempts practically always suffice: a test must not flake on bad luck.
 const MIX = { error5xx: 0.04, rateLimit: 0.004, reset: 0.02, delay: 0.03, cutBlob: 0.05 };
 
-async function seed(repository: string, images: number): Promise<void> {
-  const pusher = new Pusher(registry);
-  const work = Array.from({ length: images }, (_, i) => i);
-  for (let i = 0; i < work.length; i += 8) {
-    await Promise.all(
-      work.slice(i, i + 8).map(async (n) => {
-        const created = new Date(Date.UTC(2024, 0, 1) + n * 3_600_000).toISOString();
-        const m =
-          n % 10 === 0
-            ? buildIndex([
-                buildImage({ created, layers: ['base', `${repository} ${n} amd`], format: 'oci' }),
-                buildImage({
-                  created,
-                  layers: ['arm base', `${repository} ${n} arm`],
-                  format: 'oci',
-                  architecture: 'arm64',
-                }),
-              ])
-            : buildImage({ created, layers: ['base', `${repository} ${n}`] });
-        await pusher.push(repository, m, `v${n}`, `build-${n}`);
-      }),
-    );
-  }
-}
+const seed = (repository: string, images: number) => seedNumberedImages(registry, repository, images);
 
 beforeAll(async () => {
   registry = await startRegistry();
@@ -103,33 +80,5 @@ describe('faults: results identical to a fault-free run', () => {
     } finally {
       await dest.stop();
     }
-  });
-});
-
-describe('interrupted cleanups converge', () => {
-  it('a cleanup killed at random points and rerun ends with exactly the planned tags', async () => {
-    await seed('apps/killed', 80);
-    const env = isolatedEnv();
-    const planPath = join(env.HOME!, 'plan.json');
-    await krill(['cleanup', `${registry.host}/apps/killed`, '--keep', '10', '--dry-run', '--plan-out', planPath], {
-      env,
-    });
-    const plan = JSON.parse(readFileSync(planPath, 'utf8'));
-    const expected = plan.repositories[0].keep.map((t: { tag: string }) => t.tag).sort();
-    const codes: Array<number | null> = [];
-    for (const delay of [150, 400, 700]) {
-      const child = spawn(process.execPath, [BIN, 'apply', planPath, '--yes'], { env, stdio: 'ignore' });
-      const timer = setTimeout(() => child.kill('SIGTERM'), delay);
-      codes.push(await new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code))));
-      clearTimeout(timer);
-      const remaining = await new Pusher(registry).tags('apps/killed');
-      // Never more than the plan: every kept tag is still there after each interruption.
-      for (const tag of expected) expect(remaining).toContain(tag);
-    }
-    // 130: interrupted cleanly; 0: finished before the signal; null: killed before krill installed its handlers.
-    expect(codes.every((c) => c === 130 || c === 0 || c === null)).toBe(true);
-    const rerun = await krill(['apply', planPath, '--yes'], { env });
-    expect(rerun.code, rerun.stderr).toBe(0);
-    expect(await new Pusher(registry).tags('apps/killed')).toEqual(expected);
   });
 });

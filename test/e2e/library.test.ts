@@ -83,4 +83,21 @@ describe('per-call options', () => {
       await krill.close();
     }
   });
+
+  it('a call stopped by its own signal does not stop another call waiting on the same ping', async () => {
+    const krill = new Krill({ registry: source.host, cache: false, env: isolatedEnv() });
+    try {
+      const controller = new AbortController();
+      const call = recorder(() => controller.abort());
+      // The first call starts the client's ping and is stopped during it; the second waits on that ping.
+      const [stopped, other] = await Promise.allSettled([
+        krill.tags('apps/web', { signal: controller.signal, logger: call.logger }),
+        krill.tags('apps/web'),
+      ]);
+      expect(stopped.status).toBe('rejected');
+      expect(other.status === 'fulfilled' ? other.value.length : String(other.reason)).toBeGreaterThan(3);
+    } finally {
+      await krill.close();
+    }
+  });
 });

@@ -140,3 +140,32 @@ export async function seedApiRepository(
     },
   };
 }
+
+/**
+ * `images` images an hour apart (every tenth a two-platform index), each under `vN` and `build-N`:
+ * the bulk scenario of the fault and interruption suites.
+ */
+export async function seedNumberedImages(registry: TestRegistry, repository: string, images: number): Promise<void> {
+  const pusher = new Pusher(registry);
+  const work = Array.from({ length: images }, (_, i) => i);
+  for (let i = 0; i < work.length; i += 8) {
+    await Promise.all(
+      work.slice(i, i + 8).map(async (n) => {
+        const created = new Date(Date.UTC(2024, 0, 1) + n * 3_600_000).toISOString();
+        const m =
+          n % 10 === 0
+            ? buildIndex([
+                buildImage({ created, layers: ['base', `${repository} ${n} amd`], format: 'oci' }),
+                buildImage({
+                  created,
+                  layers: ['arm base', `${repository} ${n} arm`],
+                  format: 'oci',
+                  architecture: 'arm64',
+                }),
+              ])
+            : buildImage({ created, layers: ['base', `${repository} ${n}`] });
+        await pusher.push(repository, m, `v${n}`, `build-${n}`);
+      }),
+    );
+  }
+}
