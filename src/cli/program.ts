@@ -1,9 +1,9 @@
 import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
-
-export { CommanderError } from '@commander-js/extra-typings';
 import { parseDuration } from '../duration.js';
 import type { CliContext, Io } from './context.js';
+
+export { CommanderError } from '@commander-js/extra-typings';
 
 /**
  * The command line, declared: global options, and each command's arguments, options and help.
@@ -51,7 +51,7 @@ krill --version prints the version.
 Exit codes: 0 success, 1 operation failed, 2 bad usage (nothing was sent), 130 interrupted.
 `;
 
-/** The program and its global options (every command sees them through optsWithGlobals). */
+/** The program and its global options (they live on the program: `program.opts()`). */
 export function declareProgram(io: Io) {
   return (
     new Command('krill')
