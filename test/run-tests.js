@@ -51,7 +51,10 @@ if (!existsSync('dist/index.js') || sources > newest('dist')) {
 
 const out = join(outDir, `results-${suite}.json`);
 rmSync(out, { force: true });
-const filters = vitestArgs.some((a) => !a.startsWith('-')) ? [] : SUITES[suite];
+// A file filter of the caller's replaces the suite's folders; a flag's value (`-t NAME`) is not one.
+const takesValue = (arg = '') => arg.startsWith('-') && !arg.includes('=');
+const fileFilter = vitestArgs.some((a, i) => !a.startsWith('-') && !takesValue(vitestArgs[i - 1]));
+const filters = fileFilter ? [] : SUITES[suite];
 const args = [
   'vitest',
   'run',

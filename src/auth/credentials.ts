@@ -40,6 +40,11 @@ const ENV_PAIRS: Array<[string, string]> = [
   ['REGISTRY_USER', 'REGISTRY_PASSWORD'], // docker-registry-util
 ];
 
+/** Whether the environment holds a password of one of the credential pairs above. */
+export function hasEnvPassword(env: NodeJS.ProcessEnv): boolean {
+  return ENV_PAIRS.some(([, passVar]) => Boolean(env[passVar]));
+}
+
 interface DockerConfig {
   auths?: Record<string, { auth?: string; username?: string; password?: string; identitytoken?: string }>;
   credHelpers?: Record<string, string>;

@@ -1,12 +1,12 @@
-import type { Program } from './program.js';
 import { readFileSync } from 'node:fs';
+import { hasEnvPassword } from '../auth/credentials.js';
 import { UsageError } from '../errors.js';
 import type { TlsOptions } from '../http/transport.js';
 import { Krill } from '../krill.js';
 import type { Logger } from '../logger.js';
 import { escapeControl } from '../text.js';
+import type { Program } from './program.js';
 
-/** Options shared by every command (declared once in main.ts). */
 /** The global options as commander parses them (declared in program.ts). */
 export type GlobalOptions = ReturnType<Program['opts']>;
 
@@ -143,7 +143,7 @@ function passwordSource(options: GlobalOptions, io: Io): string | (() => Promise
     if (password === '') throw new UsageError('--password-stdin read an empty password: pipe the password into krill');
     return password;
   };
-  const passwordInEnv = ['KRILL_PASSWORD', 'REGISTRY_CLI_PASSWORD', 'REGISTRY_PASSWORD'].some((v) => io.env[v]);
-  const prompted = options.username !== undefined && options.password === undefined && !passwordInEnv && io.stdinIsTty;
+  const prompted =
+    options.username !== undefined && options.password === undefined && !hasEnvPassword(io.env) && io.stdinIsTty;
   return options.passwordStdin ? readPassword : prompted ? askPassword : options.password;
 }

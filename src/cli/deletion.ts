@@ -167,12 +167,19 @@ export async function executePlan(
   flags: DeletionFlags,
   ask: { question: string; showKept?: boolean; keepInUse?: Array<string | LiveSource> },
 ): Promise<void> {
-  await presentPlan(ctx, plan, flags, ask.showKept ?? true);
-  if (await readyToApply(ctx, plan, flags, ask.question)) await applyPlan(ctx, plan, flags, ask.keepInUse);
+  const empty = planCounts(plan).actions === 0;
+  await presentPlan(ctx, plan, flags, { showKept: ask.showKept ?? true, empty });
+  if (await readyToApply(ctx, flags, { question: ask.question, empty }))
+    await applyPlan(ctx, plan, flags, ask.keepInUse);
 }
 
 /** Saves (--plan-out) and prints the plan; a plan beyond its budget is refused here, also with --dry-run. */
-async function presentPlan(ctx: CliContext, plan: Plan, flags: DeletionFlags, showKept: boolean): Promise<void> {
+async function presentPlan(
+  ctx: CliContext,
+  plan: Plan,
+  flags: DeletionFlags,
+  { showKept, empty }: { showKept: boolean; empty: boolean },
+): Promise<void> {
   if (flags.planOut) {
     try {
       await writeFile(flags.planOut, `${JSON.stringify(plan, null, 2)}\n`);
@@ -183,7 +190,7 @@ async function presentPlan(ctx: CliContext, plan: Plan, flags: DeletionFlags, sh
       );
     }
   }
-  if (ctx.options.json && (flags.dryRun || planCounts(plan).actions === 0)) {
+  if (ctx.options.json && (flags.dryRun || empty)) {
     ctx.io.out(`${JSON.stringify({ ...plan, dryRun: flags.dryRun === true }, null, 2)}\n`);
   } else if (!ctx.options.json) {
     ctx.io.out(renderPlan(plan, { showKept, allKept: flags.showKept === true }));
@@ -196,10 +203,14 @@ async function presentPlan(ctx: CliContext, plan: Plan, flags: DeletionFlags, sh
 }
 
 /** Whether to go on: not after --plan-out alone, nothing to do, a dry run, or a "no". */
-async function readyToApply(ctx: CliContext, plan: Plan, flags: DeletionFlags, question: string): Promise<boolean> {
+async function readyToApply(
+  ctx: CliContext,
+  flags: DeletionFlags,
+  { question, empty }: { question: string; empty: boolean },
+): Promise<boolean> {
   // Like `terraform plan -out`: saving the plan is the whole job unless --yes asks to apply it too.
   if (flags.planOut && !flags.yes) return false;
-  if (planCounts(plan).actions === 0) {
+  if (empty) {
     if (!ctx.options.json) ctx.io.out('Nothing to delete.\n');
     return false;
   }

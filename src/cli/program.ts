@@ -12,7 +12,7 @@ export { CommanderError } from '@commander-js/extra-typings';
  * it runs (so `krill --version` stays close to `node -e 0`).
  */
 
-export function parseIntegerOption(name: string, min: number, max: number) {
+function parseIntegerOption(name: string, min: number, max: number) {
   return (value: string): number => {
     if (!/^\d+$/.test(value.trim()))
       throw new InvalidArgumentError(`${name} must be a whole number between ${min} and ${max}`);
@@ -23,7 +23,7 @@ export function parseIntegerOption(name: string, min: number, max: number) {
 }
 
 /** `--timeout`: the one duration grammar (`30s`, `2m`, `500ms`), or plain seconds as before. */
-export function parseTimeout(value: string): number {
+function parseTimeout(value: string): number {
   let ms: number;
   try {
     ms = /^\s*\d+\s*$/.test(value) ? Number(value) * 1000 : parseDuration(value, '--timeout');
@@ -127,7 +127,7 @@ function withDeletionOptions<A extends unknown[], O extends Record<string, unkno
 }
 
 /** `krill policy …`: a group of subcommands. */
-export function declarePolicyGroup(program: Program) {
+function declarePolicyGroup(program: Program) {
   return program.command('policy').description('policy file tools: schema, test');
 }
 

@@ -14,12 +14,8 @@ export interface CallOptions {
   logger?: Logger;
 }
 
-interface CallScope {
-  signal?: AbortSignal;
-  logger?: Logger;
-}
-
-const scope = new AsyncLocalStorage<CallScope>();
+/** The call in progress: its signal already combined with the facade's. */
+const scope = new AsyncLocalStorage<CallOptions>();
 
 /** The signal of the call in progress (its own combined with the facade's), if it has one. */
 export function callSignal(): AbortSignal | undefined {
