@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { isIPv6 } from 'node:net';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { AuthError, UsageError } from '../errors.js';
@@ -51,9 +52,19 @@ interface DockerConfig {
   credsStore?: string;
 }
 
-/** Docker stores Docker Hub under its v1 URL; other hosts are stored bare or as URLs. */
+/**
+ * Docker stores Docker Hub under its v1 URL; other hosts are stored bare or as URLs. Like docker's
+ * ConvertToHostname, the key is cut at the first `/` after the scheme. Tools have written IPv6
+ * registries without brackets (`https://::1:6555/v2/`): a trailing `:PORT` after a valid IPv6
+ * address is read as the port, so the key matches `[::1]:6555`.
+ */
 export function configKeyHost(key: string): string {
   const stripped = key.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '');
+  if (!stripped.startsWith('[') && (stripped.match(/:/g) ?? []).length > 1) {
+    const port = /^(.*):(\d{1,5})$/.exec(stripped);
+    if (port && isIPv6(port[1]!)) return `[${port[1]!.toLowerCase()}]:${port[2]}`;
+    if (isIPv6(stripped)) return `[${stripped.toLowerCase()}]`;
+  }
   return canonicalHost(stripped);
 }
 

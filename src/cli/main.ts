@@ -97,6 +97,35 @@ function readSecret(question: string): Promise<string> {
   });
 }
 
+/** Global options that take a value (`-r HOST`): their value is not a command. */
+const GLOBAL_VALUE_FLAGS = new Set([
+  '-r',
+  '--registry',
+  '-u',
+  '--username',
+  '-p',
+  '--password',
+  '--ca-cert',
+  '--client-cert',
+  '--client-key',
+  '--concurrency',
+  '--timeout',
+]);
+
+/**
+ * `--version` (or `-V`) before any command, after any global flags (`krill --verbose --version`):
+ * the program's version. After a command it is that command's option (`cleanup --version RANGE`).
+ */
+export function asksForVersion(argv: readonly string[]): boolean {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--version' || arg === '-V') return true;
+    if (!arg.startsWith('-') || arg === '--') return false;
+    if (GLOBAL_VALUE_FLAGS.has(arg)) i++;
+  }
+  return false;
+}
+
 /**
  * How a command asks for a graceful first Ctrl-C (sync --daemon: finish the current image, then
  * stop); by default the first signal aborts everything in flight.
@@ -113,7 +142,7 @@ export async function runCli(
   interruption: Interruption = {},
 ): Promise<number> {
   // Handled before commander: `cleanup --version RANGE` must not be taken for the program's --version.
-  if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-V')) {
+  if (asksForVersion(argv)) {
     io.out(`${version()}\n`);
     return 0;
   }

@@ -12,7 +12,9 @@ export function nextLink(header: string | undefined, current: URL): URL | undefi
     const match = /^\s*<([^>]*)>(.*)$/.exec(part);
     if (!match) continue;
     const params = match[2]!;
-    if (!/;\s*rel\s*=\s*"?([^";]*\s)?next(\s[^";]*)?"?\s*(;|$)/i.test(params)) continue;
+    // rel is a token or a quoted string; a quote opened and never closed is a malformed header
+    // (RFC 8288 §3): its target is not followed.
+    if (!/;\s*rel\s*=\s*("([^"]*\s)?next(\s[^"]*)?"|next)\s*(;|$)/i.test(params)) continue;
     const target = new URL(match[1]!, current);
     if (target.protocol !== current.protocol || target.host !== current.host) {
       throw new InvalidResponseError(

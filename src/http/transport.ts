@@ -159,11 +159,12 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
   if (/^\d+$/.test(text)) return Number(text) * 1000;
   // Only the three HTTP-date forms count (`-1`, `+1`, `1.5` or garbage fall back to backoff; V8's
   // Date.parse would read some of them as dates). All are GMT: asctime has no zone, so it gets one.
-  const imf = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/;
-  const rfc850 = /^[A-Z][a-z]+, \d{2}-[A-Z][a-z]{2}-\d{2} \d{2}:\d{2}:\d{2} GMT$/;
+  // Some servers write `UTC` for the zone (RFC 9110 says GMT; recipients should be lenient, §5.6.7).
+  const imf = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} (GMT|UTC)$/;
+  const rfc850 = /^[A-Z][a-z]+, \d{2}-[A-Z][a-z]{2}-\d{2} \d{2}:\d{2}:\d{2} (GMT|UTC)$/;
   const asctime = /^[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/;
   let date = Number.NaN;
-  if (imf.test(text) || rfc850.test(text)) date = Date.parse(text);
+  if (imf.test(text) || rfc850.test(text)) date = Date.parse(text.replace(/UTC$/, 'GMT'));
   else if (asctime.test(text)) date = Date.parse(`${text} GMT`);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }

@@ -147,6 +147,17 @@ describe('messages and conventions', () => {
     });
   });
 
+  it('--version after global flags prints the version like --version alone', async () => {
+    const alone = await runKrill(['--version']);
+    expect(alone.stdout).toMatch(/^\d+\.\d+\.\d+/);
+    for (const argv of [['--verbose', '--version'], ['-r', 'localhost:1', '-q', '-V'], ['--no-color', '--version']]) {
+      const res = await runKrill(argv);
+      expect({ argv, code: res.code, stdout: res.stdout }).toEqual({ argv, code: 0, stdout: alone.stdout });
+    }
+    // After a command, --version is that command's option, not the program's.
+    expect((await runKrill(['cleanup', '--version', '>=1'])).stdout).not.toBe(alone.stdout);
+  });
+
   it('an option value starting with - gets a message naming the = form', async () => {
     const res = await runKrill(['tags', `${registry.host}/apps/api`, '--exclude', '-rc']);
     expect(res.code).toBe(2);

@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { resolveCredentials } from '../../src/auth/credentials.js';
+import { configKeyHost, resolveCredentials } from '../../src/auth/credentials.js';
 
 function configDir(config: unknown): string {
   const dir = mkdtempSync(join(tmpdir(), 'krill-docker-'));
@@ -80,5 +80,18 @@ describe('resolveCredentials precedence', () => {
     await expect(
       resolveCredentials('reg.example.com', { env: { DOCKER_CONFIG: dir, PATH: '/nonexistent' } }),
     ).rejects.toThrow(/docker-credential-nonexistent-helper could not be run/);
+  });
+});
+
+describe('docker config keys for IPv6 registries', () => {
+  it('a key written without brackets matches the bracketed host, as docker ConvertToHostname', async () => {
+    const dockerDir = configDir({ auths: { 'https://::1:6555/v2/': { auth: b64('v6:pw6') } } });
+    expect(await resolveCredentials('[::1]:6555', { env: { DOCKER_CONFIG: dockerDir } })).toMatchObject({
+      username: 'v6',
+      password: 'pw6',
+    });
+    expect(configKeyHost('[::1]:6555')).toBe('[::1]:6555');
+    expect(configKeyHost('fe80::1')).toBe('[fe80::1]');
+    expect(configKeyHost('reg.example.com:5000')).toBe('reg.example.com:5000');
   });
 });

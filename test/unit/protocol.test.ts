@@ -57,6 +57,12 @@ describe('nextLink', () => {
     expect(nextLink('</a>; rel="prev", </b>; rel="next"', current)?.pathname).toBe('/b');
     expect(nextLink(undefined, current)).toBeUndefined();
     expect(nextLink('</a>; rel="prev"', current)).toBeUndefined();
+    expect(nextLink('</a>; rel="prev next"', current)?.pathname).toBe('/a');
+  });
+
+  it('does not follow a link whose rel quote is never closed', () => {
+    expect(nextLink('</v2/_catalog?last=b>; rel="next', current)).toBeUndefined();
+    expect(nextLink('</v2/_catalog?last=b>; rel=next"', current)).toBeUndefined();
   });
 
   it('refuses links to another host or scheme', () => {
@@ -73,6 +79,10 @@ describe('transport helpers', () => {
   it('parses Retry-After as seconds or a date', () => {
     expect(parseRetryAfter('3')).toBe(3000);
     expect(parseRetryAfter('Wed, 21 Oct 2015 07:28:10 GMT', Date.parse('Wed, 21 Oct 2015 07:28:00 GMT'))).toBe(10_000);
+    expect(parseRetryAfter('Wed, 21 Oct 2015 07:28:10 UTC', Date.parse('Wed, 21 Oct 2015 07:28:00 GMT'))).toBe(10_000);
+    expect(parseRetryAfter('Wednesday, 21-Oct-15 07:28:10 UTC', Date.parse('Wed, 21 Oct 2015 07:28:00 GMT'))).toBe(
+      10_000,
+    );
     expect(parseRetryAfter('soon')).toBeUndefined();
     expect(parseRetryAfter(undefined)).toBeUndefined();
   });
