@@ -227,15 +227,18 @@ export class AuthSession {
 
   /** `token` (or `access_token`) and `expires_in` from the token server's JSON. */
   #parseToken(bytes: Buffer, url: URL, started: number): CachedToken {
-    let body: { token?: unknown; access_token?: unknown; expires_in?: unknown };
+    let body: { token?: unknown; access_token?: unknown; expires_in?: unknown } | null;
     try {
       body = JSON.parse(bytes.toString('utf8')) as typeof body;
-    } catch (cause) {
-      throw new InvalidResponseError(
-        `the token server of ${this.registry} (${url.host}) answered something that is not JSON`,
-        { cause },
-      );
+    } catch {
+      // No cause: JSON.parse's message quotes the body, and a token server's body is a secret (a
+      // bare token) or a login page; neither belongs in a message, also not under --verbose.
+      body = null;
     }
+    if (typeof body !== 'object' || body === null || Array.isArray(body))
+      throw new InvalidResponseError(
+        `the token server of ${this.registry} (${url.host}) answered something that is not a JSON object`,
+      );
     const token =
       typeof body.token === 'string' && body.token
         ? body.token

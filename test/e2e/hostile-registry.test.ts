@@ -264,6 +264,29 @@ describe('credentials go only where they belong', () => {
     }
   });
 
+  it('a token server body (a bare token, a login page) never appears in a message, also not under --verbose', async () => {
+    const fake2 = await startFakeRegistry();
+    const bodies = ['RAWTOKEN-s3cr3t-value', '<html><form>login for s3cr3t-page</form></html>', 'null'];
+    let body = '';
+    fake2.intercept = (_req, res, url) => {
+      if (url.pathname === '/v2/')
+        res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${fake2.host}/token",service="fake"` }).end();
+      else if (url.pathname === '/token') res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+      else return false;
+      return true;
+    };
+    try {
+      for (body of bodies) {
+        const res = await runKrill(['--verbose', 'tags', `${fake2.host}/x`, '--plain-http']);
+        expect(res.code).toBe(1);
+        expect(res.stderr).toMatch(/token server .* answered something that is not a JSON object/);
+        expect(res.stderr).not.toMatch(/s3cr3t|RAWTOKEN|<html/);
+      }
+    } finally {
+      await fake2.close();
+    }
+  });
+
   it('an https registry whose token realm is plain http (not loopback) is refused before any token request', async () => {
     const pki = makePki(mkdtempSync(join(tmpdir(), 'krill-pki-')));
     const secure = await startFakeRegistry({ tls: { key: pki.serverKey, cert: pki.serverCert } });
