@@ -1,4 +1,4 @@
-import { resolveCredentials } from './auth/credentials.js';
+import { hasEnvPassword, resolveCredentials } from './auth/credentials.js';
 import type { Credentials } from './auth/credentials.js';
 import {
   AbortedError,
@@ -15,7 +15,7 @@ import type { TlsOptions, TransportOptions } from './http/transport.js';
 import { Transport, proxyFromEnv } from './http/transport.js';
 import type { Logger } from './logger.js';
 import type { CallOptions } from './http/call-scope.js';
-import { callSignal, runInCall, scopedLogger } from './http/call-scope.js';
+import { callSignal, runInCall, runInVerb, scopedLogger, setVerbDestination, verbDestination } from './http/call-scope.js';
 import { silentLogger } from './logger.js';
 import { findPlatform, normalizePlatform, validatePlatform } from './manifest/manifest.js';
 import { attachmentSubject } from './manifest/referrers.js';
@@ -262,8 +262,6 @@ export class Krill {
   /** The live-set sources each plan made here was read from (stdin cannot be read twice). */
   readonly #liveSources = new WeakMap<Plan, LiveSource[]>();
   #password: string | undefined;
-  /** The one registry that the given credentials and the KRILL_* credential variables belong to. */
-  #credentialTarget: string | undefined;
 
   constructor(options: KrillOptions = {}) {
     this.#options = options;
@@ -293,7 +291,7 @@ export class Krill {
 
   /** Runs a verb with its per-call signal and logger (http/call-scope.ts). */
   #call<T>(call: CallOptions, work: () => Promise<T>): Promise<T> {
-    return runInCall(call, this.#options.signal, work);
+    return runInVerb(() => runInCall(call, this.#options.signal, work));
   }
 
   /** The signal in force: the current call's (which includes the facade's), else the facade's. */
@@ -370,20 +368,36 @@ export class Krill {
 
   // ── clients and credentials ───────────────────────────────────────────────────────────────
 
-  /** Names the destination of a two-registry operation before any client exists. */
+  /** Names the destination of a two-registry verb before any client exists (see ownsCredentials). */
   setDestination(address: RegistryAddress): void {
-    this.#credentialTarget ??= this.#options.registry !== undefined ? this.defaultRegistry()?.host : address.host;
+    setVerbDestination(address.host);
   }
 
   /**
-   * One client per registry host, role and credential override, sharing the connection pool.
-   * Credentials from the options and the environment go to ONE registry only: `registry` if given,
-   * else the first registry a call targets ('target' or 'destination'). A 'source' (the other side
-   * of copy, sync, compare) gets only its own login or docker config, unless it is that registry.
+   * Whether the given credentials and the environment's (KRILL_USERNAME & co.) go to `address`.
+   * They belong to ONE registry: the one the user named (`registry`, else KRILL_REGISTRY,
+   * REGISTRY_CLI_HOSTNAME, REGISTRY); else the destination the current verb names (copy, sync,
+   * compare --with); else the registry a call targets. A 'source' (the other side of copy, sync,
+   * compare) gets only its own login or docker config, unless it is that registry. Decided per
+   * verb from its arguments, never by which call came first.
+   */
+  ownsCredentials(address: RegistryAddress, role: ClientRole = 'target'): boolean {
+    const named =
+      this.#options.registry !== undefined || REGISTRY_ENV.some((name) => this.#env[name])
+        ? (this.defaultRegistry()?.host ?? DOCKER_HUB)
+        : undefined;
+    const owner = named ?? verbDestination();
+    return owner !== undefined ? owner === address.host : role !== 'source';
+  }
+
+  /**
+   * One client per registry host, role, credential override and credential ownership, sharing the
+   * connection pool (see ownsCredentials for where the given credentials go).
    */
   client(address: RegistryAddress, options: { role?: ClientRole; login?: Login } = {}): Promise<RegistryClient> {
     const role = options.role ?? 'target';
-    const key = `${address.host}|${address.scheme}|${role}|${options.login?.username ?? ''}`;
+    const owns = this.ownsCredentials(address, role);
+    const key = `${address.host}|${address.scheme}|${role}|${options.login?.username ?? ''}|${owns}`;
     let pending = this.#clients.get(key);
     if (!pending) {
       const created = this.#createClient(address, role, options.login);
@@ -405,12 +419,9 @@ export class Krill {
     if (login?.username !== undefined || login?.password !== undefined) {
       return resolveCredentials(address.host, { username: login.username, password: login.password, env: this.#env });
     }
-    if (role !== 'source') this.setDestination(address);
-    if (this.#credentialTarget !== address.host) {
-      if (this.#options.username !== undefined)
-        this.logger.debug(
-          `not sending the given credentials to ${address.host}: they belong to ${this.#credentialTarget ?? 'the destination'}`,
-        );
+    if (!this.ownsCredentials(address, role)) {
+      if (this.#options.username !== undefined || hasEnvPassword(this.#env))
+        this.logger.debug(`not sending the given credentials to ${address.host}: they belong to another registry`);
       return resolveCredentials(address.host, { env: this.#env, ignoreEnvCredentials: true });
     }
     const password = await this.#resolvePassword();
@@ -1209,7 +1220,8 @@ export class Krill {
         options.with !== undefined
           ? parseSyncTarget(options.with, { plainHttp: this.#options.plainHttp ?? false })
           : undefined;
-      if (other) this.setDestination(other.registry);
+      // Without --with, the first SPEC's registry is the one the given credentials belong to.
+      this.setDestination(other?.registry ?? parsed[0]?.source.registry ?? { host: DOCKER_HUB, scheme: 'https' });
       const results: Array<{ repository: string; rows: CompareRow[] }> = [];
       for (const spec of parsed) {
         const client = await this.client(spec.source.registry, other ? { role: 'source' } : {});

@@ -44,3 +44,26 @@ export function scopedLogger(fallback: Logger): Logger {
     warn: (message) => current().warn(message),
   };
 }
+
+/**
+ * The registry a verb names as its destination (copy, sync, compare --with, login): the given
+ * credentials and KRILL_USERNAME & co. go there when the user named no registry. Decided per verb
+ * from its arguments, so one verb's destination never decides where another verb's credentials go.
+ */
+const verbScope = new AsyncLocalStorage<{ destination?: string }>();
+
+/** Runs a verb in a scope of its own (a verb called by another verb shares the caller's). */
+export function runInVerb<T>(work: () => Promise<T>): Promise<T> {
+  return verbScope.getStore() ? work() : verbScope.run({}, work);
+}
+
+/** Names the current verb's destination host (the first one named wins). */
+export function setVerbDestination(host: string): void {
+  const store = verbScope.getStore();
+  if (store) store.destination ??= host;
+}
+
+/** The current verb's destination host, if it named one. */
+export function verbDestination(): string | undefined {
+  return verbScope.getStore()?.destination;
+}

@@ -7,6 +7,7 @@ import { rawManifest, startFakeRegistry } from '../harness/fake-registry.js';
 import { Pusher, buildImage, sha256 } from '../harness/images.js';
 import type { TestRegistry } from '../harness/registry.js';
 import { BASIC_PASSWORD, BASIC_USER, startRegistry } from '../harness/registry.js';
+import { isolatedEnv } from '../harness/cli.js';
 import { runKrill } from '../harness/run-cli.js';
 import { makePki } from '../harness/pki.js';
 
@@ -261,6 +262,45 @@ describe('credentials go only where they belong', () => {
       expect(await new Pusher(basic).resolve('priv/img', '1')).toBe(image.digest);
     } finally {
       await basic.stop();
+    }
+  });
+
+  it('KRILL_USERNAME/KRILL_PASSWORD go only to the registry the environment names: not to another read, not to a copy source', async () => {
+    const basic = await startRegistry({ auth: 'basic' });
+    const other = await startFakeRegistry();
+    try {
+      const image = buildImage({ layers: ['env creds test'] });
+      other.add('pub/img', image, '1');
+      // Anonymous bearer tokens are fine here: a client holding the environment's password would
+      // present it to this token realm.
+      other.intercept = (_req, res, url) => {
+        if (url.pathname === '/v2/')
+          res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${other.host}/token",service="fake"` }).end();
+        else if (url.pathname === '/token')
+          res.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"anonymous"}');
+        else return false;
+        return true;
+      };
+      const env = isolatedEnv({
+        KRILL_REGISTRY: `http://${basic.host}`,
+        KRILL_USERNAME: BASIC_USER,
+        KRILL_PASSWORD: BASIC_PASSWORD,
+      });
+      const read = await runKrill(['tags', `${other.host}/pub/img`, '--plain-http'], { env });
+      expect(read.code, read.stderr).toBe(0);
+      // The source is named first and the destination is the named registry: the order of calls
+      // must not decide where the credentials go.
+      const copy = await runKrill(['copy', `${other.host}/pub/img:1`, 'priv/img:1', '--plain-http'], { env });
+      expect(copy.code, copy.stderr).toBe(0);
+      const tokenRequests = other.log.filter((r) => r.path.startsWith('/token'));
+      expect(tokenRequests.length).toBeGreaterThan(0);
+      expect(other.log.filter((r) => r.authorization !== undefined && r.authorization !== 'Bearer anonymous')).toEqual(
+        [],
+      );
+      // The named registry did get them: the copy arrived there.
+      expect(await new Pusher(basic).resolve('priv/img', '1')).toBe(image.digest);
+    } finally {
+      await Promise.all([basic.stop(), other.close()]);
     }
   });
 
