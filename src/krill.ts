@@ -15,7 +15,14 @@ import type { TlsOptions, TransportOptions } from './http/transport.js';
 import { Transport, proxyFromEnv } from './http/transport.js';
 import type { Logger } from './logger.js';
 import type { CallOptions } from './http/call-scope.js';
-import { callSignal, runInCall, runInVerb, scopedLogger, setVerbDestination, verbDestination } from './http/call-scope.js';
+import {
+  callSignal,
+  runInCall,
+  runInVerb,
+  scopedLogger,
+  setVerbDestination,
+  verbDestination,
+} from './http/call-scope.js';
 import { silentLogger } from './logger.js';
 import { findPlatform, normalizePlatform, validatePlatform } from './manifest/manifest.js';
 import { attachmentSubject } from './manifest/referrers.js';

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
+import { checkJournalPath } from '../plan/journal.js';
 import type { LiveSource } from '../live/live-set.js';
 import { parseSyncFile } from '../sync/sync-file.js';
 import type { CliContext } from './context.js';
@@ -42,4 +43,9 @@ export async function readSyncSpecs(
     targetText: flags.to ?? file.target,
     prefix: flags.prefix ?? file.prefix,
   };
+}
+
+/** `--journal` is checked before the first request (see checkJournalPath). */
+export async function checkJournalFlag(path: string | undefined): Promise<void> {
+  if (path !== undefined) await checkJournalPath(path);
 }

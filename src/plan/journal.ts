@@ -1,4 +1,4 @@
-import { lstat, mkdir, open, readFile, rm } from 'node:fs/promises';
+import { lstat, mkdir, open, readFile, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -119,6 +119,31 @@ export class Journal {
   }
 }
 
+/**
+ * Checks a journal path the user gave before any request: it must be a regular file or not exist
+ * yet, in a directory that exists (a typo in the directory must not cost a whole planning run).
+ */
+export async function checkJournalPath(path: string): Promise<void> {
+  const bad = (why: string) => new UsageError(`--journal ${path}: ${why}; choose another path`);
+  try {
+    if (!(await lstat(path)).isFile()) throw bad('exists and is not a regular file');
+    return;
+  } catch (error) {
+    if (error instanceof UsageError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR') throw bad('a part of the path is a file, not a directory');
+    if (code !== 'ENOENT') throw bad(`cannot be used (${errno(error)})`);
+  }
+  let parent;
+  try {
+    parent = await stat(dirname(path));
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    throw bad(code === 'ENOENT' ? `the directory ${dirname(path)} does not exist` : `cannot be used (${errno(error)})`);
+  }
+  if (!parent.isDirectory()) throw bad(`${dirname(path)} is not a directory`);
+}
+
 /** fsync of the directory makes the new file's name durable, not only its contents. */
 async function syncDirectory(path: string): Promise<void> {
   const dir = await open(path, 'r');
@@ -165,6 +190,12 @@ export async function readJournal(path: string): Promise<ReadJournal> {
     if (problem)
       throw new UsageError(`${path}:${index + 1}: ${problem}; pass the journal file krill named after the cleanup`);
   });
+  // An empty file, binary garbage or one line of another program's JSON holds nothing to undo: it
+  // is not a journal (a cut last line after valid ones stays a warning).
+  if (result.entries.length === 0 && result.done.length === 0)
+    throw new UsageError(
+      `${path} is not a krill journal (no valid entry); pass the journal file krill named after the cleanup`,
+    );
   return result;
 }
 

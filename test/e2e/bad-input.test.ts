@@ -118,6 +118,32 @@ const cases: Array<[string, () => string[], RegExp]> = [
     () => ['undo', file('journal.jsonl', 'nonsense\n')],
     /journal\.jsonl:1: not JSON; pass the journal file/,
   ],
+  ['journal that is an empty file', () => ['undo', file('empty.jsonl', '')], /empty\.jsonl is not a krill journal/],
+  [
+    'journal of binary garbage without a newline',
+    () => ['undo', file('garbage.jsonl', '\u0000\u00ff\u0001garbage')],
+    /garbage\.jsonl is not a krill journal/,
+  ],
+  [
+    '--journal under a regular file',
+    () => ['cleanup', `${host}/web`, '--keep', '1', '--yes', '--journal', join(file('plain', 'x'), 'j.jsonl')],
+    /--journal .*plain\/j\.jsonl: a part of the path is a file, not a directory/,
+  ],
+  [
+    '--journal in a missing directory',
+    () => ['rm', `${host}/web:1`, '--yes', '--journal', join(dir, 'no-such-dir', 'j.jsonl')],
+    /--journal .*: the directory .*no-such-dir does not exist/,
+  ],
+  [
+    '--journal that is a directory',
+    () => ['cleanup', `${host}/web`, '--keep', '1', '--journal', dir],
+    /--journal .*: exists and is not a regular file/,
+  ],
+  [
+    '--journal that is a device',
+    () => ['apply', file('p.json', '{}'), '--journal', '/dev/null'],
+    /--journal \/dev\/null: exists and is not a regular file/,
+  ],
   [
     'missing CA file',
     () => ['--ca-cert', '/nonexistent/ca.pem', 'tags', `${host}/web`],

@@ -3,9 +3,10 @@ import { parsePlanFile } from '../../plan/plan-file.js';
 import type { CliContext } from '../context.js';
 import type { ArgsOf, OptionsOf } from '../program.js';
 import { executePlan } from '../deletion.js';
-import { readUserFile } from '../files.js';
+import { checkJournalFlag, readUserFile } from '../files.js';
 
 export async function execute(ctx: CliContext, [path]: ArgsOf<'apply'>, options: OptionsOf<'apply'>): Promise<void> {
+  await checkJournalFlag(options.journal);
   const plan = parsePlanFile(await readUserFile(path, 'plan'), path);
   if (plan.keepInUse?.sources.includes('stdin') && ctx.io.stdinIsTty)
     throw new UsageError('the plan read its live set from standard input: pipe the same list into krill apply');

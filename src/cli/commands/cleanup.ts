@@ -2,7 +2,7 @@ import { UsageError } from '../../errors.js';
 import type { CliContext } from '../context.js';
 import type { ArgsOf, OptionsOf } from '../program.js';
 import { executePlan, renderChanges } from '../deletion.js';
-import { liveSources, readUserFile } from '../files.js';
+import { checkJournalFlag, liveSources, readUserFile } from '../files.js';
 import { startProgress } from '../progress.js';
 
 export async function execute(
@@ -31,6 +31,7 @@ export async function execute(
     );
   if (opts.allRepos && positional.length > 1)
     throw new UsageError('--all-repos takes at most one argument, the registry: krill cleanup --all-repos REGISTRY');
+  await checkJournalFlag(opts.journal);
   const policy =
     opts.file !== undefined ? { text: await readUserFile(opts.file, 'policy file'), path: opts.file } : undefined;
 

@@ -1,8 +1,10 @@
 import type { CliContext } from '../context.js';
 import type { ArgsOf, OptionsOf } from '../program.js';
 import { executePlan } from '../deletion.js';
+import { checkJournalFlag } from '../files.js';
 
 export async function execute(ctx: CliContext, [references]: ArgsOf<'rm'>, opts: OptionsOf<'rm'>): Promise<void> {
+  await checkJournalFlag(opts.journal);
   const plan = await ctx.krill.planRemoval(references, {
     force: opts.force === true,
     keepReferrers: opts.keepReferrers === true,
