@@ -1,10 +1,11 @@
 import { AbortedError, AuthError, KrillError, RegistryError, isAbortError } from '../errors.js';
+import { isDigest } from '../manifest/digest.js';
 import type { RegistryApi } from '../registry/api.js';
 import type { JournalEntry } from './journal.js';
 
 /**
- * Puts back what a journal says was removed: platform manifests first (an index can only be pushed
- * when its children exist), then every manifest under each of its tags. Works until the registry's
+ * Puts back what a journal says was removed, every manifest before the indexes that list it
+ * (restoreOrder), each under each of its tags. Works until the registry's
  * garbage collector has deleted the blobs.
  *
  * A tag is restored only when it is absent or already points where the journal says; a tag pushed
@@ -35,21 +36,65 @@ export function judgeRestore(
   return force ? 'restore' : 'skip';
 }
 
+/** The digests an index lists (`manifests[].digest`); none for an image manifest or unreadable bytes. */
+function childDigests(entry: JournalEntry): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(entry.manifest, 'base64').toString('utf8'));
+  } catch {
+    return [];
+  }
+  const manifests = (parsed as { manifests?: unknown } | null)?.manifests;
+  if (!Array.isArray(manifests)) return [];
+  return manifests.flatMap((m) => {
+    const digest = (m as { digest?: unknown } | null)?.digest;
+    return typeof digest === 'string' && isDigest(digest) ? [digest] : [];
+  });
+}
+
+const entryKey = (e: { registry: { host: string }; repository: string }, digest: string) =>
+  `${e.registry.host}/${e.repository}@${digest}`;
+
+/**
+ * The order undo restores entries in, deterministic and dependency-first: a registry accepts an
+ * index only when every manifest it lists exists (distribution answers 400 MANIFEST_BLOB_UNKNOWN),
+ * so each entry comes after the journal's entries for the manifests it lists — platform manifests
+ * before their index, signatures before the fallback referrers index `sha256-<hex>` listing them.
+ * Within that, platform manifests first, then deleted manifests, then untags (a tag put back on a
+ * digest that still exists), each group in journal order. Pure.
+ */
+export function restoreOrder(entries: readonly JournalEntry[]): JournalEntry[] {
+  const base = [
+    ...entries.filter((e) => e.parent).reverse(),
+    ...entries.filter((e) => !e.parent && e.kind === 'delete-manifest'),
+    ...entries.filter((e) => !e.parent && e.kind !== 'delete-manifest'),
+  ];
+  const byKey = new Map<string, JournalEntry[]>();
+  for (const e of base) byKey.set(entryKey(e, e.digest), [...(byKey.get(entryKey(e, e.digest)) ?? []), e]);
+  const ordered: JournalEntry[] = [];
+  const placed = new Set<JournalEntry>();
+  const visiting = new Set<JournalEntry>();
+  // Depth-first, children first; a cycle (only a hostile journal has one) is cut where it closes.
+  const visit = (entry: JournalEntry) => {
+    if (placed.has(entry) || visiting.has(entry)) return;
+    visiting.add(entry);
+    for (const child of childDigests(entry)) for (const dep of byKey.get(entryKey(entry, child)) ?? []) visit(dep);
+    visiting.delete(entry);
+    placed.add(entry);
+    ordered.push(entry);
+  };
+  for (const entry of base) visit(entry);
+  return ordered;
+}
+
 export async function undoJournal(
   clientFor: (entry: JournalEntry) => Promise<RegistryApi>,
   entries: JournalEntry[],
   options: UndoOptions = {},
 ): Promise<UndoOutcome[]> {
   const outcomes: UndoOutcome[] = [];
-  // Platform manifests before the indexes that reference them (journaled breadth-first, so the
-  // reverse order restores nested children before their parents); untags last: a referrers index
-  // put back on its tag lists referrers that must exist again first.
-  const ordered = [
-    ...entries.filter((e) => e.parent).reverse(),
-    ...entries.filter((e) => !e.parent && e.kind === 'delete-manifest'),
-    ...entries.filter((e) => !e.parent && e.kind !== 'delete-manifest'),
-  ];
-  for (const entry of ordered) {
+  const failed = new Set<string>();
+  for (const entry of restoreOrder(entries)) {
     const at = { repository: entry.repository, digest: entry.digest };
     try {
       const { restored, skipped } = await restoreEntry(await clientFor(entry), entry, options.force === true);
@@ -61,13 +106,35 @@ export async function undoJournal(
     } catch (error) {
       if (isAbortError(error)) throw new AbortedError('interrupted', { cause: error });
       if (!(error instanceof KrillError) || error instanceof AuthError) throw error;
-      const gc =
-        error instanceof RegistryError && (error.hasCode('BLOB_UNKNOWN') || error.hasCode('MANIFEST_BLOB_UNKNOWN'));
-      const hint = gc ? ' (its blobs are gone: the garbage collector has run)' : '';
-      outcomes.push({ ...at, tags: entry.tags, status: 'failed', detail: `${error.message}${hint}` });
+      failed.add(entryKey(entry, entry.digest));
+      outcomes.push({
+        ...at,
+        tags: entry.tags,
+        status: 'failed',
+        detail: `${error.message}${diagnose(entry, error, failed)}`,
+      });
     }
   }
   return outcomes;
+}
+
+/**
+ * Why a PUT was refused, when the registry's code says something is missing. An index whose
+ * listed manifest could not be restored first says which one; an index missing a manifest that is
+ * not in the journal says so; only an image manifest whose blobs are missing points to the
+ * garbage collector.
+ */
+function diagnose(entry: JournalEntry, error: KrillError, failed: ReadonlySet<string>): string {
+  const missing =
+    error instanceof RegistryError &&
+    (error.hasCode('BLOB_UNKNOWN') || error.hasCode('MANIFEST_BLOB_UNKNOWN') || error.hasCode('MANIFEST_UNKNOWN'));
+  if (!missing) return '';
+  const children = childDigests(entry);
+  if (children.length === 0) return ' (its blobs are gone: the garbage collector has run)';
+  const notBack = children.filter((d) => failed.has(entryKey(entry, d)));
+  if (notBack.length > 0)
+    return ` (it lists ${notBack.join(', ')}, which could not be restored: see ${notBack.length === 1 ? 'its line' : 'their lines'})`;
+  return ' (a manifest it lists is not in the registry and not in this journal)';
 }
 
 /** Pushes one entry's manifest back, by digest when it had no tag, else on each tag still ours. */

@@ -6,7 +6,10 @@ import { Limiter, mapConcurrent } from '../../src/http/limiter.js';
 import { ContentCache } from '../../src/registry/content-cache.js';
 import { computeDigest } from '../../src/manifest/digest.js';
 import { compareWithLocal, compareWithRegistry } from '../../src/engine/compare.js';
-import { judgeRestore } from '../../src/plan/undo.js';
+import { judgeRestore, restoreOrder, undoJournal } from '../../src/plan/undo.js';
+import type { JournalEntry } from '../../src/plan/journal.js';
+import type { RegistryApi } from '../../src/registry/api.js';
+import { RegistryError } from '../../src/errors.js';
 
 // Pure and local parts that had no unit test: the limiter, the pack cache, compare states, undo's verdict.
 describe('Limiter and mapConcurrent', () => {
@@ -119,5 +122,77 @@ describe("undo's verdict per tag", () => {
     expect(judgeRestore('sha256:a', 'sha256:a', false)).toBe('already');
     expect(judgeRestore('sha256:a', 'sha256:b', false)).toBe('skip');
     expect(judgeRestore('sha256:a', 'sha256:b', true)).toBe('restore');
+  });
+});
+
+describe('undo restores what an index lists before the index', () => {
+  const entry = (digest: string, manifest: object, tags: string[], kind: JournalEntry['kind'] = 'delete-manifest') => {
+    const bytes = Buffer.from(JSON.stringify(manifest));
+    return {
+      kind,
+      registry: { host: 'reg.example.com', scheme: 'https' as const },
+      repository: 'apps/web',
+      digest: digest || computeDigest(bytes),
+      mediaType: 'application/vnd.oci.image.index.v1+json',
+      manifest: bytes.toString('base64'),
+      tags,
+      time: '2026-12-01T00:00:00Z',
+    };
+  };
+  const signature = entry('', { schemaVersion: 2, config: {}, layers: [], subject: {} }, []);
+  const image = entry('', { schemaVersion: 2, config: {}, layers: [] }, ['v1']);
+  const fallback = entry(
+    '',
+    { schemaVersion: 2, manifests: [{ digest: signature.digest }, { digest: `sha256:${'e'.repeat(64)}` }] },
+    [`sha256-${image.digest.slice(7)}`],
+  );
+
+  /** Like distribution: an index is refused (400 MANIFEST_BLOB_UNKNOWN) while a manifest it lists is absent. */
+  function memoryRegistry(refuse: Set<string> = new Set()) {
+    const stored = new Set<string>([`sha256:${'e'.repeat(64)}`]);
+    const puts: string[] = [];
+    const api = {
+      digestOf: async () => undefined,
+      putManifest: async (_repository: string, reference: string, bytes: Buffer) => {
+        const digest = computeDigest(bytes);
+        const listed = (JSON.parse(bytes.toString()) as { manifests?: Array<{ digest: string }> }).manifests ?? [];
+        if (refuse.has(digest) || listed.some((m) => !stored.has(m.digest)))
+          throw new RegistryError('PUT refused', {
+            status: 400,
+            errors: [{ code: refuse.has(digest) ? 'BLOB_UNKNOWN' : 'MANIFEST_BLOB_UNKNOWN', message: 'x' }],
+          });
+        stored.add(digest);
+        puts.push(reference);
+        return digest;
+      },
+    } as unknown as RegistryApi;
+    return { api, puts };
+  }
+
+  it('orders children first whatever the journal order, deterministically', () => {
+    const order = restoreOrder([fallback, image, signature]).map((e) => e.digest);
+    expect(order).toEqual([signature.digest, fallback.digest, image.digest]);
+    expect(restoreOrder([signature, image, fallback]).map((e) => e.digest)).toEqual([
+      signature.digest,
+      image.digest,
+      fallback.digest,
+    ]);
+  });
+
+  it('a fallback referrers index journaled before its signature is restored, not blamed on the garbage collector', async () => {
+    const { api, puts } = memoryRegistry();
+    const outcomes = await undoJournal(async () => api, [fallback, image, signature]);
+    expect(outcomes.map((o) => o.status)).toEqual(['restored', 'restored', 'restored']);
+    expect(puts).toEqual([signature.digest, fallback.tags[0], 'v1']);
+  });
+
+  it('an index whose listed manifest could not be restored says which one, not "garbage collector"', async () => {
+    const { api } = memoryRegistry(new Set([signature.digest]));
+    const outcomes = await undoJournal(async () => api, [fallback, signature]);
+    const index = outcomes.find((o) => o.digest === fallback.digest)!;
+    expect(index.status).toBe('failed');
+    expect(index.detail).toContain(`it lists ${signature.digest}, which could not be restored`);
+    expect(index.detail).not.toMatch(/garbage collector/);
+    expect(outcomes.find((o) => o.digest === signature.digest)?.detail).toMatch(/garbage collector has run/);
   });
 });
