@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'JOURNAL'
   | 'ENGINE'
   | 'LIVE_SET'
+  | 'LISTING_SUSPECT'
   | 'ABORTED';
 
 export class KrillError extends Error {
@@ -90,6 +91,16 @@ export class UnsupportedError extends KrillError {
 export class RefusedError extends KrillError {
   constructor(message: string, options: { cause?: unknown } = {}) {
     super('REFUSED', message, options);
+  }
+}
+
+/**
+ * A run that skipped repositories because their tag listing looks wrong (plan/listing.ts): the rest
+ * was done, but a scheduled job must not pass green while it deletes nothing there. Exit 3.
+ */
+export class ListingSuspectError extends KrillError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('LISTING_SUSPECT', message, { ...options, exitCode: 3 });
   }
 }
 

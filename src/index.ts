@@ -29,6 +29,7 @@ export {
   AuthError,
   InvalidResponseError,
   JournalError,
+  ListingSuspectError,
   EngineError,
   KrillError,
   LiveSetError,

@@ -32,7 +32,7 @@ import type { JournalEntry } from './plan/journal.js';
 import { Journal, defaultJournalPath, readJournal } from './plan/journal.js';
 import { makePlan } from './plan/make-plan.js';
 import type { Plan, RepositoryPlan } from './plan/plan.js';
-import { buildRepositoryPlan, computeReclaimable } from './plan/plan.js';
+import { buildRepositoryPlan, computeReclaimable, plannedRemovals } from './plan/plan.js';
 import type { Limit } from './plan/limits.js';
 import { checkLimits } from './plan/limits.js';
 import type { ListingChanges } from './plan/listing.js';
@@ -668,6 +668,7 @@ export class Krill {
           deleteOrphans: request.deleteOrphans === true && !listing.wrong,
           ...(inUse ? { live: inUse } : {}),
         });
+        if (listing.wrong) repositoryPlan.listingSuspect = listing.wrong;
         plans.push(repositoryPlan);
         if (request.diff && listing.last)
           changes[repository] = diffListing(listing.last, listing.tags, repositoryPlan.delete.length);
@@ -969,6 +970,9 @@ export class Krill {
         given instanceof Journal
           ? given
           : await Journal.open(given ?? defaultJournalPath(this.#env, plan.registry.host));
+      // Before the first change, not after: a run killed mid-way (SIGKILL, OOM, a cancelled CI job)
+      // must not leave its own deletions to be blamed on the registry by the next listing check.
+      await this.#recordRemovals(plan);
       try {
         const result = await applyPlan(client, plan, {
           journal,
@@ -977,7 +981,6 @@ export class Krill {
           ...(this.#signal() ? { signal: this.#signal()! } : {}),
           ...(live ? { live } : {}),
         });
-        await this.#recordRemoved(plan, result.outcomes);
         return { ...result, journal: given instanceof Journal || journal.kept ? journal.path : undefined };
       } finally {
         if (!(given instanceof Journal)) await journal.close();
@@ -997,14 +1000,10 @@ export class Krill {
     });
   }
 
-  /** Tags krill removed never count as "lost" by the next listing check. */
-  async #recordRemoved(plan: Plan, outcomes: ApplyResult['outcomes']): Promise<void> {
+  /** Tags krill removes (or may have removed) never count as "lost" by the next listing check. */
+  async #recordRemovals(plan: Plan): Promise<void> {
     const history = new History(historyDir(this.#env));
-    const byRepo = new Map<string, string[]>();
-    for (const o of outcomes)
-      if (o.status === 'deleted' || o.status === 'untagged')
-        byRepo.set(o.repository, [...(byRepo.get(o.repository) ?? []), ...o.tags]);
-    for (const [repository, tags] of byRepo) {
+    for (const [repository, tags] of plannedRemovals(plan)) {
       await history.markRemoved(plan.registry.host, repository, tags).catch((error: unknown) => {
         this.logger.warn(`could not record the removed tags of ${repository}: ${String(error)}`);
       });

@@ -1,5 +1,5 @@
 import { writeFile } from 'node:fs/promises';
-import { KrillError, RefusedError, UsageError } from '../errors.js';
+import { KrillError, ListingSuspectError, RefusedError, UsageError } from '../errors.js';
 import { shortDigest } from '../manifest/manifest.js';
 import type { LiveSource } from '../live/live-set.js';
 import type { ListingChanges } from '../plan/listing.js';
@@ -171,6 +171,14 @@ export async function executePlan(
   await presentPlan(ctx, plan, flags, { showKept: ask.showKept ?? true, empty });
   if (await readyToApply(ctx, flags, { question: ask.question, empty }))
     await applyPlan(ctx, plan, flags, ask.keepInUse);
+  const suspect = plan.repositories.filter((r) => r.listingSuspect !== undefined).map((r) => r.repository);
+  if (suspect.length > 0) {
+    const names =
+      suspect.length > 3 ? `${suspect.slice(0, 3).join(', ')} and ${suspect.length - 3} more` : suspect.join(', ');
+    throw new ListingSuspectError(
+      `${suspect.length} repositor${suspect.length === 1 ? 'y was' : 'ies were'} skipped because the tag listing looks wrong (${escapeControl(names)}); nothing was deleted there: check the registry, then rerun with --accept-listing if the listing is right`,
+    );
+  }
 }
 
 /** Saves (--plan-out) and prints the plan; a plan beyond its budget is refused here, also with --dry-run. */

@@ -48,7 +48,8 @@ Examples:
   $ echo "$TOKEN" | krill -u ci --password-stdin inspect registry.example.com/apps/web:1.2.0
 
 krill --version prints the version.
-Exit codes: 0 success, 1 operation failed, 2 bad usage (nothing was sent), 130 interrupted.
+Exit codes: 0 success, 1 operation failed, 2 bad usage (nothing was sent), 3 a repository skipped
+(its tag listing looks wrong), 130 interrupted.
 `;
 
 /** The program and its global options (they live on the program: `program.opts()`). */

@@ -171,10 +171,12 @@ class RepositoryApply {
       this.#checkSignal();
       await this.#execute(step);
     }
-    // Referrers before their subjects (an interruption leaves an unsigned image for the next run to
-    // delete, never an orphaned signature), platform manifests after their indexes.
+    // Referrers before their subjects, platform manifests before their indexes: what is left by an
+    // interruption (SIGKILL, OOM, a cancelled CI job) is always reachable from a tag, an unsigned
+    // image or an index missing platforms, that the documented rerun (`cleanup` again) sees and
+    // deletes. The other order leaves untagged platform manifests that no listing shows.
     const deletes = ready.filter((s) => !isSequential(s.verdict));
-    for (const phase of [0, 1, 2])
+    for (const phase of [0, 2, 1])
       await mapConcurrent(
         deletes.filter((s) => deletePhase(s.verdict) === phase),
         this.#width(),

@@ -49,6 +49,8 @@ export interface RepositoryPlan {
   actions: PlanAction[];
   /** Tags listed without a manifest: never decided on by retention (shown, left alone). */
   dangling?: string[];
+  /** Why the listing check skipped this repository (every tag kept): the run must say so. */
+  listingSuspect?: string;
 }
 
 export interface Plan {
@@ -354,4 +356,17 @@ export function computeReclaimable(snapshots: RepositorySnapshot[], plans: Repos
   let total = 0;
   for (const [digest, size] of candidates) if (!remaining.has(digest)) total += size;
   return total;
+}
+
+/**
+ * Every tag a plan may remove, per repository: what apply records as krill's own before its first
+ * change, so an interrupted run's deletions are never taken for a registry that lost tags.
+ */
+export function plannedRemovals(plan: { repositories: readonly RepositoryPlan[] }): Map<string, string[]> {
+  const byRepository = new Map<string, string[]>();
+  for (const p of plan.repositories) {
+    const tags = p.actions.flatMap((a) => (a.kind === 'delete-manifest' ? a.tags : [a.tag]));
+    if (tags.length > 0) byRepository.set(p.repository, [...new Set(tags)].sort());
+  }
+  return byRepository;
 }

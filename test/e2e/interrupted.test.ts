@@ -7,6 +7,7 @@ import { seedNumberedImages } from '../harness/fixtures.js';
 import { Pusher } from '../harness/images.js';
 import type { TestRegistry } from '../harness/registry.js';
 import { startRegistry } from '../harness/registry.js';
+import { startFaultProxy } from '../harness/fault-proxy.js';
 
 /**
  * A cleanup killed (SIGTERM) at random points and run again converges on exactly its plan: never
@@ -49,5 +50,59 @@ describe('interrupted cleanups converge', () => {
     const rerun = await krill(['apply', planPath, '--yes'], { env });
     expect(rerun.code, rerun.stderr).toBe(0);
     expect(await new Pusher(registry).tags('apps/killed')).toEqual(expected);
+  });
+
+  it('cleanup --yes SIGKILLed mid-way: the documented rerun (cleanup again) finishes exactly the plan, no orphaned platform manifest', async () => {
+    await seed('apps/sigkill', 40); // 80 tags; every 10th image is a two-platform index
+    // DELETEs slowed (200-500 ms each) so that the kill lands between deletes, not before or after.
+    const proxy = await startFaultProxy(registry.host, { delay: 0.999, methods: ['DELETE'] });
+    try {
+      const env = isolatedEnv();
+      const repo = `${proxy.host}/apps/sigkill`;
+      const planPath = join(env.HOME!, 'plan.json');
+      const dry = await krill(['cleanup', repo, '--keep', '5', '--dry-run', '--plan-out', planPath], { env });
+      expect(dry.code, dry.stderr).toBe(0);
+      const plan = JSON.parse(readFileSync(planPath, 'utf8'));
+      const expected = plan.repositories[0].keep.map((t: { tag: string }) => t.tag).sort();
+      const going: string[] = plan.repositories[0].actions
+        .filter((a: { kind: string }) => a.kind === 'delete-manifest')
+        .map((a: { digest: string }) => a.digest);
+      expect(going.some((d) => plan.repositories[0].actions.some((a: { parent?: string }) => a.parent === d))).toBe(
+        true,
+      );
+      const child = spawn(process.execPath, [BIN, 'cleanup', repo, '--keep', '5', '--yes'], { env, stdio: 'ignore' });
+      const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+      // Kill once more than 30% of the tags are gone: enough for the old listing check to blame the registry.
+      let remaining = await new Pusher(registry).tags('apps/sigkill');
+      for (let i = 0; i < 400 && remaining.length > 54; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+        remaining = await new Pusher(registry).tags('apps/sigkill');
+      }
+      child.kill('SIGKILL');
+      await exited;
+      remaining = await new Pusher(registry).tags('apps/sigkill');
+      // The kill happened mid-way, at a write: some deleted, not all.
+      expect(remaining.length).toBeLessThanOrEqual(54);
+      expect(remaining.length).toBeGreaterThan(expected.length);
+      for (const tag of expected) expect(remaining).toContain(tag);
+
+      const rerun = await krill(['cleanup', repo, '--keep', '5', '--yes'], { env });
+      expect(rerun.code, rerun.stderr).toBe(0);
+      expect(rerun.stderr).not.toMatch(/listing looks wrong/);
+      expect(await new Pusher(registry).tags('apps/sigkill')).toEqual(expected);
+      // Nothing the plan deleted is left, platform manifests of deleted indexes included.
+      const pusher = new Pusher(registry);
+      const left = [];
+      for (const digest of [
+        ...going,
+        ...plan.repositories[0].actions.flatMap((a: { parent?: string; digest: string }) =>
+          a.parent ? [a.digest] : [],
+        ),
+      ])
+        if ((await pusher.resolve('apps/sigkill', digest)) !== undefined) left.push(digest);
+      expect(left).toEqual([]);
+    } finally {
+      await proxy.stop();
+    }
   });
 });

@@ -174,12 +174,18 @@ describe('a listing that looks wrong stops the plan for that repository', () => 
       // The listing now drops half of the tags (they still exist).
       fake.rawTagLists.set('apps/web', ['v1', 'v2', 'v3', 'v4', 'v5', 'v6']);
       const second = await krill(['cleanup', ref, '--keep', '1', '--yes', '--json'], { env });
-      expect(second.code, second.stderr).toBe(0);
+      // A skipped repository is an outcome a scheduled job must notice: exit 3, with the way out.
+      expect(second.code, second.stderr).toBe(3);
+      expect(second.stderr).toMatch(
+        /1 repository was skipped because the tag listing looks wrong \(apps\/web\); nothing was deleted there: .*--accept-listing/,
+      );
+      expect(JSON.parse(second.stdout).repositories[0].listingSuspect).toMatch(/listing looks wrong/);
       expect(second.stderr).toMatch(
         /apps\/web: listing looks wrong: 6 of 12 tags listed last time are gone, not deleted by krill/,
       );
       expect(fake.log.filter((r) => r.method === 'DELETE' && !r.path.endsWith('0'.repeat(64)))).toEqual([]);
       const diff = await krill(['cleanup', ref, '--keep', '1', '--dry-run', '--diff'], { env });
+      expect(diff.code).toBe(3);
       expect(diff.stdout).toMatch(
         /apps\/web: since .*: 0 new tags, 6 gone without krill \(v10, v11, v12, v7, v8 and 1 more\)/,
       );
