@@ -58,8 +58,8 @@ import {
   parseRegistryAddress,
   parseRepositoryReference,
 } from './ref/reference.js';
-import type { FetchedManifest } from './registry/client.js';
-import { RegistryClient } from './registry/client.js';
+import type { FetchedManifest, ListLimits } from './registry/client.js';
+import { LIST_LIMITS, RegistryClient } from './registry/client.js';
 import { ContentCache, defaultCacheDir } from './registry/content-cache.js';
 import type { ImageInspection, TagSummary } from './registry/image-reader.js';
 import { ImageReader, summarizeTags } from './registry/image-reader.js';
@@ -92,6 +92,8 @@ import { canonicalName } from './engine/compare.js';
  */
 
 export interface KrillOptions {
+  /** Bounds on one tag list or catalog (default: 2,000,000 names, 512 MiB; env KRILL_MAX_LIST_ITEMS/BYTES). */
+  listLimits?: Partial<ListLimits>;
   /** Default registry for short references (`host[:port]` or URL); else KRILL_REGISTRY…, else Docker Hub. */
   registry?: string | undefined;
   /** Plain HTTP for registries given without a scheme. */
@@ -254,6 +256,21 @@ const DEFAULT_BUDGET: Budget = { percent: 50, text: '50% (--max-delete 100% lift
 
 function refusal(why: string): string {
   return `${why}: the plan is refused and nothing was deleted; review it, then raise the budget or narrow the rules`;
+}
+
+/** `listLimits`, else KRILL_MAX_LIST_ITEMS / KRILL_MAX_LIST_BYTES, else the defaults (registry/client.ts). */
+function listLimitsFrom(given: Partial<ListLimits> | undefined, env: NodeJS.ProcessEnv): ListLimits {
+  const fromEnv = (name: string, fallback: number) => {
+    const value = env[name];
+    if (value === undefined || value === '') return fallback;
+    if (!/^\d+$/.test(value) || Number(value) < 1)
+      throw new UsageError(`${name} must be a whole number above 0, not ${JSON.stringify(value.slice(0, 40))}`);
+    return Number(value);
+  };
+  return {
+    items: given?.items ?? fromEnv('KRILL_MAX_LIST_ITEMS', LIST_LIMITS.items),
+    bytes: given?.bytes ?? fromEnv('KRILL_MAX_LIST_BYTES', LIST_LIMITS.bytes),
+  };
 }
 
 /** Env vars naming the default registry, ours first, then Plankton's and docker-registry-util's. */
@@ -447,7 +464,13 @@ export class Krill {
     if (credentials && !credentials.unusable && address.scheme === 'http' && !isLoopbackHost(address.host)) {
       this.logger.warn(`credentials for ${address.host} will be sent over plain HTTP, unencrypted`);
     }
-    return new RegistryClient({ address, transport: this.#transport, credentials, cache: this.#cache });
+    return new RegistryClient({
+      address,
+      transport: this.#transport,
+      credentials,
+      cache: this.#cache,
+      listLimits: listLimitsFrom(this.#options.listLimits, this.#env),
+    });
   }
 
   // ── credentials ───────────────────────────────────────────────────────────────────────────

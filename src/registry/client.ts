@@ -48,7 +48,23 @@ export interface RegistryClientOptions {
   cache?: ContentCache | undefined;
   /** `n` for catalog and tag list pages (default 1000, the most distribution accepts). */
   pageSize?: number;
+  /** Bounds on one tag list or catalog, however it is paged (default LIST_LIMITS). */
+  listLimits?: ListLimits;
 }
+
+/** Bounds on one listing: distinct names, and bytes of all its pages together. */
+export interface ListLimits {
+  items: number;
+  bytes: number;
+}
+
+/**
+ * A registry whose `Link` pages never end (5,000 new names a page, forever) is stopped by these,
+ * not only by MAX_PAGES: memory grows with names, not pages. Far above any real registry (the
+ * largest repositories seen hold a few hundred thousand tags; a catalog of 10^6 repositories is
+ * 260 MB of names at most). KRILL_MAX_LIST_ITEMS / KRILL_MAX_LIST_BYTES or `listLimits` raise them.
+ */
+export const LIST_LIMITS: ListLimits = { items: 2_000_000, bytes: 512 * 1024 * 1024 };
 
 /** distribution answers 400 for n > 1000 on the catalog; ECR rejects it on tags. */
 const PAGE_SIZE = 1000;
@@ -121,6 +137,7 @@ export class RegistryClient {
   readonly #auth: AuthSession;
   readonly #cache: ContentCache | undefined;
   readonly #pageSize: number;
+  readonly #listLimits: ListLimits;
   #base: Promise<URL> | undefined;
 
   constructor(options: RegistryClientOptions) {
@@ -128,6 +145,7 @@ export class RegistryClient {
     this.#transport = options.transport;
     this.#cache = options.cache;
     this.#pageSize = options.pageSize ?? PAGE_SIZE;
+    this.#listLimits = options.listLimits ?? LIST_LIMITS;
     this.#auth = new AuthSession(
       options.transport,
       options.address.host,
@@ -334,10 +352,18 @@ export class RegistryClient {
     const names = new Set<string>();
     let next: string | URL | undefined = first;
     const seen = new Set<string>();
+    const limits = this.#listLimits;
+    let bytes = 0;
+    const stop = (what: string) =>
+      new InvalidResponseError(
+        `${this.host}: the ${field === 'tags' ? 'tag list' : 'catalog'} passed ${what} and still links to more pages; stopping (raise KRILL_MAX_LIST_ITEMS / KRILL_MAX_LIST_BYTES if it is real)`,
+      );
     for (let pages = 0; next !== undefined; pages++) {
       if (pages >= MAX_PAGES)
         throw new InvalidResponseError(`${this.host}: more than ${MAX_PAGES} pages of ${field}; stopping`);
       const res = await this.#request({ method: 'GET', path: next, scope, maxBodyBytes: 64 * 1024 * 1024 });
+      bytes += res.body.length;
+      if (bytes >= limits.bytes && nextLink(res.headers.link, res.url)) throw stop(`${limits.bytes} bytes`);
       let body: Record<string, unknown>;
       try {
         body = JSON.parse(res.body.toString('utf8')) as Record<string, unknown>;
@@ -353,6 +379,7 @@ export class RegistryClient {
       let fresh = 0;
       for (const item of page ?? []) {
         if (typeof item !== 'string' || names.has(item)) continue;
+        if (names.size >= limits.items) throw stop(`${limits.items} names`);
         names.add(item);
         fresh++;
         if (valid(item)) items.push(item);

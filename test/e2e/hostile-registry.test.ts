@@ -94,6 +94,44 @@ describe('no hangs', () => {
     }
   });
 
+  it('tag pages that never end, each bringing 5,000 new names, stop at the item cap and at the byte cap', async () => {
+    const endless = await startFakeRegistry();
+    let page = 0;
+    endless.intercept = (_req, res, url) => {
+      if (!url.pathname.endsWith('/tags/list')) return false;
+      page++;
+      const tags = Array.from({ length: 5000 }, (_, i) => `p${page}-t${i}`);
+      res
+        .writeHead(200, {
+          'content-type': 'application/json',
+          link: `</v2/x/tags/list?n=5000&last=p${page}>; rel="next"`,
+        })
+        .end(JSON.stringify({ name: 'x', tags }));
+      return true;
+    };
+    try {
+      const items = await runKrill(['tags', `${endless.host}/x`, '--no-details'], {
+        env: isolatedEnv({ KRILL_MAX_LIST_ITEMS: '20000' }),
+      });
+      expect(items.code).toBe(1);
+      expect(items.stderr).toMatch(
+        new RegExp(`^krill: ${endless.host}: the tag list passed 20000 names and still links to more pages; stopping`),
+      );
+      expect(page).toBe(5);
+      page = 0;
+      const bytes = await runKrill(['tags', `${endless.host}/x`, '--no-details'], {
+        env: isolatedEnv({ KRILL_MAX_LIST_BYTES: '150000' }),
+      });
+      expect(bytes.code).toBe(1);
+      expect(bytes.stderr).toMatch(/the tag list passed 150000 bytes and still links to more pages; stopping/);
+      expect(page).toBeLessThanOrEqual(3);
+      const bad = await runKrill(['tags', `${endless.host}/x`], { env: isolatedEnv({ KRILL_MAX_LIST_ITEMS: 'lots' }) });
+      expect(bad.code).toBe(2);
+    } finally {
+      await endless.close();
+    }
+  });
+
   it('a page of tags that brings nothing new but links on stops with an error', async () => {
     const loop = await startFakeRegistry();
     let page = 0;

@@ -197,7 +197,7 @@ describe('the journal never makes things worse', () => {
 
     const device = await runKrill(['rm', `${registry.host}/${r}:1.0.0`, '--yes', '--journal', '/dev/null'], { env });
     expect(device.code).toBe(2);
-    expect(device.stderr).toMatch(/the undo journal \/dev\/null exists and is not a regular file/);
+    expect(device.stderr).toMatch(/--journal \/dev\/null: exists and is not a regular file/);
     expect(await pusher.tags(r)).toContain('1.0.0');
     expect(existsSync('/dev/null')).toBe(true);
   });
