@@ -137,6 +137,8 @@ export interface TagRow {
   size: number;
   platforms: string[];
   dangling?: true;
+  /** The manifest cannot be used (not a manifest, invalid sizes, a digest mismatch): why. */
+  invalid?: string;
   missing?: string[];
   /** Artifacts (signatures, SBOMs, Helm charts): the type; such rows have no platforms. */
   artifactType?: string;
@@ -751,6 +753,7 @@ export class Krill {
   ) {
     const listing: Record<string, string> = {};
     for (const tag of snapshot.dangling ?? []) listing[tag] = '';
+    for (const t of snapshot.invalid ?? []) listing[t.tag] = t.digest;
     for (const t of snapshot.tags) listing[t.tag] = t.digest;
     const tags = new Set(Object.keys(listing));
     const last = (await history?.runs(registry.host, snapshot.repository))?.at(-1);
@@ -1295,6 +1298,7 @@ function toTagRow(r: TagSummary): TagRow {
     size: r.size,
     platforms: r.platforms,
     ...(r.dangling ? { dangling: true as const } : {}),
+    ...(r.invalid !== undefined ? { invalid: r.invalid } : {}),
     ...(r.missing ? { missing: r.missing } : {}),
     ...(r.artifactType !== undefined ? { artifactType: r.artifactType } : {}),
     ...(r.subject !== undefined ? { subject: r.subject } : {}),

@@ -20,6 +20,15 @@ export function renderTagTable(
       : [];
     if (r.dangling)
       return [r.tag, '-', '-', '-', 'dangling: listed, manifest gone (krill rm removes it)', ...referrers];
+    if (r.invalid !== undefined)
+      return [
+        r.tag,
+        r.digest ? shortDigest(r.digest) : '-',
+        '-',
+        '-',
+        'invalid manifest (--json says why)',
+        ...referrers,
+      ];
     const short = options.trunc && !wide;
     return [
       short ? displayTag(r.tag) : r.tag,

@@ -54,7 +54,8 @@ function plannedTags(value: unknown, at: string): PlannedTag[] {
     const t = record(item, `${at}[${i}]`);
     const planned: PlannedTag = {
       tag: tag(t.tag, `${at}[${i}].tag`),
-      digest: digest(t.digest, `${at}[${i}].digest`),
+      // '': a kept tag whose manifest could not be read (an invalid manifest); never acted on.
+      digest: t.digest === '' && at.endsWith('.keep') ? '' : digest(t.digest, `${at}[${i}].digest`),
       reason: string(t.reason, `${at}[${i}].reason`),
     };
     if (typeof t.created === 'string' || t.created === null) planned.created = t.created;

@@ -122,9 +122,15 @@ export function buildRepositoryPlan(
   const rows = planner.tagRows(going);
   const removeDangling = new Set(options.removeDangling ?? []);
   const dangling = (snapshot.dangling ?? []).filter((t) => !removeDangling.has(t));
+  // A tag whose manifest cannot be used is kept whatever the rules say, with the reason.
+  const unusable = (snapshot.invalid ?? []).map((t) => ({
+    tag: t.tag,
+    digest: t.digest,
+    reason: `kept: its manifest cannot be used (${t.reason})`,
+  }));
   return {
     repository: snapshot.repository,
-    keep: rows.keep,
+    keep: [...rows.keep, ...unusable],
     delete: rows.delete,
     actions: [
       ...rows.untags,

@@ -36,4 +36,6 @@ export interface RepositorySnapshot {
   dangling?: string[];
   /** Subjects of attachments (tags or `subject` fields) that the registry answered 404 for: orphans. */
   absentSubjects?: string[];
+  /** Tags whose manifest cannot be used (registry/image-reader.ts unusableReason): always kept. */
+  invalid?: Array<{ tag: string; digest: string; reason: string }>;
 }

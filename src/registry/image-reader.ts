@@ -46,6 +46,8 @@ export interface TagSummary extends ImageSummary {
   tag: string;
   /** Listed, but the registry no longer has its manifest. */
   dangling?: boolean;
+  /** Listed, but its manifest cannot be used (not a manifest, invalid sizes, a digest mismatch): why. */
+  invalid?: string;
   /** An attachment tag: the OCI 1.1 fallback referrers index, or a legacy cosign `.sig/.att/.sbom`. */
   attachment?: 'fallback' | 'legacy';
   /** For a fallback index: the artifact types of the referrers it lists. */
@@ -352,17 +354,35 @@ export async function summarizeTags(
   let done = 0;
   // More workers than connections keeps the pool busy while some wait on the cache or a config.
   const rows = await mapConcurrent(tags, (options.concurrency ?? 8) * 4, async (tag): Promise<TagSummary> => {
-    const digest = await reader.tagDigest(tag, warm);
-    const row: TagSummary =
-      digest === undefined
-        ? { tag, digest: '', mediaType: '', created: null, size: 0, platforms: [], dangling: true }
-        : await describeAttachment(reader, { tag, ...(await reader.summarize(digest)) });
+    let digest: string | undefined;
+    let row: TagSummary;
+    try {
+      digest = await reader.tagDigest(tag, warm);
+      row =
+        digest === undefined
+          ? { tag, digest: '', mediaType: '', created: null, size: 0, platforms: [], dangling: true }
+          : await describeAttachment(reader, { tag, ...(await reader.summarize(digest)) });
+    } catch (error) {
+      // One unusable manifest is one invalid row: it never hides the other tags of the repository.
+      const invalid = unusableReason(error);
+      if (invalid === undefined) throw error;
+      row = { tag, digest: digest ?? '', mediaType: '', created: null, size: 0, platforms: [], invalid };
+    }
     options.onProgress?.(++done, tags.length);
     return row;
   });
   client.markCacheWarm(repository);
   countReferrers(rows);
   return rows.sort(compareTagSummaries);
+}
+
+/**
+ * Why a manifest cannot be used, when the error says the registry served something invalid (not a
+ * manifest, invalid sizes, a digest mismatch); undefined for errors that are not about the content
+ * (network, auth, 5xx), which still fail the listing.
+ */
+export function unusableReason(error: unknown): string | undefined {
+  return error instanceof InvalidResponseError ? error.message : undefined;
 }
 
 /** Marks an attachment tag's row with its subject and the types of what it holds. */

@@ -3,7 +3,7 @@ import { mapConcurrent } from '../http/limiter.js';
 import type { ManifestNode, RepositorySnapshot } from '../plan/types.js';
 import type { FetchedManifest } from './client.js';
 import type { RegistryApi } from './api.js';
-import { ImageReader } from './image-reader.js';
+import { ImageReader, unusableReason } from './image-reader.js';
 import { isThrowaway } from './untag.js';
 import { MAX_REFERRER_DEPTH } from './referrers.js';
 import { attachmentSubject, referrerFieldsOf } from '../manifest/referrers.js';
@@ -70,7 +70,13 @@ export async function readRepositorySnapshot(
         const node = toManifestNode(fetched, summary.created);
         if (summary.missing) node.missing = summary.missing;
         manifests[digest] = node;
-        await Promise.all(node.children.filter((child) => !summary.missing?.includes(child)).map(visit));
+        try {
+          await Promise.all(node.children.filter((child) => !summary.missing?.includes(child)).map(visit));
+        } catch (error) {
+          // Half-read: no node, so nothing reads as an untagged manifest that a plan could delete.
+          delete manifests[digest];
+          throw error;
+        }
       })();
       visiting.set(digest, pending);
     }
@@ -79,11 +85,21 @@ export async function readRepositorySnapshot(
 
   let done = 0;
   const dangling: string[] = [];
+  const invalid: Array<{ tag: string; digest: string; reason: string }> = [];
   const resolved = await mapConcurrent(names, (options.concurrency ?? 8) * 4, async (tag) => {
-    const digest = await reader.tagDigest(tag, warm);
-    // A dangling tag (listed, manifest gone) never blocks the repository.
-    if (digest === undefined) dangling.push(tag);
-    else await visit(digest);
+    let digest: string | undefined;
+    try {
+      digest = await reader.tagDigest(tag, warm);
+      // A dangling tag (listed, manifest gone) never blocks the repository.
+      if (digest === undefined) dangling.push(tag);
+      else await visit(digest);
+    } catch (error) {
+      // Nor does an unusable manifest: the tag is kept with the reason, the others are planned.
+      const reason = unusableReason(error);
+      if (reason === undefined) throw error;
+      invalid.push({ tag, digest: digest ?? '', reason });
+      digest = undefined;
+    }
     options.onProgress?.(++done, names.length);
     return digest === undefined ? undefined : { tag, digest };
   });
@@ -98,6 +114,7 @@ export async function readRepositorySnapshot(
     manifests,
     ...(dangling.length > 0 ? { dangling: dangling.sort() } : {}),
     ...(absentSubjects.length > 0 ? { absentSubjects } : {}),
+    ...(invalid.length > 0 ? { invalid: invalid.sort((a, b) => (a.tag < b.tag ? -1 : 1)) } : {}),
   };
 }
 

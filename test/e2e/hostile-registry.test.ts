@@ -70,6 +70,50 @@ describe('names from the network are data, never paths', () => {
   });
 });
 
+describe('an unusable manifest is one invalid row, never a failed listing', () => {
+  it('tags lists it with the reason; cleanup keeps it with the reason and plans the others', async () => {
+    // LABELLED HAND-WRITTEN FAKE: no real registry stores a manifest with a negative size.
+    const repo = 'apps/mixed';
+    const images = Array.from({ length: 3 }, (_, i) =>
+      buildImage({ created: `2024-02-0${i + 1}T00:00:00Z`, layers: [`mixed ${i}`] }),
+    );
+    images.forEach((image, i) => fake.add(repo, image, `v${i + 1}`));
+    const badSize = rawManifest({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'1'.repeat(64)}`, size: -5 },
+      layers: [],
+    });
+    fake.add(repo, badSize, 'bad-size');
+    fake.add(repo, rawManifest(['not', 'a', 'manifest']), 'not-a-manifest');
+    const tags = await runKrill(['tags', `${fake.host}/${repo}`, '--plain-http', '--json']);
+    expect(tags.code, tags.stderr).toBe(0);
+    const rows = JSON.parse(tags.stdout) as Array<{ tag: string; invalid?: string }>;
+    expect(rows.map((r) => r.tag).sort()).toEqual(['bad-size', 'not-a-manifest', 'v1', 'v2', 'v3']);
+    expect(rows.find((r) => r.tag === 'bad-size')?.invalid).toMatch(/invalid size/);
+    expect(rows.find((r) => r.tag === 'not-a-manifest')?.invalid).toMatch(/not a JSON object/);
+    expect(rows.filter((r) => r.invalid !== undefined)).toHaveLength(2);
+    const table = await runKrill(['tags', `${fake.host}/${repo}`, '--plain-http']);
+    expect(table.stdout).toMatch(/bad-size .*invalid manifest/);
+
+    const plan = await runKrill([
+      'cleanup',
+      `${fake.host}/${repo}`,
+      '--plain-http',
+      '--keep',
+      '1',
+      '--dry-run',
+      '--json',
+    ]);
+    expect(plan.code, plan.stderr).toBe(0);
+    const repoPlan = JSON.parse(plan.stdout).repositories[0];
+    expect(repoPlan.delete.map((t: { tag: string }) => t.tag).sort()).toEqual(['v1', 'v2']);
+    const kept = Object.fromEntries(repoPlan.keep.map((t: { tag: string; reason: string }) => [t.tag, t.reason]));
+    expect(kept['bad-size']).toMatch(/kept: its manifest cannot be used \(.*invalid size/);
+    expect(kept['not-a-manifest']).toMatch(/kept: its manifest cannot be used/);
+  });
+});
+
 describe('no hangs', () => {
   it('--timeout bounds a whole metadata request: a server dripping bytes fails with one line', async () => {
     const drip = await startFakeRegistry();
