@@ -150,7 +150,11 @@ describe('messages and conventions', () => {
   it('--version after global flags prints the version like --version alone', async () => {
     const alone = await runKrill(['--version']);
     expect(alone.stdout).toMatch(/^\d+\.\d+\.\d+/);
-    for (const argv of [['--verbose', '--version'], ['-r', 'localhost:1', '-q', '-V'], ['--no-color', '--version']]) {
+    for (const argv of [
+      ['--verbose', '--version'],
+      ['-r', 'localhost:1', '-q', '-V'],
+      ['--no-color', '--version'],
+    ]) {
       const res = await runKrill(argv);
       expect({ argv, code: res.code, stdout: res.stdout }).toEqual({ argv, code: 0, stdout: alone.stdout });
     }
