@@ -107,6 +107,19 @@ describe('evaluateRules', () => {
     expect(keep1.find((d) => d.tag === 'c')!.action).toBe('delete');
   });
 
+  it('--older-than: an image created exactly at the cutoff is kept; one millisecond earlier goes', () => {
+    const cutoff = NOW - 7 * 24 * 3_600_000;
+    const s = snapshot(
+      [image('at', new Date(cutoff).toISOString()), image('before', new Date(cutoff - 1).toISOString())],
+      [
+        ['at', 'at'],
+        ['before', 'before'],
+      ],
+    );
+    const decisions = evaluateRules(s, compileRules({ olderThan: '7d' }), NOW);
+    expect(Object.fromEntries(decisions.map((d) => [d.tag, d.action]))).toEqual({ at: 'keep', before: 'delete' });
+  });
+
   it('applies keep-regex, latest protection, delete-regex and version ranges with pre-releases before releases', () => {
     const nodes = ['latest', 'v1.0.0', '1.3.0-rc.1', '1.3.0', '1.4.0', 'feature-x', 'keepme'].map((t, i) =>
       image(t, `2024-01-0${i + 1}T00:00:00Z`),
