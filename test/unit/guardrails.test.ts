@@ -126,6 +126,21 @@ describe('deletion budgets', () => {
     expect(perRepo).toBe('apps/web removes 3 tags, over --max-delete 1');
   });
 
+  it('dangling-tag removals count against the budget like any other removed tag', () => {
+    const withDangling = {
+      ...p,
+      actions: [
+        ...p.actions,
+        { kind: 'remove-dangling' as const, tag: 'gone-1' },
+        { kind: 'remove-dangling' as const, tag: 'gone-2' },
+      ],
+    };
+    expect(checkLimits([withDangling], 0, limit('4'), () => undefined)).toBe(
+      'the plan removes 5 tags, over --max-delete 4',
+    );
+    expect(checkLimits([withDangling], 0, limit('5'), () => undefined)).toBeUndefined();
+  });
+
   it('a policy file sets budgets globally and per rule, and lists live-set files', () => {
     const policy = parsePolicy(
       [
