@@ -49,13 +49,13 @@ function tag(value: unknown, at: string): string {
   return text;
 }
 
-function plannedTags(value: unknown, at: string): PlannedTag[] {
+/** `kept`: a kept tag may have digest '' (its manifest could not be read); it is never acted on. */
+function plannedTags(value: unknown, at: string, kept = false): PlannedTag[] {
   return array(value, at).map((item, i) => {
     const t = record(item, `${at}[${i}]`);
     const planned: PlannedTag = {
       tag: tag(t.tag, `${at}[${i}].tag`),
-      // '': a kept tag whose manifest could not be read (an invalid manifest); never acted on.
-      digest: t.digest === '' && at.endsWith('.keep') ? '' : digest(t.digest, `${at}[${i}].digest`),
+      digest: kept && t.digest === '' ? '' : digest(t.digest, `${at}[${i}].digest`),
       reason: string(t.reason, `${at}[${i}].reason`),
     };
     if (typeof t.created === 'string' || t.created === null) planned.created = t.created;
@@ -99,7 +99,7 @@ function repository(value: unknown, at: string): RepositoryPlan {
     fail(`${at}.repository`, `${JSON.stringify(name.slice(0, 140))} is not a valid repository name`);
   return {
     repository: name,
-    keep: plannedTags(r.keep, `${at}.keep`),
+    keep: plannedTags(r.keep, `${at}.keep`, true),
     delete: plannedTags(r.delete, `${at}.delete`),
     actions: array(r.actions, `${at}.actions`).map((item, i) => action(item, `${at}.actions[${i}]`)),
     ...(r.dangling === undefined

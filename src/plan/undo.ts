@@ -70,7 +70,10 @@ export function restoreOrder(entries: readonly JournalEntry[]): JournalEntry[] {
     ...entries.filter((e) => !e.parent && e.kind !== 'delete-manifest'),
   ];
   const byKey = new Map<string, JournalEntry[]>();
-  for (const e of base) byKey.set(entryKey(e, e.digest), [...(byKey.get(entryKey(e, e.digest)) ?? []), e]);
+  for (const e of base) {
+    const key = entryKey(e, e.digest);
+    byKey.set(key, [...(byKey.get(key) ?? []), e]);
+  }
   const ordered: JournalEntry[] = [];
   const placed = new Set<JournalEntry>();
   const visiting = new Set<JournalEntry>();
