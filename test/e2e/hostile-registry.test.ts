@@ -307,6 +307,20 @@ describe('artifacts never fail a listing', () => {
   });
 });
 
+/**
+ * Makes a fake registry ask for bearer tokens from its own `/token` realm, answering `body()`: a
+ * client holding another registry's password would present it there (fake.log shows it).
+ */
+function serveBearerTokens(fake: FakeRegistry, body: () => string = () => '{"token":"anonymous"}'): void {
+  fake.intercept = (_req, res, url) => {
+    if (url.pathname === '/v2/')
+      res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${fake.host}/token",service="fake"` }).end();
+    else if (url.pathname === '/token') res.writeHead(200, { 'content-type': 'application/json' }).end(body());
+    else return false;
+    return true;
+  };
+}
+
 describe('credentials go only where they belong', () => {
   it('copy: -u/--password-stdin go to the destination only, never to the source', async () => {
     const basic = await startRegistry({ auth: 'basic' });
@@ -314,16 +328,8 @@ describe('credentials go only where they belong', () => {
       const image = buildImage({ layers: ['creds test'] });
       const source = await startFakeRegistry();
       source.add('pub/img', image, '1');
-      // The source asks for a bearer token (anonymous tokens are fine): a client holding the
-      // destination's password would present it to this token realm.
-      source.intercept = (_req, res, url) => {
-        if (url.pathname === '/v2/')
-          res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${source.host}/token",service="fake"` }).end();
-        else if (url.pathname === '/token')
-          res.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"anonymous"}');
-        else return false;
-        return true;
-      };
+      // The source asks for a bearer token (anonymous tokens are fine).
+      serveBearerTokens(source);
       const res = await runKrill(
         [
           'copy',
@@ -353,16 +359,7 @@ describe('credentials go only where they belong', () => {
     try {
       const image = buildImage({ layers: ['env creds test'] });
       other.add('pub/img', image, '1');
-      // Anonymous bearer tokens are fine here: a client holding the environment's password would
-      // present it to this token realm.
-      other.intercept = (_req, res, url) => {
-        if (url.pathname === '/v2/')
-          res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${other.host}/token",service="fake"` }).end();
-        else if (url.pathname === '/token')
-          res.writeHead(200, { 'content-type': 'application/json' }).end('{"token":"anonymous"}');
-        else return false;
-        return true;
-      };
+      serveBearerTokens(other);
       const env = isolatedEnv({
         KRILL_REGISTRY: `http://${basic.host}`,
         KRILL_USERNAME: BASIC_USER,
@@ -390,13 +387,7 @@ describe('credentials go only where they belong', () => {
     const fake2 = await startFakeRegistry();
     const bodies = ['RAWTOKEN-s3cr3t-value', '<html><form>login for s3cr3t-page</form></html>', 'null'];
     let body = '';
-    fake2.intercept = (_req, res, url) => {
-      if (url.pathname === '/v2/')
-        res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${fake2.host}/token",service="fake"` }).end();
-      else if (url.pathname === '/token') res.writeHead(200, { 'content-type': 'application/json' }).end(body);
-      else return false;
-      return true;
-    };
+    serveBearerTokens(fake2, () => body);
     try {
       for (body of bodies) {
         const res = await runKrill(['--verbose', 'tags', `${fake2.host}/x`, '--plain-http']);
