@@ -65,6 +65,7 @@ import type { ImageInspection, TagSummary } from './registry/image-reader.js';
 import { ImageReader, summarizeTags } from './registry/image-reader.js';
 import type { RepositorySnapshot } from './registry/snapshot.js';
 import { readRepositorySnapshot, toManifestNode } from './registry/snapshot.js';
+import { readPastManifests } from './registry/past-manifests.js';
 import type { ReferrerNode } from './registry/referrers.js';
 import { referrerTree } from './registry/referrers.js';
 import type { CopyProgress, CopyResult } from './sync/copy.js';
@@ -676,6 +677,7 @@ export class Krill {
       const others = catalog ? catalog.filter((r) => !targets.includes(r)) : [];
       const snapshots = await this.#readSnapshots(client, [...targets, ...others], catalog !== undefined, request);
       const history = request.history === false ? undefined : new History(historyDir(this.#env));
+      if (history) await this.#readRetained(client, history, snapshots);
       const now = Date.now();
       const plans: RepositoryPlan[] = [];
       const changes: Record<string, ListingChanges> = {};
@@ -739,6 +741,39 @@ export class Krill {
       progress.onProgress?.(++read, repositories.length);
     });
     return snapshots;
+  }
+
+  /**
+   * The old manifests of re-pushed tags that the registry still holds, per snapshot, so that their
+   * blobs count as staying (registry/past-manifests.ts); and what history knows, updated.
+   */
+  async #readRetained(
+    client: RegistryClient,
+    history: History,
+    snapshots: Map<string, RepositorySnapshot>,
+  ): Promise<void> {
+    await mapConcurrent([...snapshots.values()], Math.max(1, Math.ceil(this.concurrency / 2)), async (snapshot) => {
+      const known = await history.known(client.host, snapshot.repository);
+      const unseen = (known ?? []).filter((digest) => !snapshot.manifests[digest]);
+      let gone: string[] = [];
+      try {
+        const past = await readPastManifests(client, snapshot.repository, unseen, this.concurrency);
+        if (known) snapshot.retained = past.retained;
+        gone = past.gone;
+      } catch (error) {
+        // Accounting only: the plan goes on and its bytes stay "at most".
+        const why = error instanceof Error ? error.message : String(error);
+        this.logger.warn(
+          `${snapshot.repository}: old manifests not read (${why}); reclaimable space is an upper bound`,
+        );
+      }
+      await history.remember(
+        client.host,
+        snapshot.repository,
+        snapshot.tags.map((t) => t.digest),
+        gone,
+      );
+    });
   }
 
   /**
@@ -1007,6 +1042,7 @@ export class Krill {
           ...(this.#signal() ? { signal: this.#signal()! } : {}),
           ...(live ? { live } : {}),
         });
+        await this.#forgetDeleted(plan, result);
         return { ...result, journal: given instanceof Journal || journal.kept ? journal.path : undefined };
       } finally {
         if (!(given instanceof Journal)) await journal.close();
@@ -1034,6 +1070,17 @@ export class Krill {
         this.logger.warn(`could not record the removed tags of ${repository}: ${String(error)}`);
       });
     }
+  }
+
+  /** Digests apply deleted need no HEAD on the next plan (history's known digests, past-manifests.ts). */
+  async #forgetDeleted(plan: Plan, result: ApplyResult): Promise<void> {
+    const history = new History(historyDir(this.#env));
+    const gone = new Map<string, string[]>();
+    for (const o of result.outcomes)
+      if (o.status === 'deleted' || o.status === 'already-gone')
+        gone.set(o.repository, [...(gone.get(o.repository) ?? []), o.digest]);
+    for (const [repository, digests] of gone)
+      await history.forget(plan.registry.host, repository, digests).catch(() => undefined); // only saves HEADs
   }
 
   /**

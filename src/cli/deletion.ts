@@ -85,7 +85,8 @@ export function renderPlan(plan: Plan, options: { showKept?: boolean; allKept?: 
   out += `Plan: delete ${c.deleteTags} tag${c.deleteTags === 1 ? '' : 's'} (${c.manifests} manifest${c.manifests === 1 ? '' : 's'}${extra.length ? ` and ${extra.join(' and ')}` : ''}), untag ${c.untagTags}, keep ${c.keepTags}.\n`;
   // "At most": distribution keeps the old manifest of every re-pushed tag, untagged and invisible
   // to the API, and garbage collection without --delete-untagged keeps its blobs too.
-  out += `Space the garbage collector will free: at most ${formatBytes(plan.reclaimableBytes)}${plan.assumption ? ` (${plan.assumption})` : ''}.\n`;
+  const bound = plan.reclaimableExact ? '' : 'at most ';
+  out += `Space the garbage collector will free: ${bound}${formatBytes(plan.reclaimableBytes)}${plan.assumption ? ` (${plan.assumption})` : ''}.\n`;
   return out;
 }
 

@@ -20,6 +20,8 @@ export function makePlan(
     registry,
     createdAt: now.toISOString(),
     reclaimableBytes: computeReclaimable(snapshots, repositories),
+    // Exact only when no unseen repository and no unknown old manifest can hold a blob.
+    reclaimableExact: sawWholeRegistry && snapshots.every((s) => s.retained !== undefined),
     assumption: sawWholeRegistry
       ? null
       : 'assumes no other repository shares these blobs; --scan-all checks the whole catalog',

@@ -177,6 +177,8 @@ export function parsePlanFile(text: string, path: string): Plan {
       ...(p.keepInUse === undefined ? {} : { keepInUse: keepInUse(p.keepInUse, '$.keepInUse') }),
       ...(p.limits === undefined ? {} : { limits: limits(p.limits, '$.limits') }),
       reclaimableBytes: reclaimable,
+      // Plans written before the field existed made no such claim.
+      reclaimableExact: p.reclaimableExact === true,
       assumption,
       repositories: array(p.repositories, '$.repositories').map((r, i) => repository(r, `$.repositories[${i}]`)),
     };

@@ -66,6 +66,11 @@ export interface Plan {
   changes?: Record<string, ListingChanges>;
   /** Bytes of the distinct blobs that no manifest left in the registry references. */
   reclaimableBytes: number;
+  /**
+   * True when every scanned repository had a listing history, so the untagged manifests krill has
+   * seen were counted as keeping their blobs; false means reclaimableBytes is an upper bound.
+   */
+  reclaimableExact: boolean;
   /** What reclaimableBytes assumed, when it could not see the whole registry. */
   assumption: string | null;
   repositories: RepositoryPlan[];
@@ -342,6 +347,9 @@ export function deletedManifests(plan: RepositoryPlan): Set<string> {
  * Bytes the registry's garbage collector frees after the plan: the distinct blobs (manifests,
  * configs, layers) of deleted manifests that no remaining manifest of the scanned repositories
  * references. Blob storage is global, so a layer shared with another repository is not freed.
+ * Retained manifests (the old digest of a re-pushed tag) count as remaining: distribution's
+ * garbage collector marks every manifest revision a repository still holds, tagged or not, unless
+ * it runs with --delete-untagged (registry/storage/garbagecollect.go, MarkAndSweep).
  */
 export function computeReclaimable(snapshots: RepositorySnapshot[], plans: RepositoryPlan[]): number {
   const byRepo = new Map(plans.map((p) => [p.repository, deletedManifests(p)]));
@@ -349,7 +357,7 @@ export function computeReclaimable(snapshots: RepositorySnapshot[], plans: Repos
   const candidates = new Map<string, number>();
   for (const snapshot of snapshots) {
     const deleted = byRepo.get(snapshot.repository) ?? new Set<string>();
-    for (const node of Object.values(snapshot.manifests)) {
+    for (const node of [...Object.values(snapshot.manifests), ...Object.values(snapshot.retained ?? {})]) {
       if (deleted.has(node.digest)) {
         candidates.set(node.digest, node.size);
         for (const b of node.blobs) candidates.set(b.digest, b.size);

@@ -38,4 +38,10 @@ export interface RepositorySnapshot {
   absentSubjects?: string[];
   /** Tags whose manifest cannot be used (registry/image-reader.ts unusableReason): always kept. */
   invalid?: Array<{ tag: string; digest: string; reason: string }>;
+  /**
+   * Manifests no tag reaches that the registry still holds (the old digest of a re-pushed tag,
+   * found through krill's listing history). Never deleted by a plan; their blobs stay. Undefined
+   * when krill has no history of the repository: the reclaimable bytes are then an upper bound.
+   */
+  retained?: Record<string, ManifestNode>;
 }

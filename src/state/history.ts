@@ -27,6 +27,12 @@ interface HistoryFile {
   registry: string;
   repository: string;
   runs: RepositoryRun[];
+  /**
+   * Every digest krill listed under a tag here and has not seen gone since: the old manifest of a
+   * re-pushed tag stays in the registry and keeps its blobs (registry/past-manifests.ts). Absent in
+   * files written before it existed: krill then does not know and says "at most".
+   */
+  known?: string[];
 }
 
 const RUNS = 10;
@@ -48,35 +54,80 @@ export class History {
 
   /** The runs recorded for a repository, oldest first; none when the file is missing or unreadable. */
   async runs(registry: string, repository: string): Promise<RepositoryRun[]> {
+    return (await this.#read(registry, repository)).runs;
+  }
+
+  async #read(registry: string, repository: string): Promise<{ runs: RepositoryRun[]; known?: string[] }> {
     try {
       const doc = JSON.parse(await readFile(this.#path(registry, repository), 'utf8')) as Partial<HistoryFile>;
       if (doc.version !== 1 || doc.registry !== registry || doc.repository !== repository || !Array.isArray(doc.runs))
-        return [];
-      return doc.runs.filter(isRun);
+        return { runs: [] };
+      const known =
+        Array.isArray(doc.known) && doc.known.every((d) => typeof d === 'string' && isDigest(d))
+          ? doc.known
+          : undefined;
+      return { runs: doc.runs.filter(isRun), ...(known ? { known } : {}) };
     } catch {
-      return []; // no history yet, or a damaged file: the check then has nothing to compare with
+      return { runs: [] }; // no history yet, or a damaged file: the check then has nothing to compare with
     }
   }
 
   async record(registry: string, repository: string, run: RepositoryRun): Promise<void> {
     if (Object.keys(run.tags).length > MAX_TAGS) return;
-    const runs = [...(await this.runs(registry, repository)), run].slice(-RUNS);
-    await this.#write(registry, repository, runs);
+    const { runs, known } = await this.#read(registry, repository);
+    await this.#write(registry, repository, [...runs, run].slice(-RUNS), known);
+  }
+
+  /** The digests krill has seen under a tag here (see HistoryFile.known); undefined when it never kept them. */
+  async known(registry: string, repository: string): Promise<string[] | undefined> {
+    return (await this.#read(registry, repository)).known;
+  }
+
+  /** Adds the digests listed now and forgets the ones the registry no longer holds. */
+  async remember(
+    registry: string,
+    repository: string,
+    listed: Iterable<string>,
+    gone: Iterable<string>,
+  ): Promise<void> {
+    const { runs, known } = await this.#read(registry, repository);
+    const next = new Set([...(known ?? []), ...listed]);
+    for (const digest of gone) next.delete(digest);
+    // Too many to be worth a file: krill no longer claims to know (the bytes become "at most").
+    await this.#write(registry, repository, runs, next.size > MAX_TAGS ? undefined : [...next].sort());
+  }
+
+  /** Forgets digests krill deleted itself (when it keeps the known digests at all). */
+  async forget(registry: string, repository: string, gone: readonly string[]): Promise<void> {
+    const { runs, known } = await this.#read(registry, repository);
+    if (!known || gone.length === 0) return;
+    const drop = new Set(gone);
+    await this.#write(
+      registry,
+      repository,
+      runs,
+      known.filter((digest) => !drop.has(digest)),
+    );
   }
 
   /** Marks tags of the latest run as removed by krill. */
   async markRemoved(registry: string, repository: string, tags: readonly string[]): Promise<void> {
-    const runs = await this.runs(registry, repository);
+    const { runs, known } = await this.#read(registry, repository);
     const last = runs.at(-1);
     if (!last || tags.length === 0) return;
     last.removed = [...new Set([...last.removed, ...tags])].sort();
-    await this.#write(registry, repository, runs);
+    await this.#write(registry, repository, runs, known);
   }
 
-  async #write(registry: string, repository: string, runs: RepositoryRun[]): Promise<void> {
+  async #write(
+    registry: string,
+    repository: string,
+    runs: RepositoryRun[],
+    known: string[] | undefined,
+  ): Promise<void> {
     const path = this.#path(registry, repository);
     await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-    const file: HistoryFile = { version: 1, registry, repository, runs };
+    const file: HistoryFile = { version: 1, registry, repository, runs, ...(known ? { known } : {}) };
     // Write then rename: a crash never leaves half a file.
     const temporary = `${path}.${process.pid}.tmp`;
     await writeFile(temporary, JSON.stringify(file), { mode: 0o600 });

@@ -378,6 +378,40 @@ describe('reclaimable space matches the real garbage collector', () => {
   });
 });
 
+describe('reclaimable space on a repository whose tags were re-pushed', () => {
+  it('counts the old manifest of a re-pushed tag as keeping its blobs, as the collector does', async () => {
+    const own = await startRegistry();
+    try {
+      const env = isolatedEnv();
+      const p = new Pusher(own);
+      // The old and the new v1 share a base layer; the old manifest stays in the repository.
+      const old = buildImage({ created: '2025-01-01T00:00:00Z', layers: ['base', 'old only'] });
+      const fresh = buildImage({ created: '2025-02-01T00:00:00Z', layers: ['base', 'new only'] });
+      await p.push('apps/web', old, 'v1');
+      await p.push('apps/web', buildImage({ created: '2025-03-01T00:00:00Z', layers: ['stable'] }), 'stable');
+      const args = ['cleanup', `${own.host}/apps/web`, '--delete-regex', '^v1$', '--scan-all', '--json'];
+      const first = await krill([...args, '--dry-run'], { env });
+      expect(first.code, first.stderr).toBe(0);
+      // No history yet: krill cannot know what older manifests hold, so the figure is a bound.
+      expect(JSON.parse(first.stdout).reclaimableExact).toBe(false);
+      await p.push('apps/web', fresh, 'v1');
+
+      const res = await krill([...args, '--yes'], { env });
+      expect(res.code, res.stderr).toBe(0);
+      const out = JSON.parse(res.stdout);
+      expect(out.reclaimableExact).toBe(true);
+      const before = blobBytes(own.storageDir);
+      await own.garbageCollect();
+      expect(before - blobBytes(own.storageDir)).toBe(out.reclaimableBytes + out.result.scratchBytes);
+      expect(await p.resolve('apps/web', old.digest)).toBe(old.digest);
+      const table = await krill([...args.slice(0, -1), '--dry-run'], { env });
+      expect(table.stdout).toMatch(/Space the garbage collector will free: 0 B\./);
+    } finally {
+      await own.stop();
+    }
+  });
+});
+
 describe('refusals', () => {
   it('deletes disabled: exit 1, says how to enable them, nothing changed', async () => {
     const ro = await startRegistry({ deleteEnabled: false });

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BIN, isolatedEnv, krill } from '../harness/cli.js';
@@ -52,8 +52,11 @@ describe('interrupted cleanups converge', () => {
     expect(await new Pusher(registry).tags('apps/killed')).toEqual(expected);
   });
 
-  it('cleanup --yes SIGKILLed mid-way: the documented rerun (cleanup again) finishes exactly the plan, no orphaned platform manifest', async () => {
+  it('cleanup --yes SIGKILLed mid-way: the documented rerun (cleanup again) finishes exactly the plan, no orphaned platform manifest; undoing every journal (a SIGKILLed undo rerun) restores every tag', async () => {
     await seed('apps/sigkill', 40); // 80 tags; every 10th image is a two-platform index
+    const original = new Map<string, string | undefined>();
+    for (const tag of await new Pusher(registry).tags('apps/sigkill'))
+      original.set(tag, await new Pusher(registry).resolve('apps/sigkill', tag));
     // DELETEs slowed (200-500 ms each) so that the kill lands between deletes, not before or after.
     const proxy = await startFaultProxy(registry.host, { delay: 0.999, methods: ['DELETE'] });
     try {
@@ -101,6 +104,36 @@ describe('interrupted cleanups converge', () => {
       ])
         if ((await pusher.resolve('apps/sigkill', digest)) !== undefined) left.push(digest);
       expect(left).toEqual([]);
+
+      // Undo every journal newest-first (two: the killed run's and the rerun's); the first undo is
+      // itself SIGKILLed mid-way (PUTs slowed the same way) and run again.
+      proxy.setMix({ delay: 0.999, methods: ['PUT'] });
+      const journalDir = join(env.XDG_STATE_HOME!, 'krill', 'journals');
+      const journals = readdirSync(journalDir).sort().reverse();
+      expect(journals).toHaveLength(2);
+      const undo = spawn(process.execPath, [BIN, 'undo', join(journalDir, journals[0]!), '--yes'], {
+        env,
+        stdio: 'ignore',
+      });
+      const undone = new Promise<number | null>((resolve) => undo.on('close', (code) => resolve(code)));
+      const afterCleanup = expected.length;
+      let back = afterCleanup;
+      for (let i = 0; i < 400 && back < afterCleanup + 3; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+        back = (await pusher.tags('apps/sigkill')).length;
+      }
+      undo.kill('SIGKILL');
+      expect(await undone).toBeNull(); // killed, not finished
+      const partial = (await pusher.tags('apps/sigkill')).length;
+      expect(partial).toBeGreaterThan(afterCleanup);
+      proxy.setMix({});
+      for (const journal of journals) {
+        const res = await krill(['undo', join(journalDir, journal), '--yes'], { env });
+        expect(res.code, `${journal}: ${res.stderr}`).toBe(0);
+      }
+      const restored = new Map<string, string | undefined>();
+      for (const tag of await pusher.tags('apps/sigkill')) restored.set(tag, await pusher.resolve('apps/sigkill', tag));
+      expect(restored).toEqual(original);
     } finally {
       await proxy.stop();
     }
