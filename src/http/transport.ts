@@ -202,8 +202,11 @@ export class Transport {
       ...(options.tls?.cert ? { cert: options.tls.cert } : {}),
       ...(options.tls?.key ? { key: options.tls.key } : {}),
     };
+    // No cap on connections per origin: the limiter alone bounds requests in flight. A blob stream
+    // keeps its connection after its slot is released (the upload that reads it needs a slot of
+    // its own); with a cap equal to the limiter's, a request holding the last slot waited for that
+    // connection while the upload waited for the slot, and `--concurrency 1` hung for ever.
     const pool = {
-      connections: concurrency,
       keepAliveTimeout: 30_000,
       headersTimeout: timeout,
       bodyTimeout: timeout,
