@@ -11,6 +11,8 @@ import {
 } from './errors.js';
 import { eraseCredentials, storeCredentials } from './auth/docker-config.js';
 import { mapConcurrent } from './http/limiter.js';
+import type { Shape } from './check-options.js';
+import { SHAPES, checkOptions } from './check-options.js';
 import type { TlsOptions, TransportOptions } from './http/transport.js';
 import { Transport, proxyFromEnv } from './http/transport.js';
 import type { Logger } from './logger.js';
@@ -291,6 +293,7 @@ export class Krill {
   #password: string | undefined;
 
   constructor(options: KrillOptions = {}) {
+    checkOptions(options, 'Krill options', SHAPES.krill);
     this.#options = options;
     this.#env = options.env ?? process.env;
     // Per-call loggers (CallOptions) take over inside a call; this one elsewhere.
@@ -317,7 +320,13 @@ export class Krill {
   }
 
   /** Runs a verb with its per-call signal and logger (http/call-scope.ts). */
-  #call<T>(call: CallOptions, work: () => Promise<T>): Promise<T> {
+  /** Runs a verb in its own call scope, after checking its options object (check-options.ts). */
+  #call<T>(verb: string, shape: Shape, call: CallOptions, work: () => Promise<T>): Promise<T> {
+    try {
+      checkOptions(call, `${verb} options`, shape);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return runInVerb(() => runInCall(call, this.#options.signal, work));
   }
 
@@ -483,7 +492,7 @@ export class Krill {
    * stores them in docker's config.json or its credential helper. Returns where they went.
    */
   async login(registry?: string, call: CallOptions = {}): Promise<string> {
-    return this.#call(call, async () => {
+    return this.#call('login', SHAPES.call, call, async () => {
       const address = this.#loginAddress(registry);
       this.setDestination(address);
       const username = this.#options.username;
@@ -515,7 +524,7 @@ export class Krill {
 
   /** `krill logout`: removes what `login` stored; false when nothing was stored for the registry. */
   async logout(registry?: string, call: CallOptions = {}): Promise<boolean> {
-    return this.#call(call, async () => {
+    return this.#call('logout', SHAPES.call, call, async () => {
       return eraseCredentials(this.#loginAddress(registry).host, this.#env);
     });
   }
@@ -530,7 +539,7 @@ export class Krill {
 
   /** Repositories of a registry's catalog, sorted. */
   async repositories(registry?: string, call: CallOptions = {}): Promise<string[]> {
-    return this.#call(call, async () => {
+    return this.#call('repositories', SHAPES.call, call, async () => {
       const address = registry !== undefined ? this.parseRegistry(registry) : this.defaultRegistry();
       if (address === undefined || address.host === DOCKER_HUB) {
         throw new UsageError(
@@ -543,7 +552,7 @@ export class Krill {
 
   /** The same rows as `krill tags --json`: newest first (or names only, sorted). */
   async tags(repository: string, options: TagsOptions & CallOptions = {}): Promise<TagRow[]> {
-    return this.#call(options, async () => {
+    return this.#call('tags', SHAPES.tags, options, async () => {
       const ref = this.parseRepository(repository);
       const filter = options.filter !== undefined ? compilePattern(options.filter, '--filter') : undefined;
       const exclude = options.exclude !== undefined ? compilePattern(options.exclude, '--exclude') : undefined;
@@ -572,7 +581,7 @@ export class Krill {
     reference: string,
     options: { platform?: string } & CallOptions = {},
   ): Promise<{ name: string; ref: Reference; fetched: FetchedManifest; reader: ImageReader }> {
-    return this.#call(options, async () => {
+    return this.#call('manifest', SHAPES.platform, options, async () => {
       const ref = await this.resolveReference(reference);
       if (options.platform !== undefined) validatePlatform(options.platform);
       const client = await this.client(ref.registry);
@@ -591,7 +600,7 @@ export class Krill {
 
   /** The digest a reference resolves to (`crane digest`): one HEAD, or the platform's entry. */
   async digest(reference: string, options: { platform?: string } & CallOptions = {}): Promise<string> {
-    return this.#call(options, async () => {
+    return this.#call('digest', SHAPES.platform, options, async () => {
       if (options.platform !== undefined) return (await this.manifest(reference, options)).fetched.digest;
       const ref = await this.resolveReference(reference);
       const client = await this.client(ref.registry);
@@ -601,7 +610,7 @@ export class Krill {
 
   /** The image config blob exactly as stored (`crane config`); an index needs `platform`. */
   async config(reference: string, options: { platform?: string } & CallOptions = {}): Promise<Buffer> {
-    return this.#call(options, async () => {
+    return this.#call('config', SHAPES.platform, options, async () => {
       const { name, ref, fetched } = await this.manifest(reference, options);
       const m = fetched.manifest;
       if (m.kind !== 'image') {
@@ -615,7 +624,7 @@ export class Krill {
 
   /** What `krill inspect --json` shows, with the referrer graph of the manifest (signatures, SBOMs). */
   async inspect(reference: string, options: { platform?: string } & CallOptions = {}): Promise<Inspection> {
-    return this.#call(options, async () => {
+    return this.#call('inspect', SHAPES.platform, options, async () => {
       const { name, ref, fetched, reader } = await this.manifest(reference, options);
       const details = await reader.inspect(name, fetched.digest);
       const wanted = options.platform === undefined ? undefined : normalizePlatform(options.platform);
@@ -656,8 +665,9 @@ export class Krill {
 
   /** The same plan as `krill cleanup --json --dry-run`. Validates everything before any request. */
   async planCleanup(request: CleanupRequest & CallOptions): Promise<Plan> {
-    return this.#call(request, async () => {
+    return this.#call('planCleanup', SHAPES.cleanup, request, async () => {
       const { policy, rulesFor, compileRules, parseBudget, parseSize, evaluateRules } = await loadRetention(request);
+      checkOptions(request.rules, 'planCleanup options.rules', SHAPES.rules);
       const flagRules: Rules | undefined = policy ? undefined : compileRules(request.rules ?? {});
       const { registry, repositories } = this.#cleanupTargets(request, policy);
       const whole = this.#wholePlanLimit(request, policy, parseBudget, parseSize);
@@ -929,7 +939,7 @@ export class Krill {
     references: string[],
     options: { force?: boolean; keepReferrers?: boolean } & CallOptions = {},
   ): Promise<Plan> {
-    return this.#call(options, async () => {
+    return this.#call('planRemoval', SHAPES.removal, options, async () => {
       const parsed = references.map((input) => this.#parseRemoval(input));
       const registry = parsed[0]!.registry;
       if (parsed.some((r) => r.registry.host !== registry.host))
@@ -1022,7 +1032,7 @@ export class Krill {
     plan: Plan,
     options: ApplyOptions & CallOptions = {},
   ): Promise<ApplyResult & { journal: string | undefined }> {
-    return this.#call(options, async () => {
+    return this.#call('apply', SHAPES.apply, options, async () => {
       if (plan.limits?.refused !== undefined) throw new RefusedError(refusal(plan.limits.refused));
       const client = await this.client(plan.registry);
       const live = await this.#rereadLiveSet(plan, client, options);
@@ -1119,7 +1129,7 @@ export class Krill {
     journal: string | JournalEntry[],
     options: { force?: boolean } & CallOptions = {},
   ): Promise<UndoOutcome[]> {
-    return this.#call(options, async () => {
+    return this.#call('undo', SHAPES.undo, options, async () => {
       let entries = journal;
       if (typeof entries === 'string') {
         const read = await readJournal(entries);
@@ -1134,7 +1144,9 @@ export class Krill {
 
   /** Copies an image (or, with `allTags`, a repository) keeping digests; credentials per side. */
   async copy(source: string, destination: string, request: CopyRequest & CallOptions = {}): Promise<CopyReport[]> {
-    return this.#call(request, async () => {
+    return this.#call('copy', SHAPES.copy, request, async () => {
+      checkOptions(request.sourceLogin, 'copy options.sourceLogin', SHAPES.login);
+      checkOptions(request.destinationLogin, 'copy options.destinationLogin', SHAPES.login);
       const src = request.allTags ? this.parseRepository(source) : this.parseReference(source);
       const dst = this.parseReference(destination);
       if (request.allTags && (dst.tag !== undefined || dst.digest !== undefined))
@@ -1197,7 +1209,8 @@ export class Krill {
    * `to` (`HOST[:PORT][/PREFIX]`). Everything is validated before any request.
    */
   async syncJobs(specs: string[], request: SyncRequest & CallOptions): Promise<SyncJob[]> {
-    return this.#call(request, async () => {
+    return this.#call('syncJobs', SHAPES.syncJobs, request, async () => {
+      checkOptions(request.destinationLogin, 'syncJobs options.destinationLogin', SHAPES.login);
       if (specs.length === 0)
         throw new UsageError('name what to sync: krill sync SPEC… --to TARGET, or krill sync -f FILE');
       const target: SyncTarget = parseSyncTarget(request.to, { plainHttp: this.#options.plainHttp ?? false });
@@ -1228,7 +1241,7 @@ export class Krill {
   /** One sync round over prepared jobs: copies what the destination lacks or has another digest of. */
   /** Runs sync jobs; referrers travel with each image unless `referrers: false`. */
   async sync(jobs: SyncJob[], options: SyncOptions & { daemon?: boolean } & CallOptions = {}): Promise<SyncOutcome[]> {
-    return this.#call(options, async () => {
+    return this.#call('sync', SHAPES.sync, options, async () => {
       const all: SyncOutcome[] = [];
       for (const job of jobs) {
         if (options.shouldStop?.()) break;
@@ -1250,7 +1263,7 @@ export class Krill {
    * copied, never what is kept.
    */
   async planPrune(jobs: SyncJob[], call: CallOptions = {}): Promise<Plan> {
-    return this.#call(call, async () => {
+    return this.#call('planPrune', SHAPES.call, call, async () => {
       const destination = jobs[0]!.destination;
       const byRepo = new Map<string, Set<string>>();
       for (const job of jobs) {
@@ -1293,7 +1306,7 @@ export class Krill {
     specs: string[],
     options: { with?: string; local?: LocalImage[] } & CallOptions = {},
   ): Promise<Array<{ repository: string; rows: CompareRow[] }>> {
-    return this.#call(options, async () => {
+    return this.#call('compare', SHAPES.compare, options, async () => {
       const parsed = specs.map((s) => this.parseSpec(s));
       const other =
         options.with !== undefined

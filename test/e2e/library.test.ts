@@ -3,7 +3,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AbortedError } from '../../src/errors.js';
+import { AbortedError, UsageError } from '../../src/errors.js';
 import type { Logger } from '../../src/logger.js';
 import { Krill } from '../../src/krill.js';
 import { isolatedEnv } from '../harness/cli.js';
@@ -99,5 +99,51 @@ describe('per-call options', () => {
     } finally {
       await krill.close();
     }
+  });
+});
+
+describe('objects from JavaScript callers are checked at run time', () => {
+  // No type checker on the caller's side: a misspelt or policy-file-spelt key must not be dropped.
+  const cases: Array<[string, (k: Krill) => Promise<unknown>, RegExp]> = [
+    [
+      "the policy file's spelling",
+      (k) => k.planCleanup({ repositories: ['apps/web'], rules: { keep: 5, 'delete-regex': ['^mr-'] } as never }),
+      /^planCleanup options\.rules: unknown key "delete-regex" — did you mean "deleteRegex"\? \(expected one of keep, deleteRegex, /,
+    ],
+    [
+      'a misspelt key',
+      (k) => k.planCleanup({ repositories: ['apps/web'], rules: { kep: 5 } as never }),
+      /^planCleanup options\.rules: unknown key "kep" \(expected one of keep, /,
+    ],
+    [
+      'a string where a list is expected',
+      (k) => k.planCleanup({ repositories: ['apps/web'], rules: { deleteRegex: '^v' as never } }),
+      /^planCleanup options\.rules\.deleteRegex must be a list of strings$/,
+    ],
+    [
+      'an unknown request key',
+      (k) => k.planCleanup({ repositories: ['apps/web'], dryRun: true } as never),
+      /^planCleanup options: unknown key "dryRun"/,
+    ],
+    [
+      'a copy login',
+      (k) => k.copy('apps/web:1.0.0', 'apps/copy', { sourceLogin: { user: 'x' } as never }),
+      /^copy options\.sourceLogin: unknown key "user" \(expected one of username, password\)$/,
+    ],
+  ];
+  it.each(cases)('%s: a UsageError (exit 2) before any request', async (_, call, message) => {
+    const requests: string[] = [];
+    const logger: Logger = { debugEnabled: true, debug: (m) => requests.push(m), warn: () => {} };
+    const k = new Krill({ registry: source.host, plainHttp: true, env: isolatedEnv(), logger });
+    const error = await call(k).catch((e: unknown) => e);
+    await k.close();
+    expect(error).toBeInstanceOf(UsageError);
+    expect((error as UsageError).exitCode).toBe(2);
+    expect((error as Error).message).toMatch(message);
+    expect(requests).toEqual([]);
+  });
+
+  it('the constructor checks its options too', () => {
+    expect(() => new Krill({ concurency: 4 } as never)).toThrow(/^Krill options: unknown key "concurency"/);
   });
 });
