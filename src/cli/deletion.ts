@@ -136,11 +136,16 @@ function actionRow(a: RepositoryPlan['actions'][number]): string[] | undefined {
 }
 
 /** Asks on the terminal; without one, only --yes may go ahead (exit 2 otherwise, nothing changed). */
-export async function confirm(ctx: CliContext, question: string, yes: boolean | undefined): Promise<boolean> {
+export async function confirm(
+  ctx: CliContext,
+  question: string,
+  yes: boolean | undefined,
+  action: 'delete' | 'restore' = 'delete',
+): Promise<boolean> {
   if (yes) return true;
   if (!ctx.io.stdinIsTty) {
     throw new UsageError(
-      'refusing to delete without confirmation: there is no terminal to ask on; pass --yes (or --dry-run to preview)',
+      `refusing to ${action} without confirmation: there is no terminal to ask on; pass --yes (or --dry-run to preview)`,
     );
   }
   const answer = await ctx.io.prompt(`${question} [y/N] `);
@@ -208,7 +213,11 @@ async function presentPlan(
     throw new RefusedError(
       `${plan.limits.refused}: the plan is refused and nothing was deleted; review it, then raise the budget (--max-delete, --max-bytes) or narrow the rules`,
     );
-  if (flags.planOut) ctx.io.err(`krill: plan saved to ${flags.planOut}; apply it with: krill apply ${flags.planOut}\n`);
+  // Applied right away (--yes), the line comes after the result (applyPlan): this one would read
+  // as "nothing was done" in a CI log.
+  const applying = flags.yes === true && flags.dryRun !== true;
+  if (flags.planOut && !applying)
+    ctx.io.err(`krill: plan saved to ${flags.planOut}; apply it with: krill apply ${flags.planOut}\n`);
 }
 
 /** Whether to go on: not after --plan-out alone, nothing to do, a dry run, or a "no". */
@@ -241,22 +250,27 @@ async function applyPlan(
 ): Promise<void> {
   const journal = await Journal.open(flags.journal ?? defaultJournalPath(ctx.io.env, plan.registry.host));
   const progress = startProgress(ctx, 'deleting');
+  const done = { changes: 0, of: 0 };
   let result: ApplyResult;
   try {
     result = await ctx.krill.apply(plan, {
       journal,
-      onProgress: progress.update,
+      onProgress: (changes, of) => {
+        Object.assign(done, { changes, of });
+        progress.update(changes, of);
+      },
       allowStaleLiveSet: flags.allowStaleLiveSet === true,
       ...(keepInUse ? { keepInUse } : {}),
     });
   } catch (error) {
     progress.done();
     if (journal.entries > 0) {
-      ctx.io.err(`krill: what was deleted is in the undo journal: krill undo ${journal.path}\n`);
-      // A new `cleanup` cannot see the platform manifests of an index deleted before the stop (they
-      // have no tag): only the same plan finishes them.
+      // One instruction: the same plan finishes the job (it re-checks everything) and appends to
+      // the same journal, so one `krill undo` still puts back the whole run.
       const planFile = flags.planOut ?? (await savePlanBeside(plan, journal.path));
-      ctx.io.err(`krill: to finish the job, run: krill apply ${planFile}\n`);
+      ctx.io.err(
+        `krill: stopped after ${done.changes} of ${done.of} changes (each in the undo journal ${journal.path}); to finish, run: krill apply ${planFile} --journal ${journal.path}\n`,
+      );
     }
     throw error;
   } finally {
@@ -266,6 +280,7 @@ async function applyPlan(
   const failed = result.outcomes.some((o) => o.status === 'failed');
   const planFile = failed ? (flags.planOut ?? (await savePlanBeside(plan, journal.path))) : undefined;
   await reportResult(ctx, plan, result, journal.kept ? journal.path : undefined, planFile);
+  if (flags.planOut && !failed) ctx.io.err(`krill: applied; plan saved to ${flags.planOut}\n`);
 }
 
 /** Saves the plan next to its journal, so an interrupted or failed run can be finished with `krill apply`. */

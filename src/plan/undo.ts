@@ -16,7 +16,8 @@ export interface UndoOutcome {
   repository: string;
   digest: string;
   tags: string[];
-  status: 'restored' | 'skipped' | 'failed';
+  /** `already`: the tags (or the untagged manifest) were back before this undo: nothing was sent. */
+  status: 'restored' | 'already' | 'skipped' | 'failed';
   detail?: string;
 }
 
@@ -100,8 +101,14 @@ export async function undoJournal(
   for (const entry of restoreOrder(entries)) {
     const at = { repository: entry.repository, digest: entry.digest };
     try {
-      const { restored, skipped } = await restoreEntry(await clientFor(entry), entry, options.force === true);
-      if (restored.length > 0 || entry.tags.length === 0) outcomes.push({ ...at, tags: restored, status: 'restored' });
+      const { restored, already, skipped, untagged } = await restoreEntry(
+        await clientFor(entry),
+        entry,
+        options.force === true,
+      );
+      if (untagged) outcomes.push({ ...at, tags: [], status: untagged });
+      if (restored.length > 0) outcomes.push({ ...at, tags: restored, status: 'restored' });
+      if (already.length > 0) outcomes.push({ ...at, tags: already, status: 'already' });
       if (skipped.length > 0) {
         const detail = 'pushed again since the removal; pass --force to overwrite';
         outcomes.push({ ...at, tags: skipped, status: 'skipped', detail });
@@ -145,19 +152,27 @@ async function restoreEntry(
   client: RegistryApi,
   entry: JournalEntry,
   force: boolean,
-): Promise<{ restored: string[]; skipped: string[] }> {
+): Promise<{ restored: string[]; already: string[]; skipped: string[]; untagged?: 'restored' | 'already' }> {
   const bytes = Buffer.from(entry.manifest, 'base64');
   const push = (reference: string) => client.putManifest(entry.repository, reference, bytes, entry.mediaType);
   const restored: string[] = [];
+  const already: string[] = [];
   const skipped: string[] = [];
-  if (entry.tags.length === 0) await push(entry.digest);
+  if (entry.tags.length === 0) {
+    // An untagged manifest (a platform of an index, a referrer): back already when it resolves.
+    if ((await client.digestOf(entry.repository, entry.digest)) !== undefined)
+      return { restored, already, skipped, untagged: 'already' };
+    await push(entry.digest);
+    return { restored, already, skipped, untagged: 'restored' };
+  }
   for (const tag of entry.tags) {
     const verdict = judgeRestore(entry.digest, await client.digestOf(entry.repository, tag), force);
     if (verdict === 'skip') skipped.push(tag);
+    else if (verdict === 'already') already.push(tag);
     else {
-      if (verdict === 'restore') await push(tag);
+      await push(tag);
       restored.push(tag);
     }
   }
-  return { restored, skipped };
+  return { restored, already, skipped };
 }

@@ -274,10 +274,26 @@ describe('krill cleanup', () => {
     expect(res.code, res.stderr).toBe(0);
     expect(await pusher.tags(r)).toEqual([]);
     const journalText = readFileSync(journal, 'utf8');
+    // Without a terminal and without --yes: refused, in undo's own words.
+    const asked = await krill(['undo', journal], { env });
+    expect(asked.code).toBe(2);
+    expect(asked.stderr).toMatch(/^krill: refusing to restore without confirmation/);
     const undone = await krill(['undo', journal, '--yes'], { env });
     expect(undone.code, undone.stderr).toBe(0);
     await expectIntact(r, f, Object.keys(f.tags));
     expect(journalText).not.toMatch(/password|authorization|token/i);
+    // One line per tag, tag first, sorted; then the count.
+    const tagLines = undone.stdout.split('\n').filter((l) => l.startsWith('restored ') && l.includes(' → '));
+    const tags = Object.keys(f.tags).sort();
+    expect(tagLines.map((l) => l.split(' ')[1])).toEqual(tags.map((t) => `${r}:${t}`));
+    expect(tagLines[0]).toBe(`restored ${r}:${tags[0]} → ${f.tags[tags[0]!]!.digest.slice(0, 19)}…`);
+    expect(undone.stdout).toMatch(new RegExp(`\\nRestored ${tags.length} tags and \\d+ untagged manifests?\\.\\n$`));
+    // A second undo sends nothing and says so.
+    const again = await krill(['undo', journal, '--yes'], { env });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).not.toMatch(/^restored /m);
+    expect(again.stdout).toContain(`already present ${r}:${tags[0]} → `);
+    expect(again.stdout).toMatch(/\nRestored 0 tags; \d+ already present\.\n$/);
   });
 
   it('a policy file covers many repositories, first matching rule wins, defaults for the rest', async () => {

@@ -65,6 +65,9 @@ describe('--plan-out', () => {
     const applied = await runKrill(['rm', `${registry.host}/apps/api:1.0.0`, '--plan-out', planPath, '--yes'], { env });
     expect(applied.code, applied.stderr).toBe(0);
     expect(await new Pusher(registry).tags('apps/api')).not.toContain('1.0.0');
+    // In a CI log, "apply it with" would read as "nothing was done".
+    expect(applied.stderr).not.toMatch(/apply it with/);
+    expect(applied.stderr).toMatch(/^krill: applied; plan saved to .*plan\.json$/m);
   });
 });
 

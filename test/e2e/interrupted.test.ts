@@ -52,6 +52,46 @@ describe('interrupted cleanups converge', () => {
     expect(await new Pusher(registry).tags('apps/killed')).toEqual(expected);
   });
 
+  it('Ctrl-C during cleanup --yes --journal J: one instruction, how much was done, and the finishing apply appends to J', async () => {
+    await seed('apps/ctrl-c', 30);
+    const proxy = await startFaultProxy(registry.host, { delay: 0.999, methods: ['DELETE'] });
+    try {
+      const env = isolatedEnv();
+      const journal = join(env.HOME!, 'run.jsonl');
+      const args = ['cleanup', `${proxy.host}/apps/ctrl-c`, '--keep', '5', '--yes', '--journal', journal];
+      const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+      let remaining = await new Pusher(registry).tags('apps/ctrl-c');
+      for (let i = 0; i < 400 && remaining.length > 50; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+        remaining = await new Pusher(registry).tags('apps/ctrl-c');
+      }
+      child.kill('SIGINT');
+      expect(await exited).toBe(130);
+      const finish =
+        /^krill: stopped after (\d+) of (\d+) changes \(each in the undo journal (.+)\); to finish, run: krill apply (\S+) --journal (\S+)$/m.exec(
+          stderr,
+        );
+      expect(finish, stderr).not.toBeNull();
+      expect(Number(finish![1])).toBeGreaterThan(0);
+      expect(Number(finish![1])).toBeLessThan(Number(finish![2]));
+      expect(finish![3]).toBe(journal);
+      expect(finish![5]).toBe(journal);
+      expect(stderr).not.toMatch(/krill undo|to finish the job/); // one instruction, not two
+      const linesBefore = readFileSync(journal, 'utf8').trim().split('\n').length;
+      const rerun = await krill(['apply', finish![4]!, '--yes', '--journal', journal], { env });
+      expect(rerun.code, rerun.stderr).toBe(0);
+      expect(readFileSync(journal, 'utf8').trim().split('\n').length).toBeGreaterThan(linesBefore);
+      const plan = JSON.parse(readFileSync(finish![4]!, 'utf8'));
+      const kept = plan.repositories[0].keep.map((t: { tag: string }) => t.tag).sort();
+      expect(await new Pusher(registry).tags('apps/ctrl-c')).toEqual(kept);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   it('cleanup --yes SIGKILLed mid-way: the documented rerun (cleanup again) finishes exactly the plan, no orphaned platform manifest; undoing every journal (a SIGKILLed undo rerun) restores every tag', async () => {
     await seed('apps/sigkill', 40); // 80 tags; every 10th image is a two-platform index
     const original = new Map<string, string | undefined>();
