@@ -120,7 +120,8 @@ export interface KrillOptions {
 
 /** Per-call progress reporting. */
 export interface ProgressOptions {
-  onProgress?: (done: number, total: number) => void;
+  /** `what` names the unit when a call counts more than one kind (e.g. "reading tags"). */
+  onProgress?: (done: number, total: number, what?: string) => void;
 }
 
 /** Credentials given for one side of a copy (e.g. `--src-username`). */
@@ -744,11 +745,16 @@ export class Krill {
   ): Promise<Map<string, RepositorySnapshot>> {
     let read = 0;
     const snapshots = new Map<string, RepositorySnapshot>();
+    // One repository: count its tags instead, or a big one is seconds of silence.
+    const perTag =
+      repositories.length === 1 && progress.onProgress
+        ? { onProgress: (done: number, total: number) => progress.onProgress!(done, total, 'reading tags') }
+        : {};
     await mapConcurrent(repositories, Math.max(1, Math.ceil(this.concurrency / 2)), async (repository) => {
       // A catalog repository may hold no tags at all (an interrupted push): empty, not an error.
-      const options = { concurrency: this.concurrency, emptyIfUnknown: fromCatalog };
+      const options = { concurrency: this.concurrency, emptyIfUnknown: fromCatalog, ...perTag };
       snapshots.set(repository, await readRepositorySnapshot(client, repository, options));
-      progress.onProgress?.(++read, repositories.length);
+      if (!perTag.onProgress) progress.onProgress?.(++read, repositories.length);
     });
     return snapshots;
   }

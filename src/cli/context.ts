@@ -22,6 +22,8 @@ export interface Io {
   stderrIsTty: boolean;
   stdinIsTty: boolean;
   env: NodeJS.ProcessEnv;
+  /** The terminal's width; 80 when unknown (a pipe, a CI log). */
+  columns?: number;
 }
 
 /** A PEM file for TLS: unreadable or not PEM is a usage error naming the file (no request sent). */

@@ -83,8 +83,7 @@ export function renderPlan(plan: Plan, options: { showKept?: boolean; allKept?: 
     c.referrers ? `${c.referrers} referrer${c.referrers === 1 ? '' : 's'}` : '',
   ].filter(Boolean);
   out += `Plan: delete ${c.deleteTags} tag${c.deleteTags === 1 ? '' : 's'} (${c.manifests} manifest${c.manifests === 1 ? '' : 's'}${extra.length ? ` and ${extra.join(' and ')}` : ''}), untag ${c.untagTags}, keep ${c.keepTags}.\n`;
-  // "At most": distribution keeps the old manifest of every re-pushed tag, untagged and invisible
-  // to the API, and garbage collection without --delete-untagged keeps its blobs too.
+  // "At most" unless krill knows every old manifest that keeps blobs (plan.reclaimableExact).
   const bound = plan.reclaimableExact ? '' : 'at most ';
   out += `Space the garbage collector will free: ${bound}${formatBytes(plan.reclaimableBytes)}${plan.assumption ? ` (${plan.assumption})` : ''}.\n`;
   return out;

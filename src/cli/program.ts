@@ -2,6 +2,7 @@ import type { CommandUnknownOpts } from '@commander-js/extra-typings';
 import { Command, InvalidArgumentError, Option } from '@commander-js/extra-typings';
 import { parseDuration } from '../duration.js';
 import type { CliContext, Io } from './context.js';
+import { wrapToWidth } from './render.js';
 
 export { CommanderError } from '@commander-js/extra-typings';
 
@@ -36,10 +37,11 @@ function parseTimeout(value: string): number {
 
 const GLOBAL_HELP = `
 Registry and credentials:
-  A reference is HOST[:PORT]/REPO[:TAG|@DIGEST], or REPO[:TAG] on the default registry:
-  --registry, else $KRILL_REGISTRY ($REGISTRY_CLI_HOSTNAME, $REGISTRY), else Docker Hub.
-  Credentials: --username with --password-stdin, else $KRILL_USERNAME/$KRILL_PASSWORD,
-  else ~/.docker/config.json (credential helpers included), else anonymous.
+  A reference is HOST[:PORT]/REPO[:TAG|@DIGEST], or REPO[:TAG] on the default
+  registry: --registry, else $KRILL_REGISTRY ($REGISTRY_CLI_HOSTNAME,
+  $REGISTRY), else Docker Hub. Credentials: --username with --password-stdin,
+  else $KRILL_USERNAME/$KRILL_PASSWORD, else ~/.docker/config.json (credential
+  helpers included), else anonymous.
 
 Examples:
   $ krill tags alpine                              # Docker Hub, anonymous
@@ -48,8 +50,8 @@ Examples:
   $ echo "$TOKEN" | krill -u ci --password-stdin inspect registry.example.com/apps/web:1.2.0
 
 krill --version prints the version.
-Exit codes: 0 success, 1 operation failed, 2 bad usage (nothing was sent), 3 a repository skipped
-(its tag listing looks wrong), 130 interrupted.
+Exit codes: 0 success, 1 operation failed, 2 bad usage (nothing was sent),
+3 a repository skipped (its tag listing looks wrong), 130 interrupted.
 `;
 
 /** The program and its global options (they live on the program: `program.opts()`). */
@@ -59,8 +61,11 @@ export function declareProgram(io: Io) {
       // Set before subcommands are added: they inherit these settings when created.
       .exitOverride()
       .configureOutput({
-        writeOut: (text) => io.out(text),
+        // Help fits the terminal (80 columns when unknown): commander wraps its own columns; the
+        // prose and examples after them are wrapped here.
+        writeOut: (text) => io.out(wrapToWidth(text, io.columns ?? 80)),
         writeErr: (text) => io.err(text),
+        getOutHelpWidth: () => io.columns ?? 80,
         // One line: commander puts "(Did you mean …?)" on a line of its own.
         outputError: (text, write) => {
           const line = text
@@ -70,13 +75,27 @@ export function declareProgram(io: Io) {
           // `--exclude -rc`: commander takes -rc for an option. Say how to pass such a value.
           const missing = /^option '(--[a-z-]+)[^']*' argument missing$/.exec(line);
           const hint = missing ? `; a value starting with - needs the = form: ${missing[1]}=-VALUE` : '';
+          // `-o json` (kubectl's habit): JSON is a global flag here.
+          if (/^option '-o, --output <format>' argument 'json' is invalid/.test(line)) {
+            write(`krill: ${line.replace(/\.$/, '')}; for JSON pass --json (see krill --help)\n`);
+            return;
+          }
           write(`krill: ${line}${hint} (see krill --help)\n`);
         },
       })
       .description('List, inspect and clean up images in Docker Registry v2 / OCI registries.')
       .helpOption('-h, --help', 'show help')
       .showSuggestionAfterError(true)
-      .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
+      .configureHelp({
+        showGlobalOptions: true,
+        sortSubcommands: false,
+        // `copy <source> <destination>`, not `copy|cp [options] <source> <destination>`: commander
+        // wraps descriptions only when the term column leaves them 40 columns of an 80-column screen.
+        subcommandTerm: (cmd) =>
+          `${[cmd.name(), ...cmd.aliases().slice(0, 1)].join('|')} ${cmd.usage().replace('[options]', '')}`
+            .replace(/\s+/g, ' ')
+            .trim(),
+      })
       .addHelpText('after', GLOBAL_HELP)
       .option(
         '-r, --registry <host>',
@@ -129,7 +148,13 @@ function withDeletionOptions<A extends unknown[], O extends Record<string, unkno
 
 /** `krill policy …`: a group of subcommands. */
 function declarePolicyGroup(program: Program) {
-  return program.command('policy').description('policy file tools: schema, test');
+  return program
+    .command('policy')
+    .description('policy file tools: schema, test')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ krill policy test policy.yaml policy.cases.yaml\n  $ krill policy schema > policy.schema.json\n  $ krill cleanup -f policy.yaml --dry-run        # the plan the policy makes\n',
+    );
 }
 
 type PolicyGroup = ReturnType<typeof declarePolicyGroup>;
@@ -249,7 +274,7 @@ export const COMMANDS = {
     ).addHelpText(
       'after',
       `
-Rules, in order: candidates are the tags matching the delete filters (--delete-regex, --version) and not
+Rules, in order: candidates are the tags matching the delete filters (--delete-regex, --semver) and not
 kept by --keep-regex or "latest"; the N newest candidate images are kept; of the rest, images newer than
 --older-than are kept; every other candidate is deleted. An image's manifest is deleted only when all its
 tags go; otherwise the tags are untagged. Referrers (signatures, SBOMs, attestations: the fallback tags
@@ -374,7 +399,7 @@ Examples:
       .option('--force', 'also overwrite tags that were pushed again since the removal')
       .addHelpText(
         'after',
-        '\nA tag is restored only when it is absent or still points where the journal left it; a tag pushed\nagain since is skipped and reported (--force overwrites it).\n\nExamples:\n  $ krill undo ~/.local/state/krill/journals/2026-11-23T06-00-00-000Z-registry.example.com.jsonl --yes\n',
+        '\nA tag is restored only when it is absent or still points where the journal left it; a tag pushed\nagain since is skipped and reported (--force overwrites it).\n\nExamples:\n  $ krill undo ~/.local/state/krill/journals/2026-11-23T06-00-00Z-host.jsonl --yes\n',
       ),
   digest: (program: Program) =>
     program
@@ -504,6 +529,8 @@ export function buildProgram(run: Runner, io: Io): Program {
   COMMANDS.logout(program).action(lazy(() => import('./commands/logout.js')));
   COMMANDS.config(program).action(lazy(() => import('./commands/config.js')));
   COMMANDS.completion(program).action(lazy(() => import('./commands/completion.js')));
+  // Listed for --help only: runCli answers `krill version [--json]` before commander runs.
+  program.command('version').description('print the version (--json: with Node.js and platform)');
   const policy = declarePolicyGroup(program);
   COMMANDS.policyTest(policy).action(lazy(() => import('./commands/policy-test.js')));
   COMMANDS.policySchema(policy).action(lazy(() => import('./commands/policy-schema.js')));

@@ -8,7 +8,8 @@ export interface StatusLine {
 }
 
 export interface Progress {
-  update: (done: number, total: number) => void;
+  /** `label` replaces the one given at start (a run that moves from repositories to tags). */
+  update: (done: number, total: number, label?: string) => void;
   done: () => void;
 }
 
@@ -35,7 +36,7 @@ export function startStatusLine(ctx: CliContext): StatusLine {
 export function startProgress(ctx: CliContext, label: string): Progress {
   const line = startStatusLine(ctx);
   return {
-    update: (done, total) => line.show(`${label} ${done}/${total}`, done >= total),
+    update: (done, total, now = label) => line.show(`${now} ${done}/${total}`, done >= total),
     done: line.done,
   };
 }

@@ -55,3 +55,43 @@ export function displayTag(tag: string): string {
   if (kind.kind === 'legacy') return `${tag.slice(0, 19)}….${kind.suffix}`;
   return kind.kind === 'fallback' ? `${tag.slice(0, 19)}…` : tag;
 }
+
+/**
+ * Fits prose to `width` columns: a longer line breaks at spaces and keeps its indent; a command
+ * example (`$ …`) continues with a backslash, as a shell reads it. A word longer than the width
+ * stays whole (a URL cut in two is worse than a long line).
+ */
+export function wrapToWidth(text: string, width: number): string {
+  return reflow(text.split('\n'))
+    .flatMap((line) => {
+      if (line.length <= width) return [line];
+      const indent = /^\s*/.exec(line)![0];
+      const command = line.trimStart().startsWith('$ ');
+      const next = command ? `${indent}    ` : indent;
+      const room = (first: boolean) => width - (first ? 0 : next.length) - (command ? 2 : 0);
+      const out: string[] = [];
+      let current = '';
+      for (const word of line.trimStart().split(' ')) {
+        const candidate = current ? `${current} ${word}` : word;
+        if (current && (out.length === 0 ? indent : next).length + candidate.length > room(out.length === 0)) {
+          out.push(current);
+          current = word;
+        } else current = candidate;
+      }
+      out.push(current);
+      return out.map((part, i) => `${i === 0 ? indent : next}${part}${command && i < out.length - 1 ? ' \\' : ''}`);
+    })
+    .join('\n');
+}
+
+/** Joins the lines of a prose paragraph (unindented, not a heading) so that it wraps as one. */
+function reflow(lines: string[]): string[] {
+  const out: string[] = [];
+  const prose = (line: string | undefined) =>
+    line !== undefined && line.trim() !== '' && !/^\s/.test(line) && !line.endsWith(':');
+  for (const line of lines) {
+    if (prose(line) && prose(out.at(-1)) && out.length > 0) out[out.length - 1] += ` ${line}`;
+    else out.push(line);
+  }
+  return out;
+}

@@ -177,6 +177,79 @@ describe('messages and conventions', () => {
     expect(res.stderr).toMatch(/answered plain HTTP on its HTTPS port: pass --plain-http or use http:\/\//);
   });
 
+  it('every --help fits 80 columns, lists version, names --semver, and policy has examples', async () => {
+    const commands = [
+      [],
+      ...[
+        'repos',
+        'tags',
+        'inspect',
+        'rm',
+        'cleanup',
+        'apply',
+        'copy',
+        'sync',
+        'compare',
+        'pull',
+        'undo',
+        'digest',
+        'login',
+        'logout',
+        'config',
+        'completion',
+        'policy',
+      ].map((c) => [c]),
+      ['policy', 'test'],
+      ['policy', 'schema'],
+    ];
+    for (const command of commands) {
+      const res = await runKrill([...command, '--help']);
+      expect(res.code, command.join(' ')).toBe(0);
+      const long = res.stdout.split('\n').filter((line) => line.length > 80);
+      expect(long, `krill ${command.join(' ')} --help`).toEqual([]);
+    }
+    expect((await runKrill(['--help'])).stdout).toMatch(/^  version +print the version/m);
+    const cleanup = (await runKrill(['cleanup', '--help'])).stdout;
+    expect(cleanup).toContain('--semver');
+    expect(cleanup).not.toMatch(/--version/);
+    expect((await runKrill(['policy', '--help'])).stdout).toMatch(/Examples:\n {2}\$ krill policy test/);
+  });
+
+  it('-o json points to --json', async () => {
+    const res = await runKrill(['tags', `${registry.host}/apps/api`, '-o', 'json']);
+    expect(res.code).toBe(2);
+    expect(res.stderr).toMatch(/; for JSON pass --json \(see krill --help\)\n$/);
+  });
+
+  it('--older-than without --keep says in one line that only protected tags stay', async () => {
+    const res = await runKrill(['cleanup', `${registry.host}/apps/api`, '--older-than', '30d', '--dry-run']);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toContain('No --keep: every tag older than 30d goes, `latest` excepted.');
+    const kept = await runKrill([
+      'cleanup',
+      `${registry.host}/apps/api`,
+      '--older-than',
+      '30d',
+      '--keep',
+      '2',
+      '--dry-run',
+    ]);
+    expect(kept.stdout).not.toContain('No --keep');
+  });
+
+  it('planning one repository on a terminal counts its tags (not "repositories 0/1")', async () => {
+    const { runCli } = await import('../../src/cli/main.js');
+    let err = '';
+    const code = await runCli(
+      ['cleanup', `${registry.host}/apps/api`, '--keep', '2', '--dry-run'],
+      terminalIo({ err: (t) => void (err += t) }),
+    );
+    expect(code, err).toBe(0);
+    const tags = (await new Pusher(registry).tags('apps/api')).length;
+    expect(err).toContain(`reading tags ${tags}/${tags}`);
+    expect(err).not.toContain('reading repositories');
+  });
+
   it('Ctrl-C at the confirmation prompt: "cancelled; nothing was changed", exit 130; end of input is "no"', async () => {
     const { runCli } = await import('../../src/cli/main.js');
     const { AbortedError } = await import('../../src/errors.js');

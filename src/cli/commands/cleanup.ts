@@ -56,5 +56,11 @@ export async function execute(
     progress.done();
   }
   if (plan.changes && !ctx.options.json) ctx.io.out(renderChanges(plan.changes));
+  if (!policy && rules.keep === undefined && rules.olderThan !== undefined && !ctx.options.json) {
+    // Users coming from "keep N, and only what is older" expect some kept; say plainly none are.
+    const latest = rules.protectLatest === false ? '' : ', `latest` excepted';
+    const kept = rules.keepRegex?.length ? ' and what --keep-regex names' : '';
+    ctx.io.out(`No --keep: every tag older than ${rules.olderThan} goes${latest}${kept}.\n`);
+  }
   await executePlan(ctx, plan, opts, { question: `Apply this plan to ${plan.registry.host}?` });
 }
