@@ -208,7 +208,7 @@ describe('messages and conventions', () => {
       const long = res.stdout.split('\n').filter((line) => line.length > 80);
       expect(long, `krill ${command.join(' ')} --help`).toEqual([]);
     }
-    expect((await runKrill(['--help'])).stdout).toMatch(/^  version +print the version/m);
+    expect((await runKrill(['--help'])).stdout).toMatch(/^ {2}version +print the version/m);
     const cleanup = (await runKrill(['cleanup', '--help'])).stdout;
     expect(cleanup).toContain('--semver');
     expect(cleanup).not.toMatch(/--version/);
