@@ -186,7 +186,9 @@ export async function runCli(
     if (error instanceof CommanderError) {
       return error.code === 'commander.helpDisplayed' || error.code === 'commander.help' ? 0 : 2;
     }
-    return reportError(error, io, verbose);
+    const { suggestRepository } = await import('./suggest.js');
+    const suggestion = context ? await suggestRepository(context, error) : undefined;
+    return reportError(error, io, verbose, suggestion);
   } finally {
     await context?.close();
   }
@@ -206,10 +208,10 @@ export function hintFor(error: KrillError): string | undefined {
   return undefined;
 }
 
-function reportError(error: unknown, io: Io, verbose: boolean): number {
+function reportError(error: unknown, io: Io, verbose: boolean, suggestion?: string): number {
   if (error instanceof KrillError) {
-    const hint = hintFor(error);
-    io.err(`krill: ${escapeControl(error.message)}${hint ? `: ${hint}` : ''}\n`);
+    const hint = hintFor(error) ?? suggestion;
+    io.err(`krill: ${escapeControl(error.message)}${hint ? `: ${escapeControl(hint)}` : ''}\n`);
     if (verbose) {
       let cause = error.cause;
       while (cause instanceof Error) {

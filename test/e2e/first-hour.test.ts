@@ -215,6 +215,14 @@ describe('messages and conventions', () => {
     expect((await runKrill(['policy', '--help'])).stdout).toMatch(/Examples:\n {2}\$ krill policy test/);
   });
 
+  it('a misspelt repository gets a did-you-mean from the catalog', async () => {
+    const res = await runKrill(['tags', `${registry.host}/apps/aip`]);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toBe(`krill: repository apps/aip does not exist on ${registry.host}: did you mean apps/api?\n`);
+    const far = await runKrill(['tags', `${registry.host}/nothing/like/it`]);
+    expect(far.stderr).not.toMatch(/did you mean/);
+  });
+
   it('-o json points to --json', async () => {
     const res = await runKrill(['tags', `${registry.host}/apps/api`, '-o', 'json']);
     expect(res.code).toBe(2);

@@ -4,6 +4,7 @@ import { escapeControl } from '../../text.js';
 import type { CliContext } from '../context.js';
 import type { ArgsOf, OptionsOf } from '../program.js';
 import { confirm } from '../deletion.js';
+import { displayTag } from '../render.js';
 import { shortDigest } from '../../manifest/manifest.js';
 import type { UndoOutcome } from '../../plan/undo.js';
 
@@ -29,7 +30,7 @@ function undoLines(verb: string | undefined, rows: UndoRow[]): string[] {
       ];
     return r.tags.map((tag) => ({
       key: `${r.repository}:${tag}`,
-      text: `${what} ${r.repository}:${tag} → ${shortDigest(r.digest)}…${detail}`,
+      text: `${what} ${r.repository}:${displayTag(tag)} → ${shortDigest(r.digest)}…${detail}`,
     }));
   });
   return lines.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((l) => l.text);
@@ -62,7 +63,8 @@ export async function execute(ctx: CliContext, [path]: ArgsOf<'undo'>, opts: Opt
     'restore',
     entries.map((e) => ({ repository: e.repository, digest: e.digest, tags: e.tags })),
   );
-  if (opts.dryRun || !ctx.options.json)
+  // The preview goes with a question or a dry run; with --yes the result lines say it all.
+  if (opts.dryRun || (!ctx.options.json && (!opts.yes || lines.length === 0)))
     ctx.io.out(lines.length > 0 ? `${lines.join('\n')}\n` : 'Nothing to restore.\n');
   if (opts.dryRun) {
     if (!ctx.options.json) ctx.io.out('Dry run: nothing was changed.\n');
