@@ -18,6 +18,7 @@ export type Kind =
   | 'string|number'
   | 'boolean|string'
   | 'boolean|object'
+  | 'object|array'
   | 'string|function'
   | 'string|object';
 
@@ -34,6 +35,7 @@ const DESCRIBE: Record<Kind, string> = {
   'string|number': 'a string or a number',
   'boolean|string': 'true, false or a string',
   'boolean|object': 'true, false or an object',
+  'object|array': 'an object or a list of objects',
   'string|function': 'a string or a function',
   'string|object': 'a string or an object',
 };
@@ -44,6 +46,8 @@ function fits(value: unknown, kind: Kind): boolean {
       return Array.isArray(value) && value.every((v) => typeof v === 'string');
     case 'array':
       return Array.isArray(value);
+    case 'object|array':
+      return Array.isArray(value) || fits(value, 'object');
     case 'object':
       return typeof value === 'object' && value !== null && !Array.isArray(value);
     default:
@@ -93,6 +97,7 @@ export const SHAPES = {
   tags: { ...CALL, ...PROGRESS, filter: 'string', exclude: 'string', namesOnly: 'boolean', limit: 'number' },
   platform: { ...CALL, platform: 'string' },
   rules: {
+    tags: 'string',
     keep: 'number',
     deleteRegex: 'strings',
     keepRegex: 'strings',
@@ -108,7 +113,7 @@ export const SHAPES = {
     ...PROGRESS,
     repositories: 'strings',
     allRepos: 'boolean|string',
-    rules: 'object',
+    rules: 'object|array',
     policy: 'object',
     scanAll: 'boolean',
     strict: 'boolean',

@@ -51,6 +51,7 @@ import type { Policy } from './policy/policy-file.js';
 import type { Pattern } from './policy/pattern.js';
 import { compilePattern } from './policy/pattern.js';
 import type { RuleInput, Rules } from './policy/rules.js';
+import type { RuleSet } from './policy/rule-set.js';
 import type { Reference, RegistryAddress } from './ref/reference.js';
 import {
   DOCKER_HUB,
@@ -169,8 +170,11 @@ export interface CleanupRequest extends ProgressOptions {
   repositories?: string[];
   /** Every repository of the catalog; a string names the registry. */
   allRepos?: boolean | string;
-  /** Retention rules (ignored with a policy). */
-  rules?: RuleInput;
+  /**
+   * Retention rules (not with a policy): one rule, or a list where rules with `tags` (a regex)
+   * decide only the tags they select and a tag is kept when any rule keeps it (policy/rule-set.ts).
+   */
+  rules?: RuleInput | RuleInput[];
   /** A policy file's text and the path to name in errors, or a parsed policy. */
   policy?: { text: string; path: string } | Policy;
   /** Read every repository of the catalog to account for shared blobs. */
@@ -667,9 +671,9 @@ export class Krill {
   /** The same plan as `krill cleanup --json --dry-run`. Validates everything before any request. */
   async planCleanup(request: CleanupRequest & CallOptions): Promise<Plan> {
     return this.#call('planCleanup', SHAPES.cleanup, request, async () => {
-      const { policy, rulesFor, compileRules, parseBudget, parseSize, evaluateRules } = await loadRetention(request);
-      checkOptions(request.rules, 'planCleanup options.rules', SHAPES.rules);
-      const flagRules: Rules | undefined = policy ? undefined : compileRules(request.rules ?? {});
+      const { policy, ruleSetFor, ruleSetOf, compileRules, parseBudget, parseSize, evaluateRuleSet } =
+        await loadRetention(request);
+      const flagRules = policy ? undefined : compileRuleList(request.rules, compileRules, ruleSetOf);
       const { registry, repositories } = this.#cleanupTargets(request, policy);
       const whole = this.#wholePlanLimit(request, policy, parseBudget, parseSize);
       const sources = (request.keepInUse ?? policy?.keepInUse ?? []).map((s) =>
@@ -680,8 +684,8 @@ export class Krill {
       for (const warning of live?.warnings ?? []) this.logger.warn(warning);
       const catalog =
         repositories === undefined || request.scanAll ? (await client.listRepositories()).sort() : undefined;
-      const rulesOf = (repository: string): Rules | undefined =>
-        policy ? rulesFor(policy, repository, Boolean(request.allRepos) || repositories !== undefined) : flagRules;
+      const rulesOf = (repository: string): RuleSet | undefined =>
+        policy ? ruleSetFor(policy, repository, Boolean(request.allRepos) || repositories !== undefined) : flagRules;
       const targets = repositories ?? catalog!.filter((r) => rulesOf(r) !== undefined);
       if (policy) this.#checkRulesMatch(policy, repositories ?? catalog!, request.strict === true);
       // Repositories read only to account for blobs they share with the targets.
@@ -695,12 +699,12 @@ export class Krill {
       for (const repository of targets) {
         const snapshot = snapshots.get(repository)!;
         const rules = rulesOf(repository)!;
-        this.#noteUnmatched(snapshot, rules);
+        for (const selected of rules.rules) this.#noteUnmatched(snapshot, selected.rules);
         const listing = await this.#checkListing(history, registry, snapshot, request);
         // A listing that looks wrong keeps every tag there (plan/listing.ts).
         const decisions: TagDecision[] = listing.wrong
           ? snapshot.tags.map((t) => ({ ...t, action: 'keep', reason: listing.wrong! }))
-          : evaluateRules(snapshot, rules, now);
+          : evaluateRuleSet(snapshot, rules, now);
         const inUse = live?.digests.get(repository);
         const repositoryPlan = buildRepositoryPlan(snapshot, decisions, {
           deleteOrphans: request.deleteOrphans === true && !listing.wrong,
@@ -823,11 +827,11 @@ export class Krill {
     plan: Plan,
     snapshots: RepositorySnapshot[],
     whole: Limit | undefined,
-    rulesOf: (repository: string) => Rules | undefined,
+    rulesOf: (repository: string) => RuleSet | undefined,
   ): Plan {
     const refused = checkLimits(plan.repositories, plan.reclaimableBytes, whole, (p) => {
-      const rules = rulesOf(p.repository)!;
-      if (rules.maxDelete === undefined && rules.maxBytes === undefined) return undefined;
+      const rules = rulesOf(p.repository)?.budget;
+      if (rules === undefined || (rules.maxDelete === undefined && rules.maxBytes === undefined)) return undefined;
       const limit: Limit = {
         source: `the rule for ${p.repository}:`,
         ...(rules.maxDelete ? { maxDelete: rules.maxDelete } : {}),
@@ -1382,13 +1386,37 @@ function singleCopyJob(src: Reference, dst: Reference): { reference: string; tag
 }
 
 /** Retention (yaml, semver) is loaded only by the calls that plan one; a policy given as text is parsed. */
+/**
+ * The library's rules (one object, or a list with `tags` selectors: `cleanup --rule`) checked and
+ * compiled into a rule set, with the policy file's messages.
+ */
+function compileRuleList(
+  given: RuleInput | RuleInput[] | undefined,
+  compileRules: (input: RuleInput, where?: string) => Rules,
+  ruleSetOf: (rules: Array<{ rules: Rules; tags?: Pattern }>) => RuleSet,
+): RuleSet {
+  const list = Array.isArray(given) ? given : [given ?? {}];
+  if (list.length === 0) throw new UsageError('planCleanup options.rules is an empty list: give at least one rule');
+  return ruleSetOf(
+    list.map((input, i) => {
+      const where = Array.isArray(given) ? `planCleanup options.rules[${i}]` : 'planCleanup options.rules';
+      checkOptions(input, where, SHAPES.rules);
+      const { tags, ...rest } = input;
+      if (tags !== undefined && (rest.maxDelete !== undefined || rest.maxBytes !== undefined))
+        throw new UsageError(`${where}: a rule with tags cannot set maxDelete or maxBytes: give budgets to the run`);
+      const rules = compileRules(rest, Array.isArray(given) ? `rule ${i + 1}` : '');
+      return { rules, ...(tags !== undefined ? { tags: compilePattern(tags, `${where}.tags`) } : {}) };
+    }),
+  );
+}
+
 async function loadRetention(request: CleanupRequest) {
-  const [{ parsePolicy, rulesFor }, rules, { evaluateRules }] = await Promise.all([
+  const [{ parsePolicy }, rules, { evaluateRuleSet, ruleSetFor, ruleSetOf }] = await Promise.all([
     import('./policy/policy-file.js'),
     import('./policy/rules.js'),
-    import('./policy/evaluate.js'),
+    import('./policy/rule-set.js'),
   ]);
   const given = request.policy;
   const policy = given === undefined ? undefined : 'text' in given ? parsePolicy(given.text, given.path) : given;
-  return { policy, rulesFor, evaluateRules, ...rules };
+  return { policy, ruleSetFor, ruleSetOf, evaluateRuleSet, ...rules };
 }

@@ -5,10 +5,11 @@ import type { LiveSource } from '../live/live-set.js';
 import type { ListingChanges } from '../plan/listing.js';
 import type { ApplyResult } from '../plan/apply.js';
 import { Journal, defaultJournalPath } from '../plan/journal.js';
-import type { Plan, PlannedTag } from '../plan/plan.js';
+import type { Plan } from '../plan/plan.js';
 import type { CliContext } from './context.js';
 import { startProgress } from './progress.js';
-import { displayTag, formatBytes, formatDate, formatTable, indent } from './render.js';
+import { planCounts, renderPlan } from './render-plan.js';
+import { wrapToWidth } from './render.js';
 import { escapeControl } from '../text.js';
 
 /** What rm, cleanup and apply share: showing a plan, asking, applying, reporting. */
@@ -22,116 +23,8 @@ export interface DeletionFlags {
   showKept?: boolean;
   /** Apply even when the live set cannot be re-read (with the plan's). */
   allowStaleLiveSet?: boolean;
-}
-
-export function planCounts(plan: Plan) {
-  let deleteTags = 0;
-  let untagTags = 0;
-  let manifests = 0;
-  let platformManifests = 0;
-  let referrers = 0;
-  let keepTags = 0;
-  for (const repo of plan.repositories) {
-    keepTags += repo.keep.length;
-    for (const action of repo.actions) {
-      if (action.kind === 'untag' || action.kind === 'remove-dangling' || action.kind === 'unlist-referrer')
-        untagTags++;
-      else if (action.subject && action.tags.length === 0) referrers++;
-      else if (action.parent) platformManifests++;
-      else {
-        manifests++;
-        deleteTags += action.tags.length;
-      }
-    }
-  }
-  return {
-    deleteTags,
-    untagTags,
-    manifests,
-    platformManifests,
-    referrers,
-    keepTags,
-    actions: deleteTags + untagTags + manifests + platformManifests + referrers,
-  };
-}
-
-/** "newest 10: 10, protected: latest: 1" — why the kept tags are kept, counted. */
-function keptSummary(kept: PlannedTag[]): string {
-  const counts = new Map<string, number>();
-  // "signature of kept sha256:…" is one reason whatever the subject.
-  for (const t of kept) {
-    const reason = t.reason.replace(/sha256:[0-9a-f]{12}\b/g, 'sha256:…');
-    counts.set(reason, (counts.get(reason) ?? 0) + 1);
-  }
-  return `${[...counts].map(([reason, n]) => `${reason}: ${n}`).join('; ')} (--show-kept lists them)`;
-}
-
-/** Kept tags listed one by one up to this many per repository; more are summarised (--show-kept lists them). */
-const KEPT_ROWS = 10;
-
-export function renderPlan(plan: Plan, options: { showKept?: boolean; allKept?: boolean } = {}): string {
-  let out = '';
-  for (const repo of plan.repositories) {
-    const rows = planRows(repo, options);
-    if (rows.length === 0) continue;
-    out += `${plan.registry.host}/${repo.repository}\n`;
-    out += indent(formatTable(['ACTION', 'TAG', 'DIGEST', 'CREATED', 'SIZE', 'REASON'], rows));
-  }
-  const c = planCounts(plan);
-  const extra = [
-    c.platformManifests ? `${c.platformManifests} platform manifest${c.platformManifests === 1 ? '' : 's'}` : '',
-    c.referrers ? `${c.referrers} referrer${c.referrers === 1 ? '' : 's'}` : '',
-  ].filter(Boolean);
-  out += `Plan: delete ${c.deleteTags} tag${c.deleteTags === 1 ? '' : 's'} (${c.manifests} manifest${c.manifests === 1 ? '' : 's'}${extra.length ? ` and ${extra.join(' and ')}` : ''}), untag ${c.untagTags}, keep ${c.keepTags}.\n`;
-  // "At most" unless krill knows every old manifest that keeps blobs (plan.reclaimableExact).
-  const bound = plan.reclaimableExact ? '' : 'at most ';
-  out += `Space the garbage collector will free: ${bound}${formatBytes(plan.reclaimableBytes)}${plan.assumption ? ` (${plan.assumption})` : ''}.\n`;
-  return out;
-}
-
-type RepositoryPlan = Plan['repositories'][number];
-
-/** A repository's rows: kept tags (summarised past ten), deleted tags, then tagless actions. */
-function planRows(repo: RepositoryPlan, options: { showKept?: boolean; allKept?: boolean }): string[][] {
-  const when = (t: PlannedTag) => (t.created === undefined ? '-' : formatDate(t.created));
-  const size = (t: PlannedTag) => (t.size === undefined ? '-' : formatBytes(t.size));
-  const rows: string[][] = [];
-  if (options.showKept !== false) {
-    const listed = options.allKept || repo.keep.length <= KEPT_ROWS ? repo.keep : [];
-    for (const t of listed) rows.push(['keep', displayTag(t.tag), shortDigest(t.digest), when(t), size(t), t.reason]);
-    if (listed.length < repo.keep.length)
-      rows.push(['keep', `(${repo.keep.length} tags)`, '-', '-', '-', keptSummary(repo.keep)]);
-  }
-  for (const t of repo.delete) {
-    const action = t.reason.includes('untag only') ? 'untag' : 'delete';
-    rows.push([action, displayTag(t.tag), shortDigest(t.digest), when(t), size(t), t.reason]);
-  }
-  for (const a of repo.actions) {
-    const row = actionRow(a);
-    if (row) rows.push(row);
-  }
-  for (const tag of repo.dangling ?? [])
-    rows.push(['skip', tag, '-', '-', '-', 'dangling: listed, but its manifest is gone (krill rm removes it)']);
-  return rows;
-}
-
-/** The row of an action no tag row shows (an untagged manifest, an unlisting, a dangling tag). */
-function actionRow(a: RepositoryPlan['actions'][number]): string[] | undefined {
-  if (a.kind === 'delete-manifest' && a.tags.length === 0) {
-    const why = a.subject
-      ? `referrer of deleted ${shortDigest(a.subject)}`
-      : a.parent
-        ? `platform manifest of deleted ${shortDigest(a.parent)}`
-        : 'untagged manifest';
-    return ['delete', '-', shortDigest(a.digest), '-', '-', why];
-  }
-  if (a.kind === 'unlist-referrer') {
-    const why = `take ${shortDigest(a.referrer)} out of its subject's referrers index`;
-    return ['unlist', displayTag(a.tag), shortDigest(a.index), '-', '-', why];
-  }
-  if (a.kind === 'remove-dangling')
-    return ['untag', a.tag, '-', '-', '-', 'dangling: listed, but its manifest is gone'];
-  return undefined;
+  /** `wide`: full digests, dates and reasons in the plan table. */
+  output?: string;
 }
 
 /** Asks on the terminal; without one, only --yes may go ahead (exit 2 otherwise, nothing changed). */
@@ -206,7 +99,14 @@ async function presentPlan(
   if (ctx.options.json && (flags.dryRun || empty)) {
     ctx.io.out(`${JSON.stringify({ ...plan, dryRun: flags.dryRun === true }, null, 2)}\n`);
   } else if (!ctx.options.json) {
-    ctx.io.out(renderPlan(plan, { showKept, allKept: flags.showKept === true }));
+    ctx.io.out(
+      renderPlan(plan, {
+        showKept,
+        allKept: flags.showKept === true,
+        wide: flags.output === 'wide',
+        ...(ctx.io.columns ? { width: ctx.io.columns } : {}),
+      }),
+    );
   }
   if (plan.limits?.refused !== undefined)
     throw new RefusedError(
@@ -302,17 +202,26 @@ async function reportResult(
   } else {
     const count = (status: string) =>
       result.outcomes.filter((o) => o.status === status).reduce((n, o) => n + Math.max(1, o.tags.length), 0);
+    const width = ctx.io.columns ?? 80;
     for (const o of result.outcomes.filter((x) => x.status === 'skipped' || x.status === 'failed')) {
       const what = o.tags.join(', ') || (o.digest ? shortDigest(o.digest) : '(repository)');
-      ctx.io.out(`${o.status}: ${plan.registry.host}/${o.repository} ${what}: ${escapeControl(o.detail ?? '')}\n`);
+      const line = `${o.status}: ${plan.registry.host}/${o.repository} ${what}: ${escapeControl(o.detail ?? '')}`;
+      ctx.io.out(`${wrapToWidth(line, width - 2).replaceAll('\n', '\n  ')}\n`);
     }
     ctx.io.out(
       `Deleted ${count('deleted')}, untagged ${count('untagged')}, already gone ${count('already-gone')}, skipped ${count('skipped')}, failed ${count('failed')}.\n`,
     );
-    if (journalPath) ctx.io.out(`Undo (until garbage collection): krill undo ${journalPath}\n`);
+    if (journalPath) {
+      // The command stays whole on its line, to be copied.
+      const undo = `Undo (until garbage collection): krill undo ${journalPath}`;
+      ctx.io.out(
+        undo.length <= width ? `${undo}\n` : `Undo (until garbage collection):\n  krill undo ${journalPath}\n`,
+      );
+    }
     const host = plan.registry.host.replace(/:\d+$/, '');
     const flavor = await ctx.krill.registryFlavor(plan.registry);
-    if (!ctx.options.quiet && !SELF_COLLECTING.test(host)) ctx.io.out(`${flavor ? GC_HINTS[flavor] : GC_HINT}\n`);
+    if (!ctx.options.quiet && !SELF_COLLECTING.test(host))
+      ctx.io.out(`${wrapToWidth(flavor ? GC_HINTS[flavor] : GC_HINT, width)}\n`);
   }
   if (failed.length > 0) {
     const retry = planFile ? `krill apply ${planFile} retries them` : 'rerun the same command to retry them';

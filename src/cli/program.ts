@@ -143,7 +143,12 @@ function withDeletionOptions<A extends unknown[], O extends Record<string, unkno
       'save the plan as JSON and stop (apply it later with krill apply; with --yes, apply now too)',
     )
     .option('--journal <file>', 'undo journal path (default: $XDG_STATE_HOME/krill/journals/…)')
-    .option('--show-kept', 'list every kept tag (by default more than ten per repository are summarised)');
+    .option('--show-kept', 'list every kept tag (by default more than ten per repository are summarised)')
+    .addOption(
+      new Option('-o, --output <format>', 'table (fits the terminal) or wide (full digests, dates, reasons)')
+        .choices(['table', 'wide'] as const)
+        .default('table' as const),
+    );
 }
 
 /** `krill policy …`: a group of subcommands. */
@@ -245,6 +250,11 @@ export const COMMANDS = {
           'only delete images created before now minus this (30d, 12h, 2w), or before a date (2024-03-01)',
         )
         .option('--semver <range>', "only semver tags in this range are candidates, e.g. '<1.4'")
+        .option(
+          '--rule <spec>',
+          "one rule per tag family, repeatable: 'tags=^v keep=5'; a tag stays when any rule keeps it (see Rules below)",
+          collect,
+        )
         .addOption(new Option('--version <range>', 'deprecated: use --semver').hideHelp())
         .addOption(
           new Option(
@@ -281,12 +291,18 @@ tags go; otherwise the tags are untagged. Referrers (signatures, SBOMs, attestat
 sha256-<hex> and sha256-<hex>.sig/.att/.sbom, or the referrers API) follow their subject whatever the
 rules say; those whose subject is gone are kept unless --delete-orphans.
 
+Several tag families in one plan: each --rule decides the tags its tags= regex selects, with the
+keys of a policy rule (keep, older-than, delete-regex, keep-regex, semver, sort, protect-latest;
+a regex may not contain spaces: use a policy file then). A tag is kept as soon as one rule keeps
+it; a tag no rule selects is kept.
+
 Images that workloads run (--keep-in-use FILE, e.g. kubectl get pods -A -o jsonpath='{..image} {..imageID}')
 are kept with everything they reach, and re-read right before deleting. A plan removing more tags than
 --max-delete (default 50% with --all-repos or a policy file) or freeing more than --max-bytes is refused.
 
 Examples:
   $ krill cleanup registry.example.com/apps/web --keep 10 --dry-run
+  $ krill cleanup registry.example.com/apps/web --rule 'tags=^v keep=5' --rule 'tags=^mr- keep=0 older-than=7d' --rule 'tags=^main- keep=0 older-than=30d'
   $ kubectl get pods -A -o jsonpath='{..image} {..imageID}' | krill cleanup -r registry.example.com apps/web --keep 5 --keep-in-use - --yes
   $ krill cleanup -r registry.example.com apps/web --delete-regex '^mr-' --older-than 14d --yes
   $ krill cleanup --all-repos registry.example.com --keep 5 --plan-out plan.json

@@ -18,10 +18,16 @@ import { parseCleanregFile } from './cleanreg.js';
  *   rules:                             # first matching rule wins; unset keys come from defaults
  *     - repos: "apps/*"                # glob on the repository path, or ~/REGEX/
  *       keep: 5
+ *     - repos: "apps/*"                # with tags: every matching tag rule counts, a tag is
+ *       tags: ^mr-                     # kept when any rule keeps it (rule-set.ts)
+ *       keep: 0
+ *       older-than: 7d
  */
 
 export interface PolicyRule {
   repos: string;
+  /** `tags: REGEX`: the rule decides only these tags, beside the other matching rules (rule-set.ts). */
+  tags?: Pattern;
   /** `file:line` of the rule, for messages. */
   where: string;
   matches: (repository: string) => boolean;
@@ -141,8 +147,14 @@ function readRules(src: Source, node: unknown, defaults: RuleInput): PolicyRule[
     const repos = rule.repos!;
     const regex = /^~\/(.*)\/$/.exec(repos);
     const pattern = regex ? compilePattern(regex[1]!, `${src.at(rule.node)}: repos`) : globToRegExp(repos);
+    if (rule.tags !== undefined && (rule.input.maxDelete !== undefined || rule.input.maxBytes !== undefined))
+      src.fail(
+        rule.node,
+        'a rule with "tags" cannot set max-delete or max-bytes: put budgets in defaults, at the top level or in a rule without tags',
+      );
     return {
       repos,
+      ...(rule.tags !== undefined ? { tags: compilePattern(rule.tags, `${src.at(rule.node)}: tags`) } : {}),
       where: src.at(rule.node),
       matches: (repository: string) => pattern.test(repository),
       rules: compileRules({ ...defaults, ...rule.input }),
@@ -151,10 +163,15 @@ function readRules(src: Source, node: unknown, defaults: RuleInput): PolicyRule[
 }
 
 /** One rule (or `defaults`): every key checked and compiled now, so an error carries its line. */
-function readRule(src: Source, map: unknown, allowRepos: boolean): { input: RuleInput; repos?: string; node: Node } {
+function readRule(
+  src: Source,
+  map: unknown,
+  allowRepos: boolean,
+): { input: RuleInput; repos?: string; tags?: string; node: Node } {
   if (!isMap(map)) return src.fail(map as Node, 'expected a mapping of rule keys');
   const input: RuleInput = {};
   let repos: string | undefined;
+  let tags: string | undefined;
   for (const pair of map.items) {
     const key = keyName(pair.key);
     const value = pair.value as Node | null;
@@ -162,10 +179,14 @@ function readRule(src: Source, map: unknown, allowRepos: boolean): { input: Rule
       if (key === 'repos') {
         if (!allowRepos) src.fail(pair.key as Node, '"repos" belongs in a rule, not in defaults');
         repos = ruleString(src, key, value);
+      } else if (key === 'tags') {
+        if (!allowRepos) src.fail(pair.key as Node, '"tags" belongs in a rule, not in defaults');
+        tags = ruleString(src, key, value);
+        compilePattern(tags, 'tags');
       } else if (!readRuleKey(src, key, value, input)) {
         src.fail(
           pair.key as Node,
-          `unknown key "${key}" (expected ${allowRepos ? 'repos, ' : ''}${RULE_KEYS.join(', ')})`,
+          `unknown key "${key}" (expected ${allowRepos ? 'repos, tags, ' : ''}${RULE_KEYS.join(', ')})`,
         );
       }
       compileRules(input); // validate now, so the error carries this line
@@ -175,7 +196,12 @@ function readRule(src: Source, map: unknown, allowRepos: boolean): { input: Rule
       throw error;
     }
   }
-  return { input, ...(repos === undefined ? {} : { repos }), node: map as Node };
+  return {
+    input,
+    ...(repos === undefined ? {} : { repos }),
+    ...(tags === undefined ? {} : { tags }),
+    node: map as Node,
+  };
 }
 
 function ruleString(src: Source, key: string, value: Node | null): string {

@@ -63,12 +63,17 @@ export const POLICY_SCHEMA = {
     defaults: { type: 'object', additionalProperties: false, properties: rule },
     rules: {
       type: 'array',
-      description: 'the first rule whose repos matches wins; keys it leaves out come from defaults',
+      description:
+        'the first rule whose repos matches wins; keys it leaves out come from defaults. Rules with tags all count: a tag is kept when any rule that selects it keeps it',
       items: {
         type: 'object',
         additionalProperties: false,
         required: ['repos'],
-        properties: { repos: { type: 'string', description: 'glob (* ** ?) or ~/REGEX/' }, ...rule },
+        properties: {
+          repos: { type: 'string', description: 'glob (* ** ?) or ~/REGEX/' },
+          tags: { type: 'string', description: 'REGEX: the rule decides only the tags it matches' },
+          ...rule,
+        },
       },
     },
   },

@@ -6,9 +6,8 @@ import { normalizeCreated } from '../manifest/manifest.js';
 import { buildRepositoryPlan } from '../plan/plan.js';
 import type { ManifestNode, RepositorySnapshot } from '../plan/types.js';
 import { isValidRepository, isValidTag } from '../ref/reference.js';
-import { evaluateRules } from './evaluate.js';
 import type { Policy } from './policy-file.js';
-import { rulesFor } from './policy-file.js';
+import { evaluateRuleSet, ruleSetFor } from './rule-set.js';
 
 /**
  * `krill policy test POLICY CASES`: unit tests for retention policies, with no registry. A cases
@@ -169,9 +168,9 @@ export function runPolicyTest(policy: Policy, cases: PolicyCases, now = cases.no
       tags: c.tags.map((t) => ({ tag: t.tag, digest: t.digest })),
       manifests,
     };
-    const rules = rulesFor(policy, c.repository, true)!;
+    const rules = ruleSetFor(policy, c.repository, true)!;
     const live = new Map(c.tags.filter((t) => t.inUse).map((t) => [t.digest, 'in use (declared in the cases)']));
-    const plan = buildRepositoryPlan(snapshot, evaluateRules(snapshot, rules, now), { live });
+    const plan = buildRepositoryPlan(snapshot, evaluateRuleSet(snapshot, rules, now), { live });
     for (const e of c.expect) {
       const kept = plan.keep.find((t) => t.tag === e.tag);
       const gone = plan.delete.find((t) => t.tag === e.tag);

@@ -34,6 +34,8 @@ export interface Budget {
 
 /** Rules as written by a user (flags or a policy file entry), before validation. */
 export interface RuleInput {
+  /** Only in a list of rules (`cleanup --rule`): the tags this rule decides (policy/rule-set.ts). */
+  tags?: string | undefined;
   keep?: number | undefined;
   deleteRegex?: string[] | undefined;
   keepRegex?: string[] | undefined;

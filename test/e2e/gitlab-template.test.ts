@@ -80,6 +80,23 @@ describe('the GitLab CI template', () => {
     expect(job.stdout + job.stderr).not.toContain(TOKEN_USERS['gitlab-ci-token']!.password);
   });
 
+  it('KRILL_POLICY: one plan for every tag family (the README recipe), the age variables unused', async () => {
+    const pusher = await seed('group/project/families');
+    const policy = join(dir, 'krill-policy.yaml');
+    writeFileSync(
+      policy,
+      'version: 1\nmax-delete: 100%\nrules:\n  - repos: "**"\n    tags: ^v\n    keep: 2\n  - repos: "**"\n    tags: ^mr-\n    keep: 1\n',
+    );
+    const job = await runJob('group/project/families', {
+      KRILL_POLICY: policy,
+      KRILL_KEEP: '100',
+      KRILL_OLDER_THAN: '10000d',
+    });
+    expect(job.code, `${job.stdout}\n${job.stderr}`).toBe(0);
+    expect(await pusher.tags('group/project/families')).toEqual(['mr-3', 'v3', 'v4']);
+    expect(job.stdout).toMatch(/rule 1: not among the newest 2/);
+  });
+
   it('a dry run changes nothing; another project is refused with a clear message', async () => {
     const pusher = await seed('group/project/sub');
     const dry = await runJob('group/project/sub', { KRILL_KEEP: '1', KRILL_DRY_RUN: 'true' });

@@ -108,12 +108,12 @@ describe('objects from JavaScript callers are checked at run time', () => {
     [
       "the policy file's spelling",
       (k) => k.planCleanup({ repositories: ['apps/web'], rules: { keep: 5, 'delete-regex': ['^mr-'] } as never }),
-      /^planCleanup options\.rules: unknown key "delete-regex" — did you mean "deleteRegex"\? \(expected one of keep, deleteRegex, /,
+      /^planCleanup options\.rules: unknown key "delete-regex" — did you mean "deleteRegex"\? \(expected one of tags, keep, deleteRegex, /,
     ],
     [
       'a misspelt key',
       (k) => k.planCleanup({ repositories: ['apps/web'], rules: { kep: 5 } as never }),
-      /^planCleanup options\.rules: unknown key "kep" \(expected one of keep, /,
+      /^planCleanup options\.rules: unknown key "kep" \(expected one of tags, keep, /,
     ],
     [
       'a string where a list is expected',

@@ -145,9 +145,11 @@ describe('apply finishes interrupted work', () => {
     const f = await seedApiRepository(registry, r);
     const original = f.tags['1.1.0']! as BuiltManifest;
     await pushRaw(r, '1.1.0', buildThrowaway(original.bytes, original.mediaType, '1.1.0'), original.mediaType);
-    const res = await runKrill(['cleanup', `${registry.host}/${r}`, '--keep', '100', '--yes']);
+    const res = await runKrill(['cleanup', `${registry.host}/${r}`, '--keep', '100', '--yes', '-o', 'wide']);
     expect(res.code, res.stderr + res.stdout).toBe(0);
-    expect(res.stdout).toMatch(/delete\s+1\.1\.0\s+sha256:\w{12}\s.*finishes an untag an earlier run left half-way/);
+    expect(res.stdout).toMatch(
+      /delete\s+1\.1\.0\s+sha256:[0-9a-f]{64}\s.*finishes an untag an earlier run left half-way/,
+    );
     expect(await pusher.tags(r)).not.toContain('1.1.0');
     expect(await pusher.resolve(r, 'stable')).toBe(original.digest);
   });

@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { parse } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isolatedEnv, krill } from '../harness/cli.js';
 import { BASE_IMAGE, ensureBaseImage, podmanFlags } from '../harness/container.js';
@@ -26,6 +27,18 @@ beforeAll(async () => {
 afterAll(async () => {
   await registry?.stop();
 });
+
+/**
+ * npm reads its global config (the machine's CA for a TLS-inspecting proxy, a registry mirror)
+ * from PREFIX/etc/npmrc: a job with its own prefix must still find the machine's, as a runner's would.
+ */
+function npmMachineConfig(): Record<string, string> {
+  const globalconfig = spawnSync('npm', ['config', 'get', 'globalconfig'], { encoding: 'utf8' }).stdout.trim();
+  return {
+    npm_config_globalconfig: globalconfig,
+    ...(process.env.NODE_EXTRA_CA_CERTS ? { NODE_EXTRA_CA_CERTS: process.env.NODE_EXTRA_CA_CERTS } : {}),
+  };
+}
 
 function run(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}) {
   const res = spawnSync(command, args, { encoding: 'utf8', ...options, maxBuffer: 64 * 1024 * 1024 });
@@ -67,6 +80,45 @@ describe('the npm package', () => {
     const tags = run(bin, ['tags', `${registry.host}/apps/web`, '--json'], { env: isolatedEnv() });
     expect(tags.code, tags.stderr).toBe(0);
     expect((JSON.parse(tags.stdout) as Array<{ tag: string }>).map((r) => r.tag)).toEqual(['1.0.0']);
+  }, 240_000);
+
+  it("the GitLab template's default install (the release tarball, KRILL_PACKAGE) puts krill on the PATH of a job without it", () => {
+    // The job's own before_script line, run as the runner would; only the release asset's URL is a
+    // local copy of the tarball `npm pack` made (the release does not exist on this machine).
+    const template = parse(readFileSync(join(ROOT, 'ci/gitlab/krill-cleanup.yml'), 'utf8')) as {
+      variables: Record<string, string>;
+      'krill-cleanup': { before_script: string[] };
+    };
+    expect(template.variables.KRILL_PACKAGE).toBe(
+      `https://github.com/krill-registry/krill/releases/download/v${VERSION}/krill-registry-${VERSION}.tgz`,
+    );
+    const pack = run('npm', ['pack', '--json', '--pack-destination', dir], { cwd: ROOT });
+    expect(pack.code, pack.stderr).toBe(0);
+    const tarball = join(dir, (JSON.parse(pack.stdout) as Array<{ filename: string }>)[0]!.filename);
+    expect(tarball.endsWith(template.variables.KRILL_PACKAGE!.split('/').at(-1)!)).toBe(true);
+    const prefix = join(dir, 'job-prefix');
+    const env = {
+      ...isolatedEnv(),
+      // No krill anywhere on this PATH: `command -v krill` fails and the install runs.
+      PATH: `${join(prefix, 'bin')}:${dirname(process.execPath)}:/usr/bin:/bin`,
+      NPM_CONFIG_PREFIX: prefix,
+      ...npmMachineConfig(),
+      ...template.variables,
+      KRILL_PACKAGE: tarball,
+    };
+    expect(run('sh', ['-c', 'command -v krill'], { env }).code).not.toBe(0);
+    const script = ['set -e', ...template['krill-cleanup'].before_script, 'krill --version'].join('\n');
+    const job = run('sh', ['-c', script], { env, cwd: dir });
+    expect(job.code, job.stderr).toBe(0);
+    expect(job.stdout.trim().split('\n').at(-1)).toBe(VERSION);
+  }, 240_000);
+
+  it('npm run install:global (the README Quick start from a clone) installs the krill command', () => {
+    const prefix = join(dir, 'clone-prefix');
+    const env = { ...process.env, NPM_CONFIG_PREFIX: prefix, ...npmMachineConfig() };
+    const res = run('npm', ['run', 'install:global'], { cwd: ROOT, env });
+    expect(res.code, res.stderr).toBe(0);
+    expect(run(join(prefix, 'bin/krill'), ['--version']).stdout.trim()).toBe(VERSION);
   }, 240_000);
 
   it('npm publish --dry-run passes', () => {

@@ -4,6 +4,7 @@ import { buildRepositoryPlan, computeReclaimable } from '../../src/plan/plan.js'
 import { evaluateRules } from '../../src/policy/evaluate.js';
 import { globToRegExp, parsePolicy, rulesFor } from '../../src/policy/policy-file.js';
 import { compileRules, parseDuration, versionInRange } from '../../src/policy/rules.js';
+import { evaluateRuleSet, ruleSetFor } from '../../src/policy/rule-set.js';
 import type { ManifestNode, RepositorySnapshot } from '../../src/registry/snapshot.js';
 
 const dg = (name: string) => `sha256:${Buffer.from(name).toString('hex').padEnd(64, '0').slice(0, 64)}`;
@@ -285,7 +286,9 @@ describe('policy JSON Schema', () => {
     const { RULE_KEYS, TOP_KEYS } = await import('../../src/policy/policy-file.js');
     expect(Object.keys(POLICY_SCHEMA.properties).sort()).toEqual([...TOP_KEYS].sort());
     expect(Object.keys(POLICY_SCHEMA.properties.defaults.properties).sort()).toEqual([...RULE_KEYS].sort());
-    expect(Object.keys(POLICY_SCHEMA.properties.rules.items.properties).sort()).toEqual(['repos', ...RULE_KEYS].sort());
+    expect(Object.keys(POLICY_SCHEMA.properties.rules.items.properties).sort()).toEqual(
+      ['repos', 'tags', ...RULE_KEYS].sort(),
+    );
     const { runKrill } = await import('../harness/run-cli.js');
     const res = await runKrill(['policy', 'schema']);
     expect(res.code).toBe(0);
@@ -314,5 +317,98 @@ describe('--older-than with a date (cleanreg -s)', () => {
       evaluateRules(s, compileRules({ olderThan: '2024-03-01' }), NOW).map((d) => [d.tag, d.reason]),
     );
     expect(reasons).toEqual({ a: 'created before 2024-03-01', b: 'created since 2024-03-01' });
+  });
+});
+
+describe('one policy, every tag family (rules with tags:)', () => {
+  const day = 86_400_000;
+  const ago = (days: number) => new Date(NOW - days * day).toISOString();
+  const nodes = [
+    ...[1, 2, 3, 4, 5, 6, 7].map((n) => image(`v${n}`, ago(100 - n))),
+    image('mr-1', ago(20)),
+    image('mr-2', ago(2)),
+    image('main-1', ago(40)),
+    image('main-2', ago(10)),
+    image('latest', ago(1)),
+    image('feature', ago(90)),
+  ];
+  const repo = snapshot(nodes, [
+    ...[1, 2, 3, 4, 5, 6, 7].map((n): [string, string] => [`v${n}`, `v${n}`]),
+    ['mr-1', 'mr-1'],
+    ['mr-2', 'mr-2'],
+    ['main-1', 'main-1'],
+    ['main-2', 'main-2'],
+    ['latest', 'latest'],
+    ['feature-x', 'feature'],
+  ]);
+  const recipe = `version: 1
+rules:
+  - repos: "apps/*"
+    tags: ^v
+    keep: 5
+  - repos: "apps/*"
+    tags: ^mr-
+    keep: 0
+    older-than: 7d
+  - repos: "apps/*"
+    tags: ^main-
+    keep: 0
+    older-than: 30d
+`;
+  const decide = (text: string) => {
+    const set = ruleSetFor(parsePolicy(text, 'policy.yaml'), 'apps/web', true)!;
+    return Object.fromEntries(evaluateRuleSet(repo, set, NOW).map((d) => [d.tag, `${d.action}: ${d.reason}`]));
+  };
+
+  it('the README recipe: five releases, mr-* for 7 days, main-* for 30 days, in one plan', () => {
+    expect(decide(recipe)).toEqual({
+      v1: 'delete: rule 1 (^v): not among the newest 5',
+      v2: 'delete: rule 1 (^v): not among the newest 5',
+      v3: 'keep: rule 1 (^v): newest 5',
+      v4: 'keep: rule 1 (^v): newest 5',
+      v5: 'keep: rule 1 (^v): newest 5',
+      v6: 'keep: rule 1 (^v): newest 5',
+      v7: 'keep: rule 1 (^v): newest 5',
+      'mr-1': 'delete: rule 2 (^mr-): older than 7d',
+      'mr-2': 'keep: rule 2 (^mr-): newer than 7d',
+      'main-1': 'delete: rule 3 (^main-): older than 30d',
+      'main-2': 'keep: rule 3 (^main-): newer than 30d',
+      latest: 'keep: no rule selects this tag',
+      'feature-x': 'keep: no rule selects this tag',
+    });
+  });
+
+  it('a tag is kept when any rule that selects it keeps it (rules are ORed for what stays)', () => {
+    const decisions = decide(`${recipe}  - repos: "apps/*"\n    tags: ^(v1|mr-1)$\n    keep: 5\n`);
+    expect(decisions.v1).toBe('keep: rule 4 (^(v1|mr-1)$): newest 5');
+    expect(decisions['mr-1']).toBe('keep: rule 4 (^(v1|mr-1)$): newest 5');
+    expect(decisions.v2).toMatch(/^delete: rule 1/);
+  });
+
+  it('beside tag rules, the first rule without tags counts for every tag; later ones do not', () => {
+    const decisions = decide(
+      `version: 1\nrules:\n  - repos: "apps/*"\n    tags: ^mr-\n    keep: 0\n  - repos: "apps/**"\n    keep: 100\n  - repos: "**"\n    keep: 0\n`,
+    );
+    // mr-* are deleted by rule 1, but the repository-wide rule 2 keeps its newest 100: everything.
+    expect(decisions['mr-1']).toBe('keep: rule 2: newest 100');
+    expect(decisions.feature).toBeUndefined();
+    expect(decisions['feature-x']).toBe('keep: rule 2: newest 100');
+  });
+
+  it('without tags: the first matching rule still wins alone, with its reasons unprefixed', () => {
+    const decisions = decide(`version: 1\nrules:\n  - repos: "apps/*"\n    keep: 2\n  - repos: "**"\n    keep: 100\n`);
+    expect(decisions.v1).toBe('delete: not among the newest 2');
+  });
+
+  it('a tag rule cannot carry a budget, and defaults cannot select tags', () => {
+    expect(() =>
+      parsePolicy(`version: 1\nrules:\n  - repos: "a/*"\n    tags: ^v\n    max-delete: 5\n`, 'p.yaml'),
+    ).toThrow(/^p\.yaml:3: a rule with "tags" cannot set max-delete or max-bytes/);
+    expect(() => parsePolicy(`version: 1\ndefaults:\n  tags: ^v\n`, 'p.yaml')).toThrow(
+      /"tags" belongs in a rule, not in defaults/,
+    );
+    expect(() => parsePolicy(`version: 1\nrules:\n  - repos: "a/*"\n    tag: ^v\n`, 'p.yaml')).toThrow(
+      /unknown key "tag" \(expected repos, tags, keep/,
+    );
   });
 });

@@ -1,4 +1,5 @@
 import { UsageError } from '../../errors.js';
+import type { RuleInput } from '../../policy/rules.js';
 import type { CliContext } from '../context.js';
 import type { ArgsOf, OptionsOf } from '../program.js';
 import { executePlan, renderChanges } from '../deletion.js';
@@ -25,6 +26,12 @@ export async function execute(
   const ruleFlags = Object.entries(rules).some(([key, value]) =>
     key === 'protectLatest' ? value === false : value !== undefined,
   );
+  if (opts.rule && ruleFlags)
+    throw new UsageError(
+      '--rule cannot be combined with --keep, --delete-regex and the other rule flags: put them in the --rule',
+    );
+  if (opts.rule && opts.file !== undefined)
+    throw new UsageError('--rule cannot be combined with -f: put the rules in the policy file (with tags:)');
   if (opts.file !== undefined && ruleFlags)
     throw new UsageError(
       'rule flags (--keep, --delete-regex, …) cannot be combined with -f: put the rules in the policy file',
@@ -40,7 +47,7 @@ export async function execute(
   try {
     plan = await ctx.krill.planCleanup({
       ...(opts.allRepos ? { allRepos: positional[0] ?? true } : { repositories: positional }),
-      ...(policy ? { policy } : { rules }),
+      ...(policy ? { policy } : { rules: opts.rule ? opts.rule.map(parseRuleFlag) : rules }),
       scanAll: opts.scanAll === true,
       strict: opts.strict === true,
       deleteOrphans: opts.deleteOrphans === true,
@@ -63,4 +70,41 @@ export async function execute(
     ctx.io.out(`No --keep: every tag older than ${rules.olderThan} goes${latest}${kept}.\n`);
   }
   await executePlan(ctx, plan, opts, { question: `Apply this plan to ${plan.registry.host}?` });
+}
+
+/** The policy file's keys a --rule takes, and how each is read. */
+const RULE_FLAG_KEYS: Record<string, (input: RuleInput, value: string) => void> = {
+  tags: (input, value) => (input.tags = value),
+  keep: (input, value) => {
+    if (!/^\d+$/.test(value)) throw new UsageError(`--rule keep=${value}: keep must be a whole number ≥ 0`);
+    input.keep = Number(value);
+  },
+  'older-than': (input, value) => (input.olderThan = value),
+  'delete-regex': (input, value) => (input.deleteRegex = [...(input.deleteRegex ?? []), value]),
+  'keep-regex': (input, value) => (input.keepRegex = [...(input.keepRegex ?? []), value]),
+  semver: (input, value) => (input.version = value),
+  sort: (input, value) => (input.sort = value),
+  'protect-latest': (input, value) => {
+    if (value !== 'true' && value !== 'false')
+      throw new UsageError(`--rule protect-latest=${value}: protect-latest must be true or false`);
+    input.protectLatest = value === 'true';
+  },
+};
+
+/** `--rule 'tags=^v keep=5'`: space-separated KEY=VALUE pairs with the policy file's keys. */
+export function parseRuleFlag(spec: string): RuleInput {
+  const input: RuleInput = {};
+  const pairs = spec.trim().split(/\s+/).filter(Boolean);
+  if (pairs.length === 0) throw new UsageError("--rule is empty: give KEY=VALUE pairs such as 'tags=^v keep=5'");
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    const key = eq === -1 ? pair : pair.slice(0, eq);
+    const read = RULE_FLAG_KEYS[key];
+    if (eq === -1 || !read)
+      throw new UsageError(
+        `--rule ${JSON.stringify(spec)}: ${eq === -1 ? `"${pair}" is not KEY=VALUE` : `unknown key "${key}"`} (keys: ${Object.keys(RULE_FLAG_KEYS).join(', ')})`,
+      );
+    read(input, pair.slice(eq + 1));
+  }
+  return input;
 }
