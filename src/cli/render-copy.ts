@@ -1,7 +1,7 @@
 import type { CopyProgress } from '../sync/copy.js';
 import type { CliContext } from './context.js';
 import { startStatusLine } from './progress.js';
-import { formatBytes } from './render.js';
+import { displayReference, formatBytes, shortDigest, transferLines } from './render.js';
 
 /** The status line of a copy: blobs and bytes, led by the image counter with --all-tags. */
 export function startCopyStatus(ctx: CliContext, allTags: boolean) {
@@ -32,12 +32,17 @@ interface CopyReportLine {
   referrers?: { copied: number; present: number } | undefined;
 }
 
-/** One line per image copied. */
-export function renderCopyReports(reports: readonly CopyReportLine[]): string {
+/** One line per image copied when it fits the width, else the destination and counts under it. */
+export function renderCopyReports(reports: readonly CopyReportLine[], width = 80): string {
   return reports
-    .map(
-      (r) =>
-        `${r.source} → ${r.destination} ${r.digest}: ${r.blobsCopied} blobs copied (${formatBytes(r.bytesCopied)}), ${r.blobsMounted} mounted, ${r.blobsSkipped} already there${referrersNote(r.referrers)}\n`,
+    .map((r) =>
+      transferLines(
+        'copied',
+        displayReference(r.source),
+        displayReference(r.destination),
+        `${shortDigest(r.digest)}: ${r.blobsCopied} blobs copied (${formatBytes(r.bytesCopied)}), ${r.blobsMounted} mounted, ${r.blobsSkipped} already there${referrersNote(r.referrers)}`,
+        width,
+      ),
     )
     .join('');
 }

@@ -1,7 +1,7 @@
 import type { Inspection, ReferrerInfo } from '../krill.js';
 import { artifactLabel } from '../manifest/referrers.js';
 import { escapeControl } from '../text.js';
-import { formatBytes, formatDate, formatTable, indent } from './render.js';
+import { formatBytes, formatDate, formatTable, indent, shortDate, shortDigest } from './render.js';
 
 /** `krill inspect` for the terminal: the image, its platforms, its referrers (or their tree). */
 
@@ -12,13 +12,14 @@ const VIA: Record<ReferrerInfo['via'], string> = {
 };
 
 /** The referrer graph, like `oras discover` and `regctl artifact tree`. */
-export function renderTree(d: Inspection): string {
-  let out = `${escapeControl(d.reference)}  ${d.digest}\n`;
+export function renderTree(d: Inspection, width = 80): string {
+  // Short digests and labels keep the tree within 80 columns; --json has the full ones and types.
+  const root = `${escapeControl(d.reference)}  ${shortDigest(d.digest)}`;
+  let out = root.length <= width ? `${root}\n` : `${escapeControl(d.reference)}\n${shortDigest(d.digest)}\n`;
   const walk = (nodes: ReferrerInfo[], prefix: string) => {
     nodes.forEach((n, i) => {
       const last = i === nodes.length - 1;
-      const type = escapeControl(n.artifactType ?? n.mediaType);
-      out += `${prefix}${last ? '└── ' : '├── '}${artifactLabel(n.artifactType ?? undefined)}  ${n.digest}  ${type}${n.missing ? '  (missing)' : ''}\n`;
+      out += `${prefix}${last ? '└── ' : '├── '}${artifactLabel(n.artifactType ?? undefined)}  ${shortDigest(n.digest)}${n.missing ? '  (missing)' : ''}\n`;
       walk(n.referrers, `${prefix}${last ? '    ' : '│   '}`);
     });
   };
@@ -29,7 +30,9 @@ export function renderTree(d: Inspection): string {
 
 export function renderInspection(d: Inspection): string {
   const lines: string[] = [];
-  const field = (label: string, value: string) => lines.push(`${`${label}:`.padEnd(17)}${escapeControl(value)}`);
+  // Labels padded to 12 so that a full digest (71 characters, one word) nearly fits 80 columns.
+  const field = (label: string, value: string) =>
+    lines.push(`${`${label}:`.padEnd(Math.max(12, label.length + 2))}${escapeControl(value)}`);
   field('Reference', d.reference);
   field('Digest', d.digest);
   field('Media type', d.mediaType);
@@ -60,7 +63,7 @@ export function renderInspection(d: Inspection): string {
     out += indent(
       formatTable(
         ['PLATFORM', 'DIGEST', 'CREATED', 'SIZE'],
-        d.manifests.map((m) => [m.platform, m.digest, formatDate(m.created), formatBytes(m.size)]),
+        d.manifests.map((m) => [m.platform, shortDigest(m.digest), shortDate(m.created), formatBytes(m.size)]),
       ),
     );
   }
@@ -69,8 +72,8 @@ export function renderInspection(d: Inspection): string {
     for (const n of nodes) {
       rows.push([
         `${'  '.repeat(depth)}${artifactLabel(n.artifactType ?? undefined)}`,
-        n.digest,
-        formatDate(n.created),
+        shortDigest(n.digest),
+        shortDate(n.created),
         n.missing ? 'missing' : formatBytes(n.size),
         VIA[n.via],
       ]);

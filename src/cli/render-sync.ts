@@ -1,7 +1,8 @@
 import type { SyncOutcome } from '../sync/sync.js';
 import type { CliContext } from './context.js';
 import { startProgress } from './progress.js';
-import { formatBytes } from './render.js';
+import { displayReference, formatBytes, shortDigest, transferLines } from './render.js';
+import { escapeControl } from '../text.js';
 
 /**
  * What `krill sync` prints: one line per image that changed (or failed) — up-to-date ones only
@@ -35,10 +36,20 @@ export class SyncReporter {
     this.#progress.done();
     const { options, io } = this.ctx;
     if (!options.json && (o.status !== 'up-to-date' || o.referrersCopied || options.verbose)) {
-      const copied = o.blobsCopied !== undefined ? ` (${o.blobsCopied} blobs, ${formatBytes(o.bytesCopied ?? 0)})` : '';
-      const referrers = o.referrersCopied ? ` (+${o.referrersCopied} referrers)` : '';
+      const details = [
+        o.digest ? shortDigest(o.digest) : '',
+        o.blobsCopied !== undefined ? `${o.blobsCopied} blobs, ${formatBytes(o.bytesCopied ?? 0)}` : '',
+        o.referrersCopied ? `+${o.referrersCopied} referrers` : '',
+        o.error ? escapeControl(o.error) : '',
+      ].filter(Boolean);
       io.out(
-        `${o.status.padEnd(10)} ${o.source} → ${o.destination}${o.digest ? ` ${o.digest}` : ''}${copied}${referrers}${o.error ? `: ${o.error}` : ''}\n`,
+        transferLines(
+          o.status,
+          displayReference(o.source),
+          displayReference(o.destination),
+          details.join(', '),
+          io.columns ?? 80,
+        ),
       );
     }
     this.#progress.update(this.seen.length, this.#total);

@@ -1,6 +1,6 @@
 import type { TagRow } from '../krill.js';
 import { artifactLabel, summarizeLabels } from '../manifest/referrers.js';
-import { displayTag, formatBytes, formatDate, formatTable, shortDigest } from './render.js';
+import { displayTag, formatBytes, formatDate, formatTable, shortDate, shortDigest } from './render.js';
 
 /**
  * The `krill tags` table: 80 columns by default (short digests, the first platform and a count),
@@ -33,7 +33,7 @@ export function renderTagTable(
     return [
       short ? displayTag(r.tag) : r.tag,
       short ? shortDigest(r.digest!) : r.digest!,
-      formatDate(r.created),
+      short ? shortDate(r.created) : formatDate(r.created),
       formatBytes(r.size),
       platformsCell(r, wide),
       ...referrers,
@@ -50,5 +50,7 @@ function platformsCell(r: TagRow, wide: boolean): string {
   if (r.artifactType !== undefined) return wide ? r.artifactType : artifactLabel(r.artifactType);
   const shown =
     wide || r.platforms.length <= 1 ? r.platforms.join(',') : `${r.platforms[0]} +${r.platforms.length - 1}`;
+  // A damaged index says so first: in 80 columns the platforms give way (-o wide shows both).
+  if (r.missing && !wide) return `damaged: ${r.missing.length} missing`;
   return (shown || '-') + (r.missing ? ` (damaged: ${r.missing.length} missing)` : '');
 }

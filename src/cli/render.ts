@@ -23,6 +23,33 @@ export function formatDate(iso: string | null): string {
 
 export { shortDigest } from '../manifest/manifest.js';
 
+/** The day of a date, for tables that must fit 80 columns (`-o wide` and `--json` have the time). */
+export function shortDate(iso: string | null): string {
+  return iso === null ? '-' : iso.slice(0, 10);
+}
+
+/** An attachment tag in a reference shortened like the tables do (`…:sha256-3d76a1b2c3d4….sig`). */
+export function displayReference(reference: string): string {
+  return reference.replace(/:(sha256-[0-9a-f]{64}(?:\.[a-z]+)?)$/, (_, tag: string) => `:${displayTag(tag)}`);
+}
+
+/**
+ * `STATUS SOURCE → DESTINATION  details` on one line when it fits the width; otherwise the
+ * destination and the details on lines of their own, indented (a reference is never cut).
+ */
+export function transferLines(
+  status: string,
+  source: string,
+  destination: string,
+  details: string,
+  width: number,
+): string {
+  const one = `${status} ${source} → ${destination}  ${details}`;
+  if (one.length <= width) return `${one}\n`;
+  const rest = wrapToWidth(details, width - 2).replaceAll('\n', '\n  ');
+  return `${status} ${source}\n  → ${destination}\n  ${rest}\n`;
+}
+
 export interface TableOptions {
   /** Style for the header row (bold on a color terminal). */
   header?: (text: string) => string;
@@ -94,4 +121,12 @@ function reflow(lines: string[]): string[] {
     else out.push(line);
   }
   return out;
+}
+
+/** Cuts lines past the width with "…" (tables whose last column can lose its end: --json has all). */
+export function cutLines(text: string, width: number): string {
+  return text
+    .split('\n')
+    .map((line) => (line.length > width && !line.includes('\x1b') ? `${line.slice(0, width - 1)}…` : line))
+    .join('\n');
 }

@@ -39,5 +39,5 @@ export async function execute(
   } finally {
     status.done();
   }
-  ctx.io.out(ctx.options.json ? `${JSON.stringify(reports, null, 2)}\n` : renderCopyReports(reports));
+  ctx.io.out(ctx.options.json ? `${JSON.stringify(reports, null, 2)}\n` : renderCopyReports(reports, ctx.io.columns));
 }

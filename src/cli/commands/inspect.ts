@@ -18,5 +18,5 @@ export async function execute(
   }
   const details = await ctx.krill.inspect(reference, platform);
   if (ctx.options.json) ctx.io.out(`${JSON.stringify(details, null, 2)}\n`);
-  else ctx.io.out(opts.tree ? renderTree(details) : renderInspection(details));
+  else ctx.io.out(opts.tree ? renderTree(details, ctx.io.columns) : renderInspection(details));
 }

@@ -1,6 +1,7 @@
 import type { CliContext } from '../context.js';
 import type { ArgsOf, OptionsOf } from '../program.js';
 import { startProgress } from '../progress.js';
+import { cutLines } from '../render.js';
 import { renderTagTable } from '../render-tags.js';
 
 export async function execute(ctx: CliContext, [repository]: ArgsOf<'tags'>, opts: OptionsOf<'tags'>): Promise<void> {
@@ -44,7 +45,9 @@ export async function execute(ctx: CliContext, [repository]: ArgsOf<'tags'>, opt
     all: opts.all === true,
     header: ctx.style.header,
   });
-  ctx.io.out(opts.headers ? table : table.slice(table.indexOf('\n') + 1));
+  const shown = opts.headers ? table : table.slice(table.indexOf('\n') + 1);
+  // The default table fits the terminal; -o wide and --no-trunc show everything.
+  ctx.io.out(opts.output === 'wide' || !opts.trunc ? shown : cutLines(shown, ctx.io.columns ?? 80));
   if (hidden > 0)
     ctx.io.err(`${hidden} attachment tag${hidden === 1 ? '' : 's'} (signatures, SBOMs) not shown: --all lists them\n`);
 }

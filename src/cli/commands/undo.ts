@@ -4,7 +4,7 @@ import { escapeControl } from '../../text.js';
 import type { CliContext } from '../context.js';
 import type { ArgsOf, OptionsOf } from '../program.js';
 import { confirm } from '../deletion.js';
-import { displayTag } from '../render.js';
+import { displayTag, wrapToWidth } from '../render.js';
 import { shortDigest } from '../../manifest/manifest.js';
 import type { UndoOutcome } from '../../plan/undo.js';
 
@@ -20,17 +20,22 @@ interface UndoRow {
  * One line per tag, tag first, sorted by repository and tag (`restored apps/web:v1.2 → sha256:…`);
  * an untagged manifest (a platform of an index, a referrer) is one line by digest.
  */
-function undoLines(verb: string | undefined, rows: UndoRow[]): string[] {
+function undoLines(verb: string | undefined, rows: UndoRow[], width: number): string[] {
+  // Past the width, what the tag points at goes on the next line (the reference is never cut).
+  const fit = (head: string, tail: string) =>
+    `${head}${tail}`.length <= width
+      ? `${head}${tail}`
+      : `${head}\n  ${wrapToWidth(tail.trimStart(), width - 2).replaceAll('\n', '\n  ')}`;
   const lines = rows.flatMap((r) => {
     const what = r.verb ?? verb ?? '';
     const detail = r.detail ? `: ${escapeControl(r.detail)}` : '';
     if (r.tags.length === 0)
       return [
-        { key: `${r.repository}@~${r.digest}`, text: `${what} ${r.repository}@${shortDigest(r.digest)}…${detail}` },
+        { key: `${r.repository}@~${r.digest}`, text: fit(`${what} ${r.repository}@${shortDigest(r.digest)}…`, detail) },
       ];
     return r.tags.map((tag) => ({
       key: `${r.repository}:${tag}`,
-      text: `${what} ${r.repository}:${displayTag(tag)} → ${shortDigest(r.digest)}…${detail}`,
+      text: fit(`${what} ${r.repository}:${displayTag(tag)}`, ` → ${shortDigest(r.digest)}…${detail}`),
     }));
   });
   return lines.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((l) => l.text);
@@ -59,9 +64,11 @@ export async function execute(ctx: CliContext, [path]: ArgsOf<'undo'>, opts: Opt
   const journal = await readJournal(path);
   for (const warning of journal.warnings) ctx.logger.warn(warning);
   const { entries } = journal;
+  const width = ctx.io.columns ?? 80;
   const lines = undoLines(
     'restore',
     entries.map((e) => ({ repository: e.repository, digest: e.digest, tags: e.tags })),
+    width,
   );
   // The preview goes with a question or a dry run; with --yes the result lines say it all.
   if (opts.dryRun || (!ctx.options.json && (!opts.yes || lines.length === 0)))
@@ -87,7 +94,7 @@ export async function execute(ctx: CliContext, [path]: ArgsOf<'undo'>, opts: Opt
   if (ctx.options.json) ctx.io.out(`${JSON.stringify(outcomes, null, 2)}\n`);
   else {
     const rows = outcomes.map((o) => ({ ...o, verb: o.status === 'already' ? 'already present' : o.status }));
-    ctx.io.out(`${undoLines(undefined, rows).join('\n')}\n${undoSummary(outcomes)}\n`);
+    ctx.io.out(`${undoLines(undefined, rows, width).join('\n')}\n${undoSummary(outcomes)}\n`);
   }
   const failed = outcomes.filter((o) => o.status === 'failed').length;
   if (failed > 0)
