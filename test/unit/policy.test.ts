@@ -412,3 +412,36 @@ rules:
     );
   });
 });
+
+describe('krill policy test with tag rules', () => {
+  it('checks the recipe against declared tags, naming the rule in each reason', async () => {
+    const { parsePolicyCases, runPolicyTest } = await import('../../src/policy/policy-test.js');
+    const policy = parsePolicy(
+      'version: 1\nrules:\n  - repos: "apps/*"\n    tags: ^v\n    keep: 1\n  - repos: "apps/*"\n    tags: ^mr-\n    keep: 0\n    older-than: 7d\n',
+      'policy.yaml',
+    );
+    const cases = parsePolicyCases(
+      `version: 1
+now: 2024-06-01T00:00:00Z
+repositories:
+  apps/web:
+    tags:
+      v1: {digest: a, created: 2024-01-01}
+      v2: {digest: b, created: 2024-02-01}
+      mr-1: {digest: c, created: 2024-05-01}
+      mr-2: {digest: d, created: 2024-05-30}
+      latest: {digest: e, created: 2024-05-31}
+    expect:
+      v1: {action: delete, reason: "rule 1 (^v): not among the newest 1"}
+      v2: keep
+      mr-1: {action: delete, reason: "rule 2 (^mr-): older than 7d"}
+      mr-2: keep
+      latest: {action: keep, reason: no rule selects this tag}
+`,
+      'cases.yaml',
+    );
+    const results = runPolicyTest(policy, cases);
+    expect(results.filter((r) => !r.ok)).toEqual([]);
+    expect(results).toHaveLength(5);
+  });
+});
