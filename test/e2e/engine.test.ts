@@ -76,6 +76,17 @@ beforeAll(async () => {
   env = isolatedEnv({ DOCKER_HOST: dockerHost });
 }, 120_000);
 
+/** What the engine holds, from its own API (`GET /images/json`). */
+async function engineImages(): Promise<Array<{ RepoTags?: string[]; RepoDigests?: string[] }>> {
+  const agent = new Agent({ connect: { socketPath: dockerHost.replace(/^unix:\/\//, '') } });
+  try {
+    const res = await request('http://localhost/images/json', { dispatcher: agent });
+    return (await res.body.json()) as Array<{ RepoTags?: string[]; RepoDigests?: string[] }>;
+  } finally {
+    await agent.close();
+  }
+}
+
 afterAll(async () => {
   podman?.kill('SIGTERM');
   await Promise.all([registry?.stop(), locked?.stop()]);
@@ -90,6 +101,15 @@ describe('local engine (podman API service)', () => {
     ]);
     const res = await krill(['pull', `${registry.host}/apps/eng~/^v[12]$/`], { env });
     expect(res.code, res.stderr).toBe(0);
+    // Asked of the engine itself: the two tags arrived, with the registry's digests; v3 did not.
+    const images = await engineImages();
+    const tags = images.flatMap((i) => i.RepoTags ?? []);
+    expect(tags).toEqual(expect.arrayContaining([`${registry.host}/apps/eng:v1`, `${registry.host}/apps/eng:v2`]));
+    expect(tags).not.toContain(`${registry.host}/apps/eng:v3`);
+    const digests = images.flatMap((i) => i.RepoDigests ?? []);
+    expect(digests).toEqual(
+      expect.arrayContaining([`${registry.host}/apps/eng@${v1.digest}`, `${registry.host}/apps/eng@${v2.digest}`]),
+    );
   }, 120_000);
 
   it('pull with credentials: X-Registry-Auth decodes in the engine whatever its length (padded base64url)', async () => {

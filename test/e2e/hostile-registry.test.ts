@@ -400,6 +400,66 @@ describe('credentials go only where they belong', () => {
     }
   });
 
+  it('a source serving wrong bytes for a blob: copy fails on its own check, nothing lands at the destination (labelled fake)', async () => {
+    const bad = await startFakeRegistry();
+    const image = buildImage({ layers: ['the real layer'] });
+    bad.add('src/img', image, 'v1');
+    const layer = image.blobs.at(-1)!;
+    // Same length, other bytes: only the digest tells them apart.
+    bad.blobs.set(layer.digest, Buffer.alloc(layer.bytes.length, 0x41));
+    try {
+      const res = await runKrill(['copy', `${bad.host}/src/img:v1`, `${dst.host}/dst/corrupt:v1`, '--plain-http']);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toContain(`blob ${layer.digest} arrived with digest sha256:`);
+      expect(res.stderr).toMatch(/the source registry served corrupted data/);
+      // krill's own check stopped it, not the destination's: no tag, no manifest, no such blob there.
+      expect(await new Pusher(dst).resolve('dst/corrupt', 'v1')).toBeUndefined();
+      expect(await new Pusher(dst).resolve('dst/corrupt', image.digest)).toBeUndefined();
+      const head = await fetch(`http://${dst.host}/v2/dst/corrupt/blobs/${layer.digest}`, { method: 'HEAD' });
+      expect(head.status).toBe(404);
+    } finally {
+      await bad.close();
+    }
+  });
+
+  it('--verbose never prints a signed redirect URL, user info from --registry, or a token (labelled fake)', async () => {
+    // The fake registry redirects every blob download to a "signed" URL on itself, as registries
+    // backed by S3, GCS or Azure do; the signature and the credential in it are secrets.
+    const fake2 = await startFakeRegistry();
+    const image = buildImage({ layers: ['verbose'] });
+    fake2.add('x', image, 'v1');
+    fake2.intercept = (req, res, url) => {
+      const blob = /^\/v2\/x\/blobs\/(sha256:[0-9a-f]{64})$/.exec(url.pathname);
+      if (blob) {
+        const signed = `/signed/${blob[1]}?X-Amz-Credential=AKIASECRETKEYID&X-Amz-Signature=S1GNATURE0SECRET&token=T0KENSECRET`;
+        res.writeHead(307, { location: `http://${fake2.host}${signed}` }).end();
+        return true;
+      }
+      const signed = /^\/signed\/(sha256:[0-9a-f]{64})$/.exec(url.pathname);
+      if (signed) {
+        res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(fake2.blobs.get(signed[1]!));
+        return true;
+      }
+      return false;
+    };
+    try {
+      // User info in --registry is refused, without echoing it, before any request.
+      const before = fake2.log.length;
+      const userinfo = await runKrill(['--verbose', '-r', `http://someone:PASSW0RDSECRET@${fake2.host}`, 'tags', 'x']);
+      expect(userinfo.code).toBe(2);
+      expect(userinfo.stderr).toMatch(/credentials in the URL are not accepted/);
+      expect(userinfo.stderr).not.toMatch(/PASSW0RDSECRET/);
+      expect(fake2.log.length).toBe(before);
+      const res = await runKrill(['--verbose', '-r', `http://${fake2.host}`, 'inspect', 'x:v1', '--config']);
+      expect(res.code, res.stderr).toBe(0);
+      // The redirect was followed (the request log shows the signed path, redacted).
+      expect(res.stderr).toMatch(/GET http:\/\/[^ ]+\/signed\/sha256:[0-9a-f]{64}\?X-Amz-Credential=REDACTED/);
+      expect(res.stdout + res.stderr).not.toMatch(/AKIASECRETKEYID|S1GNATURE0SECRET|T0KENSECRET|PASSW0RDSECRET/);
+    } finally {
+      await fake2.close();
+    }
+  });
+
   it('an https registry whose token realm is plain http (not loopback) is refused before any token request', async () => {
     const pki = makePki(mkdtempSync(join(tmpdir(), 'krill-pki-')));
     const secure = await startFakeRegistry({ tls: { key: pki.serverKey, cert: pki.serverCert } });

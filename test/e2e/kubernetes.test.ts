@@ -126,7 +126,8 @@ describe('--keep-in-use kubernetes (labelled fake Kubernetes API)', () => {
     );
     // Both contexts were read, one with the token, one with the client certificate; only lists, only GETs.
     expect(new Set(cluster.log.map((r) => r.auth))).toEqual(new Set(['token', 'certificate']));
-    expect(cluster.log.every((r) => r.method === 'GET' && r.path.includes('limit='))).toBe(true);
+    expect(cluster.log.length).toBeGreaterThan(0);
+    expect(cluster.log.filter((r) => r.method !== 'GET' || !r.path.includes('limit='))).toEqual([]);
   });
 
   it('--rollback-depth 0 keeps only the current revision of each workload', async () => {

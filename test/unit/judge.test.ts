@@ -39,6 +39,20 @@ const plan: RepositoryPlan = {
 };
 
 describe('judgeRepository', () => {
+  it('a digest deployed since the plan (live set re-read) keeps its tags: no untag, no delete', () => {
+    const fresh = { ...state({ 'old-1': A, 'old-2': A, shared: B, stable: B }), live: new Set([A, B]) };
+    expect(judgeRepository(plan, fresh)).toEqual([
+      { kind: 'skip', digest: B, tags: ['shared'], detail: 'kept: in use (live set re-read)' },
+      { kind: 'skip', digest: A, tags: ['old-1', 'old-2'], detail: 'kept: in use (live set re-read)' },
+    ]);
+    // Only B live: the untag is skipped, A still goes.
+    const onlyB = { ...state({ 'old-1': A, 'old-2': A, shared: B, stable: B }), live: new Set([B]) };
+    expect(judgeRepository(plan, onlyB)).toEqual([
+      { kind: 'skip', digest: B, tags: ['shared'], detail: 'kept: in use (live set re-read)' },
+      { kind: 'delete-manifest', digest: A, tags: ['old-1', 'old-2'] },
+    ]);
+  });
+
   it('nothing moved: the plan runs as made', () => {
     expect(judgeRepository(plan, state({ 'old-1': A, 'old-2': A, shared: B, stable: B }))).toEqual([
       { kind: 'untag', tag: 'shared', digest: B },

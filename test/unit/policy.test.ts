@@ -69,7 +69,8 @@ describe('evaluateRules', () => {
       ],
     );
     const byDate = evaluateRules(s, compileRules({ keep: 1 }), NOW);
-    expect(byDate.every((d) => d.action === 'keep' && d.reason.startsWith('created date unknown'))).toBe(true);
+    expect(byDate.length).toBeGreaterThan(0);
+    expect(byDate.filter((d) => d.action !== 'keep' || !d.reason.startsWith('created date unknown'))).toEqual([]);
     const bySemver = Object.fromEntries(
       evaluateRules(s, compileRules({ keep: 1, sort: 'semver' }), NOW).map((d) => [d.tag, d.action]),
     );
