@@ -781,6 +781,7 @@ export class Krill {
         if (known) snapshot.retained = past.retained;
         gone = past.gone;
       } catch (error) {
+        if (isAbortError(error)) throw error;
         // Accounting only: the plan goes on and its bytes stay "at most".
         const why = error instanceof Error ? error.message : String(error);
         this.logger.warn(
