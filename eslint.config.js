@@ -2,7 +2,17 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'dist-bin/**', 'node_modules/**', 'coverage/**', '.test-output/**', 'bench/.work/**'] },
+  {
+    ignores: [
+      'dist/**',
+      'dist-bin/**',
+      'node_modules/**',
+      'coverage/**',
+      '.test-output/**',
+      'bench/.work/**',
+      '.stryker/**',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
