@@ -123,6 +123,9 @@ export function runHelperProcess(
       ),
     );
     child.on('close', (exitCode) => resolve({ code: exitCode, stdout: out, stderr: err }));
+    // A helper that exits without reading its input (locked keychain, "not found") closes the pipe:
+    // the EPIPE is not an error of krill's, its exit code says what happened.
+    child.stdin.on('error', () => {});
     child.stdin.end(input);
   });
 }

@@ -95,3 +95,90 @@ describe('docker config keys for IPv6 registries', () => {
     expect(configKeyHost('reg.example.com:5000')).toBe('reg.example.com:5000');
   });
 });
+
+describe('credential helpers (a real helper program on PATH)', () => {
+  // docker-credential-<name> protocol: the server URL on stdin for `get`, JSON on stdout.
+  function helper(script: string): { dir: string; env: Record<string, string> } {
+    const dir = mkdtempSync(join(tmpdir(), 'krill-helper-'));
+    writeFileSync(join(dir, 'docker-credential-test'), `#!/bin/sh\n${script}\n`, { mode: 0o755 });
+    return { dir, env: { PATH: `${dir}:/usr/bin:/bin` } };
+  }
+  const run = (script: string, config: object, host = 'reg.example.com') => {
+    const { env } = helper(script);
+    return resolveCredentials(host, { env: { ...env, DOCKER_CONFIG: configDir(config) } });
+  };
+
+  it('credHelpers for the host: the answer, the server URL it was asked for, a token for <token>', async () => {
+    const echo =
+      'read url; [ "$1" = get ] || exit 9; printf \'{"ServerURL":"%s","Username":"u-%s","Secret":"s3cr3t"}\' "$url" "$url"';
+    expect(await run(echo, { credHelpers: { 'reg.example.com': 'test' } })).toEqual({
+      username: 'u-reg.example.com',
+      password: 's3cr3t',
+      source: 'credential helper test',
+    });
+    // Docker Hub is asked for by its v1 URL, as docker does.
+    expect((await run(echo, { credHelpers: { 'https://index.docker.io/v1/': 'test' } }, 'docker.io'))?.username).toBe(
+      'u-https://index.docker.io/v1/',
+    );
+    const token = 'read url; printf \'{"Username":"<token>","Secret":"idtok"}\'';
+    expect(await run(token, { credsStore: 'test' })).toEqual({
+      username: '',
+      password: '',
+      identityToken: 'idtok',
+      source: 'credential helper test',
+    });
+  });
+
+  it('credsStore without an answer falls back to auths; "not found" is no credentials, not an error', async () => {
+    const notFound = 'echo "credentials not found in native keychain"; exit 1';
+    expect(await run(notFound, { credsStore: 'test', auths: { 'reg.example.com': { auth: b64('a:b') } } })).toEqual({
+      username: 'a',
+      password: 'b',
+      source: expect.stringMatching(/^docker config .*config\.json$/),
+    });
+    expect(await run(notFound, { credsStore: 'test' })).toBeUndefined();
+  });
+
+  it('a failing helper or one answering garbage is an error naming it (never its output)', async () => {
+    await expect(run('echo "locked: s3cr3t-out" >&2; exit 3', { credsStore: 'test' })).rejects.toThrow(
+      /^credential helper docker-credential-test failed for reg\.example\.com \(exit 3\)/,
+    );
+    await expect(run('echo "locked" >&2; exit 3', { credsStore: 'test' })).rejects.not.toThrow(/s3cr3t/);
+    await expect(run('echo "<html>s3cr3t"', { credsStore: 'test' })).rejects.toThrow(
+      'credential helper docker-credential-test answered something that is not JSON',
+    );
+  });
+});
+
+describe('docker config entries', () => {
+  it('identity tokens, username/password pairs, and an auth that is not user:password', async () => {
+    const env = (auths: object) => ({ DOCKER_CONFIG: configDir({ auths }) });
+    expect(await resolveCredentials('r.example', { env: env({ 'r.example': { identitytoken: 'it' } }) })).toMatchObject(
+      { username: '', password: '', identityToken: 'it' },
+    );
+    expect(
+      await resolveCredentials('r.example', { env: env({ 'r.example': { username: 'u', password: 'p' } }) }),
+    ).toMatchObject({ username: 'u', password: 'p' });
+    expect(await resolveCredentials('r.example', { env: env({ 'r.example': { username: 'u' } }) })).toBeUndefined();
+    await expect(
+      resolveCredentials('r.example', { env: env({ 'r.example': { auth: b64('no-colon') } }) }),
+    ).rejects.toThrow(/the "auth" entry for r\.example is not base64 of user:password/);
+  });
+
+  it('an empty or whitespace config is no config; broken JSON is kept as an error for later', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'krill-docker-'));
+    writeFileSync(join(dir, 'config.json'), ' \n');
+    expect(await resolveCredentials('r.example', { env: { DOCKER_CONFIG: dir } })).toBeUndefined();
+    writeFileSync(join(dir, 'config.json'), '{"auths":');
+    const broken = await resolveCredentials('r.example', { env: { DOCKER_CONFIG: dir } });
+    expect(broken?.unusable?.message).toMatch(/is not valid JSON: fix or move it/);
+  });
+
+  it('config keys: scheme, path and case do not matter; IPv6 with or without brackets', () => {
+    expect(configKeyHost('https://Reg.Example.com/v2/')).toBe(configKeyHost('reg.example.com'));
+    expect(configKeyHost('http://[::1]:6555/v1/')).toBe('[::1]:6555');
+    expect(configKeyHost('https://::1:6555/v2/')).toBe('[::1]:6555');
+    expect(configKeyHost('FE80::1')).toBe('[fe80::1]');
+    expect(configKeyHost('registry:5000')).toBe('registry:5000');
+  });
+});

@@ -7,7 +7,7 @@ import { parseImageList } from '../../src/live/image-list.js';
 import type { FreshState } from '../../src/plan/judge.js';
 import { judgeRepository } from '../../src/plan/judge.js';
 import { checkLimits } from '../../src/plan/limits.js';
-import { checkListing } from '../../src/plan/listing.js';
+import { checkListing, diffListing } from '../../src/plan/listing.js';
 import { buildRepositoryPlan } from '../../src/plan/plan.js';
 import type { ManifestNode, RepositorySnapshot } from '../../src/plan/types.js';
 import { evaluateRules } from '../../src/policy/evaluate.js';
@@ -126,6 +126,32 @@ describe('deletion budgets', () => {
     expect(perRepo).toBe('apps/web removes 3 tags, over --max-delete 1');
   });
 
+  it('a budget is a ceiling: exactly at it passes, one past it is refused (count, share, bytes)', () => {
+    // 3 of 4 tags = 75%.
+    expect(checkLimits([p], 0, limit('75%'), () => undefined)).toBeUndefined();
+    expect(checkLimits([p], 0, limit('74%'), () => undefined)).toMatch(/removes 3 of 4 tags \(75%\)/);
+    expect(checkLimits([p], 1000, { source: '--max-bytes', maxBytes: 1000 }, () => undefined)).toBeUndefined();
+    // A share of nothing in scope refuses nothing.
+    const empty = { ...p, keep: [], delete: [], actions: [] };
+    expect(checkLimits([empty], 0, limit('0%'), () => undefined)).toBeUndefined();
+    // Per repository: the share counts the repository's own tags (kept and removed), and its bytes.
+    const own =
+      (text: string, bytes = 0, maxBytes?: number) =>
+      () => ({
+        limit: { ...limit(text), ...(maxBytes !== undefined ? { maxBytes } : {}) },
+        bytes,
+      });
+    expect(checkLimits([p], 0, undefined, own('75%'))).toBeUndefined();
+    expect(checkLimits([p], 0, undefined, own('74%'))).toBe(
+      'apps/web removes 3 of 4 tags (75%), over --max-delete 74%',
+    );
+    expect(checkLimits([p], 0, undefined, own('100%', 11, 10))).toBe(
+      'apps/web frees up to 11 bytes, over --max-delete 10 bytes',
+    );
+    // Within its own budget, a repository still counts against the whole plan's.
+    expect(checkLimits([p], 0, limit('2'), own('3'))).toBe('the plan removes 3 tags, over --max-delete 2');
+  });
+
   it('dangling-tag removals count against the budget like any other removed tag', () => {
     const withDangling = {
       ...p,
@@ -173,6 +199,25 @@ describe('the listing check', () => {
     expect(checkListing(tags(5), [], new Set(['t0']))).toBeUndefined();
     expect(checkListing(tags(5), [], new Set())).toMatch(/no tags, 5 last time/);
     expect(checkListing([], [], new Set())).toBeUndefined();
+  });
+
+  it('the boundaries: exactly ten tags last time counts; the message names three lost tags', () => {
+    expect(checkListing(tags(10), [], new Set(tags(6)))).toBe(
+      'listing looks wrong: 4 of 10 tags listed last time are gone, not deleted by krill (e.g. t6, t7, t8; --accept-listing if that is right)',
+    );
+    expect(checkListing(tags(9), [], new Set(tags(1)))).toBeUndefined();
+  });
+
+  it('--diff: what was added, what vanished (not removed by krill), what krill removed', () => {
+    const last = { time: '2026-01-01T00:00:00Z', tags: { a: '', b: '', c: '', d: '' }, removed: ['c'], planned: 2 };
+    expect(diffListing(last, new Set(['e', 'a', 'f']), 1)).toEqual({
+      since: '2026-01-01T00:00:00Z',
+      added: ['e', 'f'],
+      vanished: ['b', 'd'],
+      removedByKrill: ['c'],
+      plannedBefore: 2,
+      plannedNow: 1,
+    });
   });
 });
 

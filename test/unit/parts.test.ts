@@ -9,7 +9,7 @@ import { compareWithLocal, compareWithRegistry } from '../../src/engine/compare.
 import { judgeRestore, restoreOrder, undoJournal } from '../../src/plan/undo.js';
 import type { JournalEntry } from '../../src/plan/journal.js';
 import type { RegistryApi } from '../../src/registry/api.js';
-import { RegistryError } from '../../src/errors.js';
+import { AbortedError, RegistryError } from '../../src/errors.js';
 
 // Pure and local parts that had no unit test: the limiter, the pack cache, compare states, undo's verdict.
 describe('Limiter and mapConcurrent', () => {
@@ -168,6 +168,89 @@ describe('undo restores what an index lists before the index', () => {
     } as unknown as RegistryApi;
     return { api, puts };
   }
+
+  /** A tag table: tag or digest → where it points now; records every PUT. */
+  function tagTable(now: Record<string, string>, fail?: (reference: string) => Error | undefined) {
+    const puts: string[] = [];
+    const api = {
+      digestOf: async (_repository: string, reference: string) => now[reference],
+      putManifest: async (_repository: string, reference: string, bytes: Buffer) => {
+        const error = fail?.(reference);
+        if (error) throw error;
+        puts.push(reference);
+        return computeDigest(bytes);
+      },
+    } as unknown as RegistryApi;
+    return { api, puts };
+  }
+
+  it('per tag: absent is restored, back already is "already", re-pushed is skipped unless --force', async () => {
+    const two = entry('', { schemaVersion: 2, config: {}, layers: [] }, ['gone', 'back', 'moved']);
+    const now = { back: two.digest, moved: `sha256:${'9'.repeat(64)}` };
+    const plain = tagTable(now);
+    expect(await undoJournal(async () => plain.api, [two])).toEqual([
+      { repository: 'apps/web', digest: two.digest, tags: ['gone'], status: 'restored' },
+      { repository: 'apps/web', digest: two.digest, tags: ['back'], status: 'already' },
+      {
+        repository: 'apps/web',
+        digest: two.digest,
+        tags: ['moved'],
+        status: 'skipped',
+        detail: 'pushed again since the removal; pass --force to overwrite',
+      },
+    ]);
+    expect(plain.puts).toEqual(['gone']);
+    const forced = tagTable(now);
+    const outcomes = await undoJournal(async () => forced.api, [two], { force: true });
+    expect(outcomes.map((o) => [o.status, o.tags])).toEqual([
+      ['restored', ['gone', 'moved']],
+      ['already', ['back']],
+    ]);
+    expect(forced.puts).toEqual(['gone', 'moved']);
+  });
+
+  it('an untagged manifest: put back by digest when absent, "already" (nothing sent) when present', async () => {
+    const absent = tagTable({});
+    expect(await undoJournal(async () => absent.api, [signature])).toEqual([
+      { repository: 'apps/web', digest: signature.digest, tags: [], status: 'restored' },
+    ]);
+    expect(absent.puts).toEqual([signature.digest]);
+    const present = tagTable({ [signature.digest]: signature.digest });
+    expect((await undoJournal(async () => present.api, [signature]))[0]!.status).toBe('already');
+    expect(present.puts).toEqual([]);
+  });
+
+  it('failures: only "blob unknown" answers get a diagnosis; an interruption stops the undo', async () => {
+    const refused = (code: string) => () =>
+      new RegistryError('PUT refused', { status: 400, errors: [{ code, message: 'x' }] });
+    const other = tagTable({}, refused('DENIED'));
+    const [failed] = await undoJournal(async () => other.api, [image]);
+    expect(failed).toMatchObject({ status: 'failed', tags: ['v1'], detail: 'PUT refused' });
+    for (const code of ['BLOB_UNKNOWN', 'MANIFEST_BLOB_UNKNOWN', 'MANIFEST_UNKNOWN']) {
+      const gone = tagTable({}, refused(code));
+      const [outcome] = await undoJournal(async () => gone.api, [image]);
+      expect(outcome!.detail).toBe('PUT refused (its blobs are gone: the garbage collector has run)');
+    }
+    // An index missing a manifest that is not in this journal says so.
+    const lone = tagTable({}, refused('MANIFEST_BLOB_UNKNOWN'));
+    const [index] = await undoJournal(async () => lone.api, [fallback]);
+    expect(index!.detail).toBe('PUT refused (a manifest it lists is not in the registry and not in this journal)');
+    const stopped = tagTable({}, () => Object.assign(new Error('aborted'), { name: 'AbortError' }));
+    await expect(undoJournal(async () => stopped.api, [image])).rejects.toThrow(AbortedError);
+  });
+
+  it('the order groups platform manifests (reversed), then deleted manifests, then untags', () => {
+    const platformA = { ...entry('', { schemaVersion: 2, config: {}, layers: [1] }, []), parent: image.digest };
+    const platformB = { ...entry('', { schemaVersion: 2, config: {}, layers: [2] }, []), parent: image.digest };
+    const untag = entry('', { schemaVersion: 2, config: {}, layers: [3] }, ['u'], 'untag');
+    const deleted = entry('', { schemaVersion: 2, config: {}, layers: [4] }, ['d']);
+    expect(restoreOrder([untag, platformA, deleted, platformB]).map((e) => e.digest)).toEqual([
+      platformB.digest,
+      platformA.digest,
+      deleted.digest,
+      untag.digest,
+    ]);
+  });
 
   it('orders children first whatever the journal order, deterministically', () => {
     const order = restoreOrder([fallback, image, signature]).map((e) => e.digest);

@@ -4,7 +4,7 @@ import { buildRepositoryPlan, computeReclaimable } from '../../src/plan/plan.js'
 import { evaluateRules } from '../../src/policy/evaluate.js';
 import { globToRegExp, parsePolicy, rulesFor } from '../../src/policy/policy-file.js';
 import { compileRules, parseDuration, versionInRange } from '../../src/policy/rules.js';
-import { evaluateRuleSet, ruleSetFor } from '../../src/policy/rule-set.js';
+import { evaluateRuleSet, ruleSetFor, ruleSetOf } from '../../src/policy/rule-set.js';
 import type { ManifestNode, RepositorySnapshot } from '../../src/registry/snapshot.js';
 
 const dg = (name: string) => `sha256:${Buffer.from(name).toString('hex').padEnd(64, '0').slice(0, 64)}`;
@@ -56,6 +56,105 @@ describe('evaluateRules', () => {
     // c (newest, 2 tags) and b are the 2 newest images; a has b's date: krill cannot tell which is newer.
     expect(byTag).toEqual({ c1: 'keep', c2: 'keep', b1: 'keep', x1: 'keep', x2: 'keep', old: 'delete' });
     expect(decisions.find((d) => d.tag === 'x1')!.reason).toBe('created date ties with a kept image');
+  });
+
+  it('every reason a tag is kept or deleted, word for word, in the order images are decided', () => {
+    const s = snapshot(
+      [
+        image('rel', '2024-01-01T00:00:00Z'),
+        image('latest', '2024-05-01T00:00:00Z'),
+        image('v1', '2024-02-01T00:00:00Z'),
+        image('v2', '2024-03-01T00:00:00Z'),
+        image('v3', '2024-03-01T00:00:00Z'),
+        image('v9', '2024-04-01T00:00:00Z'),
+        { ...image('half', '2024-01-02T00:00:00Z'), throwaway: true as const },
+      ],
+      [
+        ['latest', 'latest'],
+        ['rel-1', 'rel'],
+        ['other', 'rel'],
+        ['1.0.0', 'v1'],
+        ['2.0.0', 'v2'],
+        ['2.1.0', 'v3'],
+        ['9.0.0', 'v9'],
+        ['cut', 'half'],
+      ],
+    );
+    const rules = compileRules({ keep: 1, keepRegex: ['^rel-'], deleteRegex: ['^\\d', '^cut$'], version: '<9' });
+    const decisions = evaluateRules(s, rules, NOW).map((d) => `${d.tag}: ${d.action}: ${d.reason}`);
+    expect(decisions).toEqual([
+      'latest: keep: protected: latest',
+      'rel-1: keep: matches keep-regex ^rel-',
+      'other: keep: no delete-regex matches',
+      '9.0.0: keep: not a version in <9',
+      'cut: delete: finishes an untag an earlier run left half-way',
+      // Candidates newest first; 2.0.0 has 2.1.0's date: a tie with the kept one is kept.
+      '2.0.0: keep: newest 1',
+      '2.1.0: keep: created date ties with a kept image',
+      '1.0.0: delete: not among the newest 1',
+    ]);
+    // latest unprotected is a candidate like any other (no delete-regex here).
+    const open = evaluateRules(s, compileRules({ keep: 1, protectLatest: false }), NOW);
+    expect(open.find((d) => d.tag === 'latest')).toMatchObject({ action: 'keep', reason: 'newest 1' });
+    expect(open.find((d) => d.tag === '9.0.0')).toMatchObject({ action: 'delete', reason: 'not among the newest 1' });
+  });
+
+  it('--sort semver: the highest versions, ties by version, non-versions last or left out', () => {
+    const s = snapshot(
+      [image('a', null), image('b', null), image('c', null), image('d', null)],
+      [
+        ['1.0.0', 'a'],
+        ['2.0.0', 'b'],
+        ['v2.0.0', 'c'],
+        ['nightly', 'd'],
+      ],
+    );
+    const versions = evaluateRules(s, compileRules({ keep: 1, sort: 'semver' }), NOW);
+    expect(versions.map((d) => `${d.tag}: ${d.action}: ${d.reason}`)).toEqual([
+      'nightly: keep: not a version (--sort semver orders versions only)',
+      '2.0.0: keep: highest 1 versions',
+      'v2.0.0: keep: version ties with a kept image',
+      '1.0.0: delete: not among the highest 1 versions',
+    ]);
+    // With a delete filter every matching tag is a candidate: an image without a version sorts last.
+    const all = evaluateRules(s, compileRules({ keep: 1, sort: 'semver', deleteRegex: ['.'] }), NOW);
+    expect(all.map((d) => `${d.tag}: ${d.action}`)).toEqual([
+      '2.0.0: keep',
+      'v2.0.0: keep',
+      '1.0.0: delete',
+      'nightly: delete',
+    ]);
+    // Several tags on one image: its highest version counts, its tags sorted.
+    const multi = snapshot(
+      [image('a', null), image('b', null)],
+      [
+        ['3.0.0', 'a'],
+        ['1.0.0', 'a'],
+        ['2.0.0', 'b'],
+      ],
+    );
+    expect(evaluateRules(multi, compileRules({ keep: 1, sort: 'semver' }), NOW).map((d) => d.tag)).toEqual([
+      '1.0.0',
+      '3.0.0',
+      '2.0.0',
+    ]);
+  });
+
+  it('keep 0: nothing is "newest", nothing ties; images without a date sort after dated ones', () => {
+    const s = snapshot(
+      [image('a', '2024-01-01T00:00:00Z'), image('b', '2024-01-01T00:00:00Z'), image('c', null)],
+      [
+        ['b1', 'b'],
+        ['a1', 'a'],
+        ['c1', 'c'],
+      ],
+    );
+    const decisions = evaluateRules(s, compileRules({ keep: 0, deleteRegex: ['.'] }), NOW);
+    expect(decisions.map((d) => `${d.tag}: ${d.action}: ${d.reason}`)).toEqual([
+      'a1: delete: not among the newest 0',
+      'b1: delete: not among the newest 0',
+      'c1: delete: not among the newest 0',
+    ]);
   });
 
   it('reproducible-build dates (epoch, 1980-01-01T00:00:01Z) are unknown: keep-N keeps them; --sort semver orders by version', () => {
@@ -399,6 +498,36 @@ rules:
   it('without tags: the first matching rule still wins alone, with its reasons unprefixed', () => {
     const decisions = decide(`version: 1\nrules:\n  - repos: "apps/*"\n    keep: 2\n  - repos: "**"\n    keep: 100\n`);
     expect(decisions.v1).toBe('delete: not among the newest 2');
+  });
+
+  it('a repository no rule matches gets the defaults only when asked; a half-done untag is finished whatever selects it', () => {
+    const policy = parsePolicy(
+      'version: 1\ndefaults: {keep: 7}\nrules:\n  - repos: "apps/*"\n    tags: ^v\n    keep: 1\n',
+      'p.yaml',
+    );
+    expect(ruleSetFor(policy, 'other/x', false)).toBeUndefined();
+    expect(ruleSetFor(policy, 'other/x', true)!.rules.map((r) => r.rules.keep)).toEqual([7]);
+    const set = ruleSetFor(policy, 'apps/web', true)!;
+    expect(set.budget).toBeUndefined(); // tag rules only: no per-repository budget
+    const half = {
+      ...repo,
+      manifests: {
+        ...repo.manifests,
+        [dg('feature')]: { ...repo.manifests[dg('feature')]!, throwaway: true as const },
+      },
+    };
+    const decisions = Object.fromEntries(evaluateRuleSet(half, set, NOW).map((d) => [d.tag, d]));
+    expect(decisions['feature-x']).toMatchObject({
+      action: 'delete',
+      reason: 'finishes an untag an earlier run left half-way',
+    });
+    // Attachment tags are never decided here (they follow their subject).
+    const signed = { ...repo, tags: [...repo.tags, { tag: `sha256-${'a'.repeat(64)}.sig`, digest: dg('v1') }] };
+    expect(evaluateRuleSet(signed, set, NOW).map((d) => d.tag)).not.toContain(`sha256-${'a'.repeat(64)}.sig`);
+    // Numbered from 1 in a rule list, as in a policy file.
+    const listed = ruleSetOf([{ rules: compileRules({ keep: 1 }), tags: globToRegExp('v*') }]);
+    expect(listed.rules[0]!.label).toBe('rule 1 (^v[^/]*$)');
+    expect(ruleSetOf([{ rules: compileRules({ keep: 4 }) }]).rules).toEqual([{ rules: compileRules({ keep: 4 }) }]);
   });
 
   it('a tag rule cannot carry a budget, and defaults cannot select tags', () => {

@@ -38,37 +38,49 @@ interface Script {
   /** What the registry answers for a PUT (default: the digest of the bytes). */
   stores?: (bytes: Buffer) => string;
   /** Where the tag points after the PUT (default: what was stored). */
-  after?: (stored: string) => string | undefined;
+  after?: (stored: string, bytes: Buffer) => string | undefined;
 }
 
 function registry(script: Script) {
   const calls: string[] = [];
+  /** The flags of every request: an untag must not be cut by Ctrl-C between its steps. */
+  const flags: Array<{ uninterruptible?: boolean } | undefined> = [];
   let tag: string | undefined = 'before' in script ? script.before : image.digest;
   const api = {
     host: 'r.example',
-    digestOf: async (_repository: string, reference: string) => {
+    digestOf: async (_repository: string, reference: string, f?: { uninterruptible?: boolean }) => {
       calls.push(`HEAD ${reference}`);
+      flags.push(f);
       return tag;
     },
-    deleteTag: async (_repository: string, reference: string) => {
+    deleteTag: async (_repository: string, reference: string, f?: { uninterruptible?: boolean }) => {
       calls.push(`DELETE tag ${reference}`);
+      flags.push(f);
       const answer = script.tagDelete ?? 'unsupported';
       if (answer === 'deleted') tag = undefined;
       return answer;
     },
-    putManifest: async (_repository: string, reference: string, bytes: Buffer) => {
+    putManifest: async (
+      _repository: string,
+      reference: string,
+      bytes: Buffer,
+      _mediaType: string,
+      f?: { uninterruptible?: boolean },
+    ) => {
       calls.push(`PUT ${reference}`);
+      flags.push(f);
       const stored = script.stores ? script.stores(bytes) : computeDigest(bytes);
-      tag = script.after ? script.after(stored) : stored;
+      tag = script.after ? script.after(stored, bytes) : stored;
       return stored;
     },
-    deleteManifest: async (_repository: string, digest: string) => {
+    deleteManifest: async (_repository: string, digest: string, f?: { uninterruptible?: boolean }) => {
       calls.push(`DELETE ${digest}`);
+      flags.push(f);
       if (tag === digest) tag = undefined;
       return 'deleted' as const;
     },
   } as unknown as RegistryApi;
-  return { api, calls, tag: () => tag, repush: () => void (tag = image.digest) };
+  return { api, calls, flags, tag: () => tag, repush: () => void (tag = image.digest) };
 }
 
 describe('Untagger', () => {
@@ -90,6 +102,10 @@ describe('Untagger', () => {
     expect(await untagger.untag('apps/web', 'v1', image)).toBe('untagged');
     expect(r.calls).toEqual(['HEAD v1', 'DELETE tag v1']);
     expect(untagger.scratchBytes).toBe(0);
+    r.repush();
+    expect(await untagger.untag('apps/web', 'v2', image)).toBe('untagged');
+    expect(r.calls.slice(2)).toEqual(['HEAD v2', 'DELETE tag v2']); // still the tag delete
+    expect(r.flags.map((f) => f?.uninterruptible)).toEqual([true, true, true, true]);
     const gone = registry({ tagDelete: 'not-found' });
     expect(await new Untagger(gone.api).untag('apps/web', 'v1', image)).toBe('already-gone');
   });
@@ -105,6 +121,9 @@ describe('Untagger', () => {
     expect(r.calls[put + 2]).not.toBe(`DELETE ${image.digest}`); // never the original
     expect(r.tag()).toBeUndefined();
     expect(untagger.scratchBytes).toBeGreaterThan(0);
+    // Every step ignores Ctrl-C: stopping between PUT and DELETE would leave the throwaway on the tag.
+    expect(r.flags.length).toBe(r.calls.length);
+    expect(r.flags.map((f) => f?.uninterruptible)).toEqual(r.calls.map(() => true));
     // Learnt: the next untag goes straight to the throwaway.
     r.repush();
     r.calls.length = 0;
@@ -118,9 +137,14 @@ describe('Untagger', () => {
       { after: () => other }, // a push landed in between, or the registry rewrote the manifest
       { stores: () => other, after: () => other }, // the registry stored something else
       { stores: () => other }, // it answered another digest than the bytes sent
+      { stores: () => other, after: (_, bytes) => computeDigest(bytes) }, // the answer alone is wrong
     ] satisfies Script[]) {
       const r = registry({ tagDelete: 'unsupported', ...script });
-      await expect(new Untagger(r.api).untag('apps/web', 'v1', image)).rejects.toThrow(InvalidResponseError);
+      const error = await new Untagger(r.api).untag('apps/web', 'v1', image).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InvalidResponseError);
+      expect((error as Error).message).toMatch(
+        /^r\.example\/apps\/web:v1: the registry did not keep the throwaway manifest sha256:[0-9a-f]{64} under the tag \(now sha256:[0-9a-f]{64}\); the tag was left as it is$/,
+      );
       expect(r.calls.filter((c) => c.startsWith('DELETE sha256:'))).toEqual([]);
     }
   });
@@ -150,6 +174,12 @@ describe('buildThrowaway', () => {
       buildThrowaway(image.bytes, OCI_MANIFEST, 'v1').equals(buildThrowaway(image.bytes, OCI_MANIFEST, 'v1')),
     ).toBe(false);
     expect(() => buildThrowaway(Buffer.from('{"schemaVersion":1}'), 'old', 'v3')).toThrow(UnsupportedError);
+    expect(() => buildThrowaway(Buffer.from('{"schemaVersion":1}'), '', 'v3')).toThrow(
+      'cannot untag v3: its manifest type unknown has no untag method',
+    );
+    expect(scratch.schemaVersion).toBe(2);
+    expect(scratch.mediaType).toBe(OCI_MANIFEST);
+    expect(THROWAWAY_ANNOTATION).toBe('io.krill.untag'); // recognised across versions: never change it
   });
 
   it('isThrowaway recognises its own manifests only', () => {
