@@ -73,6 +73,25 @@ describe('judgeRepository', () => {
     expect(verdicts).toContainEqual(expect.objectContaining({ kind: 'untag', tag: 'old-2', digest: A }));
   });
 
+  it('the reason names what holds a digest: one tag "uses", several "use", past three "and N more"', () => {
+    const held = (tags: Record<string, string>) =>
+      judgeRepository(plan, state({ 'old-1': A, 'old-2': A, shared: B, stable: B, ...tags })).filter(
+        (v) => v.digest === A,
+      );
+    expect(held({ h1: A })).toEqual([
+      { kind: 'untag', tag: 'old-1', digest: A, detail: 'untag only: h1 uses this digest since the plan was made' },
+      { kind: 'untag', tag: 'old-2', digest: A, detail: 'untag only: h1 uses this digest since the plan was made' },
+    ]);
+    expect(held({ h1: A, h2: A })[0]!.detail).toBe('untag only: h1, h2 use this digest since the plan was made');
+    expect(held({ h1: A, h2: A, h3: A, h4: A, h5: A })[0]!.detail).toBe(
+      'untag only: h1, h2, h3 and 2 more use this digest since the plan was made',
+    );
+    // Every planned tag gone and the digest held: kept, with the reason, nothing sent.
+    expect(judgeRepository(plan, state({ shared: B, stable: B, h1: A })).filter((v) => v.digest === A)).toEqual([
+      { kind: 'skip', digest: A, tags: [], detail: 'kept: h1 uses this digest since the plan was made' },
+    ]);
+  });
+
   it('a kept tag re-pushed onto a planned digest keeps it', () => {
     const verdicts = judgeRepository(plan, state({ 'old-1': A, 'old-2': A, shared: B, stable: A }));
     expect(verdicts.some((v) => v.kind === 'delete-manifest' && v.digest === A)).toBe(false);

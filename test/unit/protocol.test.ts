@@ -87,6 +87,22 @@ describe('transport helpers', () => {
     expect(parseRetryAfter(undefined)).toBeUndefined();
   });
 
+  it.each([
+    ['S3', 'X-Amz-Credential=AKIA1&X-Amz-Signature=s1&X-Amz-Security-Token=t1&x-amz-date=d'],
+    ['GCS', 'X-Goog-Credential=c&X-Goog-Signature=s2'],
+    ['Azure SAS', 'sv=2021&se=2026&sp=r&sr=b&st=1&si=p&spr=https&sig=s3&skoid=o&sktid=t&skt=1&ske=2&sks=b&skv=v'],
+    ['CloudFront', 'Signature=s4&Key-Pair-Id=k&Policy=p&Expires=1'],
+    ['tokens', 'token=a&access_token=b&refresh_token=c&code=d&auth=e&secret=f&credential=g&password=h'],
+  ])('a signed %s URL keeps no secret parameter', (_, query) => {
+    const out = redactUrl(new URL(`https://blobs.example.com/b?${query}&keep=me`));
+    const params = new URL(out).searchParams;
+    expect([...params.entries()].filter(([k, v]) => k !== 'keep' && v !== 'REDACTED')).toEqual([]);
+    expect(params.get('keep')).toBe('me'); // only secrets go
+    expect(redactUrl(new URL('https://r.example/v2/x/blobs/sha256:1?sigma=1&series=2'))).toBe(
+      'https://r.example/v2/x/blobs/sha256:1?sigma=1&series=2', // whole-name matches only for SAS fields
+    );
+  });
+
   it('redacts secrets from logged URLs', () => {
     expect(redactUrl(new URL('https://u:p@auth.example.com/token?scope=x&access_token=abc&password=p'))).toBe(
       'https://auth.example.com/token?scope=x&access_token=REDACTED&password=REDACTED',
