@@ -74,8 +74,9 @@ describe('judgeRepository', () => {
   });
 
   it('the reason names what holds a digest: one tag "uses", several "use", past three "and N more"', () => {
+    type Seen = { kind: string; digest?: string; detail?: string };
     const held = (tags: Record<string, string>) =>
-      judgeRepository(plan, state({ 'old-1': A, 'old-2': A, shared: B, stable: B, ...tags })).filter(
+      (judgeRepository(plan, state({ 'old-1': A, 'old-2': A, shared: B, stable: B, ...tags })) as Seen[]).filter(
         (v) => v.digest === A,
       );
     expect(held({ h1: A })).toEqual([
@@ -87,9 +88,9 @@ describe('judgeRepository', () => {
       'untag only: h1, h2, h3 and 2 more use this digest since the plan was made',
     );
     // Every planned tag gone and the digest held: kept, with the reason, nothing sent.
-    expect(judgeRepository(plan, state({ shared: B, stable: B, h1: A })).filter((v) => v.digest === A)).toEqual([
-      { kind: 'skip', digest: A, tags: [], detail: 'kept: h1 uses this digest since the plan was made' },
-    ]);
+    expect(
+      (judgeRepository(plan, state({ shared: B, stable: B, h1: A })) as Seen[]).filter((v) => v.digest === A),
+    ).toEqual([{ kind: 'skip', digest: A, tags: [], detail: 'kept: h1 uses this digest since the plan was made' }]);
   });
 
   it('a kept tag re-pushed onto a planned digest keeps it', () => {
