@@ -10,6 +10,13 @@ export function escapeControl(text: string): string {
   return text.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
+/** `a, b, c and 2 more`: a list for one line of a message. */
+export function listNames(names: readonly string[], shown = 3): string {
+  return names.length > shown
+    ? `${names.slice(0, shown).join(', ')} and ${names.length - shown} more`
+    : names.join(', ');
+}
+
 /** Like escapeControl, but keeps line breaks (multi-line messages of krill's own). */
 export function escapeControlKeepLines(text: string): string {
   return text.split('\n').map(escapeControl).join('\n');

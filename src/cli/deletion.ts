@@ -10,7 +10,7 @@ import type { CliContext } from './context.js';
 import { startProgress } from './progress.js';
 import { planCounts, renderPlan } from './render-plan.js';
 import { wrapToWidth } from './render.js';
-import { escapeControl } from '../text.js';
+import { escapeControl, listNames } from '../text.js';
 
 /** What rm, cleanup and apply share: showing a plan, asking, applying, reporting. */
 
@@ -71,10 +71,8 @@ export async function executePlan(
     await applyPlan(ctx, plan, flags, ask.keepInUse);
   const suspect = plan.repositories.filter((r) => r.listingSuspect !== undefined).map((r) => r.repository);
   if (suspect.length > 0) {
-    const names =
-      suspect.length > 3 ? `${suspect.slice(0, 3).join(', ')} and ${suspect.length - 3} more` : suspect.join(', ');
     throw new ListingSuspectError(
-      `${suspect.length} repositor${suspect.length === 1 ? 'y was' : 'ies were'} skipped because the tag listing looks wrong (${escapeControl(names)}); nothing was deleted there: check the registry, then rerun with --accept-listing if the listing is right`,
+      `${suspect.length} repositor${suspect.length === 1 ? 'y was' : 'ies were'} skipped because the tag listing looks wrong (${escapeControl(listNames(suspect))}); nothing was deleted there: check the registry, then rerun with --accept-listing if the listing is right`,
     );
   }
 }

@@ -1,4 +1,5 @@
 import { shortDigest } from '../manifest/manifest.js';
+import { listNames } from '../text.js';
 import { attachmentSubject } from '../manifest/referrers.js';
 import { ReferrerIndex, followAll, reachable } from './graph.js';
 import type { RepositoryPlan } from './plan.js';
@@ -51,10 +52,6 @@ function removableTags(plan: RepositoryPlan, fresh: FreshState): Set<string> {
     for (const tag of tags) if (fresh.tags.get(tag) === action.digest) out.add(tag);
   }
   return out;
-}
-
-function list(names: string[]): string {
-  return names.length > 3 ? `${names.slice(0, 3).join(', ')} and ${names.length - 3} more` : names.join(', ');
 }
 
 /** subject → referrers: the current attachment tags, and the subjects the plan recorded. */
@@ -162,7 +159,7 @@ function judgeDelete(
     : (staying.users.get(digest) ?? []);
   if (holders.length > 0) {
     // Something that stays uses this digest now: never delete it, only remove the planned tags.
-    const why = `${list(holders)} ${holders.length === 1 ? 'uses' : 'use'} this digest since the plan was made`;
+    const why = `${listNames(holders)} ${holders.length === 1 ? 'uses' : 'use'} this digest since the plan was made`;
     for (const tag of still) verdicts.push({ kind: 'untag', tag, digest, detail: `untag only: ${why}` });
     if (still.length === 0) verdicts.push({ kind: 'skip', digest, tags: [], detail: `kept: ${why}` });
     return verdicts;
