@@ -9,7 +9,7 @@ import type { Plan } from '../plan/plan.js';
 import type { CliContext } from './context.js';
 import { startProgress } from './progress.js';
 import { planCounts, renderPlan } from './render-plan.js';
-import { wrapToWidth } from './render.js';
+import { hangingWrap, wrapToWidth } from './render.js';
 import { escapeControl, listNames } from '../text.js';
 
 /** What rm, cleanup and apply share: showing a plan, asking, applying, reporting. */
@@ -204,7 +204,7 @@ async function reportResult(
     for (const o of result.outcomes.filter((x) => x.status === 'skipped' || x.status === 'failed')) {
       const what = o.tags.join(', ') || (o.digest ? shortDigest(o.digest) : '(repository)');
       const line = `${o.status}: ${plan.registry.host}/${o.repository} ${what}: ${escapeControl(o.detail ?? '')}`;
-      ctx.io.out(`${wrapToWidth(line, width - 2).replaceAll('\n', '\n  ')}\n`);
+      ctx.io.out(`${hangingWrap(line, width)}\n`);
     }
     ctx.io.out(
       `Deleted ${count('deleted')}, untagged ${count('untagged')}, already gone ${count('already-gone')}, skipped ${count('skipped')}, failed ${count('failed')}.\n`,

@@ -46,8 +46,15 @@ export function transferLines(
 ): string {
   const one = `${status} ${source} → ${destination}  ${details}`;
   if (one.length <= width) return `${one}\n`;
-  const rest = wrapToWidth(details, width - 2).replaceAll('\n', '\n  ');
-  return `${status} ${source}\n  → ${destination}\n  ${rest}\n`;
+  return `${status} ${source}\n  → ${destination}\n  ${hangingWrap(details, width)}\n`;
+}
+
+/**
+ * Wraps `text` for a place two columns in (or a first line that may take them): every line fits
+ * `width` with two columns to spare, continuation lines indented by two.
+ */
+export function hangingWrap(text: string, width: number): string {
+  return wrapToWidth(text, width - 2).replaceAll('\n', '\n  ');
 }
 
 export interface TableOptions {

@@ -4,7 +4,7 @@ import { escapeControl } from '../../text.js';
 import type { CliContext } from '../context.js';
 import type { ArgsOf, OptionsOf } from '../program.js';
 import { confirm } from '../deletion.js';
-import { displayTag, wrapToWidth } from '../render.js';
+import { displayTag, hangingWrap } from '../render.js';
 import { shortDigest } from '../../manifest/manifest.js';
 import type { UndoOutcome } from '../../plan/undo.js';
 
@@ -23,9 +23,7 @@ interface UndoRow {
 function undoLines(verb: string | undefined, rows: UndoRow[], width: number): string[] {
   // Past the width, what the tag points at goes on the next line (the reference is never cut).
   const fit = (head: string, tail: string) =>
-    `${head}${tail}`.length <= width
-      ? `${head}${tail}`
-      : `${head}\n  ${wrapToWidth(tail.trimStart(), width - 2).replaceAll('\n', '\n  ')}`;
+    `${head}${tail}`.length <= width ? `${head}${tail}` : `${head}\n  ${hangingWrap(tail.trimStart(), width)}`;
   const lines = rows.flatMap((r) => {
     const what = r.verb ?? verb ?? '';
     const detail = r.detail ? `: ${escapeControl(r.detail)}` : '';
