@@ -1,6 +1,6 @@
 import { shortDigest } from '../manifest/manifest.js';
 import type { Plan, PlannedTag } from '../plan/plan.js';
-import { displayTag, formatBytes, formatDate, formatTable, indent, wrapToWidth } from './render.js';
+import { displayTag, formatBytes, formatDate, formatTable, indent, shortDate, wrapToWidth } from './render.js';
 
 /**
  * The plan as people read it: a table per repository, then the counts and the space. It fits the
@@ -123,10 +123,11 @@ function narrowReason(reason: string): string {
 /** A repository's rows: kept tags (up to ten), deleted tags, then tagless actions. */
 function planRows(repo: RepositoryPlan, view: PlanView): string[][] {
   const wide = view.wide === true;
-  const when = (t: PlannedTag) =>
-    t.created === undefined || t.created === null ? '-' : wide ? formatDate(t.created) : t.created.slice(0, 10);
+  const when = (t: PlannedTag) => (t.created === undefined ? '-' : wide ? formatDate(t.created) : shortDate(t.created));
   const size = (t: PlannedTag) => (t.size === undefined ? '-' : formatBytes(t.size));
-  const digest = (d: string) => (wide ? d : d ? shortDigest(d).replace(/^sha256:/, '') : '-');
+  // 12 hex digits, as `docker images` shows an ID: the column has no room for the algorithm.
+  const hex = (short: string) => short.replace(/^sha256:/, '');
+  const digest = (d: string) => (wide ? d : d ? hex(shortDigest(d)) : '-');
   const reason = (text: string) => (wide ? text : narrowReason(text));
   const tag = (t: string) => (wide ? t : displayTag(t));
   const rows: string[][] = [];
@@ -138,10 +139,7 @@ function planRows(repo: RepositoryPlan, view: PlanView): string[][] {
   }
   for (const a of repo.actions) {
     const row = actionRow(a);
-    if (row)
-      rows.push(
-        wide ? row : [row[0]!, tag(row[1]!), row[2]!.replace(/^sha256:/, ''), row[3]!, row[4]!, reason(row[5]!)],
-      );
+    if (row) rows.push(wide ? row : [row[0]!, tag(row[1]!), hex(row[2]!), row[3]!, row[4]!, reason(row[5]!)]);
   }
   for (const t of repo.dangling ?? [])
     rows.push(['skip', t, '-', '-', '-', 'dangling: listed, but its manifest is gone (krill rm removes it)']);
