@@ -24,7 +24,7 @@ export default {
     'src/http/call-scope.ts', // credentials bound to a verb's registry
     'src/http/transport.ts:136-154', // URL redaction
     'src/manifest/digest.ts', // digest verification
-    'src/sync/copy.ts:47-81', // blob digest check on copy
+    'src/sync/digest-check.ts', // blob digest check on copy
     'src/plan/journal.ts', // journal reading
     'src/plan/undo.ts', // undo's decisions
   ],

@@ -59,12 +59,11 @@ interface DockerConfig {
  * address is read as the port, so the key matches `[::1]:6555`.
  */
 export function configKeyHost(key: string): string {
-  const stripped = key.replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '');
-  if (!stripped.startsWith('[') && (stripped.match(/:/g) ?? []).length > 1) {
-    const port = /^(.*):(\d{1,5})$/.exec(stripped);
-    if (port && isIPv6(port[1]!)) return `[${port[1]!.toLowerCase()}]:${port[2]}`;
-    if (isIPv6(stripped)) return `[${stripped.toLowerCase()}]`;
-  }
+  const stripped = key.replace(/^[a-z]+:\/\//i, '').split('/')[0]!;
+  // Bracketed or a name: neither is an IPv6 address as a whole, nor before its last colon.
+  const port = /^(.*):(\d{1,5})$/.exec(stripped);
+  if (port && isIPv6(port[1]!)) return `[${port[1]!.toLowerCase()}]:${port[2]}`;
+  if (isIPv6(stripped)) return `[${stripped.toLowerCase()}]`;
   return canonicalHost(stripped);
 }
 

@@ -75,6 +75,7 @@ export class Journal {
     try {
       await mkdir(dirname(path), { recursive: true, mode: 0o700 });
       const handle = await open(path, 'a', 0o600);
+      // Stryker disable next-line all: equivalent in a test, the name's durability shows only after a power loss.
       if (!existed) await syncDirectory(dirname(path));
       return new Journal(path, handle, !existed);
     } catch (error) {
@@ -86,6 +87,7 @@ export class Journal {
 
   /** Appends entries and syncs them to disk, in one write, before the caller deletes anything. */
   async recordAll(entries: Array<Omit<JournalEntry, 'time'>>): Promise<void> {
+    // Stryker disable next-line all: equivalent, it saves an empty write and an fsync.
     if (entries.length === 0) return;
     const time = new Date().toISOString();
     await this.#append(entries.map((entry) => `${JSON.stringify({ ...entry, time })}\n`).join(''));
@@ -94,6 +96,7 @@ export class Journal {
 
   /** Records removals that happened. */
   async recordDone(done: JournalDone[]): Promise<void> {
+    // Stryker disable next-line all: equivalent, it saves an empty write and an fsync.
     if (done.length === 0) return;
     const time = new Date().toISOString();
     await this.#append(done.map((d) => `${JSON.stringify({ kind: 'done', ...d, time })}\n`).join(''));
@@ -134,17 +137,17 @@ export async function checkJournalPath(path: string): Promise<void> {
     if (code === 'ENOTDIR') throw bad('a part of the path is a file, not a directory');
     if (code !== 'ENOENT') throw bad(`cannot be used (${errno(error)})`);
   }
-  let parent;
+  // lstat said ENOENT, not ENOTDIR: the parent is a directory, or it is missing.
   try {
-    parent = await stat(dirname(path));
+    await stat(dirname(path));
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     throw bad(code === 'ENOENT' ? `the directory ${dirname(path)} does not exist` : `cannot be used (${errno(error)})`);
   }
-  if (!parent.isDirectory()) throw bad(`${dirname(path)} is not a directory`);
 }
 
 /** fsync of the directory makes the new file's name durable, not only its contents. */
+// Stryker disable all: equivalent in a test, durability shows only after a power loss.
 async function syncDirectory(path: string): Promise<void> {
   const dir = await open(path, 'r');
   try {
@@ -155,6 +158,7 @@ async function syncDirectory(path: string): Promise<void> {
     await dir.close();
   }
 }
+// Stryker restore all
 
 export interface ReadJournal {
   entries: JournalEntry[];

@@ -1,12 +1,10 @@
-import { createHash } from 'node:crypto';
-import { Transform } from 'node:stream';
-import type { TransformCallback } from 'node:stream';
 import { InvalidResponseError, KrillError, UnsupportedError, isTemporary } from '../errors.js';
 import { mapConcurrent } from '../http/limiter.js';
 import type { Descriptor } from '../manifest/manifest.js';
 import { findPlatform } from '../manifest/manifest.js';
 import type { FetchedManifest } from '../registry/client.js';
 import type { RegistryApi } from '../registry/api.js';
+import { DigestCheck } from './digest-check.js';
 
 /**
  * Copies one image between repositories of any two registries, keeping the manifest bytes so the
@@ -42,41 +40,6 @@ export interface CopyResult {
   blobsMounted: number;
   blobsSkipped: number;
   bytesCopied: number;
-}
-
-/** Passes bytes through while hashing them; fails the stream when the digest does not match. */
-class DigestCheck extends Transform {
-  readonly #hash: ReturnType<typeof createHash>;
-  #bytes = 0;
-
-  constructor(
-    private readonly expected: string,
-    private readonly onBytes: (n: number) => void,
-  ) {
-    super();
-    // Descriptors are validated (sha256 or sha512): every blob is verified in its own algorithm.
-    this.#hash = createHash(expected.startsWith('sha512:') ? 'sha512' : 'sha256');
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.#hash.update(chunk);
-    this.#bytes += chunk.length;
-    this.onBytes(chunk.length);
-    callback(null, chunk);
-  }
-
-  override _flush(callback: TransformCallback): void {
-    const actual = `${this.expected.slice(0, this.expected.indexOf(':'))}:${this.#hash.digest('hex')}`;
-    if (actual !== this.expected) {
-      callback(
-        new InvalidResponseError(
-          `blob ${this.expected} arrived with digest ${actual} (${this.#bytes} bytes): the source registry served corrupted data`,
-        ),
-      );
-      return;
-    }
-    callback();
-  }
 }
 
 /**

@@ -1,8 +1,14 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { configKeyHost, resolveCredentials } from '../../src/auth/credentials.js';
+import {
+  configKeyHost,
+  dockerConfigPath,
+  hasEnvPassword,
+  resolveCredentials,
+  runHelperProcess,
+} from '../../src/auth/credentials.js';
 
 function configDir(config: unknown): string {
   const dir = mkdtempSync(join(tmpdir(), 'krill-docker-'));
@@ -180,5 +186,110 @@ describe('docker config entries', () => {
     expect(configKeyHost('https://::1:6555/v2/')).toBe('[::1]:6555');
     expect(configKeyHost('FE80::1')).toBe('[fe80::1]');
     expect(configKeyHost('registry:5000')).toBe('registry:5000');
+  });
+});
+
+describe('credential edges (each case pins one branch the mutation run found unpinned)', () => {
+  it('the docker-registry-util pair is read, and hasEnvPassword sees any pair password', async () => {
+    expect(await resolveCredentials('r.example', { env: { REGISTRY_USER: 'u3', REGISTRY_PASSWORD: 'p3' } })).toEqual({
+      username: 'u3',
+      password: 'p3',
+      source: 'environment REGISTRY_USER/REGISTRY_PASSWORD',
+    });
+    expect(hasEnvPassword({ REGISTRY_PASSWORD: 'p' })).toBe(true);
+    expect(hasEnvPassword({ KRILL_PASSWORD: 'p' })).toBe(true);
+    expect(hasEnvPassword({ KRILL_USERNAME: 'u', KRILL_PASSWORD: '' })).toBe(false);
+  });
+
+  it('a password without a username is a usage error, as the reverse', async () => {
+    await expect(resolveCredentials('r.example', { password: 'p', env: {} })).rejects.toThrow(/must be given together/);
+  });
+
+  it('the default docker config is ~/.docker/config.json; DOCKER_CONFIG and the directory option move it', () => {
+    expect(dockerConfigPath({})).toBe(join(homedir(), '.docker', 'config.json'));
+    expect(dockerConfigPath({ DOCKER_CONFIG: '/d' })).toBe('/d/config.json');
+    expect(dockerConfigPath({ DOCKER_CONFIG: '/d' }, '/o')).toBe('/o/config.json');
+  });
+
+  it('a config.json that is a directory is no configuration; one under a file is kept as an error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'krill-docker-'));
+    mkdirSync(join(dir, 'config.json'));
+    expect(await resolveCredentials('r.example', { env: { DOCKER_CONFIG: dir } })).toBeUndefined();
+    writeFileSync(join(dir, 'file'), '');
+    const path = join(dir, 'file', 'config.json');
+    const creds = await resolveCredentials('r.example', { env: { DOCKER_CONFIG: join(dir, 'file') } });
+    expect(creds).toMatchObject({ username: '', password: '', source: `docker config ${path}` });
+    expect(creds?.unusable?.message).toMatch(new RegExp(`^cannot read docker config ${path}: ENOTDIR`));
+    expect((creds?.unusable?.cause as NodeJS.ErrnoException).code).toBe('ENOTDIR');
+  });
+
+  it('broken JSON keeps the parse error as the cause, under the config source', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'krill-docker-'));
+    writeFileSync(join(dir, 'config.json'), '{');
+    const creds = await resolveCredentials('r.example', { env: { DOCKER_CONFIG: dir } });
+    expect(creds?.source).toBe(`docker config ${join(dir, 'config.json')}`);
+    expect(creds?.unusable?.cause).toBeInstanceOf(SyntaxError);
+  });
+
+  it('unbracketed IPv6 keys: the port after the address, lower case; names stay names', () => {
+    expect(configKeyHost('FE80::1:5000')).toBe('[fe80::1]:5000');
+    expect(configKeyHost('https://FE80::1:5000/v2/')).toBe('[fe80::1]:5000');
+    expect(configKeyHost('[::1]')).toBe('[::1]');
+    expect(configKeyHost('r.example')).toBe('r.example');
+    expect(configKeyHost('R.example:443/path/more')).toBe('r.example:443');
+  });
+});
+
+describe('credential helper edges (a real helper program on PATH)', () => {
+  function withHelper(script: string, config: object) {
+    const dir = mkdtempSync(join(tmpdir(), 'krill-helper-'));
+    writeFileSync(join(dir, 'docker-credential-test'), `#!/bin/sh\n${script}\n`, { mode: 0o755 });
+    return { PATH: `${dir}:/usr/bin:/bin`, DOCKER_CONFIG: configDir(config) };
+  }
+
+  it('"credentials not found" on stderr is no credentials too', async () => {
+    const env = withHelper('echo "credentials not found" >&2; exit 1', { credsStore: 'test' });
+    expect(await resolveCredentials('r.example', { env })).toBeUndefined();
+  });
+
+  it('a helper for another host is not asked', async () => {
+    const env = withHelper('exit 7', {
+      credHelpers: { 'other.example': 'test' },
+      auths: { 'r.example': { auth: b64('a:b') } },
+    });
+    expect(await resolveCredentials('r.example', { env })).toMatchObject({ username: 'a', password: 'b' });
+  });
+
+  it('an answer without Username is a password with an empty user, from the helper', async () => {
+    const env = withHelper('read url; printf \'{"Secret":"pw"}\'', { credsStore: 'test' });
+    expect(await resolveCredentials('r.example', { env })).toEqual({
+      username: '',
+      password: 'pw',
+      source: 'credential helper test',
+    });
+  });
+
+  it('a helper answering garbage keeps the parse error as the cause; a missing helper names the errno', async () => {
+    const garbage = withHelper('echo "<html>"', { credsStore: 'test' });
+    const error = (await resolveCredentials('r.example', { env: garbage }).catch((e: unknown) => e)) as Error;
+    expect(error.cause).toBeInstanceOf(SyntaxError);
+    const missing = (await resolveCredentials('r.example', {
+      env: { DOCKER_CONFIG: configDir({ credsStore: 'absent' }), PATH: '/nonexistent' },
+    }).catch((e: unknown) => e)) as Error;
+    expect(missing.message).toBe(
+      'credential helper docker-credential-absent could not be run (ENOENT): install it or remove it from docker config.json',
+    );
+    expect((missing.cause as NodeJS.ErrnoException).code).toBe('ENOENT');
+  });
+
+  it('a helper that exits without reading a large input is its exit code, not a crash (EPIPE)', async () => {
+    const { PATH } = withHelper('exit 4', {});
+    const result = await runHelperProcess('test', 'store', 'x'.repeat(4 << 20), { PATH });
+    expect(result).toEqual({ code: 4, stdout: '', stderr: '' });
+  });
+
+  it('the action is the first argument', async () => {
+    const { PATH } = withHelper('echo "$1"', {});
+    expect((await runHelperProcess('test', 'erase', 'r.example', { PATH })).stdout).toBe('erase\n');
   });
 });

@@ -1,5 +1,5 @@
-import { mkdtempSync, readFileSync, existsSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, existsSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { JournalError, UsageError } from '../../src/errors.js';
@@ -146,5 +146,128 @@ describe('readJournal (a journal is input like any other)', () => {
   it('a missing file is a usage error naming it', async () => {
     const path = join(dir(), 'nope.jsonl');
     await expect(readJournal(path)).rejects.toThrow(`cannot read journal ${path}: ENOENT; check the path`);
+  });
+});
+
+describe('Journal edges (each case pins one branch the mutation run found unpinned)', () => {
+  it('a path under a regular file cannot be used: the error names the path and the cause', async () => {
+    const d = dir();
+    writeFileSync(join(d, 'file'), '');
+    const path = join(d, 'file', 'under.jsonl');
+    const error = (await Journal.open(path).catch((e: unknown) => e)) as JournalError;
+    expect(error).toBeInstanceOf(JournalError);
+    expect(error.message).toBe(`cannot use the undo journal ${path}: ENOTDIR`);
+    expect((error.cause as NodeJS.ErrnoException).code).toBe('ENOTDIR');
+  });
+
+  it('a directory that cannot be made is a JournalError naming the path and the cause', async () => {
+    // A dangling symlink as the directory: lstat says ENOENT, mkdir fails (even for root).
+    const d = dir();
+    symlinkSync(join(d, 'nowhere', 'x'), join(d, 'dangling'));
+    const path = join(d, 'dangling', 'undo.jsonl');
+    const error = (await Journal.open(path).catch((e: unknown) => e)) as JournalError;
+    expect(error).toBeInstanceOf(JournalError);
+    expect(error.message).toBe(`cannot write the undo journal ${path}: ENOENT`);
+    expect(error.cause).toBeInstanceOf(Error);
+  });
+
+  it('a write after close is a JournalError naming the path and the cause', async () => {
+    const path = join(dir(), 'closed.jsonl');
+    const journal = await Journal.open(path);
+    await journal.recordAll([entry]);
+    await journal.close();
+    const error = (await journal.recordAll([entry]).catch((e: unknown) => e)) as JournalError;
+    expect(error).toBeInstanceOf(JournalError);
+    expect(error.message).toMatch(new RegExp(`^cannot write the undo journal ${path}: \\S+$`));
+    expect(error.cause).toBeInstanceOf(Error);
+  });
+
+  it('several removals in one record are separate lines', async () => {
+    const path = join(dir(), 'done.jsonl');
+    const journal = await Journal.open(path);
+    await journal.recordAll([entry]);
+    const done = [
+      { repository: 'apps/web', digest: entry.digest, tags: ['v1'], status: 'deleted' as const },
+      { repository: 'apps/web', digest: entry.digest, tags: ['old'], status: 'untagged' as const },
+    ];
+    await journal.recordDone(done);
+    await journal.close();
+    expect((await readJournal(path)).done).toEqual(done);
+  });
+
+  it('an unused journal whose file someone removed meanwhile closes without error', async () => {
+    const path = join(dir(), 'gone.jsonl');
+    const journal = await Journal.open(path);
+    rmSync(path);
+    await expect(journal.close()).resolves.toBeUndefined();
+  });
+
+  it('checkJournalPath names what is wrong with the path', async () => {
+    const d = dir();
+    writeFileSync(join(d, 'file'), '');
+    await expect(checkJournalPath(join(d, 'file', 'j.jsonl'))).rejects.toThrow(
+      `--journal ${join(d, 'file', 'j.jsonl')}: a part of the path is a file, not a directory; choose another path`,
+    );
+    await expect(checkJournalPath(join(d, 'missing', 'j.jsonl'))).rejects.toThrow(
+      `--journal ${join(d, 'missing', 'j.jsonl')}: the directory ${join(d, 'missing')} does not exist; choose another path`,
+    );
+    symlinkSync('loop', join(d, 'loop'));
+    await expect(checkJournalPath(join(d, 'loop', 'j.jsonl'))).rejects.toThrow(
+      `--journal ${join(d, 'loop', 'j.jsonl')}: cannot be used (ELOOP); choose another path`,
+    );
+  });
+
+  it('the default path falls back to ~/.local/state when XDG_STATE_HOME is empty', () => {
+    const path = defaultJournalPath({ XDG_STATE_HOME: '' }, 'r.example', new Date('2026-01-02T03:04:05.678Z'));
+    expect(path).toBe(
+      join(homedir(), '.local', 'state', 'krill', 'journals', '2026-01-02T03-04-05-678Z-r.example.jsonl'),
+    );
+  });
+});
+
+describe('readJournal edges', () => {
+  it('blank and whitespace-only lines are skipped anywhere', async () => {
+    const back = await read(`${line()}\n   \n\t\n${line({ tags: ['v2'] })}\n`);
+    expect(back.entries.map((e) => e.tags)).toEqual([['v1', 'latest'], ['v2']]);
+  });
+
+  it('a journal of removals only is a journal; both statuses are read', async () => {
+    const done = (status: string) =>
+      JSON.stringify({ kind: 'done', repository: 'apps/web', digest: entry.digest, tags: ['v1'], status });
+    const back = await read(`${done('deleted')}\n${done('untagged')}\n`);
+    expect(back.entries).toEqual([]);
+    expect(back.done.map((d) => d.status)).toEqual(['deleted', 'untagged']);
+  });
+
+  it.each([
+    ['null', 'null'],
+    ['a number', '7'],
+    ['a string', '"delete-manifest"'],
+  ])('a line that is %s is not a journal entry', async (_, text) => {
+    await expect(read(`${line()}\n${text}\n`)).rejects.toThrow(/:2: not a journal entry; pass the journal file/);
+  });
+
+  it('tags must be strings, not values that print as tags', async () => {
+    await expect(read(`${line({ tags: [7] })}\n`)).rejects.toThrow(/:1: invalid "tags"/);
+  });
+
+  it('every scheme krill writes is read back; a host in another spelling than krill writes is refused', async () => {
+    for (const scheme of ['https', 'http', 'auto'])
+      expect((await read(`${line({ registry: { host: 'r.example', scheme } })}\n`)).entries[0]!.registry.scheme).toBe(
+        scheme,
+      );
+    for (const host of ['R.Example', 'index.docker.io'])
+      await expect(read(`${line({ registry: { host, scheme: 'https' } })}\n`)).rejects.toThrow(/invalid "registry"/);
+  });
+
+  it('an entry without a parent has no parent key', async () => {
+    const back = await read(`${line()}\n`);
+    expect(Object.keys(back.entries[0]!)).not.toContain('parent');
+  });
+
+  it('an unreadable journal keeps the cause', async () => {
+    const error = (await readJournal(dir()).catch((e: unknown) => e)) as UsageError;
+    expect(error.message).toMatch(/: EISDIR; check the path$/);
+    expect((error.cause as NodeJS.ErrnoException).code).toBe('EISDIR');
   });
 });

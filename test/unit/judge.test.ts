@@ -171,3 +171,67 @@ describe('judgeRepository', () => {
     expect(verdicts.filter((v) => v.kind === 'delete-manifest')).toEqual([]);
   });
 });
+
+describe('judgeRepository: dangling tags, fallback indexes, attachments', () => {
+  const only = (actions: RepositoryPlan['actions']): RepositoryPlan => ({
+    repository: 'r',
+    keep: [],
+    delete: [],
+    actions,
+  });
+  const SIG = `sha256-${'1'.repeat(64)}.sig`; // an attachment tag whose subject is A
+
+  it('a dangling tag is removed while it still dangles, skipped if it resolves again, gone otherwise', () => {
+    const removal = only([{ kind: 'remove-dangling', tag: 'broken' }]);
+    expect(judgeRepository(removal, { ...state({}), dangling: new Set(['broken']) })).toEqual([
+      { kind: 'remove-dangling', tag: 'broken' },
+    ]);
+    expect(judgeRepository(removal, state({ broken: B }))).toEqual([
+      { kind: 'skip', digest: B, tags: ['broken'], detail: 'the tag resolves again since the plan was made' },
+    ]);
+    expect(judgeRepository(removal, state({}))).toEqual([{ kind: 'gone', digest: '', tags: ['broken'] }]);
+  });
+
+  it('a referrer is taken out of a fallback index only while the index tag exists', () => {
+    const unlist = only([{ kind: 'unlist-referrer', tag: 'sha256-x', index: IDX, referrer: C }]);
+    expect(judgeRepository(unlist, state({ 'sha256-x': IDX }))).toEqual(unlist.actions);
+    expect(judgeRepository(unlist, state({}))).toEqual([{ kind: 'gone', digest: IDX, tags: ['sha256-x'] }]);
+  });
+
+  it('an attachment tag whose subject gained a tag since the plan stays: no untag, no delete', () => {
+    const untag = only([{ kind: 'untag', tag: SIG, digest: C }]);
+    expect(judgeRepository(untag, state({ [SIG]: C }))).toEqual([{ kind: 'untag', tag: SIG, digest: C }]);
+    expect(judgeRepository(untag, state({ [SIG]: C, fresh: A }))).toEqual([
+      { kind: 'skip', digest: C, tags: [SIG], detail: 'kept: its subject stays' },
+    ]);
+    const remove = only([{ kind: 'delete-manifest', digest: C, tags: [SIG] }]);
+    expect(judgeRepository(remove, state({ [SIG]: C, fresh: A }))).toEqual([
+      // The attachment tag stays with its subject, so it holds its own digest too.
+      { kind: 'skip', digest: C, tags: [], detail: `kept: ${SIG}, fresh use this digest since the plan was made` },
+    ]);
+  });
+
+  it('a delete carries its parent index and its subject to the executor', () => {
+    const remove = only([{ kind: 'delete-manifest', digest: C, tags: [], parent: IDX, subject: A }]);
+    expect(judgeRepository(remove, state({}))).toEqual([
+      { kind: 'delete-manifest', digest: C, tags: [], parent: IDX, subject: A },
+    ]);
+  });
+
+  it('a workload running an index holds its platforms, and the reason says so', () => {
+    const remove = only([{ kind: 'delete-manifest', digest: C, tags: [] }]);
+    expect(judgeRepository(remove, { ...state({}, { [IDX]: [C] }), live: new Set([IDX]) })).toEqual([
+      { kind: 'skip', digest: C, tags: [], detail: 'kept: a workload uses this digest since the plan was made' },
+    ]);
+  });
+
+  it('a moved tag is named with both short digests', () => {
+    const verdicts = judgeRepository(plan, state({ 'old-1': C, 'old-2': A, shared: B, stable: B }));
+    expect(verdicts).toContainEqual({
+      kind: 'skip',
+      digest: A,
+      tags: ['old-1'],
+      detail: `old-1 now points at ${C.slice(0, 19)}, not the planned ${A.slice(0, 19)}`,
+    });
+  });
+});
