@@ -73,7 +73,7 @@ export { parsePolicy, rulesFor } from './policy/policy-file.js';
 export type { Policy, PolicyRule } from './policy/policy-file.js';
 export { buildRepositoryPlan, computeReclaimable } from './plan/plan.js';
 export type { BuildOptions, Plan, PlanAction, PlannedTag, RepositoryPlan } from './plan/plan.js';
-export type { ManifestNode, RepositorySnapshot } from './plan/types.js';
+export type { ManifestNode, RepositorySnapshot } from './model/snapshot.js';
 export { parsePlanFile } from './plan/plan-file.js';
 export { judgeRepository } from './plan/judge.js';
 export type { FreshState, Verdict } from './plan/judge.js';

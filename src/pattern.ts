@@ -1,5 +1,5 @@
 import { RE2JS } from 're2js';
-import { UsageError } from '../errors.js';
+import { UsageError } from './errors.js';
 
 /** A compiled user regex. */
 export interface Pattern {

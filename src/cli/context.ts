@@ -1,8 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { hasEnvPassword } from '../auth/credentials.js';
 import { UsageError } from '../errors.js';
-import type { TlsOptions } from '../http/transport.js';
-import { Krill } from '../krill.js';
+import type { TlsOptions } from '../krill.js';
+import { Krill, hasEnvPassword } from '../krill.js';
 import type { Logger } from '../logger.js';
 import { escapeControl } from '../text.js';
 import type { Program } from './program.js';

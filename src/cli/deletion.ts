@@ -1,11 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { KrillError, ListingSuspectError, RefusedError, UsageError } from '../errors.js';
 import { shortDigest } from '../manifest/manifest.js';
-import type { LiveSource } from '../live/live-set.js';
-import type { ListingChanges } from '../plan/listing.js';
-import type { ApplyResult } from '../plan/apply.js';
-import { Journal, defaultJournalPath } from '../plan/journal.js';
-import type { Plan } from '../plan/plan.js';
+import type { ApplyResult, ListingChanges, LiveSource, Plan } from '../krill.js';
+import { planRefusal } from '../krill.js';
 import type { CliContext } from './context.js';
 import { startProgress } from './progress.js';
 import { planCounts, renderPlan } from './render-plan.js';
@@ -68,7 +65,7 @@ export async function executePlan(
   const empty = planCounts(plan).actions === 0;
   await presentPlan(ctx, plan, flags, { showKept: ask.showKept ?? true, empty });
   if (await readyToApply(ctx, flags, { question: ask.question, empty }))
-    await applyPlan(ctx, plan, flags, ask.keepInUse);
+    await applyWithJournal(ctx, plan, flags, ask.keepInUse);
   const suspect = plan.repositories.filter((r) => r.listingSuspect !== undefined).map((r) => r.repository);
   if (suspect.length > 0) {
     throw new ListingSuspectError(
@@ -106,11 +103,8 @@ async function presentPlan(
       }),
     );
   }
-  if (plan.limits?.refused !== undefined)
-    throw new RefusedError(
-      `${plan.limits.refused}: the plan is refused and nothing was deleted; review it, then raise the budget (--max-delete, --max-bytes) or narrow the rules`,
-    );
-  // Applied right away (--yes), the line comes after the result (applyPlan): this one would read
+  if (plan.limits?.refused !== undefined) throw new RefusedError(planRefusal(plan.limits.refused));
+  // Applied right away (--yes), the line comes after the result (applyWithJournal): this one would read
   // as "nothing was done" in a CI log.
   const applying = flags.yes === true && flags.dryRun !== true;
   if (flags.planOut && !applying)
@@ -139,13 +133,13 @@ async function readyToApply(
 }
 
 /** Applies with an undo journal; stopped midway, says how to undo and how to finish. */
-async function applyPlan(
+async function applyWithJournal(
   ctx: CliContext,
   plan: Plan,
   flags: DeletionFlags,
   keepInUse: Array<string | LiveSource> | undefined,
 ): Promise<void> {
-  const journal = await Journal.open(flags.journal ?? defaultJournalPath(ctx.io.env, plan.registry.host));
+  const journal = await ctx.krill.openJournal(plan, flags.journal);
   const progress = startProgress(ctx, 'deleting');
   const done = { changes: 0, of: 0 };
   let result: ApplyResult;

@@ -1,8 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { UsageError } from '../errors.js';
-import { checkJournalPath } from '../plan/journal.js';
-import type { LiveSource } from '../live/live-set.js';
-import { parseSyncFile } from '../sync/sync-file.js';
+import type { LiveSource } from '../krill.js';
+import { parseSyncFile } from '../krill.js';
 import type { CliContext } from './context.js';
 
 /** Reads a file the user named; a missing or unreadable file is a usage error naming it. */
@@ -46,6 +45,6 @@ export async function readSyncSpecs(
 }
 
 /** `--journal` is checked before the first request (see checkJournalPath). */
-export async function checkJournalFlag(path: string | undefined): Promise<void> {
-  if (path !== undefined) await checkJournalPath(path);
+export async function checkJournalFlag(ctx: CliContext, path: string | undefined): Promise<void> {
+  if (path !== undefined) await ctx.krill.checkJournalPath(path);
 }

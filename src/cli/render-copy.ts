@@ -1,4 +1,4 @@
-import type { CopyProgress } from '../sync/copy.js';
+import type { CopyProgress } from '../krill.js';
 import type { CliContext } from './context.js';
 import { startStatusLine } from './progress.js';
 import { displayReference, formatBytes, shortDigest, transferLines } from './render.js';

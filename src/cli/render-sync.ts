@@ -1,4 +1,4 @@
-import type { SyncOutcome } from '../sync/sync.js';
+import type { SyncOutcome } from '../krill.js';
 import type { CliContext } from './context.js';
 import { startProgress } from './progress.js';
 import { displayReference, formatBytes, shortDigest, transferLines } from './render.js';

@@ -1,5 +1,6 @@
 import type { Reference } from '../ref/reference.js';
 import { canonicalHost } from '../ref/reference.js';
+import type { RemoteTags } from '../model/remote-tags.js';
 import type { LocalImage } from './engine.js';
 
 /**
@@ -17,15 +18,6 @@ export interface CompareRow {
   digest: string | null;
   localId: string | null;
   created: string | null;
-}
-
-export interface RemoteTags {
-  /** tag → digest for listed tags. */
-  listed: Map<string, string>;
-  /** Named tags the registry does not have (digest null). */
-  assumed: Map<string, string | null>;
-  /** The spec named its tags (`:TAG`, `=TAG1,TAG2`): other local tags are not compared. */
-  namedOnly?: boolean;
 }
 
 /** `host/repo` as the engine names images (Docker Hub aliases folded into docker.io). */

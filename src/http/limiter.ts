@@ -1,3 +1,6 @@
+/** Requests in flight per krill when none is given (--concurrency). */
+export const DEFAULT_CONCURRENCY = 8;
+
 /**
  * A counting semaphore: at most `limit` tasks run at once, the rest wait in FIFO order.
  * FIFO matters: a long tag list must not starve the manifest requests queued behind it.

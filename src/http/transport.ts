@@ -14,7 +14,7 @@ import {
 import type { Logger } from '../logger.js';
 import { callSignal } from './call-scope.js';
 import { silentLogger } from '../logger.js';
-import { Limiter } from './limiter.js';
+import { DEFAULT_CONCURRENCY, Limiter } from './limiter.js';
 
 /**
  * The one place that talks HTTP: a shared keep-alive pool (undici Agent), a bound on requests in
@@ -194,7 +194,7 @@ export class Transport {
   readonly #reached = new Set<string>();
 
   constructor(options: TransportOptions = {}) {
-    const concurrency = options.concurrency ?? 8;
+    const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
     const timeout = options.timeoutMs ?? 60_000;
     const tls = {
       rejectUnauthorized: !options.tls?.insecure,

@@ -4,10 +4,11 @@ import type { Node } from 'yaml';
 import { UsageError } from '../errors.js';
 import { normalizeCreated } from '../manifest/manifest.js';
 import { buildRepositoryPlan } from '../plan/plan.js';
-import type { ManifestNode, RepositorySnapshot } from '../plan/types.js';
+import type { ManifestNode, RepositorySnapshot } from '../model/snapshot.js';
 import { isValidRepository, isValidTag } from '../ref/reference.js';
-import type { Policy } from './policy-file.js';
-import { evaluateRuleSet, ruleSetFor } from './rule-set.js';
+import type { Policy } from '../policy/policy-file.js';
+import { parsePolicy } from '../policy/policy-file.js';
+import { evaluateRuleSet, ruleSetFor } from '../policy/rule-set.js';
 
 /**
  * `krill policy test POLICY CASES`: unit tests for retention policies, with no registry. A cases
@@ -196,4 +197,12 @@ export function runPolicyTest(policy: Policy, cases: PolicyCases, now = cases.no
     }
   }
   return results;
+}
+
+/** `krill policy test`: a policy file's text against a cases file's text, with the paths for messages. */
+export function testPolicyFiles(
+  policy: { text: string; path: string },
+  cases: { text: string; path: string },
+): CaseResult[] {
+  return runPolicyTest(parsePolicy(policy.text, policy.path), parsePolicyCases(cases.text, cases.path));
 }

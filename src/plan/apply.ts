@@ -1,6 +1,5 @@
 import {
   AbortedError,
-  AuthError,
   JournalError,
   NetworkError,
   UnsupportedError,
@@ -8,7 +7,7 @@ import {
   isNotFound,
   unlessNotFound,
 } from '../errors.js';
-import { mapConcurrent } from '../http/limiter.js';
+import { DEFAULT_CONCURRENCY, mapConcurrent } from '../http/limiter.js';
 import { shortDigest } from '../manifest/manifest.js';
 import { isIndexMediaType } from '../manifest/media-types.js';
 import type { FetchedManifest } from '../registry/client.js';
@@ -44,7 +43,7 @@ export interface ApplyResult {
   scratchBytes: number;
 }
 
-export interface ApplyOptions {
+export interface ExecuteOptions {
   journal: Journal;
   concurrency?: number;
   onProgress?: (done: number, total: number) => void;
@@ -137,7 +136,7 @@ class RepositoryApply {
     private readonly plan: Plan,
     private readonly repo: RepositoryPlan,
     private readonly untagger: Untagger,
-    private readonly options: ApplyOptions,
+    private readonly options: ExecuteOptions,
     private readonly tick: () => void,
     /** Connection failures in a row, shared by every repository of the run. */
     private readonly network: { failures: number },
@@ -192,7 +191,7 @@ class RepositoryApply {
   }
 
   #width(): number {
-    return Math.max(1, this.options.concurrency ?? 8);
+    return Math.max(1, this.options.concurrency ?? DEFAULT_CONCURRENCY);
   }
 
   /** Fetches (for the journal) every manifest a step removes, and syncs all intents in one write. */
@@ -386,14 +385,14 @@ async function unlistReferrer(
   return { status: 'untagged', digest: current.digest };
 }
 
-export async function applyPlan(client: RegistryApi, plan: Plan, options: ApplyOptions): Promise<ApplyResult> {
+export async function applyPlan(client: RegistryApi, plan: Plan, options: ExecuteOptions): Promise<ApplyResult> {
   const outcomes: ApplyOutcome[] = [];
   const total = plan.repositories.reduce((n, r) => n + r.actions.length, 0);
   let done = 0;
   const tick = () => options.onProgress?.(Math.min(++done, total), total);
   const untagger = new Untagger(client);
   const network = { failures: 0 };
-  const concurrency = options.concurrency ?? 8;
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
   const repositoryErrors: unknown[] = [];
   try {
     await mapConcurrent(plan.repositories, Math.max(1, Math.floor(concurrency / 2)), async (repo) => {
@@ -403,7 +402,7 @@ export async function applyPlan(client: RegistryApi, plan: Plan, options: ApplyO
         await apply.run();
       } catch (error) {
         // One repository's failure (a refused scope, a registry error) is reported; the others go on.
-        if (isFatal(error) && !(error instanceof AuthError)) throw error;
+        if (isFatal(error)) throw error;
         if (network.failures >= MAX_CONSECUTIVE_NETWORK_FAILURES) throw error; // the registry is gone
         repositoryErrors.push(error);
         const message = error instanceof Error ? error.message : String(error);

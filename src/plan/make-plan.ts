@@ -1,5 +1,5 @@
 import type { RegistryAddress } from '../ref/reference.js';
-import type { RepositorySnapshot } from './types.js';
+import type { RepositorySnapshot } from '../model/snapshot.js';
 import type { Plan, RepositoryPlan } from './plan.js';
 import { computeReclaimable } from './plan.js';
 

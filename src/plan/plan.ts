@@ -2,7 +2,7 @@ import { RefusedError } from '../errors.js';
 import type { TagDecision } from '../policy/evaluate.js';
 import { attachmentSubject, classifyTag, fallbackTag } from '../manifest/referrers.js';
 import type { RegistryAddress } from '../ref/reference.js';
-import type { RepositorySnapshot } from './types.js';
+import type { RepositorySnapshot } from '../model/snapshot.js';
 import type { ListingChanges } from './listing.js';
 import { ReferrerIndex, followAll, reachable } from './graph.js';
 import { shortDigest, sumDistinctBlobs } from '../manifest/manifest.js';

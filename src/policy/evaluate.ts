@@ -1,7 +1,7 @@
 import type semver from 'semver';
 import { compare as compareVersions } from 'semver';
 import { classifyTag } from '../manifest/referrers.js';
-import type { RepositorySnapshot } from '../plan/types.js';
+import type { RepositorySnapshot } from '../model/snapshot.js';
 import type { Rules } from './rules.js';
 import { tagVersion, versionInRange } from './rules.js';
 

@@ -1,8 +1,8 @@
 import { classifyTag } from '../manifest/referrers.js';
-import type { RepositorySnapshot } from '../plan/types.js';
+import type { RepositorySnapshot } from '../model/snapshot.js';
 import type { TagDecision } from './evaluate.js';
 import { evaluateRules } from './evaluate.js';
-import type { Pattern } from './pattern.js';
+import type { Pattern } from '../pattern.js';
 import type { Policy } from './policy-file.js';
 import type { Rules } from './rules.js';
 

@@ -1,8 +1,8 @@
 import semver from 'semver';
 import { parseDuration } from '../duration.js';
 import { UsageError } from '../errors.js';
-import type { Pattern } from './pattern.js';
-import { compilePattern } from './pattern.js';
+import type { Pattern } from '../pattern.js';
+import { compilePattern } from '../pattern.js';
 
 /** A retention rule for one repository, validated and compiled. Pure: no I/O. */
 export interface Rules {
@@ -68,8 +68,8 @@ export function parseAbsoluteDate(text: string): number | undefined {
   return time;
 }
 
-export type { Pattern } from './pattern.js';
-export { compilePattern } from './pattern.js';
+export type { Pattern } from '../pattern.js';
+export { compilePattern } from '../pattern.js';
 
 /** Validates and compiles rules. `keep` defaults to 3 only when no rule at all is given. */
 export function compileRules(input: RuleInput, where = ''): Rules {

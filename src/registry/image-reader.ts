@@ -1,5 +1,5 @@
 import { InvalidResponseError, isNotFound } from '../errors.js';
-import { mapConcurrent } from '../http/limiter.js';
+import { DEFAULT_CONCURRENCY, mapConcurrent } from '../http/limiter.js';
 import type { Descriptor, ImageConfig, ImageManifest } from '../manifest/manifest.js';
 import { LEGACY_TYPES, classifyTag, referrerFieldsOf, summarizeLabels } from '../manifest/referrers.js';
 import {
@@ -353,24 +353,28 @@ export async function summarizeTags(
   const warm = client.cacheIsWarm(repository);
   let done = 0;
   // More workers than connections keeps the pool busy while some wait on the cache or a config.
-  const rows = await mapConcurrent(tags, (options.concurrency ?? 8) * 4, async (tag): Promise<TagSummary> => {
-    let digest: string | undefined;
-    let row: TagSummary;
-    try {
-      digest = await reader.tagDigest(tag, warm);
-      row =
-        digest === undefined
-          ? { tag, digest: '', mediaType: '', created: null, size: 0, platforms: [], dangling: true }
-          : await describeAttachment(reader, { tag, ...(await reader.summarize(digest)) });
-    } catch (error) {
-      // One unusable manifest is one invalid row: it never hides the other tags of the repository.
-      const invalid = unusableReason(error);
-      if (invalid === undefined) throw error;
-      row = { tag, digest: digest ?? '', mediaType: '', created: null, size: 0, platforms: [], invalid };
-    }
-    options.onProgress?.(++done, tags.length);
-    return row;
-  });
+  const rows = await mapConcurrent(
+    tags,
+    (options.concurrency ?? DEFAULT_CONCURRENCY) * 4,
+    async (tag): Promise<TagSummary> => {
+      let digest: string | undefined;
+      let row: TagSummary;
+      try {
+        digest = await reader.tagDigest(tag, warm);
+        row =
+          digest === undefined
+            ? { tag, digest: '', mediaType: '', created: null, size: 0, platforms: [], dangling: true }
+            : await describeAttachment(reader, { tag, ...(await reader.summarize(digest)) });
+      } catch (error) {
+        // One unusable manifest is one invalid row: it never hides the other tags of the repository.
+        const invalid = unusableReason(error);
+        if (invalid === undefined) throw error;
+        row = { tag, digest: digest ?? '', mediaType: '', created: null, size: 0, platforms: [], invalid };
+      }
+      options.onProgress?.(++done, tags.length);
+      return row;
+    },
+  );
   client.markCacheWarm(repository);
   countReferrers(rows);
   return rows.sort(compareTagSummaries);

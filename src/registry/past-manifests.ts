@@ -1,5 +1,5 @@
 import { mapConcurrent } from '../http/limiter.js';
-import type { ManifestNode } from '../plan/types.js';
+import type { ManifestNode } from '../model/snapshot.js';
 import type { RegistryApi } from './api.js';
 import { toManifestNode } from './snapshot.js';
 

@@ -1,6 +1,6 @@
 import { RegistryError } from '../errors.js';
-import { mapConcurrent } from '../http/limiter.js';
-import type { ManifestNode, RepositorySnapshot } from '../plan/types.js';
+import { DEFAULT_CONCURRENCY, mapConcurrent } from '../http/limiter.js';
+import type { ManifestNode, RepositorySnapshot } from '../model/snapshot.js';
 import type { FetchedManifest } from './client.js';
 import type { RegistryApi } from './api.js';
 import { ImageReader, unusableReason } from './image-reader.js';
@@ -8,7 +8,7 @@ import { isThrowaway } from './untag.js';
 import { MAX_REFERRER_DEPTH } from './referrers.js';
 import { attachmentSubject, referrerFieldsOf } from '../manifest/referrers.js';
 
-export type { ManifestNode, RepositorySnapshot } from '../plan/types.js';
+export type { ManifestNode, RepositorySnapshot } from '../model/snapshot.js';
 
 /**
  * What a cleanup decides on: every tag of a repository with its digest, and every manifest those
@@ -86,7 +86,7 @@ export async function readRepositorySnapshot(
   let done = 0;
   const dangling: string[] = [];
   const invalid: Array<{ tag: string; digest: string; reason: string }> = [];
-  const resolved = await mapConcurrent(names, (options.concurrency ?? 8) * 4, async (tag) => {
+  const resolved = await mapConcurrent(names, (options.concurrency ?? DEFAULT_CONCURRENCY) * 4, async (tag) => {
     let digest: string | undefined;
     try {
       digest = await reader.tagDigest(tag, warm);

@@ -1,6 +1,6 @@
 import { UsageError } from '../errors.js';
-import type { Pattern } from '../policy/pattern.js';
-import { compilePattern } from '../policy/pattern.js';
+import type { Pattern } from '../pattern.js';
+import { compilePattern } from '../pattern.js';
 import type { Reference, RegistryAddress } from '../ref/reference.js';
 import { DOCKER_HUB, parseReference, parseRegistryAddress, validateRepository, validateTag } from '../ref/reference.js';
 

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NotFoundError, isAbortError, isNotFound } from '../errors.js';
-import type { RemoteTags } from '../engine/compare.js';
+import type { RemoteTags } from '../model/remote-tags.js';
 import { mapConcurrent } from '../http/limiter.js';
 import { formatReference } from '../ref/reference.js';
 import type { RegistryApi } from '../registry/api.js';

@@ -1,5 +1,5 @@
 import { readFileSync, readdirSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 // The layer rules of docs/architecture.md, enforced (like go-containerregistry's depcheck tests):
@@ -38,6 +38,28 @@ const IO = [
   /^undici$/,
 ];
 
+/**
+ * The layers, bottom up: a file may import from its own layer and the ones below. The planner's
+ * executors (apply, journal, undo) sit in plan/ beside the pure planner but run I/O.
+ */
+const LAYERS: Array<[number, RegExp]> = [
+  [0, /^(errors|text|duration|logger|check-options|pattern)\.ts$/],
+  [1, /^(model|ref|manifest)\//],
+  [2, /^policy\//],
+  [2, /^plan\/(?!apply|journal|undo)/],
+  [3, /^http\//],
+  [4, /^auth\//],
+  [5, /^(registry|state)\//],
+  [6, /^(live|engine|sync)\//],
+  [6, /^plan\/(apply|journal|undo)\.ts$/],
+  [7, /^session\.ts$/],
+  [8, /^ops\//],
+  [9, /^(krill|index)\.ts$/],
+  [10, /^cli\//],
+];
+const DECIDE = 2;
+const layerOf = (path: string) => LAYERS.find(([, re]) => re.test(path))?.[0] ?? -1;
+
 describe('layer boundaries', () => {
   it('finds the sources', () => {
     expect(sources.length).toBeGreaterThan(40);
@@ -72,6 +94,35 @@ describe('layer boundaries', () => {
         .filter((f) => !f.path.startsWith('cli/') && /console\.|process\.(stdout|stderr)\.write/.test(f.text))
         .map((f) => f.path),
     ).toEqual([]);
+  });
+
+  it('a file imports only from its own layer or below (docs/architecture.md)', () => {
+    const violations = sources.flatMap((f) =>
+      importsOf(f.text)
+        .filter((spec) => spec.startsWith('.'))
+        .map((spec) => ({ spec, target: relative(ROOT, join(ROOT, dirname(f.path), spec)).replace(/\.js$/, '.ts') }))
+        .filter(({ target }) => layerOf(target) > layerOf(f.path))
+        .map(
+          ({ spec }) =>
+            `${f.path} (layer ${layerOf(f.path)}) imports ${spec} (layer ${layerOf(spec.replace(/^(\.\.\/)+/, ''))})`,
+        ),
+    );
+    expect(violations).toEqual([]);
+    // Every file has a layer: a new folder must be placed in LAYERS before it can be used.
+    expect(sources.filter((f) => layerOf(f.path) === -1).map((f) => f.path)).toEqual([]);
+  });
+
+  it('src/cli reaches registries, engines and files of state only through the front door', () => {
+    const violations = sources
+      .filter((f) => f.path.startsWith('cli/'))
+      .flatMap((f) =>
+        importsOf(f.text)
+          .filter((spec) => spec.startsWith('.'))
+          .map((spec) => relative(ROOT, join(ROOT, dirname(f.path), spec)).replace(/\.js$/, '.ts'))
+          .filter((target) => !target.startsWith('cli/') && layerOf(target) > DECIDE && target !== 'krill.ts')
+          .map((target) => `${f.path} imports ${target}`),
+      );
+    expect(violations).toEqual([]);
   });
 
   it('commands take their arguments and options typed from program.ts, with no casts', () => {

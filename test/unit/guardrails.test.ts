@@ -9,7 +9,7 @@ import { judgeRepository } from '../../src/plan/judge.js';
 import { checkLimits } from '../../src/plan/limits.js';
 import { checkListing, diffListing } from '../../src/plan/listing.js';
 import { buildRepositoryPlan } from '../../src/plan/plan.js';
-import type { ManifestNode, RepositorySnapshot } from '../../src/plan/types.js';
+import type { ManifestNode, RepositorySnapshot } from '../../src/model/snapshot.js';
 import { evaluateRules } from '../../src/policy/evaluate.js';
 import { parsePolicy } from '../../src/policy/policy-file.js';
 import { compileRules, parseBudget, parseSize } from '../../src/policy/rules.js';

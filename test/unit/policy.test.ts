@@ -545,7 +545,7 @@ rules:
 
 describe('krill policy test with tag rules', () => {
   it('checks the recipe against declared tags, naming the rule in each reason', async () => {
-    const { parsePolicyCases, runPolicyTest } = await import('../../src/policy/policy-test.js');
+    const { parsePolicyCases, runPolicyTest } = await import('../../src/ops/policy-test.js');
     const policy = parsePolicy(
       'version: 1\nrules:\n  - repos: "apps/*"\n    tags: ^v\n    keep: 1\n  - repos: "apps/*"\n    tags: ^mr-\n    keep: 0\n    older-than: 7d\n',
       'policy.yaml',

@@ -7,7 +7,7 @@ import { evaluateRules } from '../../src/policy/evaluate.js';
 import { compileRules } from '../../src/policy/rules.js';
 import { artifactLabel, artifactTypeOf, classifyTag, fallbackTag } from '../../src/manifest/referrers.js';
 import { parseManifest } from '../../src/manifest/manifest.js';
-import type { ManifestNode, RepositorySnapshot } from '../../src/plan/types.js';
+import type { ManifestNode, RepositorySnapshot } from '../../src/model/snapshot.js';
 
 // The referrer graph in planning and apply's verdicts: pure, so every shape is one table.
 const dg = (name: string) => `sha256:${Buffer.from(name).toString('hex').padEnd(64, '0').slice(0, 64)}`;

@@ -6,7 +6,7 @@ import { executePlan } from '../deletion.js';
 import { checkJournalFlag, readUserFile } from '../files.js';
 
 export async function execute(ctx: CliContext, [path]: ArgsOf<'apply'>, options: OptionsOf<'apply'>): Promise<void> {
-  await checkJournalFlag(options.journal);
+  await checkJournalFlag(ctx, options.journal);
   const plan = parsePlanFile(await readUserFile(path, 'plan'), path);
   if (plan.keepInUse?.sources.includes('stdin') && ctx.io.stdinIsTty)
     throw new UsageError('the plan read its live set from standard input: pipe the same list into krill apply');

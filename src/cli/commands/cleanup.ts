@@ -38,10 +38,12 @@ export async function execute(
     );
   if (opts.allRepos && positional.length > 1)
     throw new UsageError('--all-repos takes at most one argument, the registry: krill cleanup --all-repos REGISTRY');
-  await checkJournalFlag(opts.journal);
+  await checkJournalFlag(ctx, opts.journal);
   const policy =
     opts.file !== undefined ? { text: await readUserFile(opts.file, 'policy file'), path: opts.file } : undefined;
 
+  // Read once (stdin cannot be read twice): the plan and its apply re-read the same sources.
+  const keepInUse = opts.keepInUse ? await liveSources(ctx, opts.keepInUse) : undefined;
   const progress = startProgress(ctx, 'reading repositories');
   let plan;
   try {
@@ -51,7 +53,7 @@ export async function execute(
       scanAll: opts.scanAll === true,
       strict: opts.strict === true,
       deleteOrphans: opts.deleteOrphans === true,
-      ...(opts.keepInUse ? { keepInUse: await liveSources(ctx, opts.keepInUse) } : {}),
+      ...(keepInUse ? { keepInUse } : {}),
       ...(opts.maxDelete !== undefined ? { maxDelete: opts.maxDelete } : {}),
       ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}),
       acceptListing: opts.acceptListing === true,
@@ -69,7 +71,10 @@ export async function execute(
     const kept = rules.keepRegex?.length ? ' and what --keep-regex names' : '';
     ctx.io.out(`No --keep: every tag older than ${rules.olderThan} goes${latest}${kept}.\n`);
   }
-  await executePlan(ctx, plan, opts, { question: `Apply this plan to ${plan.registry.host}?` });
+  await executePlan(ctx, plan, opts, {
+    question: `Apply this plan to ${plan.registry.host}?`,
+    ...(keepInUse ? { keepInUse } : {}),
+  });
 }
 
 /** The policy file's keys a --rule takes, and how each is read. */

@@ -1,15 +1,14 @@
 import { KrillError } from '../../errors.js';
-import { parsePolicy } from '../../policy/policy-file.js';
-import { parsePolicyCases, runPolicyTest } from '../../policy/policy-test.js';
 import { escapeControl } from '../../text.js';
 import type { CliContext } from '../context.js';
 import type { ArgsOf } from '../program.js';
 import { readUserFile } from '../files.js';
 
 export async function execute(ctx: CliContext, [policyPath, casesPath]: ArgsOf<'policyTest'>): Promise<void> {
-  const policy = parsePolicy(await readUserFile(policyPath, 'policy file'), policyPath);
-  const cases = parsePolicyCases(await readUserFile(casesPath, 'cases file'), casesPath);
-  const results = runPolicyTest(policy, cases);
+  const results = ctx.krill.testPolicy(
+    { text: await readUserFile(policyPath, 'policy file'), path: policyPath },
+    { text: await readUserFile(casesPath, 'cases file'), path: casesPath },
+  );
   const failed = results.filter((r) => !r.ok);
   if (ctx.options.json) ctx.io.out(`${JSON.stringify(results, null, 2)}\n`);
   else {

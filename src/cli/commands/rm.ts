@@ -4,7 +4,7 @@ import { executePlan } from '../deletion.js';
 import { checkJournalFlag } from '../files.js';
 
 export async function execute(ctx: CliContext, [references]: ArgsOf<'rm'>, opts: OptionsOf<'rm'>): Promise<void> {
-  await checkJournalFlag(opts.journal);
+  await checkJournalFlag(ctx, opts.journal);
   const plan = await ctx.krill.planRemoval(references, {
     force: opts.force === true,
     keepReferrers: opts.keepReferrers === true,

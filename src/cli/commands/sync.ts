@@ -1,7 +1,6 @@
 import { KrillError, UsageError } from '../../errors.js';
 import { parseDuration } from '../../duration.js';
-import type { SyncOutcome } from '../../sync/sync.js';
-import { runRounds } from '../../sync/sync.js';
+import type { SyncOutcome } from '../../krill.js';
 import type { CliContext } from '../context.js';
 import type { ArgsOf, OptionsOf } from '../program.js';
 import { sideLogin } from '../logins.js';
@@ -27,29 +26,32 @@ export async function execute(ctx: CliContext, [specArgs]: ArgsOf<'sync'>, opts:
 
   let stopping = false;
   const report = new SyncReporter(ctx, opts.dryRun === true);
-  const round = () => {
-    report.reset();
-    return ctx.krill.sync(jobs, {
-      dryRun: opts.dryRun === true,
-      continueOnError: opts.doNotFail === true || opts.daemon === true,
-      daemon: opts.daemon === true,
-      onOutcome: report.outcome,
-      onSelected: report.selected,
-      shouldStop: () => stopping,
-      referrers: opts.referrers && { ...(opts.referrersFilter ? { types: opts.referrersFilter } : {}) },
-    });
+  const options = {
+    dryRun: opts.dryRun === true,
+    continueOnError: opts.doNotFail === true || opts.daemon === true,
+    onOutcome: report.outcome,
+    onSelected: report.selected,
+    referrers: opts.referrers && { ...(opts.referrersFilter ? { types: opts.referrersFilter } : {}) },
   };
   if (opts.daemon) {
     ctx.interruption.graceful = () => {
       stopping = true;
       ctx.io.err('krill: stopping after the current image (Ctrl-C again to abort now)\n');
     };
-    const onRound = (o: SyncOutcome[]) => report.roundDone(o, opts.interval ?? '5m');
-    await runRounds(round, { intervalMs, stopped: () => stopping, signal: ctx.signal, onRound });
+    await ctx.krill.syncDaemon(jobs, {
+      ...options,
+      intervalMs,
+      stopped: () => stopping,
+      onRoundStart: () => report.reset(),
+      onRound: (o: SyncOutcome[]) => report.roundDone(o, opts.interval ?? '5m'),
+    });
     return;
   }
 
-  const outcomes = await report.once(round);
+  const outcomes = await report.once(() => {
+    report.reset();
+    return ctx.krill.sync(jobs, options);
+  });
   if (opts.prune) {
     const plan = await ctx.krill.planPrune(jobs);
     const flags = { dryRun: opts.dryRun === true, yes: opts.yes === true };

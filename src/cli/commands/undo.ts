@@ -1,12 +1,11 @@
 import { KrillError } from '../../errors.js';
-import { readJournal } from '../../plan/journal.js';
 import { escapeControl } from '../../text.js';
 import type { CliContext } from '../context.js';
 import type { ArgsOf, OptionsOf } from '../program.js';
 import { confirm } from '../deletion.js';
 import { displayTag, hangingWrap } from '../render.js';
 import { shortDigest } from '../../manifest/manifest.js';
-import type { UndoOutcome } from '../../plan/undo.js';
+import type { UndoOutcome } from '../../krill.js';
 
 interface UndoRow {
   repository: string;
@@ -59,9 +58,7 @@ function undoSummary(outcomes: UndoOutcome[]): string {
 }
 
 export async function execute(ctx: CliContext, [path]: ArgsOf<'undo'>, opts: OptionsOf<'undo'>): Promise<void> {
-  const journal = await readJournal(path);
-  for (const warning of journal.warnings) ctx.logger.warn(warning);
-  const { entries } = journal;
+  const entries = await ctx.krill.readJournal(path);
   const width = ctx.io.columns ?? 80;
   const lines = undoLines(
     'restore',

@@ -1,0 +1,171 @@
+import { isAbortError } from '../errors.js';
+import { mapConcurrent } from '../http/limiter.js';
+import { readLiveSet } from '../live/live-set.js';
+import { makePlan } from '../plan/make-plan.js';
+import type { Plan, RepositoryPlan } from '../plan/plan.js';
+import { buildRepositoryPlan } from '../plan/plan.js';
+import type { ListingChanges } from '../plan/listing.js';
+import { checkListing, diffListing } from '../plan/listing.js';
+import type { TagDecision } from '../policy/evaluate.js';
+import type { RuleSet } from '../policy/rule-set.js';
+import type { RegistryAddress } from '../ref/reference.js';
+import type { RegistryClient } from '../registry/client.js';
+import { readPastManifests } from '../registry/past-manifests.js';
+import type { RepositorySnapshot } from '../registry/snapshot.js';
+import { readRepositorySnapshot } from '../registry/snapshot.js';
+import type { ProgressOptions, Session } from '../session.js';
+import type { History } from '../state/history.js';
+import type { CleanupRequest } from './cleanup-targets.js';
+import {
+  checkRulesMatch,
+  cleanupTargets,
+  compileRuleList,
+  loadRetention,
+  unmatchedPatterns,
+  wholePlanLimit,
+  withLimits,
+} from './cleanup-targets.js';
+import { liveSetRecord, toLiveSource } from './live.js';
+
+/** The same plan as `krill cleanup --json --dry-run`. Validates everything before any request. */
+export async function planCleanup(session: Session, request: CleanupRequest): Promise<Plan> {
+  const { policy, ruleSetFor, ruleSetOf, compileRules, parseBudget, parseSize, evaluateRuleSet } =
+    await loadRetention(request);
+  const flagRules = policy ? undefined : compileRuleList(request.rules, compileRules, ruleSetOf);
+  const { registry, repositories } = cleanupTargets(session, request, policy);
+  const whole = wholePlanLimit(request, policy, parseBudget, parseSize);
+  const sources = (request.keepInUse ?? policy?.keepInUse ?? []).map((s) =>
+    toLiveSource(session, s, request.rollbackDepth),
+  );
+  const client = await session.client(registry);
+  const live = sources.length > 0 ? await readLiveSet(sources, client) : undefined;
+  for (const warning of live?.warnings ?? []) session.logger.warn(warning);
+  const catalog = repositories === undefined || request.scanAll ? (await client.listRepositories()).sort() : undefined;
+  const rulesOf = (repository: string): RuleSet | undefined =>
+    policy ? ruleSetFor(policy, repository, Boolean(request.allRepos) || repositories !== undefined) : flagRules;
+  const targets = repositories ?? catalog!.filter((r) => rulesOf(r) !== undefined);
+  if (policy)
+    for (const warning of checkRulesMatch(policy, repositories ?? catalog!, request.strict === true))
+      session.logger.warn(warning);
+  // Repositories read only to account for blobs they share with the targets.
+  const others = catalog ? catalog.filter((r) => !targets.includes(r)) : [];
+  const snapshots = await readSnapshots(session, client, [...targets, ...others], catalog !== undefined, request);
+  const history = request.history === false ? undefined : session.history();
+  if (history) await readRetained(session, client, history, snapshots);
+  const now = Date.now();
+  const plans: RepositoryPlan[] = [];
+  const changes: Record<string, ListingChanges> = {};
+  for (const repository of targets) {
+    const snapshot = snapshots.get(repository)!;
+    const rules = rulesOf(repository)!;
+    if (session.logger.debugEnabled)
+      for (const selected of rules.rules)
+        for (const note of unmatchedPatterns(snapshot, selected.rules)) session.logger.debug(note);
+    const listing = await checkListingOf(session, history, registry, snapshot, request.acceptListing === true);
+    // A listing that looks wrong keeps every tag there (plan/listing.ts).
+    const decisions: TagDecision[] = listing.wrong
+      ? snapshot.tags.map((t) => ({ ...t, action: 'keep', reason: listing.wrong! }))
+      : evaluateRuleSet(snapshot, rules, now);
+    const inUse = live?.digests.get(repository);
+    const repositoryPlan = buildRepositoryPlan(snapshot, decisions, {
+      deleteOrphans: request.deleteOrphans === true && !listing.wrong,
+      ...(inUse ? { live: inUse } : {}),
+    });
+    if (listing.wrong) repositoryPlan.listingSuspect = listing.wrong;
+    plans.push(repositoryPlan);
+    if (request.diff && listing.last)
+      changes[repository] = diffListing(listing.last, listing.tags, repositoryPlan.delete.length);
+    await listing.record(repositoryPlan.delete.length, now);
+  }
+  const all = [...snapshots.values()];
+  const plan = makePlan(registry, plans, all, catalog !== undefined);
+  if (request.diff) plan.changes = changes;
+  if (live) plan.keepInUse = liveSetRecord(sources, live.digests, targets, request.rollbackDepth);
+  return withLimits(plan, all, whole, rulesOf);
+}
+
+/** Every repository's snapshot, a few at a time (catalog repositories without tags are empty). */
+async function readSnapshots(
+  session: Session,
+  client: RegistryClient,
+  repositories: string[],
+  fromCatalog: boolean,
+  progress: ProgressOptions,
+): Promise<Map<string, RepositorySnapshot>> {
+  let read = 0;
+  const snapshots = new Map<string, RepositorySnapshot>();
+  // One repository: count its tags instead, or a big one is seconds of silence.
+  const perTag =
+    repositories.length === 1 && progress.onProgress
+      ? { onProgress: (done: number, total: number) => progress.onProgress!(done, total, 'reading tags') }
+      : {};
+  await mapConcurrent(repositories, session.outerConcurrency, async (repository) => {
+    // A catalog repository may hold no tags at all (an interrupted push): empty, not an error.
+    const options = { concurrency: session.concurrency, emptyIfUnknown: fromCatalog, ...perTag };
+    snapshots.set(repository, await readRepositorySnapshot(client, repository, options));
+    if (!perTag.onProgress) progress.onProgress?.(++read, repositories.length);
+  });
+  return snapshots;
+}
+
+/**
+ * The old manifests of re-pushed tags that the registry still holds, per snapshot, so that their
+ * blobs count as staying (registry/past-manifests.ts); and what history knows, updated.
+ */
+async function readRetained(
+  session: Session,
+  client: RegistryClient,
+  history: History,
+  snapshots: Map<string, RepositorySnapshot>,
+): Promise<void> {
+  await mapConcurrent([...snapshots.values()], session.outerConcurrency, async (snapshot) => {
+    const known = await history.known(client.host, snapshot.repository);
+    const unseen = (known ?? []).filter((digest) => !snapshot.manifests[digest]);
+    let gone: string[] = [];
+    try {
+      const past = await readPastManifests(client, snapshot.repository, unseen, session.concurrency);
+      if (known) snapshot.retained = past.retained;
+      gone = past.gone;
+    } catch (error) {
+      if (isAbortError(error)) throw error;
+      // Accounting only: the plan goes on and its bytes stay "at most".
+      const why = error instanceof Error ? error.message : String(error);
+      session.logger.warn(
+        `${snapshot.repository}: old manifests not read (${why}); reclaimable space is an upper bound`,
+      );
+    }
+    await history.remember(
+      client.host,
+      snapshot.repository,
+      snapshot.tags.map((t) => t.digest),
+      gone,
+    );
+  });
+}
+
+/**
+ * The listing check (plan/listing.ts) against the last recorded run, and the recording of this
+ * one — unless it looks wrong: the next run then compares with the last good listing.
+ */
+async function checkListingOf(
+  session: Session,
+  history: History | undefined,
+  registry: RegistryAddress,
+  snapshot: RepositorySnapshot,
+  acceptListing: boolean,
+) {
+  const listing: Record<string, string> = {};
+  for (const tag of snapshot.dangling ?? []) listing[tag] = '';
+  for (const t of snapshot.invalid ?? []) listing[t.tag] = t.digest;
+  for (const t of snapshot.tags) listing[t.tag] = t.digest;
+  const tags = new Set(Object.keys(listing));
+  const last = (await history?.runs(registry.host, snapshot.repository))?.at(-1);
+  const wrong = last && !acceptListing ? checkListing(Object.keys(last.tags), last.removed, tags) : undefined;
+  if (wrong) session.logger.warn(`${snapshot.repository}: ${wrong}; nothing will be deleted there`);
+  const record = async (planned: number, now: number) => {
+    if (wrong || !history) return;
+    const run = { time: new Date(now).toISOString(), tags: listing, removed: [], planned };
+    await history.record(registry.host, snapshot.repository, run);
+  };
+  return { wrong, last, tags, record };
+}
