@@ -22,7 +22,7 @@ export default {
     'src/registry/untag.ts', // the untagger
     'src/auth/credentials.ts', // credential resolution
     'src/http/call-scope.ts', // credentials bound to a verb's registry
-    'src/http/transport.ts:136-154', // URL redaction
+    'src/http/redact.ts', // URL redaction
     'src/manifest/digest.ts', // digest verification
     'src/sync/digest-check.ts', // blob digest check on copy
     'src/plan/journal.ts', // journal reading

@@ -128,10 +128,6 @@ export interface RegistryErrorEntry {
 /** Statuses worth another try: timeouts, rate limits, and server or gateway hiccups. */
 export const TEMPORARY_STATUS: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
 
-/**
- * A registry answered with an error status. `errors` holds the parsed spec error body, if any;
- * `method` and `url` (redacted: no credentials, no signed parameters) name the request.
- */
 /** A live-set source (a file, a Kubernetes context) could not be read: nothing is deleted on half a view. */
 export class LiveSetError extends KrillError {
   constructor(message: string, options: { cause?: unknown } = {}) {
@@ -139,6 +135,10 @@ export class LiveSetError extends KrillError {
   }
 }
 
+/**
+ * A registry answered with an error status. `errors` holds the parsed spec error body, if any;
+ * `method` and `url` (redacted: no credentials, no signed parameters) name the request.
+ */
 export class RegistryError extends KrillError {
   readonly status: number;
   readonly errors: RegistryErrorEntry[];

@@ -33,18 +33,27 @@ export class AuthSession {
   #challenge: Challenge | undefined;
   readonly #tokens = new Map<string, CachedToken>();
   readonly #inflight = new Map<string, Promise<CachedToken>>();
+  readonly #transport: Transport;
+  readonly #registry: string;
+  readonly #credentials: Credentials | undefined;
+  readonly #plainHttpAllowed: boolean;
 
   constructor(
-    private readonly transport: Transport,
-    private readonly registry: string,
-    private readonly credentials: Credentials | undefined,
+    transport: Transport,
+    registry: string,
+    credentials: Credentials | undefined,
     /** Plain HTTP was asked for (--plain-http, http://): a plain-HTTP token realm is acceptable. */
-    private readonly plainHttpAllowed = false,
-  ) {}
+    plainHttpAllowed = false,
+  ) {
+    this.#transport = transport;
+    this.#registry = registry;
+    this.#credentials = credentials;
+    this.#plainHttpAllowed = plainHttpAllowed;
+  }
 
   get who(): string {
-    return this.credentials && !this.credentials.unusable
-      ? `the credentials from ${this.credentials.source}`
+    return this.#credentials && !this.#credentials.unusable
+      ? `the credentials from ${this.#credentials.source}`
       : 'anonymous access';
   }
 
@@ -67,14 +76,14 @@ export class AuthSession {
     const challenge = this.#challenge;
     if (!challenge) return undefined;
     if (challenge.scheme === 'basic') {
-      if (this.credentials?.unusable) throw this.credentials.unusable;
-      if (!this.credentials || this.credentials.identityToken) {
-        throw new AuthError(`${this.registry} requires a username and password`, {
+      if (this.#credentials?.unusable) throw this.#credentials.unusable;
+      if (!this.#credentials || this.#credentials.identityToken) {
+        throw new AuthError(`${this.#registry} requires a username and password`, {
           credentialsMissing: true,
-          registry: this.registry,
+          registry: this.#registry,
         });
       }
-      return `Basic ${Buffer.from(`${this.credentials.username}:${this.credentials.password}`).toString('base64')}`;
+      return `Basic ${Buffer.from(`${this.#credentials.username}:${this.#credentials.password}`).toString('base64')}`;
     }
     const token = await this.#token(challenge, scope);
     return `Bearer ${token.token}`;
@@ -92,7 +101,7 @@ export class AuthSession {
   ): Promise<string> {
     if (!this.setChallenge(wwwAuthenticate)) {
       throw new AuthError(
-        `${this.registry} refused ${describeScope(scope)} and sent no usable authentication challenge`,
+        `${this.#registry} refused ${describeScope(scope)} and sent no usable authentication challenge`,
       );
     }
     const challenge = this.#challenge!;
@@ -107,10 +116,10 @@ export class AuthSession {
 
   refused(scope: string): AuthError {
     if (this.#challenge?.scheme === 'basic') {
-      return new AuthError(`${this.registry} rejected ${this.who}: check the username and password`);
+      return new AuthError(`${this.#registry} rejected ${this.who}: check the username and password`);
     }
     return new AuthError(
-      `${this.registry} refused ${describeScope(scope)} for ${this.who}: check that the account has this permission`,
+      `${this.#registry} refused ${describeScope(scope)} for ${this.who}: check that the account has this permission`,
     );
   }
 
@@ -144,23 +153,23 @@ export class AuthSession {
     const url = this.#realmUrl(challenge);
     const started = Date.now();
     // A docker config that could not be read: ask anonymously; its error explains a refusal.
-    const creds = this.credentials?.unusable ? undefined : this.credentials;
+    const creds = this.#credentials?.unusable ? undefined : this.#credentials;
     const response = await this.#requestToken(url, challenge.params.service, scope, creds);
     if (response.status === 401 || response.status === 403) {
-      if (this.credentials?.unusable) throw this.credentials.unusable;
+      if (this.#credentials?.unusable) throw this.#credentials.unusable;
       if (!creds) {
-        throw new AuthError(`${this.registry} requires authentication for ${describeScope(scope)}`, {
+        throw new AuthError(`${this.#registry} requires authentication for ${describeScope(scope)}`, {
           credentialsMissing: true,
-          registry: this.registry,
+          registry: this.#registry,
         });
       }
       throw new AuthError(
-        `the token server of ${this.registry} (${url.host}) rejected ${this.who} (HTTP ${response.status}): check the username and password`,
+        `the token server of ${this.#registry} (${url.host}) rejected ${this.who} (HTTP ${response.status}): check the username and password`,
       );
     }
     if (response.status !== 200) {
       throw new AuthError(
-        `the token server of ${this.registry} (${url.host}) answered HTTP ${response.status} for ${describeScope(scope)}: check the registry's auth configuration or try again later`,
+        `the token server of ${this.#registry} (${url.host}) answered HTTP ${response.status} for ${describeScope(scope)}: check the registry's auth configuration or try again later`,
       );
     }
     return this.#parseToken(response.body, url, started);
@@ -175,23 +184,23 @@ export class AuthSession {
     const realm = challenge.params.realm;
     if (!realm)
       throw new AuthError(
-        `${this.registry} sent a Bearer challenge without a realm: the registry's auth.token configuration is incomplete`,
+        `${this.#registry} sent a Bearer challenge without a realm: the registry's auth.token configuration is incomplete`,
       );
     let url: URL;
     try {
       url = new URL(realm);
     } catch (cause) {
-      throw new AuthError(`${this.registry} sent an invalid token realm "${realm}"`, { cause });
+      throw new AuthError(`${this.#registry} sent an invalid token realm "${realm}"`, { cause });
     }
-    const plainAllowed = url.protocol === 'http:' && (this.plainHttpAllowed || isLoopbackHost(url.host));
+    const plainAllowed = url.protocol === 'http:' && (this.#plainHttpAllowed || isLoopbackHost(url.host));
     if (url.protocol !== 'https:' && !plainAllowed) {
       throw new AuthError(
-        `${this.registry} sent a token realm on plain HTTP (${url.protocol}//${url.host}); refusing to send credentials unencrypted (use --plain-http only if you trust the network)`,
+        `${this.#registry} sent a token realm on plain HTTP (${url.protocol}//${url.host}); refusing to send credentials unencrypted (use --plain-http only if you trust the network)`,
       );
     }
-    if (url.host !== this.registry && this.credentials) {
-      this.transport.logger.debug(
-        `${this.registry}: the token realm is on another host, ${url.host}; credentials go there`,
+    if (url.host !== this.#registry && this.#credentials) {
+      this.#transport.logger.debug(
+        `${this.#registry}: the token realm is on another host, ${url.host}; credentials go there`,
       );
     }
     return url;
@@ -208,7 +217,7 @@ export class AuthSession {
         scope,
       });
       if (service) form.set('service', service);
-      return this.transport.send({
+      return this.#transport.send({
         method: 'POST',
         url,
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
@@ -222,7 +231,7 @@ export class AuthSession {
     for (const one of scope.split(' ')) if (one !== '') url.searchParams.append('scope', one);
     const headers: Record<string, string> = {};
     if (creds) headers.authorization = `Basic ${Buffer.from(`${creds.username}:${creds.password}`).toString('base64')}`;
-    return this.transport.send({ method: 'GET', url, headers, maxBodyBytes: 1024 * 1024 });
+    return this.#transport.send({ method: 'GET', url, headers, maxBodyBytes: 1024 * 1024 });
   }
 
   /** `token` (or `access_token`) and `expires_in` from the token server's JSON. */
@@ -237,7 +246,7 @@ export class AuthSession {
     }
     if (typeof body !== 'object' || body === null || Array.isArray(body))
       throw new InvalidResponseError(
-        `the token server of ${this.registry} (${url.host}) answered something that is not a JSON object`,
+        `the token server of ${this.#registry} (${url.host}) answered something that is not a JSON object`,
       );
     const token =
       typeof body.token === 'string' && body.token
@@ -246,7 +255,7 @@ export class AuthSession {
           ? body.access_token
           : '';
     if (!token)
-      throw new InvalidResponseError(`the token server of ${this.registry} (${url.host}) answered without a token`);
+      throw new InvalidResponseError(`the token server of ${this.#registry} (${url.host}) answered without a token`);
     const expiresIn =
       typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : DEFAULT_EXPIRES_IN_S;
     return { token, expiresAt: started + expiresIn * 1000 };

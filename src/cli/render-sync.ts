@@ -14,10 +14,12 @@ export class SyncReporter {
   /** Outcomes of the current round so far. */
   seen: SyncOutcome[] = [];
 
-  constructor(
-    private readonly ctx: CliContext,
-    private readonly dryRun: boolean,
-  ) {
+  readonly #ctx: CliContext;
+  readonly #dryRun: boolean;
+
+  constructor(ctx: CliContext, dryRun: boolean) {
+    this.#ctx = ctx;
+    this.#dryRun = dryRun;
     this.#progress = startProgress(ctx, 'syncing');
   }
 
@@ -34,7 +36,7 @@ export class SyncReporter {
   readonly outcome = (o: SyncOutcome): void => {
     this.seen.push(o);
     this.#progress.done();
-    const { options, io } = this.ctx;
+    const { options, io } = this.#ctx;
     if (!options.json && (o.status !== 'up-to-date' || o.referrersCopied || options.verbose)) {
       const details = [
         o.digest ? shortDigest(o.digest) : '',
@@ -61,7 +63,7 @@ export class SyncReporter {
 
   /** Runs a one-shot round and prints its summary; interrupted, it says what was done before. */
   async once(round: () => Promise<SyncOutcome[]>): Promise<SyncOutcome[]> {
-    const { options, io } = this.ctx;
+    const { options, io } = this.#ctx;
     let outcomes: SyncOutcome[];
     try {
       outcomes = await round();
@@ -78,7 +80,7 @@ export class SyncReporter {
 
   summary(outcomes: SyncOutcome[]): string {
     const count = (status: string) => outcomes.filter((o) => o.status === status).length;
-    const dry = this.dryRun ? `, ${count('would-copy')} would be copied (dry run)` : '';
+    const dry = this.#dryRun ? `, ${count('would-copy')} would be copied (dry run)` : '';
     return `${count('copied')} copied, ${count('up-to-date')} up to date${dry}, ${count('failed')} failed`;
   }
 
@@ -86,7 +88,7 @@ export class SyncReporter {
   roundDone(outcomes: SyncOutcome[], interval: string): void {
     const count = (status: string) => outcomes.filter((o) => o.status === status).length;
     const time = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-    this.ctx.io.err(
+    this.#ctx.io.err(
       `krill: ${time} sync round done: ${count('copied')} copied, ${count('failed')} failed; next in ${interval}\n`,
     );
   }

@@ -15,6 +15,8 @@ import type { Logger } from '../logger.js';
 import { callSignal } from './call-scope.js';
 import { silentLogger } from '../logger.js';
 import { DEFAULT_CONCURRENCY, Limiter } from './limiter.js';
+import { errorCode, isCertificateError, parseRetryAfter } from './classify.js';
+import { redactUrl } from './redact.js';
 
 /**
  * The one place that talks HTTP: a shared keep-alive pool (undici Agent), a bound on requests in
@@ -103,71 +105,6 @@ const RETRY_NETWORK_CODES = new Set([
   'UND_ERR_BODY_TIMEOUT',
   'UND_ERR_CONNECT_TIMEOUT',
 ]);
-
-/** Node/OpenSSL codes for a server that does not speak TLS at all (plain HTTP on the port). */
-const NO_TLS_CODES = new Set([
-  'ERR_SSL_WRONG_VERSION_NUMBER',
-  'ERR_SSL_PACKET_LENGTH_TOO_LONG',
-  'ERR_SSL_HTTP_REQUEST',
-  'EPROTO',
-]);
-const CERT_CODE_RE = /CERT|SELF_SIGNED|UNABLE_TO_(GET_ISSUER|VERIFY)|ERR_TLS_CERT_ALTNAME_INVALID|HOSTNAME_MISMATCH/;
-
-function errorCode(error: unknown): string | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
-    const code = (current as NodeJS.ErrnoException).code;
-    if (typeof code === 'string' && code !== 'UND_ERR') return code;
-    current = current.cause;
-  }
-  return undefined;
-}
-
-export function isCertificateError(error: unknown): boolean {
-  const code = errorCode(error);
-  return code !== undefined && CERT_CODE_RE.test(code);
-}
-
-export function isNoTlsError(error: unknown): boolean {
-  const code = errorCode(error);
-  return code !== undefined && NO_TLS_CODES.has(code);
-}
-
-/**
- * Query parameters that carry secrets: token flows, and the signed URLs that registries redirect
- * blob downloads to (S3 `X-Amz-Signature`/`X-Amz-Credential`, GCS `X-Goog-*`, Azure SAS `sig`,
- * `se`, `sp`, `sv`, `skoid`…, CloudFront `Signature`/`Key-Pair-Id`): the URL itself is a credential.
- */
-const SECRET_PARAM =
-  /token|password|secret|auth|code|signature|credential|^x-amz-|^x-goog-|^(sig|se|sp|sv|sr|st|si|spr|skoid|sktid|skt|ske|sks|skv|key-pair-id|policy|expires)$/i;
-
-/** A URL fit for logs and messages: no user info, secret parameters replaced. */
-export function redactUrl(url: URL): string {
-  const copy = new URL(url.href);
-  copy.username = '';
-  copy.password = '';
-  for (const key of [...copy.searchParams.keys()]) {
-    if (SECRET_PARAM.test(key)) copy.searchParams.set(key, 'REDACTED');
-  }
-  return copy.href;
-}
-
-/** Retry-After is seconds or an HTTP date (RFC 9110 §10.2.3). */
-export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
-  if (!value) return undefined;
-  const text = value.trim();
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  // Only the three HTTP-date forms count (`-1`, `+1`, `1.5` or garbage fall back to backoff; V8's
-  // Date.parse would read some of them as dates). All are GMT: asctime has no zone, so it gets one.
-  // Some servers write `UTC` for the zone (RFC 9110 says GMT; recipients should be lenient, §5.6.7).
-  const imf = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} (GMT|UTC)$/;
-  const rfc850 = /^[A-Z][a-z]+, \d{2}-[A-Z][a-z]{2}-\d{2} \d{2}:\d{2}:\d{2} (GMT|UTC)$/;
-  const asctime = /^[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}$/;
-  let date = Number.NaN;
-  if (imf.test(text) || rfc850.test(text)) date = Date.parse(text.replace(/UTC$/, 'GMT'));
-  else if (asctime.test(text)) date = Date.parse(`${text} GMT`);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
 
 function flattenHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
@@ -375,8 +312,8 @@ export class Transport {
   /**
    * One request, following redirects by hand: registries redirect blob GETs to object storage.
    * Authorization is dropped when the redirect leaves the host, and https→http is refused.
+   * `signal` replaces the run's signal (send() passes one that also carries the deadline).
    */
-  /** `signal` replaces the run's signal (send() passes one that also carries the deadline). */
   async #dispatch(
     req: HttpRequest,
     signal: AbortSignal | undefined = this.#activeSignal(req),

@@ -1,20 +1,12 @@
-import {
-  AbortedError,
-  JournalError,
-  NetworkError,
-  UnsupportedError,
-  isAbortError,
-  isNotFound,
-  unlessNotFound,
-} from '../errors.js';
+import { AbortedError, JournalError, NetworkError, UnsupportedError, isAbortError, unlessNotFound } from '../errors.js';
 import { DEFAULT_CONCURRENCY, mapConcurrent } from '../http/limiter.js';
 import { shortDigest } from '../manifest/manifest.js';
-import { isIndexMediaType } from '../manifest/media-types.js';
 import type { FetchedManifest } from '../registry/client.js';
 import type { RegistryApi } from '../registry/api.js';
-import { Untagger, isThrowaway } from '../registry/untag.js';
+import { readFreshState } from '../registry/fresh-state.js';
+import { Untagger } from '../registry/untag.js';
 import type { Journal, JournalDone, JournalEntry } from './journal.js';
-import type { FreshState, Verdict } from './judge.js';
+import type { Verdict } from './judge.js';
 import { judgeRepository } from './judge.js';
 import type { Plan, RepositoryPlan } from './plan.js';
 
@@ -64,60 +56,6 @@ function isFatal(error: unknown): boolean {
  */
 const MAX_CONSECUTIVE_NETWORK_FAILURES = 5;
 
-/** Nested indexes deeper than this are not followed (OCI images nest one or two levels). */
-const MAX_INDEX_DEPTH = 8;
-
-/**
- * The repository as it is now: every listed tag's digest (one HEAD each; a tag whose manifest is
- * gone is left out), the children of every index those tags reach (fetched by digest, so the
- * cache serves them), and which planned tags now hold one of krill's throwaways.
- */
-export async function readFreshState(client: RegistryApi, plan: RepositoryPlan): Promise<FreshState> {
-  const { repository } = plan;
-  const listed = await client.listTags(repository);
-  const tags = new Map<string, string>();
-  const dangling = new Set<string>();
-  const indexes = new Set<string>();
-  await mapConcurrent(listed, 16, async (tag) => {
-    try {
-      const head = await client.headManifest(repository, tag);
-      tags.set(tag, head.digest);
-      if (isIndexMediaType(head.mediaType)) indexes.add(head.digest);
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-      dangling.add(tag); // listed, manifest gone
-    }
-  });
-  const children = new Map<string, string[]>();
-  let level = [...indexes];
-  for (let depth = 0; level.length > 0 && depth < MAX_INDEX_DEPTH; depth++) {
-    const next: string[] = [];
-    await mapConcurrent(level, 16, async (digest) => {
-      if (children.has(digest)) return;
-      const fetched = await unlessNotFound(client.getManifest(repository, digest));
-      const kids = fetched?.manifest.kind === 'index' ? fetched.manifest.manifests.map((d) => d.digest) : [];
-      children.set(digest, kids);
-      for (const kid of kids) if (!children.has(kid)) next.push(kid);
-    });
-    level = next;
-  }
-  const planned = new Map<string, string>();
-  for (const action of plan.actions) {
-    if (action.kind === 'untag') planned.set(action.tag, action.digest);
-    else if (action.kind === 'delete-manifest') for (const tag of action.tags) planned.set(tag, action.digest);
-  }
-  const throwaways = new Set<string>();
-  await mapConcurrent(
-    [...planned].filter(([tag, digest]) => tags.has(tag) && tags.get(tag) !== digest),
-    16,
-    async ([tag]) => {
-      const fetched = await unlessNotFound(client.getManifest(repository, tags.get(tag)!));
-      if (fetched && isThrowaway(fetched)) throwaways.add(fetched.digest);
-    },
-  );
-  return { tags, children, throwaways, dangling };
-}
-
 type Executable = Extract<
   Verdict,
   { kind: 'untag' | 'delete-manifest' | 'finish-untag' | 'remove-dangling' | 'unlist-referrer' }
@@ -131,31 +69,47 @@ function isSequential(verdict: Executable): boolean {
 class RepositoryApply {
   readonly outcomes: ApplyOutcome[] = [];
 
+  readonly #client: RegistryApi;
+  readonly #plan: Plan;
+  readonly #repo: RepositoryPlan;
+  readonly #untagger: Untagger;
+  readonly #options: ExecuteOptions;
+  readonly #tick: () => void;
+  readonly #network: { failures: number };
+
   constructor(
-    private readonly client: RegistryApi,
-    private readonly plan: Plan,
-    private readonly repo: RepositoryPlan,
-    private readonly untagger: Untagger,
-    private readonly options: ExecuteOptions,
-    private readonly tick: () => void,
+    client: RegistryApi,
+    plan: Plan,
+    repo: RepositoryPlan,
+    untagger: Untagger,
+    options: ExecuteOptions,
+    tick: () => void,
     /** Connection failures in a row, shared by every repository of the run. */
-    private readonly network: { failures: number },
-  ) {}
+    network: { failures: number },
+  ) {
+    this.#client = client;
+    this.#plan = plan;
+    this.#repo = repo;
+    this.#untagger = untagger;
+    this.#options = options;
+    this.#tick = tick;
+    this.#network = network;
+  }
 
   #outcome(status: ApplyOutcome['status'], digest: string, tags: string[], detail?: string): void {
-    this.outcomes.push({ repository: this.repo.repository, status, digest, tags, ...(detail ? { detail } : {}) });
+    this.outcomes.push({ repository: this.#repo.repository, status, digest, tags, ...(detail ? { detail } : {}) });
   }
 
   #checkSignal(): void {
-    if (this.options.signal?.aborted) throw new AbortedError();
+    if (this.#options.signal?.aborted) throw new AbortedError();
   }
 
   async run(): Promise<void> {
-    const { repository } = this.repo;
-    await this.client.checkDeletesEnabled(repository);
-    const fresh = await readFreshState(this.client, this.repo);
-    const live = this.options.live?.get(repository);
-    const verdicts = judgeRepository(this.repo, live ? { ...fresh, live } : fresh);
+    const { repository } = this.#repo;
+    await this.#client.checkDeletesEnabled(repository);
+    const fresh = await readFreshState(this.#client, this.#repo);
+    const live = this.#options.live?.get(repository);
+    const verdicts = judgeRepository(this.#repo, live ? { ...fresh, live } : fresh);
     const steps: Executable[] = [];
     for (const verdict of verdicts) {
       if (verdict.kind === 'skip') this.#outcome('skipped', verdict.digest, verdict.tags, verdict.detail);
@@ -186,12 +140,12 @@ class RepositoryApply {
       // A dangling tag's removal has no manifest (digest '') and nothing to restore.
       if ((o.status === 'deleted' || o.status === 'untagged') && o.digest !== '')
         done.push({ repository, digest: o.digest, tags: o.tags, status: o.status });
-    await this.options.journal.recordDone(done);
+    await this.#options.journal.recordDone(done);
     await this.#verify();
   }
 
   #width(): number {
-    return Math.max(1, this.options.concurrency ?? DEFAULT_CONCURRENCY);
+    return Math.max(1, this.#options.concurrency ?? DEFAULT_CONCURRENCY);
   }
 
   /** Fetches (for the journal) every manifest a step removes, and syncs all intents in one write. */
@@ -209,7 +163,7 @@ class RepositoryApply {
     });
     // Children after their parents, so undo (which reverses them) restores children first.
     entries.sort((a, b) => Number(Boolean(a.parent)) - Number(Boolean(b.parent)));
-    await this.options.journal.recordAll(entries);
+    await this.#options.journal.recordAll(entries);
     return ready;
   }
 
@@ -221,16 +175,16 @@ class RepositoryApply {
     verdict: Executable,
     knownPresent: ReadonlySet<string>,
   ): Promise<{ entry?: Omit<JournalEntry, 'time'>; manifest?: FetchedManifest } | undefined> {
-    const { registry } = this.plan;
-    const { repository } = this.repo;
+    const { registry } = this.#plan;
+    const { repository } = this.#repo;
     // finish-untag: the tag's manifest was journaled by the interrupted run; dangling: there is none.
     if (verdict.kind === 'finish-untag' || verdict.kind === 'remove-dangling') return {};
     if (verdict.kind === 'unlist-referrer') {
       // Journaled as an untag of the index as it is now: undo puts it back on the tag.
-      const index = await unlessNotFound(this.client.getManifest(repository, verdict.tag));
+      const index = await unlessNotFound(this.#client.getManifest(repository, verdict.tag));
       if (!index) {
         this.#outcome('already-gone', verdict.index, [verdict.tag]);
-        this.tick();
+        this.#tick();
         return undefined;
       }
       const manifest = index.bytes.toString('base64');
@@ -242,11 +196,11 @@ class RepositoryApply {
     // serve its bytes, so ask the registry before journaling an intent for it.
     const untagged =
       verdict.kind === 'delete-manifest' && verdict.tags.length === 0 && !knownPresent.has(verdict.digest);
-    const present = !untagged || (await this.client.digestOf(repository, verdict.digest)) !== undefined;
-    const fetched = present ? await unlessNotFound(this.client.getManifest(repository, verdict.digest)) : null;
+    const present = !untagged || (await this.#client.digestOf(repository, verdict.digest)) !== undefined;
+    const fetched = present ? await unlessNotFound(this.#client.getManifest(repository, verdict.digest)) : null;
     if (!fetched) {
       this.#outcome('already-gone', verdict.digest, tags);
-      this.tick();
+      this.#tick();
       return undefined;
     }
     const parent = verdict.kind === 'delete-manifest' ? verdict.parent : undefined;
@@ -258,11 +212,11 @@ class RepositoryApply {
   }
 
   async #execute({ verdict, manifest }: { verdict: Executable; manifest?: FetchedManifest }): Promise<void> {
-    const { repository } = this.repo;
+    const { repository } = this.#repo;
     const tags = verdict.kind === 'delete-manifest' ? verdict.tags : [verdict.tag];
     try {
       if (verdict.kind === 'unlist-referrer') {
-        const result = await unlistReferrer(this.client, repository, verdict.tag, verdict.referrer);
+        const result = await unlistReferrer(this.#client, repository, verdict.tag, verdict.referrer);
         this.#outcome(
           result.status,
           result.digest ?? verdict.index,
@@ -270,14 +224,14 @@ class RepositoryApply {
           result.status === 'already-gone' ? undefined : `took ${shortDigest(verdict.referrer)} out of the index`,
         );
       } else if (verdict.kind === 'remove-dangling') {
-        await this.untagger.untagDangling(repository, verdict.tag);
+        await this.#untagger.untagDangling(repository, verdict.tag);
         this.#outcome('untagged', '', tags, 'removed a tag whose manifest was gone');
       } else if (verdict.kind === 'delete-manifest') {
-        const result = await this.client.deleteManifest(repository, verdict.digest);
-        this.network.failures = 0;
+        const result = await this.#client.deleteManifest(repository, verdict.digest);
+        this.#network.failures = 0;
         this.#outcome(result === 'deleted' ? 'deleted' : 'already-gone', verdict.digest, tags);
       } else if (verdict.kind === 'finish-untag') {
-        const result = await this.untagger.finish(repository, verdict.digest);
+        const result = await this.#untagger.finish(repository, verdict.digest);
         this.#outcome(
           result === 'untagged' ? 'untagged' : 'already-gone',
           verdict.digest,
@@ -286,7 +240,7 @@ class RepositoryApply {
         );
       } else {
         // Once started, an untag runs to its end even after Ctrl-C (see registry/untag.ts).
-        const result = await this.untagger.untag(repository, verdict.tag, manifest!);
+        const result = await this.#untagger.untag(repository, verdict.tag, manifest!);
         if (result === 'moved')
           this.#outcome(
             'skipped',
@@ -298,9 +252,9 @@ class RepositoryApply {
       }
     } catch (error) {
       if (isFatal(error)) throw error;
-      if (error instanceof NetworkError && ++this.network.failures >= MAX_CONSECUTIVE_NETWORK_FAILURES) {
+      if (error instanceof NetworkError && ++this.#network.failures >= MAX_CONSECUTIVE_NETWORK_FAILURES) {
         throw new NetworkError(
-          `${error.message}; stopped after ${this.network.failures} connection failures in a row`,
+          `${error.message}; stopped after ${this.#network.failures} connection failures in a row`,
           { cause: error },
         );
       }
@@ -311,7 +265,7 @@ class RepositoryApply {
         error instanceof Error ? error.message : String(error),
       );
     } finally {
-      this.tick();
+      this.#tick();
     }
   }
 
@@ -321,15 +275,15 @@ class RepositoryApply {
    * still on its planned digest is reported. Kept tags must still be listed.
    */
   async #verify(): Promise<void> {
-    const { repository } = this.repo;
-    const listed = new Set(await this.client.listTags(repository));
+    const { repository } = this.#repo;
+    const listed = new Set(await this.#client.listTags(repository));
     for (const outcome of [...this.outcomes]) {
       if (outcome.status !== 'deleted' && outcome.status !== 'untagged') continue;
       for (const tag of outcome.tags.filter((t) => listed.has(t))) {
-        const now = await this.client.digestOf(repository, tag);
+        const now = await this.#client.digestOf(repository, tag);
         if (now === undefined) {
           try {
-            await this.untagger.untagDangling(repository, tag);
+            await this.#untagger.untagDangling(repository, tag);
           } catch (error) {
             this.#outcome(
               'failed',
@@ -343,7 +297,7 @@ class RepositoryApply {
         }
       }
     }
-    const vanished = this.repo.keep.filter((t) => !listed.has(t.tag));
+    const vanished = this.#repo.keep.filter((t) => !listed.has(t.tag));
     for (const t of vanished)
       this.#outcome(
         'failed',

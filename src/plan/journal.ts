@@ -52,12 +52,18 @@ export class Journal {
   /** Intent entries written so far. */
   entries = 0;
 
+  readonly #handle: FileHandle;
+  readonly #created: boolean;
+
   private constructor(
     readonly path: string,
-    private readonly handle: FileHandle,
+    handle: FileHandle,
     /** krill created the file in this run (only then may it remove it). */
-    private readonly created: boolean,
-  ) {}
+    created: boolean,
+  ) {
+    this.#handle = handle;
+    this.#created = created;
+  }
 
   static async open(path: string): Promise<Journal> {
     let existed = false;
@@ -104,8 +110,8 @@ export class Journal {
 
   async #append(text: string): Promise<void> {
     try {
-      await this.handle.appendFile(text);
-      await this.handle.datasync();
+      await this.#handle.appendFile(text);
+      await this.#handle.datasync();
     } catch (error) {
       throw new JournalError(`cannot write the undo journal ${this.path}: ${errno(error)}`, { cause: error });
     }
@@ -113,11 +119,11 @@ export class Journal {
 
   /** Whether the file is there after close (a journal krill created and never wrote is removed). */
   get kept(): boolean {
-    return !this.created || this.entries > 0;
+    return !this.#created || this.entries > 0;
   }
 
   async close(): Promise<void> {
-    await this.handle.close();
+    await this.#handle.close();
     if (!this.kept) await rm(this.path, { force: true });
   }
 }

@@ -161,11 +161,12 @@ class Planner {
   readonly absent: ReadonlySet<string>;
   readonly edges: (digest: string) => string[];
 
-  constructor(
-    private readonly snapshot: RepositorySnapshot,
-    decisions: TagDecision[],
-    private readonly options: BuildOptions,
-  ) {
+  readonly #snapshot: RepositorySnapshot;
+  readonly #options: BuildOptions;
+
+  constructor(snapshot: RepositorySnapshot, decisions: TagDecision[], options: BuildOptions) {
+    this.#snapshot = snapshot;
+    this.#options = options;
     this.decided = new Map(decisions.map((d) => [d.tag, d]));
     for (const { tag, digest } of snapshot.tags)
       this.tagsByDigest.set(digest, [...(this.tagsByDigest.get(digest) ?? []), tag]);
@@ -192,15 +193,15 @@ class Planner {
   }
 
   readonly children = (digest: string): string[] | undefined =>
-    this.snapshot.manifests[digest]?.children.filter((c) => !this.unlist.removed.has(c));
+    this.#snapshot.manifests[digest]?.children.filter((c) => !this.unlist.removed.has(c));
 
   #mayGo(digest: string, kept: ReadonlySet<string>): boolean {
-    return !kept.has(digest) || (this.forced.has(digest) && this.options.force === true);
+    return !kept.has(digest) || (this.forced.has(digest) && this.#options.force === true);
   }
 
   /** Everything a kept tag or a live digest reaches. */
   kept(): Set<string> {
-    const roots = this.snapshot.tags.filter((t) => this.decided.get(t.tag)?.action === 'keep').map((t) => t.digest);
+    const roots = this.#snapshot.tags.filter((t) => this.decided.get(t.tag)?.action === 'keep').map((t) => t.digest);
     return reachable([...roots, ...this.live.keys()], this.edges);
   }
 
@@ -208,7 +209,7 @@ class Planner {
   refuseBrokenIndexes(kept: ReadonlySet<string>): void {
     for (const digest of this.forced) {
       if (this.#mayGo(digest, kept)) continue;
-      const parents = Object.values(this.snapshot.manifests).filter(
+      const parents = Object.values(this.#snapshot.manifests).filter(
         (m) => m.children.includes(digest) && kept.has(m.digest),
       );
       const names = parents.map((p) => {
@@ -216,7 +217,7 @@ class Planner {
         return `${shortDigest(p.digest)}${tags ? ` (${tags.join(', ')})` : ''}`;
       });
       throw new RefusedError(
-        `${this.snapshot.repository}@${digest} is referenced by ${names.join(', ') || 'a kept image'}; deleting it would break that image: pass --force to delete it anyway`,
+        `${this.#snapshot.repository}@${digest} is referenced by ${names.join(', ') || 'a kept image'}; deleting it would break that image: pass --force to delete it anyway`,
       );
     }
   }
@@ -230,17 +231,17 @@ class Planner {
       if (allGo && this.#mayGo(digest, kept)) roots.add(digest);
     }
     // Orphans: attachments whose subject the registry answered 404 for go only when asked to.
-    if (this.options.deleteOrphans)
+    if (this.#options.deleteOrphans)
       for (const t of this.attachments)
         if (this.absent.has(attachmentSubject(t.tag)!) && !kept.has(t.digest)) roots.add(t.digest);
-    const follow = this.options.keepReferrers ? this.children : this.edges;
+    const follow = this.#options.keepReferrers ? this.children : this.edges;
     const first = new Set([...reachable(roots, follow)].filter((d) => roots.has(d) || !kept.has(d)));
     // Attachment tags go exactly when what they hold goes; then nothing a staying tag reaches goes.
-    const staying = this.snapshot.tags.filter((t) =>
+    const staying = this.#snapshot.tags.filter((t) =>
       this.following.has(t.tag) ? !first.has(t.digest) : this.decided.get(t.tag)?.action !== 'delete',
     );
     const stayingReach = reachable([...staying.map((t) => t.digest), ...this.live.keys()], this.edges);
-    const forcedAnyway = (d: string) => this.forced.has(d) && this.options.force === true && roots.has(d);
+    const forcedAnyway = (d: string) => this.forced.has(d) && this.#options.force === true && roots.has(d);
     return { roots, going: new Set([...first].filter((d) => !stayingReach.has(d) || forcedAnyway(d))) };
   }
 
@@ -253,7 +254,7 @@ class Planner {
       if (going.has(t.digest))
         reason = this.absent.has(subject) ? 'orphan: subject gone' : `${word} of deleted ${shortDigest(subject)}`;
       else if (this.absent.has(subject)) reason = 'orphan: subject gone (--delete-orphans deletes it)';
-      else if (this.snapshot.manifests[subject] !== undefined) reason = `${word} of kept ${shortDigest(subject)}`;
+      else if (this.#snapshot.manifests[subject] !== undefined) reason = `${word} of kept ${shortDigest(subject)}`;
       else reason = `${word} of a subject not in this repository`;
       const action = going.has(t.digest) ? 'delete' : 'keep';
       this.decided.set(t.tag, { tag: t.tag, digest: t.digest, action, reason });
@@ -266,10 +267,10 @@ class Planner {
     const del: PlannedTag[] = [];
     const untags: PlanAction[] = [];
     const facts = (digest: string) => ({
-      created: this.snapshot.manifests[digest]?.created ?? null,
-      size: imageSize(this.snapshot, digest),
+      created: this.#snapshot.manifests[digest]?.created ?? null,
+      size: imageSize(this.#snapshot, digest),
     });
-    for (const { tag, digest } of [...this.snapshot.tags].sort((a, b) => (a.tag < b.tag ? -1 : 1))) {
+    for (const { tag, digest } of [...this.#snapshot.tags].sort((a, b) => (a.tag < b.tag ? -1 : 1))) {
       const d = this.decided.get(tag) ?? { tag, digest, action: 'keep' as const, reason: 'not requested' };
       if (d.action === 'keep') keep.push({ tag, digest, reason: d.reason, ...facts(digest) });
       else if (going.has(digest)) del.push({ tag, digest, reason: d.reason, ...facts(digest) });
@@ -295,8 +296,8 @@ class Planner {
       const tags = (this.tagsByDigest.get(digest) ?? []).slice().sort();
       const forced = this.forced.has(digest);
       // --force: the user accepted breaking an index that references it (apply must not undo that choice).
-      const forcedHere = this.options.force === true && forced && kept.has(digest);
-      const subject = forced ? undefined : (subjectOf.get(digest) ?? this.snapshot.manifests[digest]?.subject);
+      const forcedHere = this.#options.force === true && forced && kept.has(digest);
+      const subject = forced ? undefined : (subjectOf.get(digest) ?? this.#snapshot.manifests[digest]?.subject);
       const parent = roots.has(digest) && tags.length > 0 ? undefined : parentOf.get(digest);
       return {
         kind: 'delete-manifest',

@@ -11,7 +11,9 @@ import {
 } from '../errors.js';
 import { callSignal } from '../http/call-scope.js';
 import type { HttpRequest, HttpResponse, StreamResponse, Transport } from '../http/transport.js';
-import { discard, isNoTlsError, redactUrl } from '../http/transport.js';
+import { isNoTlsError } from '../http/classify.js';
+import { redactUrl } from '../http/redact.js';
+import { discard } from '../http/transport.js';
 import { isDigest } from '../manifest/digest.js';
 import type { Logger } from '../logger.js';
 import type { RegistryAddress } from '../ref/reference.js';

@@ -1,7 +1,6 @@
 import { InvalidResponseError, isNotFound } from '../errors.js';
-import { DEFAULT_CONCURRENCY, mapConcurrent } from '../http/limiter.js';
 import type { Descriptor, ImageConfig, ImageManifest } from '../manifest/manifest.js';
-import { LEGACY_TYPES, classifyTag, referrerFieldsOf, summarizeLabels } from '../manifest/referrers.js';
+import { referrerFieldsOf } from '../manifest/referrers.js';
 import {
   formatPlatform,
   isAttestationEntry,
@@ -107,16 +106,18 @@ export class ImageReader {
   readonly #summaries = new Map<string, Promise<Internals>>();
   /** Digests whose manifest graph is known to have no cycle. */
   readonly #acyclic = new Set<string>();
+  readonly #client: RegistryApi;
+  readonly #repository: string;
 
-  constructor(
-    private readonly client: RegistryApi,
-    private readonly repository: string,
-  ) {}
+  constructor(client: RegistryApi, repository: string) {
+    this.#client = client;
+    this.#repository = repository;
+  }
 
   manifest(digest: string): Promise<FetchedManifest> {
     let pending = this.#manifests.get(digest);
     if (!pending) {
-      pending = this.client.getManifest(this.repository, digest);
+      pending = this.#client.getManifest(this.#repository, digest);
       this.#manifests.set(digest, pending);
     }
     return pending;
@@ -126,8 +127,8 @@ export class ImageReader {
   config(digest: string): Promise<ImageConfig | undefined> {
     let pending = this.#configs.get(digest);
     if (!pending) {
-      const where = `${this.client.host}/${this.repository} config ${digest}`;
-      pending = this.client.getBlob(this.repository, digest).then((bytes) => {
+      const where = `${this.#client.host}/${this.#repository} config ${digest}`;
+      pending = this.#client.getBlob(this.#repository, digest).then((bytes) => {
         try {
           return parseImageConfig(bytes, where);
         } catch {
@@ -155,10 +156,10 @@ export class ImageReader {
    */
   async resolveTag(tag: string, warm: boolean): Promise<FetchedManifest> {
     if (warm) {
-      const head = await this.client.headManifest(this.repository, tag);
+      const head = await this.#client.headManifest(this.#repository, tag);
       return this.manifest(head.digest);
     }
-    return this.remember(await this.client.getManifest(this.repository, tag));
+    return this.remember(await this.#client.getManifest(this.#repository, tag));
   }
 
   /** Records a manifest fetched elsewhere (e.g. by tag) so it is not fetched again by digest. */
@@ -179,7 +180,7 @@ export class ImageReader {
    */
   async assertAcyclic(digest: string, path: readonly string[] = []): Promise<void> {
     if (this.#acyclic.has(digest)) return;
-    const where = `${this.client.host}/${this.repository}`;
+    const where = `${this.#client.host}/${this.#repository}`;
     if (path.includes(digest))
       throw new InvalidResponseError(`${where}: the manifest graph has a cycle: ${digest} references itself`);
     if (path.length >= MAX_DEPTH)
@@ -332,54 +333,6 @@ export class ImageReader {
   }
 }
 
-/** Newest first; ties by tag name; unknown dates last. Deterministic whatever the registry's order. */
-export function compareTagSummaries(a: TagSummary, b: TagSummary): number {
-  if (a.created !== b.created) {
-    if (a.created === null) return 1;
-    if (b.created === null) return -1;
-    return a.created < b.created ? 1 : -1;
-  }
-  return a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0;
-}
-
-/** Summaries of the given tags of a repository, newest first. */
-export async function summarizeTags(
-  client: RegistryApi,
-  repository: string,
-  tags: string[],
-  options: ListTagsOptions = {},
-): Promise<TagSummary[]> {
-  const reader = new ImageReader(client, repository);
-  const warm = client.cacheIsWarm(repository);
-  let done = 0;
-  // More workers than connections keeps the pool busy while some wait on the cache or a config.
-  const rows = await mapConcurrent(
-    tags,
-    (options.concurrency ?? DEFAULT_CONCURRENCY) * 4,
-    async (tag): Promise<TagSummary> => {
-      let digest: string | undefined;
-      let row: TagSummary;
-      try {
-        digest = await reader.tagDigest(tag, warm);
-        row =
-          digest === undefined
-            ? { tag, digest: '', mediaType: '', created: null, size: 0, platforms: [], dangling: true }
-            : await describeAttachment(reader, { tag, ...(await reader.summarize(digest)) });
-      } catch (error) {
-        // One unusable manifest is one invalid row: it never hides the other tags of the repository.
-        const invalid = unusableReason(error);
-        if (invalid === undefined) throw error;
-        row = { tag, digest: digest ?? '', mediaType: '', created: null, size: 0, platforms: [], invalid };
-      }
-      options.onProgress?.(++done, tags.length);
-      return row;
-    },
-  );
-  client.markCacheWarm(repository);
-  countReferrers(rows);
-  return rows.sort(compareTagSummaries);
-}
-
 /**
  * Why a manifest cannot be used, when the error says the registry served something invalid (not a
  * manifest, invalid sizes, a digest mismatch); undefined for errors that are not about the content
@@ -387,38 +340,4 @@ export async function summarizeTags(
  */
 export function unusableReason(error: unknown): string | undefined {
   return error instanceof InvalidResponseError ? error.message : undefined;
-}
-
-/** Marks an attachment tag's row with its subject and the types of what it holds. */
-async function describeAttachment(reader: ImageReader, row: TagSummary): Promise<TagSummary> {
-  const kind = classifyTag(row.tag);
-  if (kind.kind === 'image') return row;
-  const { manifest } = await reader.manifest(row.digest);
-  if (kind.kind === 'fallback' && manifest.kind === 'index') {
-    const types = manifest.manifests.map((d) => d.artifactType ?? d.mediaType);
-    return { ...row, attachment: 'fallback', subject: kind.subject, artifactTypes: types, platforms: [] };
-  }
-  // Legacy cosign manifests carry an image config: the tag's suffix says what they hold.
-  const artifactType = row.artifactType ?? (kind.kind === 'legacy' ? LEGACY_TYPES[kind.suffix] : undefined);
-  return {
-    ...row,
-    attachment: kind.kind === 'legacy' ? 'legacy' : 'fallback',
-    subject: kind.subject,
-    ...(artifactType !== undefined ? { artifactType } : {}),
-    platforms: [],
-  };
-}
-
-/** Summarises on each image's row what its attachment tags hold: `2 (sbom, sig)`. */
-function countReferrers(rows: TagSummary[]): void {
-  const bySubject = new Map<string, Array<string | undefined>>();
-  for (const row of rows) {
-    if (!row.attachment || !row.subject) continue;
-    const types = row.attachment === 'fallback' ? (row.artifactTypes ?? []) : [row.artifactType];
-    bySubject.set(row.subject, [...(bySubject.get(row.subject) ?? []), ...types]);
-  }
-  for (const row of rows) {
-    const types = row.attachment ? undefined : bySubject.get(row.digest);
-    if (types && types.length > 0) row.referrers = { count: types.length, types: summarizeLabels(types) };
-  }
 }

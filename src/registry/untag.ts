@@ -58,18 +58,22 @@ export class Untagger {
   /** Bytes of the throwaway manifests pushed (the garbage collector frees them too). */
   scratchBytes = 0;
 
-  constructor(private readonly client: RegistryApi) {}
+  readonly #client: RegistryApi;
+
+  constructor(client: RegistryApi) {
+    this.#client = client;
+  }
 
   /**
    * Removes `tag`, which must point at `expected` (the manifest already fetched for the journal).
    * Right before changing anything the tag is read again: if it moved, nothing is done ('moved').
    */
   async untag(repository: string, tag: string, expected: FetchedManifest): Promise<UntagResult> {
-    const now = await this.client.digestOf(repository, tag, STEP);
+    const now = await this.#client.digestOf(repository, tag, STEP);
     if (now === undefined) return 'already-gone';
     if (now !== expected.digest) return 'moved';
     if (this.#tagDelete !== false) {
-      const result = await this.client.deleteTag(repository, tag, STEP);
+      const result = await this.#client.deleteTag(repository, tag, STEP);
       if (result !== 'unsupported') {
         this.#tagDelete = true;
         return result === 'deleted' ? 'untagged' : 'already-gone';
@@ -91,22 +95,22 @@ export class Untagger {
 
   async #replaceAndDelete(repository: string, tag: string, scratch: Buffer, mediaType: string): Promise<UntagResult> {
     const digest = computeDigest(scratch);
-    const stored = await this.client.putManifest(repository, tag, scratch, mediaType, STEP);
+    const stored = await this.#client.putManifest(repository, tag, scratch, mediaType, STEP);
     this.scratchBytes += scratch.length;
     // Delete only what the registry provably stored under the tag: a registry that rewrote the
     // manifest (or a push that landed in between) would otherwise leave the tag on the throwaway.
-    const under = await this.client.digestOf(repository, tag, STEP);
+    const under = await this.#client.digestOf(repository, tag, STEP);
     if (stored !== digest || under !== digest) {
       throw new InvalidResponseError(
-        `${this.client.host}/${repository}:${tag}: the registry did not keep the throwaway manifest ${digest} under the tag (now ${under ?? 'absent'}); the tag was left as it is`,
+        `${this.#client.host}/${repository}:${tag}: the registry did not keep the throwaway manifest ${digest} under the tag (now ${under ?? 'absent'}); the tag was left as it is`,
       );
     }
-    await this.client.deleteManifest(repository, digest, STEP);
+    await this.#client.deleteManifest(repository, digest, STEP);
     return 'untagged';
   }
 
   /** Finishes an untag interrupted after the throwaway was pushed: deletes the throwaway. */
   async finish(repository: string, throwaway: string): Promise<UntagResult> {
-    return (await this.client.deleteManifest(repository, throwaway)) === 'deleted' ? 'untagged' : 'already-gone';
+    return (await this.#client.deleteManifest(repository, throwaway)) === 'deleted' ? 'untagged' : 'already-gone';
   }
 }

@@ -44,12 +44,16 @@ export function historyDir(env: NodeJS.ProcessEnv): string {
 }
 
 export class History {
-  constructor(private readonly dir: string) {}
+  readonly #dir: string;
+
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
 
   #path(registry: string, repository: string): string {
     // Hashed names: a repository path never becomes a file path.
     const name = createHash('sha256').update(`${registry}/${repository}`).digest('hex').slice(0, 32);
-    return join(this.dir, `${name}.json`);
+    return join(this.#dir, `${name}.json`);
   }
 
   /** The runs recorded for a repository, oldest first; none when the file is missing or unreadable. */

@@ -96,21 +96,23 @@ class ImageCopy {
   readonly #progress: CopyProgress = { blobsDone: 0, blobsTotal: 0, bytesDone: 0, bytesTotal: 0 };
   readonly #blobsSeen = new Map<string, Promise<void>>();
   readonly #concurrency: number;
+  readonly #source: CopyEndpoint;
+  readonly #destination: CopyEndpoint;
+  readonly #options: CopyOptions;
 
-  constructor(
-    private readonly source: CopyEndpoint,
-    private readonly destination: CopyEndpoint,
-    private readonly options: CopyOptions,
-  ) {
+  constructor(source: CopyEndpoint, destination: CopyEndpoint, options: CopyOptions) {
+    this.#source = source;
+    this.#destination = destination;
+    this.#options = options;
     this.#concurrency = options.concurrency ?? 4;
   }
 
   async run(reference: string, tags: string[]): Promise<CopyResult> {
-    const { client, repository } = this.source;
+    const { client, repository } = this.#source;
     let root = await client.getManifest(repository, reference);
-    if (this.options.platform !== undefined && root.manifest.kind === 'index') {
+    if (this.#options.platform !== undefined && root.manifest.kind === 'index') {
       const where = `${client.host}/${repository}:${reference}`;
-      root = await client.getManifest(repository, findPlatform(root.manifest, this.options.platform, where).digest);
+      root = await client.getManifest(repository, findPlatform(root.manifest, this.#options.platform, where).digest);
     }
     await this.#copyManifest(root, tags);
     this.#result.digest = root.digest;
@@ -119,11 +121,11 @@ class ImageCopy {
   }
 
   #report(): void {
-    this.options.onProgress?.({ ...this.#progress });
+    this.#options.onProgress?.({ ...this.#progress });
   }
 
   async #copyManifest(fetched: FetchedManifest, targets: string[], ancestors: readonly string[] = []): Promise<void> {
-    const { source, destination } = this;
+    const [source, destination] = [this.#source, this.#destination];
     const m = fetched.manifest;
     if (ancestors.includes(fetched.digest) || ancestors.length >= 8) {
       throw new InvalidResponseError(
@@ -180,7 +182,7 @@ class ImageCopy {
    * every copy in flight. Resolves true when the streamed bytes were already counted as progress.
    */
   async #placeBlob(blob: Descriptor): Promise<boolean> {
-    const { source, destination } = this;
+    const [source, destination] = [this.#source, this.#destination];
     const result = this.#result;
     if ((await destination.client.blobSize(destination.repository, blob.digest)) !== undefined) {
       result.blobsSkipped++;
@@ -218,7 +220,7 @@ class ImageCopy {
    * network (or failing its digest check) is restarted whole, with a new session, a few times.
    */
   async #transferBlob(blob: Descriptor, firstLocation: URL | undefined): Promise<void> {
-    const { source, destination } = this;
+    const [source, destination] = [this.#source, this.#destination];
     let location = firstLocation;
     for (let attempt = 1; ; attempt++) {
       let done = 0;

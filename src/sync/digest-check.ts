@@ -8,11 +8,13 @@ export class DigestCheck extends Transform {
   readonly #hash: ReturnType<typeof createHash>;
   #bytes = 0;
 
-  constructor(
-    private readonly expected: string,
-    private readonly onBytes: (n: number) => void,
-  ) {
+  readonly #expected: string;
+  readonly #onBytes: (n: number) => void;
+
+  constructor(expected: string, onBytes: (n: number) => void) {
     super();
+    this.#expected = expected;
+    this.#onBytes = onBytes;
     // Descriptors are validated (sha256 or sha512): every blob is verified in its own algorithm.
     this.#hash = createHash(expected.startsWith('sha512:') ? 'sha512' : 'sha256');
   }
@@ -20,16 +22,16 @@ export class DigestCheck extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.#hash.update(chunk);
     this.#bytes += chunk.length;
-    this.onBytes(chunk.length);
+    this.#onBytes(chunk.length);
     callback(null, chunk);
   }
 
   override _flush(callback: TransformCallback): void {
-    const actual = `${this.expected.slice(0, this.expected.indexOf(':'))}:${this.#hash.digest('hex')}`;
-    if (actual !== this.expected) {
+    const actual = `${this.#expected.slice(0, this.#expected.indexOf(':'))}:${this.#hash.digest('hex')}`;
+    if (actual !== this.#expected) {
       callback(
         new InvalidResponseError(
-          `blob ${this.expected} arrived with digest ${actual} (${this.#bytes} bytes): the source registry served corrupted data`,
+          `blob ${this.#expected} arrived with digest ${actual} (${this.#bytes} bytes): the source registry served corrupted data`,
         ),
       );
       return;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseRetryAfter } from '../../src/http/transport.js';
+import { parseRetryAfter } from '../../src/http/classify.js';
 import { encodeRegistryAuth } from '../../src/engine/engine.js';
 import { autoPrefix } from '../../src/sync/spec.js';
 import { findPlatform, normalizePlatform, validatePlatform } from '../../src/manifest/manifest.js';

@@ -7,7 +7,7 @@ import { ContentCache } from '../../src/registry/content-cache.js';
 import { computeDigest, matchesDigest } from '../../src/manifest/digest.js';
 import { parseManifest } from '../../src/manifest/manifest.js';
 import { parseRegistryAddress } from '../../src/ref/reference.js';
-import { redactUrl } from '../../src/http/transport.js';
+import { redactUrl } from '../../src/http/redact.js';
 import { escapeControl } from '../../src/text.js';
 import { parsePlanFile } from '../../src/plan/plan-file.js';
 import { formatTable } from '../../src/cli/render.js';

@@ -6,7 +6,7 @@ import {
   isAttestationEntry,
   formatPlatform,
 } from '../../src/manifest/manifest.js';
-import { compareTagSummaries } from '../../src/registry/image-reader.js';
+import { compareTagSummaries } from '../../src/registry/tag-summaries.js';
 import type { TagSummary } from '../../src/registry/image-reader.js';
 import { formatBytes, formatDate } from '../../src/cli/render.js';
 

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { parseChallenges } from '../../src/auth/challenge.js';
 import { parseRegistryErrors } from '../../src/errors.js';
 import { nextLink } from '../../src/http/link.js';
-import { parseRetryAfter, redactUrl } from '../../src/http/transport.js';
+import { parseRetryAfter } from '../../src/http/classify.js';
+import { redactUrl } from '../../src/http/redact.js';
 
 describe('parseChallenges', () => {
   it('parses Docker Hub bearer challenges with quoted commas', () => {
