@@ -3,6 +3,7 @@ import { DEFAULT_CONCURRENCY, mapConcurrent } from '../http/limiter.js';
 import { shortDigest } from '../manifest/manifest.js';
 import type { FetchedManifest } from '../registry/client.js';
 import type { RegistryApi } from '../registry/api.js';
+import { removeFromFallbackIndex } from '../registry/fallback-index.js';
 import { readFreshState } from '../registry/fresh-state.js';
 import { Untagger } from '../registry/untag.js';
 import type { Journal, JournalDone, JournalEntry } from './journal.js';
@@ -216,7 +217,7 @@ class RepositoryApply {
     const tags = verdict.kind === 'delete-manifest' ? verdict.tags : [verdict.tag];
     try {
       if (verdict.kind === 'unlist-referrer') {
-        const result = await unlistReferrer(this.#client, repository, verdict.tag, verdict.referrer);
+        const result = await removeFromFallbackIndex(this.#client, repository, verdict.tag, verdict.referrer);
         this.#outcome(
           result.status,
           result.digest ?? verdict.index,
@@ -312,31 +313,6 @@ class RepositoryApply {
 function deletePhase(verdict: Executable): number {
   if (verdict.kind !== 'delete-manifest') return 1;
   return verdict.subject !== undefined ? 0 : verdict.parent !== undefined ? 2 : 1;
-}
-
-/**
- * Takes `referrer` out of the fallback index under `tag`, read right now so that a referrer another
- * writer added since the plan stays (the window between this read and the PUT is one round trip:
- * the registry API offers no conditional PUT). An index left empty is deleted.
- */
-async function unlistReferrer(
-  client: RegistryApi,
-  repository: string,
-  tag: string,
-  referrer: string,
-): Promise<{ status: 'untagged' | 'already-gone'; digest?: string }> {
-  const current = await unlessNotFound(client.getManifest(repository, tag));
-  if (!current || current.manifest.kind !== 'index') return { status: 'already-gone' };
-  const doc = JSON.parse(current.bytes.toString('utf8')) as { manifests: Array<{ digest?: unknown }> };
-  const left = doc.manifests.filter((d) => d.digest !== referrer);
-  if (left.length === doc.manifests.length) return { status: 'already-gone', digest: current.digest };
-  if (left.length === 0) {
-    await client.deleteManifest(repository, current.digest);
-  } else {
-    const bytes = Buffer.from(JSON.stringify({ ...doc, manifests: left }));
-    await client.putManifest(repository, tag, bytes, current.mediaType);
-  }
-  return { status: 'untagged', digest: current.digest };
 }
 
 export async function applyPlan(client: RegistryApi, plan: Plan, options: ExecuteOptions): Promise<ApplyResult> {

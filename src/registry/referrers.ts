@@ -1,6 +1,7 @@
 import { unlessNotFound } from '../errors.js';
 import type { Descriptor } from '../manifest/manifest.js';
 import { LEGACY_TYPES, classifyTag, fallbackTag } from '../manifest/referrers.js';
+import { readFallbackIndex } from './fallback-index.js';
 import type { RegistryApi } from './api.js';
 
 /**
@@ -43,11 +44,10 @@ export async function discoverReferrers(
   if (api !== undefined) {
     for (const descriptor of api) if (wanted(descriptor)) out.push({ descriptor, via: 'api' });
   } else {
-    const tag = fallbackTag(digest);
-    const index = await unlessNotFound(client.getManifest(repository, tag));
+    const index = await readFallbackIndex(client, repository, digest);
     if (index?.manifest.kind === 'index')
       for (const descriptor of index.manifest.manifests)
-        if (wanted(descriptor)) out.push({ descriptor, via: 'fallback-tag', tag });
+        if (wanted(descriptor)) out.push({ descriptor, via: 'fallback-tag', tag: fallbackTag(digest) });
   }
   if (types.length > 0) return out;
   // Legacy tags: from the tag list when the caller has it, else one HEAD per suffix (a tag list of

@@ -1,9 +1,6 @@
-import { unlessNotFound } from '../errors.js';
 import type { Descriptor } from '../manifest/manifest.js';
-import { OCI_INDEX } from '../manifest/media-types.js';
-import { fallbackTag } from '../manifest/referrers.js';
 import type { FetchedManifest } from '../registry/client.js';
-import type { FoundReferrer } from '../registry/referrers.js';
+import { addToFallbackIndex } from '../registry/fallback-index.js';
 import { MAX_REFERRER_DEPTH, discoverReferrers } from '../registry/referrers.js';
 import type { CopyEndpoint, CopyOptions, CopyResult } from './copy.js';
 import { copyImage } from './copy.js';
@@ -67,60 +64,10 @@ export async function copyReferrers(
       if (referrer.via !== 'legacy-tag') listed.push(referrer.descriptor);
       await walk(digest, depth + 1);
     }
-    if (listed.length > 0) await updateFallbackIndex(source, destination, subject, listed, found);
+    if (listed.length > 0) await addToFallbackIndex(source, destination, subject, listed, found);
   };
   for (const subject of subjects) await walk(subject, 0);
   return result;
-}
-
-/**
- * Lists `referrers` in the destination's fallback index of `subject`, unless the destination has
- * the referrers API (it lists them itself). A missing index is written with the source's bytes
- * when they list exactly these referrers (same digest at both ends), else built fresh.
- */
-async function updateFallbackIndex(
-  source: CopyEndpoint,
-  destination: CopyEndpoint,
-  subject: string,
-  referrers: Descriptor[],
-  found: FoundReferrer[],
-): Promise<void> {
-  if ((await destination.client.listReferrers(destination.repository, subject)) !== undefined) return;
-  const tag = fallbackTag(subject);
-  const current = await unlessNotFound(destination.client.getManifest(destination.repository, tag));
-  let entries: Array<Record<string, unknown>>;
-  let base: Record<string, unknown>;
-  if (current?.manifest.kind === 'index') {
-    base = JSON.parse(current.bytes.toString('utf8')) as Record<string, unknown>;
-    entries = [...(base.manifests as Array<Record<string, unknown>>)];
-  } else {
-    // Byte-for-byte the source's index when it lists exactly what was copied.
-    const sourceIndex = found.some((f) => f.via === 'fallback-tag')
-      ? await unlessNotFound(source.client.getManifest(source.repository, tag))
-      : undefined;
-    if (
-      sourceIndex?.manifest.kind === 'index' &&
-      sourceIndex.manifest.manifests.length === referrers.length &&
-      sourceIndex.manifest.manifests.every((d) => referrers.some((r) => r.digest === d.digest))
-    ) {
-      await destination.client.putManifest(destination.repository, tag, sourceIndex.bytes, sourceIndex.mediaType);
-      return;
-    }
-    base = { schemaVersion: 2, mediaType: OCI_INDEX };
-    entries = [];
-  }
-  const missing = referrers.filter((r) => !entries.some((e) => e.digest === r.digest));
-  if (missing.length === 0) return;
-  for (const r of missing)
-    entries.push({
-      mediaType: r.mediaType,
-      digest: r.digest,
-      size: r.size,
-      ...(r.artifactType !== undefined ? { artifactType: r.artifactType } : {}),
-      ...(r.annotations !== undefined ? { annotations: r.annotations } : {}),
-    });
-  const bytes = Buffer.from(JSON.stringify({ ...base, manifests: entries }));
-  await destination.client.putManifest(destination.repository, tag, bytes, current?.mediaType || OCI_INDEX);
 }
 
 /** The digests whose referrers travel with an image: the image, and each platform of an index. */
