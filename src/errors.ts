@@ -1,6 +1,6 @@
 /**
  * Every error krill raises on purpose. Each class has a stable `code` (for --json output and
- * scripts) and an `exitCode`; the CLI maps them to one stderr line without a stack trace.
+ * scripts); the CLI maps codes to exit statuses (cli/main.ts) and one stderr line without a stack trace.
  * `cause` is always kept so --verbose can show the chain.
  */
 
@@ -22,20 +22,18 @@ export type ErrorCode =
 
 export class KrillError extends Error {
   readonly code: ErrorCode;
-  readonly exitCode: number;
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; exitCode?: number } = {}) {
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
-    this.exitCode = options.exitCode ?? 1;
   }
 }
 
 /** Bad flags, references, regexes, files: exit 2, and nothing was sent. */
 export class UsageError extends KrillError {
   constructor(message: string, options: { cause?: unknown } = {}) {
-    super('USAGE', message, { ...options, exitCode: 2 });
+    super('USAGE', message, options);
   }
 }
 
@@ -69,7 +67,7 @@ export class AuthError extends KrillError {
 
 export class AbortedError extends KrillError {
   constructor(message = 'interrupted', options: { cause?: unknown } = {}) {
-    super('ABORTED', message, { ...options, exitCode: 130 });
+    super('ABORTED', message, options);
   }
 }
 
@@ -100,7 +98,7 @@ export class RefusedError extends KrillError {
  */
 export class ListingSuspectError extends KrillError {
   constructor(message: string, options: { cause?: unknown } = {}) {
-    super('LISTING_SUSPECT', message, { ...options, exitCode: 3 });
+    super('LISTING_SUSPECT', message, options);
   }
 }
 

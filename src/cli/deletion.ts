@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { KrillError, ListingSuspectError, RefusedError, UsageError } from '../errors.js';
 import { shortDigest } from '../manifest/manifest.js';
-import type { ApplyResult, ListingChanges, LiveSource, Plan } from '../krill.js';
+import type { ApplyResult, LiveSource, Plan } from '../krill.js';
 import { planRefusal } from '../krill.js';
 import type { CliContext } from './context.js';
 import { startProgress } from './progress.js';
@@ -222,17 +222,4 @@ async function reportResult(
       `${failed.length} deletion${failed.length === 1 ? '' : 's'} failed (listed above); ${retry}`,
     );
   }
-}
-
-/** `--diff`: per repository, what changed since the last recorded run. */
-export function renderChanges(changes: Record<string, ListingChanges>): string {
-  const names = (tags: string[]) =>
-    tags.length > 5 ? `${tags.slice(0, 5).join(', ')} and ${tags.length - 5} more` : tags.join(', ');
-  let out = '';
-  for (const [repository, c] of Object.entries(changes)) {
-    out += `${repository}: since ${c.since}: ${c.added.length} new tag${c.added.length === 1 ? '' : 's'}`;
-    out += `, ${c.vanished.length} gone without krill${c.vanished.length ? ` (${escapeControl(names(c.vanished))})` : ''}`;
-    out += `, ${c.removedByKrill.length} removed by krill; the plan deletes ${c.plannedNow} (last time ${c.plannedBefore})\n`;
-  }
-  return out || 'No earlier run recorded for these repositories: nothing to compare with.\n';
 }

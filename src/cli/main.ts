@@ -1,5 +1,6 @@
 import { readFileSync, writeSync } from 'node:fs';
 import { AbortedError, AuthError, JournalError, KrillError, TlsError } from '../errors.js';
+import type { ErrorCode } from '../errors.js';
 import { escapeControl } from '../text.js';
 import { readConfigFile } from './config-file.js';
 import type { CliContext, GlobalOptions, Io } from './context.js';
@@ -208,6 +209,9 @@ export function hintFor(error: KrillError): string | undefined {
   return undefined;
 }
 
+/** Exit statuses by error code (README "Exit codes"); every other failure is 1. */
+const EXIT_CODES: Partial<Record<ErrorCode, number>> = { USAGE: 2, LISTING_SUSPECT: 3, ABORTED: 130 };
+
 function reportError(error: unknown, io: Io, verbose: boolean, suggestion?: string): number {
   if (error instanceof KrillError) {
     const hint = hintFor(error) ?? suggestion;
@@ -219,7 +223,7 @@ function reportError(error: unknown, io: Io, verbose: boolean, suggestion?: stri
         cause = cause.cause;
       }
     }
-    return error.exitCode;
+    return EXIT_CODES[error.code] ?? 1;
   }
   // A bug, not a user error: say so, and show the stack only when asked.
   const message = error instanceof Error ? error.message : String(error);

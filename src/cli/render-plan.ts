@@ -1,5 +1,7 @@
+import type { ListingChanges, Plan } from '../krill.js';
 import { shortDigest } from '../manifest/manifest.js';
-import type { Plan, PlannedTag } from '../plan/plan.js';
+import type { PlannedTag } from '../plan/plan.js';
+import { escapeControl, listNames } from '../text.js';
 import { displayTag, formatBytes, formatDate, formatTable, indent, shortDate, wrapToWidth } from './render.js';
 
 /**
@@ -163,4 +165,15 @@ function actionRow(a: RepositoryPlan['actions'][number]): string[] | undefined {
   if (a.kind === 'remove-dangling')
     return ['untag', a.tag, '-', '-', '-', 'dangling: listed, but its manifest is gone'];
   return undefined;
+}
+
+/** `--diff`: per repository, what changed since the last recorded run. */
+export function renderChanges(changes: Record<string, ListingChanges>): string {
+  let out = '';
+  for (const [repository, c] of Object.entries(changes)) {
+    out += `${repository}: since ${c.since}: ${c.added.length} new tag${c.added.length === 1 ? '' : 's'}`;
+    out += `, ${c.vanished.length} gone without krill${c.vanished.length ? ` (${escapeControl(listNames(c.vanished, 5))})` : ''}`;
+    out += `, ${c.removedByKrill.length} removed by krill; the plan deletes ${c.plannedNow} (last time ${c.plannedBefore})\n`;
+  }
+  return out || 'No earlier run recorded for these repositories: nothing to compare with.\n';
 }

@@ -138,7 +138,7 @@ describe('objects from JavaScript callers are checked at run time', () => {
     const error = await call(k).catch((e: unknown) => e);
     await k.close();
     expect(error).toBeInstanceOf(UsageError);
-    expect((error as UsageError).exitCode).toBe(2);
+    expect((error as UsageError).code).toBe('USAGE');
     expect((error as Error).message).toMatch(message);
     expect(requests).toEqual([]);
   });

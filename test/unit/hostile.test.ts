@@ -146,7 +146,7 @@ describe('saved plans are validated completely before any request', () => {
     try {
       parsePlanFile(JSON.stringify(plan), 'plan.json');
     } catch (error) {
-      expect((error as { exitCode: number }).exitCode).toBe(2);
+      expect((error as { code: string }).code).toBe('USAGE');
     }
   });
 });

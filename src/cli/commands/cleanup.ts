@@ -2,7 +2,8 @@ import { UsageError } from '../../errors.js';
 import type { RuleInput } from '../../policy/rules.js';
 import type { CliContext } from '../context.js';
 import type { ArgsOf, OptionsOf } from '../program.js';
-import { executePlan, renderChanges } from '../deletion.js';
+import { executePlan } from '../deletion.js';
+import { renderChanges } from '../render-plan.js';
 import { checkJournalFlag, liveSources, readUserFile } from '../files.js';
 import { startProgress } from '../progress.js';
 
