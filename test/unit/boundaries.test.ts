@@ -46,18 +46,18 @@ const LAYERS: Array<[number, RegExp]> = [
   [0, /^(errors|text|duration|logger|check-options|pattern)\.ts$/],
   [1, /^(model|ref|manifest)\//],
   [2, /^policy\//],
-  [2, /^plan\/(?!apply|journal|undo)/],
-  [3, /^http\//],
-  [4, /^auth\//],
-  [5, /^(registry|state)\//],
-  [6, /^(live|engine|sync)\//],
-  [6, /^plan\/(apply|journal|undo)\.ts$/],
-  [7, /^session\.ts$/],
-  [8, /^ops\//],
-  [9, /^(krill|index)\.ts$/],
-  [10, /^cli\//],
+  [3, /^plan\/(?!apply|journal|undo)/],
+  [4, /^http\//],
+  [5, /^auth\//],
+  [6, /^(registry|state)\//],
+  [7, /^(live|engine|sync)\//],
+  [7, /^plan\/(apply|journal|undo)\.ts$/],
+  [8, /^session\.ts$/],
+  [9, /^ops\//],
+  [10, /^(krill|index)\.ts$/],
+  [11, /^cli\//],
 ];
-const DECIDE = 2;
+const DECIDE = 3;
 const layerOf = (path: string) => LAYERS.find(([, re]) => re.test(path))?.[0] ?? -1;
 
 describe('layer boundaries', () => {
