@@ -29,6 +29,7 @@ function overBudget(
   const { maxDelete, maxBytes } = limit;
   if (maxDelete?.count !== undefined && removedTags > maxDelete.count)
     return `${what} removes ${removedTags} tags, over ${limit.source} ${maxDelete.text}`;
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, removed tags are in scope, so none in scope is 0/0 (NaN), never over.
   if (maxDelete?.percent !== undefined && inScope > 0 && (removedTags / inScope) * 100 > maxDelete.percent)
     return `${what} removes ${removedTags} of ${inScope} tags (${Math.round((removedTags / inScope) * 100)}%), over ${limit.source} ${maxDelete.text}`;
   if (maxBytes !== undefined && bytes > maxBytes)

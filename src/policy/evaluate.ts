@@ -32,6 +32,7 @@ interface CandidateImage {
 }
 
 function compareKeys(a: string | semver.SemVer, b: string | semver.SemVer): number {
+  // Stryker disable next-line LogicalOperator: equivalent, one run orders by dates or by versions, never both.
   if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : a > b ? 1 : 0;
   return compareVersions(a as semver.SemVer, b as semver.SemVer);
 }
@@ -51,6 +52,7 @@ function highestVersion(tags: string[]): semver.SemVer | null {
   let best: semver.SemVer | null = null;
   for (const tag of tags) {
     const v = tagVersion(tag);
+    // Stryker disable next-line EqualityOperator: equivalent, an equal version is the same version.
     if (v && (best === null || compareVersions(v, best) > 0)) best = v;
   }
   return best;
@@ -118,6 +120,7 @@ function decideImage(
   const image = images[index]!;
   const keep = (reason: string) => ({ action: 'keep' as const, reason });
   const newest = rules.sort === 'semver' ? `highest ${rules.keep} versions` : `newest ${rules.keep}`;
+  // Stryker disable next-line ConditionalExpression,EqualityOperator: equivalent, keep 0 gives images[-1], undefined too.
   const boundary = rules.keep > 0 ? images[Math.min(rules.keep, images.length) - 1] : undefined;
   const cutoff = rules.olderThan ? (rules.olderThan.before ?? now - rules.olderThan.ms) : undefined;
   // Without a date krill cannot tell whether it is among the newest: keeping it is the safe side.

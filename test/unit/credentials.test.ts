@@ -237,6 +237,8 @@ describe('credential edges (each case pins one branch the mutation run found unp
     expect(configKeyHost('[::1]')).toBe('[::1]');
     expect(configKeyHost('r.example')).toBe('r.example');
     expect(configKeyHost('R.example:443/path/more')).toBe('r.example:443');
+    // A port has at most five digits: anything longer is not an IPv6 address with a port.
+    expect(configKeyHost('fe80::1:123456')).toBe('fe80::1:123456');
   });
 });
 

@@ -209,12 +209,18 @@ describe('the listing check', () => {
   });
 
   it('--diff: what was added, what vanished (not removed by krill), what krill removed', () => {
-    const last = { time: '2026-01-01T00:00:00Z', tags: { a: '', b: '', c: '', d: '' }, removed: ['c'], planned: 2 };
-    expect(diffListing(last, new Set(['e', 'a', 'f']), 1)).toEqual({
+    // Every list sorted, whatever the order of the listing or the history.
+    const last = {
+      time: '2026-01-01T00:00:00Z',
+      tags: { d: '', c: '', b: '', a: '' },
+      removed: ['z', 'c'],
+      planned: 2,
+    };
+    expect(diffListing(last, new Set(['f', 'a', 'e']), 1)).toEqual({
       since: '2026-01-01T00:00:00Z',
       added: ['e', 'f'],
       vanished: ['b', 'd'],
-      removedByKrill: ['c'],
+      removedByKrill: ['c', 'z'],
       plannedBefore: 2,
       plannedNow: 1,
     });

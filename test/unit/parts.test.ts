@@ -274,8 +274,41 @@ describe('undo restores what an index lists before the index', () => {
     const outcomes = await undoJournal(async () => api, [fallback, signature]);
     const index = outcomes.find((o) => o.digest === fallback.digest)!;
     expect(index.status).toBe('failed');
-    expect(index.detail).toContain(`it lists ${signature.digest}, which could not be restored`);
+    expect(index.detail).toBe(`PUT refused (it lists ${signature.digest}, which could not be restored: see its line)`);
     expect(index.detail).not.toMatch(/garbage collector/);
     expect(outcomes.find((o) => o.digest === signature.digest)?.detail).toMatch(/garbage collector has run/);
+  });
+
+  it('two listed manifests not restored: both named, "their lines"', async () => {
+    const other = entry('', { schemaVersion: 2, config: {}, layers: [9], subject: {} }, []);
+    const both = entry('', { schemaVersion: 2, manifests: [{ digest: signature.digest }, { digest: other.digest }] }, [
+      'sha256-both',
+    ]);
+    const { api } = memoryRegistry(new Set([signature.digest, other.digest]));
+    const outcomes = await undoJournal(async () => api, [both, signature, other]);
+    expect(outcomes.find((o) => o.digest === both.digest)?.detail).toBe(
+      `PUT refused (it lists ${signature.digest}, ${other.digest}, which could not be restored: see their lines)`,
+    );
+  });
+
+  it('a journaled manifest that is not JSON lists nothing: a refusal blames the garbage collector', async () => {
+    const bytes = Buffer.from('not json');
+    const odd = { ...image, digest: computeDigest(bytes), manifest: bytes.toString('base64') };
+    const gone = tagTable(
+      {},
+      () => new RegistryError('PUT refused', { status: 400, errors: [{ code: 'BLOB_UNKNOWN', message: 'x' }] }),
+    );
+    const [outcome] = await undoJournal(async () => gone.api, [odd]);
+    expect(outcome!.detail).toBe('PUT refused (its blobs are gone: the garbage collector has run)');
+    expect(restoreOrder([odd])).toEqual([odd]);
+  });
+
+  it('an interrupted undo says so and keeps the cause', async () => {
+    const abort = Object.assign(new Error('aborted'), { name: 'AbortError' });
+    const stopped = tagTable({}, () => abort);
+    const error = (await undoJournal(async () => stopped.api, [image]).catch((e: unknown) => e)) as AbortedError;
+    expect(error).toBeInstanceOf(AbortedError);
+    expect(error.message).toBe('interrupted');
+    expect(error.cause).toBe(abort);
   });
 });

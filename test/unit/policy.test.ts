@@ -530,6 +530,46 @@ rules:
     expect(ruleSetOf([{ rules: compileRules({ keep: 4 }) }]).rules).toEqual([{ rules: compileRules({ keep: 4 }) }]);
   });
 
+  it('with tag rules, only the first rule without a selector counts beside them', () => {
+    const all = { keep: 0, deleteRegex: ['.'], protectLatest: false };
+    const set = ruleSetOf([
+      { rules: compileRules(all) },
+      { rules: compileRules({ keep: 99 }), tags: globToRegExp('feature-*') },
+      { rules: compileRules({ keep: 99 }) }, // never reached: the first wide rule won
+    ]);
+    expect(set.rules.map((r) => r.label)).toEqual(['rule 1', 'rule 2 (^feature-[^/]*$)']);
+    const decisions = Object.fromEntries(evaluateRuleSet(repo, set, NOW).map((d) => [d.tag, d]));
+    expect(decisions.v1).toMatchObject({ action: 'delete', reason: 'rule 1: not among the newest 0' });
+    expect(decisions['feature-x']).toMatchObject({ action: 'keep', reason: 'rule 2 (^feature-[^/]*$): newest 99' });
+  });
+
+  it('--sort semver: an image with several version tags counts by its highest, compared as versions', () => {
+    const s = snapshot(
+      [image('a', null), image('b', null)],
+      [
+        ['10.0.0', 'a'],
+        ['9.0.0', 'a'],
+        ['9.5.0', 'b'],
+      ],
+    );
+    const kept = evaluateRules(s, compileRules({ keep: 1, sort: 'semver' }), NOW).filter((d) => d.action === 'keep');
+    expect(kept.map((d) => d.tag).sort()).toEqual(['10.0.0', '9.0.0']);
+  });
+
+  it('images that tie on date or have none are ordered by their first tag name', () => {
+    const s = snapshot(
+      [image('a', null), image('b', null), image('c', '2024-01-01T00:00:00Z'), image('d', '2024-01-01T00:00:00Z')],
+      [
+        ['n-b', 'b'],
+        ['n-a', 'a'],
+        ['d-d', 'd'],
+        ['d-c', 'c'],
+      ],
+    );
+    const order = evaluateRules(s, compileRules({ keep: 0, deleteRegex: ['.'] }), NOW).map((d) => d.tag);
+    expect(order).toEqual(['d-c', 'd-d', 'n-a', 'n-b']);
+  });
+
   it('a tag rule cannot carry a budget, and defaults cannot select tags', () => {
     expect(() =>
       parsePolicy(`version: 1\nrules:\n  - repos: "a/*"\n    tags: ^v\n    max-delete: 5\n`, 'p.yaml'),

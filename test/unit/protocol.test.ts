@@ -102,6 +102,10 @@ describe('transport helpers', () => {
     expect(redactUrl(new URL('https://r.example/v2/x/blobs/sha256:1?sigma=1&series=2'))).toBe(
       'https://r.example/v2/x/blobs/sha256:1?sigma=1&series=2', // whole-name matches only for SAS fields
     );
+    // The pagination cursor ends like a SAS field (`st`) and stays readable in --verbose logs.
+    expect(redactUrl(new URL('https://r.example/v2/x/tags/list?n=100&last=v9'))).toBe(
+      'https://r.example/v2/x/tags/list?n=100&last=v9',
+    );
   });
 
   it('redacts secrets from logged URLs', () => {
