@@ -3,6 +3,10 @@
 //
 //   node test/run-tests.js            the main suite: test/unit and test/e2e (`npm test`)
 //   node test/run-tests.js release    the packaging suite: test/release (`npm run test:release`)
+//   node test/run-tests.js peers      the Go peers suite (`npm run test:peers`): the e2e suites that
+//                                     delete, copy and sync again on distribution 3, and test/peers
+//                                     (real clients, a referrers-API registry); needs
+//                                     scripts/build-peers.sh
 //   node test/run-tests.js total      prints the sum of the suites run so far (CI's last line)
 //
 // Extra arguments go to vitest (a file filter, -t NAME).
@@ -10,7 +14,15 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-const SUITES = { main: ['test/unit', 'test/e2e'], release: ['test/release'] };
+/** The e2e files that run again against distribution 3 (the registry matrix of the peers suite). */
+const ON_DISTRIBUTION_3 = ['delete', 'safety', 'interrupted', 'copy', 'sync', 'referrers', 'read-commands'].map(
+  (name) => `test/e2e/${name}.test.ts`,
+);
+const SUITES = {
+  main: ['test/unit', 'test/e2e'],
+  release: ['test/release'],
+  peers: ['test/peers', ...ON_DISTRIBUTION_3],
+};
 const outDir = '.test-output';
 mkdirSync(outDir, { recursive: true });
 
@@ -64,7 +76,8 @@ const args = [
   ...filters,
   ...vitestArgs,
 ];
-const run = spawnSync('npx', args, { stdio: 'inherit' });
+const env = suite === 'peers' ? { ...process.env, KRILL_TEST_REGISTRY: '3' } : process.env;
+const run = spawnSync('npx', args, { stdio: 'inherit', env });
 let passed = 0;
 let failed = 0;
 if (existsSync(out)) {

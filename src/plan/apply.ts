@@ -1,4 +1,12 @@
-import { AbortedError, JournalError, NetworkError, UnsupportedError, isAbortError, unlessNotFound } from '../errors.js';
+import {
+  AbortedError,
+  JournalError,
+  NetworkError,
+  UnsupportedError,
+  isAbortError,
+  isNotFound,
+  unlessNotFound,
+} from '../errors.js';
 import { DEFAULT_CONCURRENCY, mapConcurrent } from '../http/limiter.js';
 import { shortDigest } from '../manifest/manifest.js';
 import type { FetchedManifest } from '../registry/client.js';
@@ -271,6 +279,26 @@ class RepositoryApply {
   }
 
   /**
+   * A planned tag still on the digest just deleted. distribution removes a manifest's tags with it;
+   * go-containerregistry's registry keeps tags apart from digests, so the tag still serves the
+   * manifest: it is removed as an untag (it was planned to go, and still points where planned).
+   */
+  async #untagLeftOver(tag: string, digest: string): Promise<void> {
+    try {
+      const fetched = await this.#client.getManifest(this.#repo.repository, tag);
+      if (fetched.digest !== digest) return; // moved in between: not ours any more
+      const result = await this.#untagger.untag(this.#repo.repository, tag, fetched);
+      if (result !== 'moved') return;
+    } catch (error) {
+      if (isNotFound(error)) return;
+      const why = error instanceof Error ? error.message : String(error);
+      this.#outcome('failed', digest, [tag], `still listed on its planned digest after the delete (${why})`);
+      return;
+    }
+    this.#outcome('failed', digest, [tag], 'still listed on its planned digest after the delete');
+  }
+
+  /**
    * After the changes: every tag removed must be gone from the tag list. A tag still listed but
    * without a manifest (the distribution 2.8 race above) is removed with an empty throwaway; a tag
    * still on its planned digest is reported. Kept tags must still be listed.
@@ -294,7 +322,7 @@ class RepositoryApply {
             );
           }
         } else if (now === outcome.digest) {
-          this.#outcome('failed', outcome.digest, [tag], 'still listed on its planned digest after the delete');
+          await this.#untagLeftOver(tag, outcome.digest);
         }
       }
     }

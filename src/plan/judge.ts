@@ -132,6 +132,7 @@ export function judgeRepository(plan: RepositoryPlan, fresh: FreshState): Verdic
         return fresh.tags.has(action.tag) ? [action] : [{ kind: 'gone', digest: action.index, tags: [action.tag] }];
       case 'untag': {
         const at = fresh.tags.get(action.tag);
+        if (fresh.dangling?.has(action.tag)) return [{ kind: 'remove-dangling', tag: action.tag }];
         if (at === undefined) return [{ kind: 'gone', digest: action.digest, tags: [action.tag] }];
         if (at !== action.digest) return [moved(fresh, action.tag, action.digest)];
         if (fresh.live?.has(at)) return [{ kind: 'skip', digest: at, tags: [action.tag], detail: IN_USE }];
@@ -140,7 +141,14 @@ export function judgeRepository(plan: RepositoryPlan, fresh: FreshState): Verdic
         return [{ kind: 'untag', tag: action.tag, digest: action.digest }];
       }
       case 'delete-manifest':
-        return judgeDelete(action, fresh, staying);
+        // A planned tag still listed whose manifest is gone (a run stopped mid-delete: distribution 3
+        // can leave the tags of a deleted manifest listed) goes as a dangling tag.
+        return [
+          ...action.tags
+            .filter((tag) => fresh.dangling?.has(tag))
+            .map((tag): Verdict => ({ kind: 'remove-dangling', tag })),
+          ...judgeDelete(action, fresh, staying),
+        ];
     }
   });
 }

@@ -7,8 +7,8 @@ import type { RegistryApi } from './api.js';
 
 /**
  * Removing one tag without touching its manifest or the manifest's other tags. OCI distribution 1.1
- * has `DELETE /v2/<repo>/manifests/<tag>`; distribution 2.8 answers it 400 DIGEST_INVALID, so the
- * fallback is regclient's and crane's: push a throwaway manifest onto the tag, then delete the
+ * has `DELETE /v2/<repo>/manifests/<tag>`, used only where a probe showed it removes just the tag;
+ * distribution 2.8 answers it 400 DIGEST_INVALID, so the fallback is regclient's and crane's: push a throwaway manifest onto the tag, then delete the
  * throwaway by digest (which removes exactly that tag). The throwaway carries the annotation
  * THROWAWAY_ANNOTATION, so an untag interrupted between the two steps is recognised and finished.
  */
@@ -53,7 +53,7 @@ export function isThrowaway(fetched: FetchedManifest): boolean {
 const STEP: RequestFlags = { uninterruptible: true };
 
 export class Untagger {
-  /** Learnt from the first attempt: does this registry have the OCI 1.1 tag delete? */
+  /** Shown by the probe before the first untag: does a tag delete remove exactly the tag here? */
   #tagDelete: boolean | undefined;
   /** Bytes of the throwaway manifests pushed (the garbage collector frees them too). */
   scratchBytes = 0;
@@ -69,15 +69,13 @@ export class Untagger {
    * Right before changing anything the tag is read again: if it moved, nothing is done ('moved').
    */
   async untag(repository: string, tag: string, expected: FetchedManifest): Promise<UntagResult> {
+    this.#tagDelete ??= await this.#probeTagDelete(repository, expected);
     const now = await this.#client.digestOf(repository, tag, STEP);
     if (now === undefined) return 'already-gone';
     if (now !== expected.digest) return 'moved';
-    if (this.#tagDelete !== false) {
+    if (this.#tagDelete) {
       const result = await this.#client.deleteTag(repository, tag, STEP);
-      if (result !== 'unsupported') {
-        this.#tagDelete = true;
-        return result === 'deleted' ? 'untagged' : 'already-gone';
-      }
+      if (result !== 'unsupported') return result === 'deleted' ? 'untagged' : 'already-gone';
       this.#tagDelete = false;
     }
     return this.#replaceAndDelete(
@@ -86,6 +84,29 @@ export class Untagger {
       buildThrowaway(expected.bytes, expected.mediaType, tag),
       expected.mediaType,
     );
+  }
+
+  /**
+   * Whether `DELETE /v2/<repo>/manifests/<tag>` removes exactly that tag on this registry, shown
+   * once on a throwaway of krill's own under a probe tag. OCI 1.1, distribution 3 and zot remove
+   * the tag and keep the manifest; distribution 2.8 and Harbor refuse it; a registry that deleted
+   * the manifest instead would take every sibling tag with it, so its tag delete is never used.
+   * The throwaway then goes by digest (4 requests per run; a probe tag left by a crash is a
+   * throwaway tag, which the next cleanup finishes).
+   */
+  async #probeTagDelete(repository: string, expected: FetchedManifest): Promise<boolean> {
+    const probe = `krill-probe-${randomBytes(8).toString('hex')}`;
+    const scratch = buildThrowaway(expected.bytes, expected.mediaType, probe);
+    const digest = computeDigest(scratch);
+    await this.#client.putManifest(repository, probe, scratch, expected.mediaType, STEP);
+    this.scratchBytes += scratch.length;
+    try {
+      if ((await this.#client.deleteTag(repository, probe, STEP)) !== 'deleted') return false;
+      const tagGone = (await this.#client.digestOf(repository, probe, STEP)) === undefined;
+      return tagGone && (await this.#client.digestOf(repository, digest, STEP)) === digest;
+    } finally {
+      await this.#client.deleteManifest(repository, digest, STEP);
+    }
   }
 
   /** Removes a tag that is listed but whose manifest is gone. */

@@ -360,11 +360,11 @@ describe('catalog oddities', () => {
       const res = await krill(['cleanup', '--all-repos', own.host, '--keep', '2', '--dry-run', '--json']);
       expect(res.code, res.stderr).toBe(0);
       const out = JSON.parse(res.stdout);
-      expect(out.repositories.map((r: { repository: string }) => r.repository).sort()).toEqual([
-        'apps/api',
-        'apps/broken',
-      ]);
-      expect(out.repositories.find((r: { repository: string }) => r.repository === 'apps/broken').delete).toEqual([]);
+      // distribution 2.8 lists a repository holding only a blob; distribution 3 lists only those with manifests.
+      const listed = own.implementation === 'distribution-2.8' ? ['apps/api', 'apps/broken'] : ['apps/api'];
+      expect(out.repositories.map((r: { repository: string }) => r.repository).sort()).toEqual(listed);
+      if (own.implementation === 'distribution-2.8')
+        expect(out.repositories.find((r: { repository: string }) => r.repository === 'apps/broken').delete).toEqual([]);
     } finally {
       await own.stop();
     }

@@ -8,8 +8,8 @@ import type { BuiltManifest } from '../harness/images.js';
 
 /**
  * A HAND-WRITTEN FAKE registry, used only for behaviour the real distribution 2.8 server does not
- * show: tag-list pagination with Link headers, the OCI 1.1 tag delete (202), a registry that refuses
- * HEAD (like Nexus) and omits Docker-Content-Digest. Everything else is tested against the real server.
+ * show: a registry that refuses HEAD (like Nexus) and omits Docker-Content-Digest. Tag-list pages and
+ * the OCI 1.1 tag delete are also shown by the real distribution 3 (test/peers, the peers suite).
  */
 
 interface Fake {
@@ -73,6 +73,20 @@ async function startFake(images: Array<[string, BuiltManifest]>): Promise<Fake> 
       for (const [t, d] of tags) if (d === ref) tags.delete(t);
       return res.writeHead(202).end();
     }
+    if (req.method === 'PUT') {
+      // krill's tag-delete probe pushes a throwaway of its own under a probe tag.
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const bytes = Buffer.concat(chunks);
+        const stored = sha256(bytes);
+        const mediaType = String(req.headers['content-type']);
+        manifests.set(stored, { digest: stored, mediaType, bytes, blobs: [], children: [] });
+        if (!ref.startsWith('sha256:')) tags.set(ref, stored);
+        res.writeHead(201, { 'docker-content-digest': stored }).end();
+      });
+      return;
+    }
     return json(405, { errors: [{ code: 'UNSUPPORTED', message: 'unsupported' }] });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -111,7 +125,10 @@ describe('fake registry: behaviour distribution 2.8 does not show', () => {
     expect(fake.tags.has('a')).toBe(false);
     expect(fake.tags.get('b')).toBe(one.digest);
     expect(fake.log).toContain('DELETE /v2/repo/manifests/a');
-    expect(fake.log.some((l) => l.startsWith('PUT'))).toBe(false);
+    // The only PUT is the probe's throwaway, under a tag of krill's own, deleted again.
+    const puts = fake.log.filter((l) => l.startsWith('PUT'));
+    expect(puts).toEqual([expect.stringMatching(/^PUT \/v2\/repo\/manifests\/krill-probe-[0-9a-f]{16}$/)]);
+    expect([...fake.tags.keys()].filter((t) => t.startsWith('krill-probe-'))).toEqual([]);
   });
 });
 

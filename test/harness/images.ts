@@ -140,7 +140,7 @@ export class Pusher {
    */
   readonly #blobQueue = new Map<string, Promise<void>>();
 
-  constructor(private readonly registry: TestRegistry) {}
+  constructor(private readonly registry: Pick<TestRegistry, 'url' | 'adminAuth' | 'dispatcher'>) {}
 
   #headers(repository: string, extra: Record<string, string> = {}): Record<string, string> {
     const auth = this.registry.adminAuth(repository);

@@ -1,7 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { readFileSync } from 'node:fs';
@@ -11,11 +11,32 @@ import type { TokenIssuer } from './token-issuer.js';
 import { ISSUER, SERVICE, startTokenIssuer } from './token-issuer.js';
 
 /**
- * Starts the real registry (Debian's docker-registry, distribution 2.8) on 127.0.0.1 with a free
- * port and a temp storage dir, in one of the modes the tests need.
+ * Starts a real registry on 127.0.0.1 with a free port and a temp storage dir, in one of the modes
+ * the tests need: Debian's docker-registry (distribution 2.8), or distribution 3 built from the Go
+ * module proxy (scripts/build-peers.sh). KRILL_TEST_REGISTRY=3 makes distribution 3 the default:
+ * the peers suite runs the e2e suites again that way (the matrix lives here, not in copied tests).
  */
 
 export type AuthMode = 'none' | 'basic' | 'token';
+export type Implementation = 'distribution-2.8' | 'distribution-3';
+
+/** Where scripts/build-peers.sh puts the Go peers (registry 3, crane, regctl, oras…). */
+export const PEERS_DIR = process.env.KRILL_PEERS_DIR || join(homedir(), '.cache', 'krill-peers');
+
+/** The implementation tests get unless they ask: KRILL_TEST_REGISTRY=3 for distribution 3. */
+export const DEFAULT_IMPLEMENTATION: Implementation =
+  process.env.KRILL_TEST_REGISTRY === '3' ? 'distribution-3' : 'distribution-2.8';
+
+/** A Go peer's path, or an error saying how to build it (never a silent skip). */
+export function peer(name: string): string {
+  const path = join(PEERS_DIR, name);
+  try {
+    accessSync(path, constants.X_OK);
+  } catch {
+    throw new Error(`test peer ${name} is not built in ${PEERS_DIR}: run bash scripts/build-peers.sh`);
+  }
+  return path;
+}
 
 export interface RegistryOptions {
   auth?: AuthMode;
@@ -28,12 +49,15 @@ export interface RegistryOptions {
   extraUsers?: Record<string, string>;
   /** Storage on disk even where /dev/shm exists (the benchmark: figures comparable run to run). */
   onDisk?: boolean;
+  /** Which server (default DEFAULT_IMPLEMENTATION). */
+  implementation?: Implementation;
 }
 
 export const BASIC_USER = 'alice';
 export const BASIC_PASSWORD = 'alice-secret-pw';
 
 export interface TestRegistry {
+  implementation: Implementation;
   /** host:port, as a user types it. */
   host: string;
   /** Base URL with scheme. */
@@ -162,9 +186,11 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   let child: ChildProcess | undefined;
   let stderr = '';
 
+  const implementation = options.implementation ?? DEFAULT_IMPLEMENTATION;
+  const binary = implementation === 'distribution-3' ? peer('registry') : 'docker-registry';
   const launch = async () => {
     stderr = '';
-    child = spawn('docker-registry', ['serve', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = spawn(binary, ['serve', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     const deadline = Date.now() + 15_000;
     for (;;) {
@@ -175,8 +201,8 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
       } catch {
         // not up yet
       }
-      if (child.exitCode !== null) throw new Error(`docker-registry exited (${child.exitCode}): ${stderr.trim()}`);
-      if (Date.now() > deadline) throw new Error(`docker-registry did not start on ${host}: ${stderr.trim()}`);
+      if (child.exitCode !== null) throw new Error(`${binary} exited (${child.exitCode}): ${stderr.trim()}`);
+      if (Date.now() > deadline) throw new Error(`${binary} did not start on ${host}: ${stderr.trim()}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   };
@@ -191,6 +217,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   await launch();
 
   return {
+    implementation,
     host,
     url,
     dir,
@@ -224,7 +251,7 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     },
     async garbageCollect() {
       await halt();
-      const out = execFileSync('docker-registry', ['garbage-collect', configPath], {
+      const out = execFileSync(binary, ['garbage-collect', configPath], {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'pipe'],
       });

@@ -235,3 +235,24 @@ describe('judgeRepository: dangling tags, fallback indexes, attachments', () => 
     });
   });
 });
+
+describe('judgeRepository: a rerun after a stopped delete', () => {
+  it('planned tags left listed without their manifest are removed as dangling tags', () => {
+    const remove: RepositoryPlan = {
+      repository: 'r',
+      keep: [],
+      delete: [],
+      actions: [
+        { kind: 'delete-manifest', digest: A, tags: ['old-1', 'old-2'] },
+        { kind: 'untag', tag: 'shared', digest: B },
+      ],
+    };
+    const fresh = { ...state({ stable: B }), dangling: new Set(['old-1', 'old-2', 'shared']) };
+    expect(judgeRepository(remove, fresh)).toEqual([
+      { kind: 'remove-dangling', tag: 'old-1' },
+      { kind: 'remove-dangling', tag: 'old-2' },
+      { kind: 'delete-manifest', digest: A, tags: [] },
+      { kind: 'remove-dangling', tag: 'shared' },
+    ]);
+  });
+});

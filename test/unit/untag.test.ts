@@ -31,34 +31,59 @@ const image = fetched({
 });
 
 interface Script {
-  /** Where the tag points before anything happens. */
+  /** Where the user's tags point before anything happens. */
   before?: string | undefined;
-  /** The OCI tag delete's answer. */
-  tagDelete?: 'deleted' | 'unsupported' | 'not-found';
-  /** What the registry answers for a PUT (default: the digest of the bytes). */
+  /**
+   * DELETE of a tag: removes exactly that tag (OCI 1.1, distribution 3), removes the manifest and
+   * every tag on it (what the probe must catch), is refused (distribution 2.8), or finds nothing.
+   */
+  tagDelete?: 'exact' | 'manifest' | 'unsupported' | 'not-found';
+  /** The tag delete of the user's tag finds it gone (it was removed in between). */
+  userTagGone?: boolean;
+  /** What the registry answers for a PUT of a user tag (default: the digest of the bytes). */
   stores?: (bytes: Buffer) => string;
-  /** Where the tag points after the PUT (default: what was stored). */
+  /** Where a user tag points after the PUT (default: what was stored). */
   after?: (stored: string, bytes: Buffer) => string | undefined;
 }
+
+const isProbe = (reference: string) => reference.startsWith('krill-probe-');
 
 function registry(script: Script) {
   const calls: string[] = [];
   /** The flags of every request: an untag must not be cut by Ctrl-C between its steps. */
   const flags: Array<{ uninterruptible?: boolean } | undefined> = [];
   let tag: string | undefined = 'before' in script ? script.before : image.digest;
+  const probes = new Map<string, string>();
+  const probeManifests = new Set<string>();
+  const manifests = new Set<string>([image.digest]);
+  // Probe names and digests are random: the log names them "probe" and "probe-manifest".
+  const named = (reference: string) =>
+    isProbe(reference) ? 'probe' : probeManifests.has(reference) ? 'probe-manifest' : reference;
+  const log = (call: string, reference: string, f?: { uninterruptible?: boolean }) => {
+    calls.push(`${call} ${named(reference)}`);
+    flags.push(f);
+  };
   const api = {
     host: 'r.example',
     digestOf: async (_repository: string, reference: string, f?: { uninterruptible?: boolean }) => {
-      calls.push(`HEAD ${reference}`);
-      flags.push(f);
-      return tag;
+      log('HEAD', reference, f);
+      if (reference.startsWith('sha256:')) return manifests.has(reference) ? reference : undefined;
+      return isProbe(reference) ? probes.get(reference) : tag;
     },
     deleteTag: async (_repository: string, reference: string, f?: { uninterruptible?: boolean }) => {
-      calls.push(`DELETE tag ${reference}`);
-      flags.push(f);
-      const answer = script.tagDelete ?? 'unsupported';
-      if (answer === 'deleted') tag = undefined;
-      return answer;
+      log('DELETE tag', reference, f);
+      const mode = script.tagDelete ?? 'unsupported';
+      if (mode === 'unsupported' || mode === 'not-found') return mode;
+      if (!isProbe(reference) && script.userTagGone) return 'not-found';
+      const digest = isProbe(reference) ? probes.get(reference) : tag;
+      if (isProbe(reference)) probes.delete(reference);
+      else tag = undefined;
+      if (mode === 'manifest' && digest !== undefined) {
+        manifests.delete(digest);
+        for (const [name, at] of probes) if (at === digest) probes.delete(name);
+        if (tag === digest) tag = undefined;
+      }
+      return 'deleted';
     },
     putManifest: async (
       _repository: string,
@@ -67,47 +92,67 @@ function registry(script: Script) {
       _mediaType: string,
       f?: { uninterruptible?: boolean },
     ) => {
-      calls.push(`PUT ${reference}`);
-      flags.push(f);
+      if (isProbe(reference)) probeManifests.add(computeDigest(bytes));
+      log('PUT', reference, f);
+      if (isProbe(reference)) {
+        probes.set(reference, computeDigest(bytes));
+        manifests.add(computeDigest(bytes));
+        return computeDigest(bytes);
+      }
       const stored = script.stores ? script.stores(bytes) : computeDigest(bytes);
+      manifests.add(stored);
       tag = script.after ? script.after(stored, bytes) : stored;
       return stored;
     },
     deleteManifest: async (_repository: string, digest: string, f?: { uninterruptible?: boolean }) => {
-      calls.push(`DELETE ${digest}`);
-      flags.push(f);
+      log('DELETE', digest, f);
+      const had = manifests.delete(digest);
       if (tag === digest) tag = undefined;
-      return 'deleted' as const;
+      for (const [name, at] of probes) if (at === digest) probes.delete(name);
+      return had ? ('deleted' as const) : ('not-found' as const);
     },
   } as unknown as RegistryApi;
-  return { api, calls, flags, tag: () => tag, repush: () => void (tag = image.digest) };
+  return { api, calls, flags, tag: () => tag, probes, repush: () => void (tag = image.digest) };
 }
 
+/** What the probe sends: its throwaway under a probe tag, the tag delete, the checks, the cleanup. */
+const EXACT_PROBE = ['PUT probe', 'DELETE tag probe', 'HEAD probe', 'HEAD probe-manifest', 'DELETE probe-manifest'];
+const REFUSED_PROBE = ['PUT probe', 'DELETE tag probe', 'DELETE probe-manifest'];
+
 describe('Untagger', () => {
-  it('a tag that moved since the plan is left alone: "moved", nothing sent but the HEAD', async () => {
+  it('a tag that moved since the plan is left alone: "moved", nothing sent for it but the HEAD', async () => {
     const r = registry({ before: `sha256:${'e'.repeat(64)}` });
     expect(await new Untagger(r.api).untag('apps/web', 'v1', image)).toBe('moved');
-    expect(r.calls).toEqual(['HEAD v1']);
+    expect(r.calls).toEqual([...REFUSED_PROBE, 'HEAD v1']);
   });
 
-  it('a tag already gone is "already-gone", nothing sent but the HEAD', async () => {
+  it('a tag already gone is "already-gone", nothing sent for it but the HEAD', async () => {
     const r = registry({ before: undefined });
     expect(await new Untagger(r.api).untag('apps/web', 'v1', image)).toBe('already-gone');
-    expect(r.calls).toEqual(['HEAD v1']);
+    expect(r.calls).toEqual([...REFUSED_PROBE, 'HEAD v1']);
   });
 
-  it('the OCI tag delete when the registry has it, remembered for the next tag', async () => {
-    const r = registry({ tagDelete: 'deleted' });
+  it('the OCI tag delete where the probe showed it removes exactly the tag, probed once per run', async () => {
+    const r = registry({ tagDelete: 'exact' });
     const untagger = new Untagger(r.api);
     expect(await untagger.untag('apps/web', 'v1', image)).toBe('untagged');
-    expect(r.calls).toEqual(['HEAD v1', 'DELETE tag v1']);
-    expect(untagger.scratchBytes).toBe(0);
+    expect(r.calls).toEqual([...EXACT_PROBE, 'HEAD v1', 'DELETE tag v1']);
+    expect(r.probes.size).toBe(0); // the probe cleaned up after itself
     r.repush();
     expect(await untagger.untag('apps/web', 'v2', image)).toBe('untagged');
-    expect(r.calls.slice(2)).toEqual(['HEAD v2', 'DELETE tag v2']); // still the tag delete
-    expect(r.flags.map((f) => f?.uninterruptible)).toEqual([true, true, true, true]);
-    const gone = registry({ tagDelete: 'not-found' });
+    expect(r.calls.slice(EXACT_PROBE.length + 2)).toEqual(['HEAD v2', 'DELETE tag v2']); // no second probe
+    expect(r.flags.map((f) => f?.uninterruptible)).toEqual(r.calls.map(() => true));
+    const gone = registry({ tagDelete: 'exact', userTagGone: true });
     expect(await new Untagger(gone.api).untag('apps/web', 'v1', image)).toBe('already-gone');
+  });
+
+  it('a registry whose tag delete removes the manifest (and every sibling tag) is caught by the probe', async () => {
+    const r = registry({ tagDelete: 'manifest' });
+    expect(await new Untagger(r.api).untag('apps/web', 'v1', image)).toBe('untagged');
+    expect(r.calls.slice(0, 4)).toEqual(['PUT probe', 'DELETE tag probe', 'HEAD probe', 'HEAD probe-manifest']);
+    expect(r.calls).not.toContain('DELETE tag v1');
+    expect(r.calls).toContain('PUT v1'); // the throwaway fallback instead
+    expect(r.calls).not.toContain(`DELETE ${image.digest}`);
   });
 
   it('without it: a throwaway on the tag, checked to be stored under the tag, then deleted by digest', async () => {
@@ -115,7 +160,7 @@ describe('Untagger', () => {
     const untagger = new Untagger(r.api);
     expect(await untagger.untag('apps/web', 'v1', image)).toBe('untagged');
     const put = r.calls.indexOf('PUT v1');
-    expect(r.calls.slice(0, put + 1)).toEqual(['HEAD v1', 'DELETE tag v1', 'PUT v1']);
+    expect(r.calls.slice(0, put + 1)).toEqual([...REFUSED_PROBE, 'HEAD v1', 'PUT v1']);
     expect(r.calls[put + 1]).toBe('HEAD v1');
     expect(r.calls[put + 2]).toMatch(/^DELETE sha256:[0-9a-f]{64}$/);
     expect(r.calls[put + 2]).not.toBe(`DELETE ${image.digest}`); // never the original
