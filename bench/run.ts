@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensurePrerequisites } from '../test/harness/prereqs.js';
 import type { TestRegistry } from '../test/harness/registry.js';
-import { startRegistry } from '../test/harness/registry.js';
+import { peer, startRegistry } from '../test/harness/registry.js';
 import { Pusher, buildImage } from '../test/harness/images.js';
 import { seedR1, seedR2 } from './seed.js';
 
@@ -222,6 +222,36 @@ async function main() {
       kind: 'speedup',
       target: 4,
     });
+    // crane and regctl: the tag list, then each tag's digest, 8 in parallel (their fastest way to
+    // list tags with digests; krill's rows carry created, size and platforms on top).
+    const peerRuns = Number(process.env.BENCH_PEER_RUNS ?? 3);
+    const regctlHome = mkdtempSync(join(work, 'regctl-home-'));
+    execFileSync(peer('regctl'), ['registry', 'set', r1.host, '--tls', 'disabled'], {
+      env: { ...process.env, HOME: regctlHome },
+    });
+    for (const [name, list, digest] of [
+      ['crane', `${peer('crane')} ls --insecure`, `${peer('crane')} digest --insecure`],
+      ['regctl', `${peer('regctl')} tag ls`, `${peer('regctl')} image digest`],
+    ] as const) {
+      const peerScript = join(work, `${name}.sh`);
+      writeFileSync(peerScript, `#!/bin/sh\nset -e\n${list} ${ref} | xargs -P 8 -I{} ${digest} ${ref}:{} >/dev/null\n`);
+      const peerStats = await measure(
+        `${name}: tag list + digest per tag, 8 in parallel`,
+        peerRuns,
+        none,
+        () => ['sh', peerScript],
+        () => ({ HOME: regctlHome }),
+        false,
+      );
+      rows.push({
+        metric: '`krill tags R1 --json`',
+        krill: coldTags,
+        reference: peerStats,
+        referenceName: `${name}: tag list + digest per tag, 8 in parallel`,
+        kind: 'speedup',
+        target: 1,
+      });
+    }
     if (skopeoRuns === 1)
       notes.push(
         'skopeo runs take minutes each, so they are measured once (no warm-up); set BENCH_SKOPEO_RUNS to repeat them.',
@@ -340,6 +370,11 @@ async function main() {
 
     // copy of the 512 MiB image, destination emptied before each run; no warm-up (nothing to warm)
     const emptyDestination = () => r4.restart(() => rmSync(r4.storageDir, { recursive: true, force: true }));
+    const regctlCopyHome = mkdtempSync(join(work, 'regctl-copy-home-'));
+    for (const host of [r3.host, r4.host])
+      execFileSync(peer('regctl'), ['registry', 'set', host, '--tls', 'disabled'], {
+        env: { ...process.env, HOME: regctlCopyHome },
+      });
     const src = `${r3.host}/bench/big:v1`;
     const dst = `${r4.host}/bench/big:v1`;
     const skopeoCopy = await measure(
@@ -378,6 +413,27 @@ async function main() {
     notes.push(
       `Copy throughput: krill ${(512 / krillCopy.median).toFixed(0)} MiB/s, skopeo ${(512 / skopeoCopy.median).toFixed(0)} MiB/s (median).`,
     );
+    for (const [name, command] of [
+      ['crane copy', () => [peer('crane'), 'copy', '--insecure', src, dst]],
+      ['regctl image copy', () => [peer('regctl'), 'image', 'copy', src, dst]],
+    ] as const) {
+      const peerCopy = await measure(
+        `${name} 512 MiB`,
+        RUNS,
+        emptyDestination,
+        command,
+        () => ({ HOME: regctlCopyHome }),
+        false,
+      );
+      rows.push({
+        metric: '`krill copy` of a 512 MiB image (8 layers) between two registries',
+        krill: krillCopy,
+        reference: peerCopy,
+        referenceName: `\`${name}\``,
+        kind: 'ratio',
+        target: 1.0,
+      });
+    }
 
     // startup
     const nodeStart = await measure('node -e 0', RUNS, none, () => ['node', '-e', '0']);
@@ -399,7 +455,7 @@ async function main() {
   const lines = [
     '# krill benchmark results',
     '',
-    `Written by \`npm run bench\` on ${new Date().toISOString()}: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, distribution ${execFileSync('docker-registry', ['--version'], { encoding: 'utf8' }).trim().split(' ').at(-1)} on loopback, skopeo ${execFileSync('skopeo', ['--version'], { encoding: 'utf8' }).trim().split(' ').at(-1)}.`,
+    `Written by \`npm run bench\` on ${new Date().toISOString()}: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, distribution ${execFileSync('docker-registry', ['--version'], { encoding: 'utf8' }).trim().split(' ').at(-1)} on loopback, skopeo ${execFileSync('skopeo', ['--version'], { encoding: 'utf8' }).trim().split(' ').at(-1)}, crane ${execFileSync(peer('crane'), ['version'], { encoding: 'utf8' }).trim()}, regctl ${execFileSync(peer('regctl'), ['version', '--format', '{{.VCSTag}}'], { encoding: 'utf8' }).trim()}.`,
     `Whole processes, median of ${RUNS} runs after a warm-up (min–max), peak RSS from /usr/bin/time. R1: one repository, 1000 tags over 400 images (40 multi-arch with 2 platforms). R2: 2000 repositories × 10 tags.`,
     '',
     '| metric | krill | reference | ratio | target | met |',

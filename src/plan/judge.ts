@@ -161,7 +161,8 @@ function judgeDelete(
   const { digest } = action;
   // Deployed since the plan: its tags stay too (a pod may pull it by tag again).
   if (fresh.live?.has(digest)) return [{ kind: 'skip', digest, tags: action.tags, detail: IN_USE }];
-  const still = action.tags.filter((t) => fresh.tags.get(t) === digest && staying.removable.has(t));
+  // Removable means still on the planned digest (removableTags).
+  const still = action.tags.filter((t) => staying.removable.has(t));
   const elsewhere = action.tags.filter((t) => fresh.tags.has(t) && fresh.tags.get(t) !== digest);
   const verdicts = elsewhere.map((tag) => moved(fresh, tag, digest));
   // A forced delete (rm --force) may break an index; only a tag pointing straight at it holds it.

@@ -32,9 +32,9 @@ interface CandidateImage {
 }
 
 function compareKeys(a: string | semver.SemVer, b: string | semver.SemVer): number {
-  // Stryker disable next-line LogicalOperator: equivalent, one run orders by dates or by versions, never both.
-  if (typeof a === 'string' && typeof b === 'string') return a < b ? -1 : a > b ? 1 : 0;
-  return compareVersions(a as semver.SemVer, b as semver.SemVer);
+  // One run orders by dates (ISO strings) or by versions, never both.
+  if (typeof a === 'string') return a < (b as string) ? -1 : a > (b as string) ? 1 : 0;
+  return compareVersions(a, b as semver.SemVer);
 }
 
 /** Newest first; images without an order key last; ties by the image's first tag name. */
@@ -45,7 +45,9 @@ function compareImages(a: CandidateImage, b: CandidateImage): number {
   } else if (a.order !== b.order) {
     return a.order === null ? 1 : -1;
   }
-  return a.tags[0]! < b.tags[0]! ? -1 : a.tags[0]! > b.tags[0]! ? 1 : 0;
+  // Distinct images never share their first tag (a tag names one digest): never equal.
+  // Stryker disable next-line EqualityOperator: equivalent, `<=` differs only on equal tags.
+  return a.tags[0]! < b.tags[0]! ? -1 : 1;
 }
 
 function highestVersion(tags: string[]): semver.SemVer | null {

@@ -211,6 +211,11 @@ describe('Journal edges (each case pins one branch the mutation run found unpinn
     await expect(checkJournalPath(join(d, 'missing', 'j.jsonl'))).rejects.toThrow(
       `--journal ${join(d, 'missing', 'j.jsonl')}: the directory ${join(d, 'missing')} does not exist; choose another path`,
     );
+    // A name the filesystem refuses, in a directory that exists: refused, not taken as new.
+    const long = join(d, 'x'.repeat(300));
+    await expect(checkJournalPath(long)).rejects.toThrow(
+      `--journal ${long}: cannot be used (ENAMETOOLONG); choose another path`,
+    );
     symlinkSync('loop', join(d, 'loop'));
     await expect(checkJournalPath(join(d, 'loop', 'j.jsonl'))).rejects.toThrow(
       `--journal ${join(d, 'loop', 'j.jsonl')}: cannot be used (ELOOP); choose another path`,
