@@ -40,6 +40,8 @@ interface Script {
   tagDelete?: 'exact' | 'manifest' | 'unsupported' | 'not-found';
   /** The tag delete of the user's tag finds it gone (it was removed in between). */
   userTagGone?: boolean;
+  /** The tag delete works on the probe but is refused on the user's tag. */
+  userTagRefused?: boolean;
   /** What the registry answers for a PUT of a user tag (default: the digest of the bytes). */
   stores?: (bytes: Buffer) => string;
   /** Where a user tag points after the PUT (default: what was stored). */
@@ -75,6 +77,7 @@ function registry(script: Script) {
       const mode = script.tagDelete ?? 'unsupported';
       if (mode === 'unsupported' || mode === 'not-found') return mode;
       if (!isProbe(reference) && script.userTagGone) return 'not-found';
+      if (!isProbe(reference) && script.userTagRefused) return 'unsupported';
       const digest = isProbe(reference) ? probes.get(reference) : tag;
       if (isProbe(reference)) probes.delete(reference);
       else tag = undefined;
@@ -138,12 +141,24 @@ describe('Untagger', () => {
     expect(await untagger.untag('apps/web', 'v1', image)).toBe('untagged');
     expect(r.calls).toEqual([...EXACT_PROBE, 'HEAD v1', 'DELETE tag v1']);
     expect(r.probes.size).toBe(0); // the probe cleaned up after itself
+    expect(untagger.scratchBytes).toBeGreaterThan(0); // the probe's throwaway, for the GC figure
     r.repush();
     expect(await untagger.untag('apps/web', 'v2', image)).toBe('untagged');
     expect(r.calls.slice(EXACT_PROBE.length + 2)).toEqual(['HEAD v2', 'DELETE tag v2']); // no second probe
     expect(r.flags.map((f) => f?.uninterruptible)).toEqual(r.calls.map(() => true));
     const gone = registry({ tagDelete: 'exact', userTagGone: true });
     expect(await new Untagger(gone.api).untag('apps/web', 'v1', image)).toBe('already-gone');
+  });
+
+  it('a tag delete the probe passed but the real tag refuses falls back to the throwaway, from then on', async () => {
+    const r = registry({ tagDelete: 'exact', userTagRefused: true });
+    const untagger = new Untagger(r.api);
+    expect(await untagger.untag('apps/web', 'v1', image)).toBe('untagged');
+    expect(r.calls.slice(EXACT_PROBE.length, EXACT_PROBE.length + 3)).toEqual(['HEAD v1', 'DELETE tag v1', 'PUT v1']);
+    r.repush();
+    r.calls.length = 0;
+    expect(await untagger.untag('apps/web', 'v2', image)).toBe('untagged');
+    expect(r.calls.slice(0, 2)).toEqual(['HEAD v2', 'PUT v2']);
   });
 
   it('a registry whose tag delete removes the manifest (and every sibling tag) is caught by the probe', async () => {
