@@ -23,6 +23,8 @@ build registry github.com/distribution/distribution/v3/cmd/registry v3.1.2
 build crane github.com/google/go-containerregistry/cmd/crane v0.22.1
 build regctl github.com/regclient/regclient/cmd/regctl v0.11.7
 build oras oras.land/oras/cmd/oras v1.3.6
+# Keyed, offline signing (no transparency log): the largest build of the set, about 2.5 minutes cold.
+build cosign github.com/sigstore/cosign/v3/cmd/cosign v3.1.3
 
 # A registry with the OCI 1.1 referrers API: go-containerregistry's, from a main of ours.
 stamp="$dir/.referrers-registry-$(sha256sum test/peers/referrers-registry/main.go test/peers/referrers-registry/go.mod | sha256sum | cut -c1-12)"

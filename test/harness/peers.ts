@@ -54,7 +54,11 @@ export function runPeer(name: string, args: string[], home = peerHome()): Promis
     execFile(
       peer(name),
       args,
-      { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home }, timeout: 60_000, maxBuffer: 64 << 20 },
+      {
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, COSIGN_PASSWORD: '' },
+        timeout: 60_000,
+        maxBuffer: 64 << 20,
+      },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
         resolve({ code, stdout, stderr });
