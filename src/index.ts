@@ -8,15 +8,22 @@
 export { Krill } from './krill.js';
 export type {
   ApplyOptions as KrillApplyOptions,
+  CaseResult,
   CleanupRequest,
   ClientRole,
+  CompareOptions,
   CopyReport,
   CopyRequest,
+  DaemonOptions,
   Inspection,
   KrillOptions,
   Login,
   ProgressOptions,
+  PullOptions,
+  ReadManifest,
   ReferrerInfo,
+  RemovalOptions,
+  SyncRequest,
   TagRow,
   TagsOptions,
 } from './krill.js';
