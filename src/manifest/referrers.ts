@@ -62,7 +62,7 @@ export function artifactTypeOf(manifest: Manifest): string | undefined {
   return config;
 }
 
-const EMPTY_CONFIG = 'application/vnd.oci.empty.v1+json';
+export const EMPTY_CONFIG = 'application/vnd.oci.empty.v1+json';
 
 /** What a manifest says about the referrer graph: its artifact type and its subject, when present. */
 export function referrerFieldsOf(manifest: Manifest): { artifactType?: string; subject?: string } {

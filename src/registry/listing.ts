@@ -5,6 +5,7 @@ import { isDigest } from '../manifest/digest.js';
 import type { Descriptor } from '../manifest/manifest.js';
 import { parseManifest } from '../manifest/manifest.js';
 import { OCI_INDEX } from '../manifest/media-types.js';
+import { EMPTY_CONFIG } from '../manifest/referrers.js';
 import { escapeControl } from '../text.js';
 import type { ListLimits } from './client.js';
 import type { RegistryEndpoint } from './endpoint.js';
@@ -98,7 +99,9 @@ export async function listReferrerPages(
       throw new InvalidResponseError(`${http.host}: the referrers of ${digest} are not an image index`);
     const filtered = (res.headers['oci-filters-applied'] ?? '').split(',').some((f) => f.trim() === 'artifactType');
     for (const d of page.manifests) {
-      if (artifactType !== undefined && !filtered && d.artifactType !== artifactType) continue;
+      // Kept when unsure: a descriptor without a type, or with the empty config's, may be any type
+      // (go-containerregistry's registry reports the config type, not the manifest's artifactType).
+      if (artifactType !== undefined && !filtered && !mayBe(d, artifactType)) continue;
       if (!listed.has(d.digest)) out.push(d);
       listed.add(d.digest);
     }
@@ -119,4 +122,9 @@ function jsonField(res: HttpResponse, field: string, host: string): unknown[] | 
   if (page !== null && page !== undefined && !Array.isArray(page))
     throw new InvalidResponseError(`${host}: GET ${res.url.pathname} answered "${field}" that is not a list`);
   return page as unknown[] | null | undefined;
+}
+
+/** Whether a referrer descriptor may be of `artifactType` (registry/referrers.ts settles doubts). */
+function mayBe(d: Descriptor, artifactType: string): boolean {
+  return d.artifactType === artifactType || d.artifactType === undefined || d.artifactType === EMPTY_CONFIG;
 }

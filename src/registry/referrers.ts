@@ -1,6 +1,6 @@
 import { unlessNotFound } from '../errors.js';
 import type { Descriptor } from '../manifest/manifest.js';
-import { LEGACY_TYPES, classifyTag, fallbackTag } from '../manifest/referrers.js';
+import { EMPTY_CONFIG, LEGACY_TYPES, artifactTypeOf, classifyTag, fallbackTag } from '../manifest/referrers.js';
 import { readFallbackIndex } from './fallback-index.js';
 import type { RegistryApi } from './api.js';
 
@@ -42,7 +42,10 @@ export async function discoverReferrers(
   const out: FoundReferrer[] = [];
   const api = await client.listReferrers(repository, digest, types.length === 1 ? types[0] : undefined);
   if (api !== undefined) {
-    for (const descriptor of api) if (wanted(descriptor)) out.push({ descriptor, via: 'api' });
+    for (const listed of api) {
+      const descriptor = types.length > 0 ? await withManifestType(client, repository, listed) : listed;
+      if (wanted(descriptor)) out.push({ descriptor, via: 'api' });
+    }
   } else {
     const index = await readFallbackIndex(client, repository, digest);
     if (index?.manifest.kind === 'index')
@@ -92,4 +95,18 @@ export async function referrerTree(
     return nodes;
   };
   return walk(digest, 0);
+}
+
+/**
+ * A descriptor whose type says nothing (none, or the empty config's) gets the type its manifest
+ * declares. The referrers API must report the manifest's `artifactType` (distribution-spec 1.1
+ * "Listing Referrers"); go-containerregistry's registry reports the config media type instead,
+ * which would hide every oras or cosign artifact from a type filter. One GET per such descriptor,
+ * only when filtering by type.
+ */
+async function withManifestType(client: RegistryApi, repository: string, d: Descriptor): Promise<Descriptor> {
+  if (d.artifactType !== undefined && d.artifactType !== EMPTY_CONFIG) return d;
+  const fetched = await unlessNotFound(client.getManifest(repository, d.digest));
+  const type = fetched ? artifactTypeOf(fetched.manifest) : undefined;
+  return type === undefined ? d : { ...d, artifactType: type };
 }

@@ -48,7 +48,7 @@ async function orasReferrers(host: string, reference: string): Promise<string[]>
 }
 
 /** `oras attach` of a small SBOM-like artifact; returns nothing, the oracle reads it back. */
-async function orasAttach(host: string, reference: string, salt: string): Promise<void> {
+async function orasAttach(host: string, reference: string, salt: string, artifactType = ARTIFACT): Promise<void> {
   const dir = peerHome();
   const file = join(dir, 'sbom.json');
   writeFileSync(file, JSON.stringify({ salt }));
@@ -57,7 +57,7 @@ async function orasAttach(host: string, reference: string, salt: string): Promis
     '--plain-http',
     '--disable-path-validation',
     '--artifact-type',
-    ARTIFACT,
+    artifactType,
     `${host}/${reference}`,
     `${file}:application/json`,
   ]);
@@ -169,5 +169,23 @@ describe('a registry with the referrers API (go-containerregistry pkg/registry)'
       const res2 = await krill(['digest', `${api.host}/apps/gc@${digest}`, '--plain-http']);
       expect(res2.code, `${digest} should be gone`).toBe(1);
     }
+  });
+
+  it('--referrers-filter copies only that artifact type, though this registry ignores the filter (no OCI-Filters-Applied)', async () => {
+    const pusher = new Pusher(api);
+    await pusher.push('apps/typed', buildImage({ created: '2024-07-01T00:00:00Z', layers: ['typed'] }), 'v1');
+    const SIGNATURE = 'application/vnd.krill.test.signature+json';
+    await orasAttach(api.host, 'apps/typed:v1', 'typed sbom');
+    await orasAttach(api.host, 'apps/typed:v1', 'typed signature', SIGNATURE);
+    expect(await orasReferrers(api.host, 'apps/typed:v1')).toHaveLength(2);
+    const args = ['copy', `${api.host}/apps/typed:v1`, `${source.host}/apps/typed:v1`, '--plain-http'];
+    const res = await krill([...args, '--referrers-filter', SIGNATURE]);
+    expect(res.code, res.stderr).toBe(0);
+    const out = await peerOut('oras', ['discover', '--plain-http', '--format', 'json', `${source.host}/apps/typed:v1`]);
+    const doc = JSON.parse(out) as {
+      referrers?: Array<{ artifactType: string }>;
+      manifests?: Array<{ artifactType: string }>;
+    };
+    expect((doc.referrers ?? doc.manifests ?? []).map((r) => r.artifactType)).toEqual([SIGNATURE]);
   });
 });
