@@ -11,7 +11,7 @@ import { computeDigest, digestLike, isDigest, matchesDigest } from '../manifest/
 import { escapeControl } from '../text.js';
 import type { ContentCache } from './content-cache.js';
 import type { RequestFlags } from './endpoint.js';
-import { listNames, listReferrerPages } from './listing.js';
+import { listReferrerPages, readNames } from './listing.js';
 import { finishUpload, mountBlob, startUpload } from './upload.js';
 import { RegistryEndpoint, blobPath, manifestPath, repositoryPath, repositoryScope } from './endpoint.js';
 
@@ -99,7 +99,7 @@ export class RegistryClient {
 
   /** Every repository in the catalog, following `Link` pages. */
   async listRepositories(): Promise<string[]> {
-    return listNames(
+    return readNames(
       this.#http,
       this.#listLimits,
       `/v2/_catalog?n=${this.#pageSize}`,
@@ -111,7 +111,7 @@ export class RegistryClient {
 
   /** Every tag of a repository, following `Link` pages; `"tags": null` (all tags deleted) is empty. */
   async listTags(repository: string): Promise<string[]> {
-    return listNames(
+    return readNames(
       this.#http,
       this.#listLimits,
       repositoryPath(repository, `tags/list?n=${this.#pageSize}`),

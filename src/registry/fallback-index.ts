@@ -1,5 +1,5 @@
 import { unlessNotFound } from '../errors.js';
-import type { Descriptor } from '../manifest/manifest.js';
+import type { Descriptor, IndexManifest } from '../manifest/manifest.js';
 import { OCI_INDEX } from '../manifest/media-types.js';
 import { fallbackTag } from '../manifest/referrers.js';
 import type { RegistryApi } from './api.js';
@@ -19,14 +19,22 @@ interface Endpoint {
   repository: string;
 }
 
+/** A fetched manifest known to be an image index. */
+type FetchedIndex = FetchedManifest & { manifest: IndexManifest };
+
+/** The index under `tag`, when the tag holds one (anything else there is not a fallback index). */
+async function readIndexAt(client: RegistryApi, repository: string, tag: string): Promise<FetchedIndex | undefined> {
+  const fetched = await unlessNotFound(client.getManifest(repository, tag));
+  return fetched?.manifest.kind === 'index' ? (fetched as FetchedIndex) : undefined;
+}
+
 /** The fallback index of `subject`, when its tag holds one. */
-export async function readFallbackIndex(
+export function readFallbackIndex(
   client: RegistryApi,
   repository: string,
   subject: string,
-): Promise<FetchedManifest | undefined> {
-  const fetched = await unlessNotFound(client.getManifest(repository, fallbackTag(subject)));
-  return fetched?.manifest.kind === 'index' ? fetched : undefined;
+): Promise<FetchedIndex | undefined> {
+  return readIndexAt(client, repository, fallbackTag(subject));
 }
 
 /**
@@ -46,7 +54,7 @@ export async function addToFallbackIndex(
   const current = await readFallbackIndex(destination.client, destination.repository, subject);
   let entries: Array<Record<string, unknown>>;
   let base: Record<string, unknown>;
-  if (current?.manifest.kind === 'index') {
+  if (current) {
     base = JSON.parse(current.bytes.toString('utf8')) as Record<string, unknown>;
     entries = [...(base.manifests as Array<Record<string, unknown>>)];
   } else {
@@ -55,7 +63,7 @@ export async function addToFallbackIndex(
       ? await readFallbackIndex(source.client, source.repository, subject)
       : undefined;
     if (
-      sourceIndex?.manifest.kind === 'index' &&
+      sourceIndex &&
       sourceIndex.manifest.manifests.length === referrers.length &&
       sourceIndex.manifest.manifests.every((d) => referrers.some((r) => r.digest === d.digest))
     ) {
@@ -90,8 +98,8 @@ export async function removeFromFallbackIndex(
   tag: string,
   referrer: string,
 ): Promise<{ status: 'untagged' | 'already-gone'; digest?: string }> {
-  const current = await unlessNotFound(client.getManifest(repository, tag));
-  if (!current || current.manifest.kind !== 'index') return { status: 'already-gone' };
+  const current = await readIndexAt(client, repository, tag);
+  if (!current) return { status: 'already-gone' };
   const doc = JSON.parse(current.bytes.toString('utf8')) as { manifests: Array<{ digest?: unknown }> };
   const left = doc.manifests.filter((d) => d.digest !== referrer);
   if (left.length === doc.manifests.length) return { status: 'already-gone', digest: current.digest };

@@ -24,7 +24,7 @@ const MAX_REFERRER_PAGES = 100;
  * rejects are skipped with a warning (nothing is ever sent for them). A page that brings nothing
  * new, a link back to a page already read, or more than MAX_PAGES pages end with an error.
  */
-export async function listNames(
+export async function readNames(
   http: RegistryEndpoint,
   limits: ListLimits,
   first: string,

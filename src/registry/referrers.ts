@@ -48,7 +48,7 @@ export async function discoverReferrers(
     }
   } else {
     const index = await readFallbackIndex(client, repository, digest);
-    if (index?.manifest.kind === 'index')
+    if (index)
       for (const descriptor of index.manifest.manifests)
         if (wanted(descriptor)) out.push({ descriptor, via: 'fallback-tag', tag: fallbackTag(digest) });
   }

@@ -8,9 +8,10 @@ import type { RegistryApi } from './api.js';
 /**
  * Removing one tag without touching its manifest or the manifest's other tags. OCI distribution 1.1
  * has `DELETE /v2/<repo>/manifests/<tag>`, used only where a probe showed it removes just the tag;
- * distribution 2.8 answers it 400 DIGEST_INVALID, so the fallback is regclient's and crane's: push a throwaway manifest onto the tag, then delete the
- * throwaway by digest (which removes exactly that tag). The throwaway carries the annotation
- * THROWAWAY_ANNOTATION, so an untag interrupted between the two steps is recognised and finished.
+ * distribution 2.8 answers it 400 DIGEST_INVALID, so the fallback is regclient's and crane's: push a
+ * throwaway manifest onto the tag, then delete the throwaway by digest (which removes exactly that
+ * tag). The throwaway carries the annotation THROWAWAY_ANNOTATION, so an untag interrupted between
+ * the two steps is recognised and finished.
  */
 
 export const THROWAWAY_ANNOTATION = 'io.krill.untag';
