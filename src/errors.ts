@@ -18,6 +18,7 @@ export type ErrorCode =
   | 'ENGINE'
   | 'LIVE_SET'
   | 'LISTING_SUSPECT'
+  | 'LEDGER'
   | 'ABORTED';
 
 export class KrillError extends Error {
@@ -106,6 +107,13 @@ export class ListingSuspectError extends KrillError {
 export class JournalError extends KrillError {
   constructor(message: string, options: { cause?: unknown } = {}) {
     super('JOURNAL', message, options);
+  }
+}
+
+/** The ledger (pull and push history) could not be opened, read or written. */
+export class LedgerError extends KrillError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super('LEDGER', message, options);
   }
 }
 

@@ -22,6 +22,10 @@ import type { CleanupRequest } from './ops/cleanup-targets.js';
 import { planCleanup } from './ops/cleanup.js';
 import type { CopyReport, CopyRequest } from './ops/copy.js';
 import { copyImages } from './ops/copy.js';
+import type { HistoryEntry, ListenOptions } from './ops/ledger.js';
+import { ledgerStatus, listen, tagHistory } from './ops/ledger.js';
+import type { LedgerListener } from './ledger/listener.js';
+import type { LedgerStatus } from './ledger/store.js';
 import { login, logout } from './ops/login.js';
 import type { Inspection, ReadManifest, TagRow, TagsOptions } from './ops/read.js';
 import {
@@ -47,6 +51,9 @@ export type { Inspection, ReadManifest, ReferrerInfo, TagRow, TagsOptions } from
 export type { CaseResult } from './ops/policy-test.js';
 export type { RemovalOptions } from './ops/removal.js';
 export type { CompareOptions, DaemonOptions, PullOptions, SyncRequest } from './ops/sync.js';
+export type { HistoryEntry, ListenOptions } from './ops/ledger.js';
+export type { LedgerListener, ListenerCounts } from './ledger/listener.js';
+export type { LedgerStatus } from './ledger/store.js';
 export type { ClientRole, KrillOptions, Login, ProgressOptions } from './session.js';
 // What the CLI renders, reached through the front door (the boundaries test allows src/cli nothing else).
 export type { TlsOptions } from './http/transport.js';
@@ -278,6 +285,25 @@ export class Krill {
   /** Pulls the tags each spec selects into the local engine (DOCKER_HOST); returns their names. */
   pull(specs: string[], options: PullOptions & CallOptions = {}): Promise<string[]> {
     return this.#session.call('pull', SHAPES.pull, options, () => pullImages(this.#session, specs, options));
+  }
+
+  // ── the ledger: pulls, pushes and tag moves from registry notifications ─────────────────
+
+  /** `krill listen`: receives a registry's notifications into the ledger until `close()`. */
+  listen(
+    options: ListenOptions & CallOptions = {},
+  ): Promise<{ listener: LedgerListener; address: string; ledger: string }> {
+    return this.#session.call('listen', SHAPES.listen, options, () => listen(this.#session, options));
+  }
+
+  /** Coverage, events and the last event per registry instance. */
+  ledgerStatus(call: CallOptions = {}): Promise<LedgerStatus & { ledger: string }> {
+    return this.#session.call('ledgerStatus', SHAPES.call, call, () => ledgerStatus(this.#session));
+  }
+
+  /** A repository's (`REPO`) or a tag's (`REPO:TAG`) moves, oldest first: the ledger and krill's listings. */
+  history(reference: string, call: CallOptions = {}): Promise<HistoryEntry[]> {
+    return this.#session.call('history', SHAPES.call, call, () => tagHistory(this.#session, reference));
   }
 
   /** Flushes the cache and closes every connection. */

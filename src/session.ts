@@ -29,6 +29,9 @@ import type { ListLimits, RegistryClientOptions } from './registry/client.js';
 import { LIST_LIMITS, RegistryClient } from './registry/client.js';
 import { ContentCache, defaultCacheDir } from './registry/content-cache.js';
 import { History, historyDir } from './state/history.js';
+import type { LedgerSpec } from './ledger/open.js';
+import { openLedger, parseLedgerSpec } from './ledger/open.js';
+import type { LedgerStore } from './ledger/store.js';
 import type { SyncSpec } from './sync/spec.js';
 import { parseSyncSpec } from './sync/spec.js';
 
@@ -66,6 +69,11 @@ export interface KrillOptions {
    * in their own, like go-containerregistry's `WithTransport`. Credentials are already routed.
    */
   clientFactory?: (options: RegistryClientOptions) => RegistryClient;
+  /**
+   * The ledger of pulls and pushes (`krill listen`): `sqlite:PATH` or a `postgres://` URL; else
+   * KRILL_LEDGER; else a SQLite file in the state directory, used only by rules that need it.
+   */
+  ledger?: string | undefined;
 }
 
 /** Credentials given for one side of a copy (e.g. `--src-username`). */
@@ -108,6 +116,7 @@ export class Session {
   readonly #cache: ContentCache | undefined;
   readonly #clients = new Map<string, Promise<RegistryClient>>();
   #password: string | undefined;
+  #ledger: Promise<LedgerStore> | undefined;
 
   constructor(options: KrillOptions = {}) {
     checkOptions(options, 'Krill options', SHAPES.krill);
@@ -167,6 +176,22 @@ export class Session {
   /** The listing history and known digests of the state directory (state/history.ts). */
   history(): History {
     return new History(historyDir(this.env));
+  }
+
+  /** Whether the user named a ledger (option or KRILL_LEDGER): reads then show ledger columns. */
+  get ledgerConfigured(): boolean {
+    return Boolean(this.#options.ledger ?? this.env.KRILL_LEDGER);
+  }
+
+  /** Where the ledger is (validated: a usage error before any request). */
+  ledgerSpec(): LedgerSpec {
+    return parseLedgerSpec(this.#options.ledger ?? this.env.KRILL_LEDGER, this.env);
+  }
+
+  /** The ledger, opened once per session (its driver loads only now). */
+  ledger(): Promise<LedgerStore> {
+    this.#ledger ??= openLedger(this.ledgerSpec());
+    return this.#ledger;
   }
 
   // ── references ────────────────────────────────────────────────────────────────────────────
@@ -301,6 +326,7 @@ export class Session {
   async close(): Promise<void> {
     this.#cache?.flush();
     this.#cache?.close();
+    if (this.#ledger) await (await this.#ledger.catch(() => undefined))?.close();
     await this.#transport.close();
   }
 }

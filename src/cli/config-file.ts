@@ -13,6 +13,7 @@ import { UsageError } from '../errors.js';
  *   concurrency: 16
  *   timeout: 30s
  *   ca-cert: /etc/ssl/internal-ca.pem
+ *   ledger: sqlite:/var/lib/krill/ledger.db
  */
 
 export interface ConfigFile {
@@ -22,9 +23,11 @@ export interface ConfigFile {
   /** Milliseconds. */
   timeout?: number;
   caCert?: string;
+  /** `sqlite:PATH` or a postgres:// URL (its password belongs in PGPASSWORD or ~/.pgpass, not here). */
+  ledger?: string;
 }
 
-const KEYS = ['registry', 'concurrency', 'timeout', 'ca-cert'];
+const KEYS = ['registry', 'concurrency', 'timeout', 'ca-cert', 'ledger'];
 
 export function configFilePath(env: NodeJS.ProcessEnv): string {
   return join(env.XDG_CONFIG_HOME || join(env.HOME || homedir(), '.config'), 'krill', 'config.yaml');
@@ -55,9 +58,10 @@ export async function readConfigFile(env: NodeJS.ProcessEnv): Promise<ConfigFile
     const where = at(isScalar(pair.key) ? pair.key.range?.[0] : undefined);
     const value = isScalar(pair.value) ? pair.value.value : undefined;
     if (!KEYS.includes(key)) throw new UsageError(`${where}: unknown key "${key}" (expected ${KEYS.join(', ')})`);
-    if (key === 'registry' || key === 'ca-cert') {
+    if (key === 'registry' || key === 'ca-cert' || key === 'ledger') {
       if (typeof value !== 'string' || value === '') throw new UsageError(`${where}: ${key} must be a string`);
       if (key === 'registry') config.registry = value;
+      else if (key === 'ledger') config.ledger = value;
       else config.caCert = value;
     } else if (key === 'concurrency') {
       if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > 256)

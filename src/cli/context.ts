@@ -88,6 +88,7 @@ export class CliContext {
       timeoutMs: options.timeout,
       tls,
       cache: options.cache,
+      ledger: options.ledger,
       logger: this.logger,
       signal,
     });

@@ -69,6 +69,7 @@ async function applyConfigFile(
   if (config.concurrency !== undefined && unset('concurrency')) options.concurrency = config.concurrency;
   if (config.timeout !== undefined && unset('timeout')) options.timeout = config.timeout;
   if (config.caCert !== undefined && unset('caCert')) options.caCert = config.caCert;
+  if (config.ledger !== undefined && unset('ledger') && !env.KRILL_LEDGER) options.ledger = config.ledger;
 }
 
 /** Reads a line from the terminal in raw mode without echoing it; Ctrl-C cancels (exit 130). */

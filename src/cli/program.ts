@@ -124,6 +124,10 @@ export function declareProgram(io: Io) {
       .option('-q, --quiet', 'no notes (e.g. the garbage-collection hint); warnings and errors still show')
       .option('--no-color', 'no colors (also NO_COLOR)')
       .option('--no-cache', 'bypass the on-disk manifest cache')
+      .option(
+        '--ledger <ledger>',
+        'the pull/push ledger: sqlite:PATH or postgres://… (else $KRILL_LEDGER, the config file, the state dir)',
+      )
   );
 }
 
@@ -163,6 +167,13 @@ function declarePolicyGroup(program: Program) {
 }
 
 type PolicyGroup = ReturnType<typeof declarePolicyGroup>;
+
+/** `krill ledger …`: the ledger's subcommands. */
+function declareLedgerGroup(program: Program) {
+  return program.command('ledger').description('the pull/push ledger: status');
+}
+
+type LedgerGroup = ReturnType<typeof declareLedgerGroup>;
 
 /** Each command, by the name of its module in ./commands (policy's subcommands take the policy group). */
 export const COMMANDS = {
@@ -249,6 +260,11 @@ export const COMMANDS = {
           '--older-than <duration|date>',
           'only delete images created before now minus this (30d, 12h, 2w), or before a date (2024-03-01)',
         )
+        .option(
+          '--unpulled-for <duration>',
+          'only delete images nobody pulled for this long (90d; needs the ledger: krill listen)',
+        )
+        .option('--allow-before-ledger', 'with --unpulled-for: images pushed before the ledger began may go')
         .option('--semver <range>', "only semver tags in this range are candidates, e.g. '<1.4'")
         .option(
           '--rule <spec>',
@@ -461,6 +477,58 @@ Examples:
         'after',
         '\nExamples:\n  $ eval "$(krill completion bash)"              # in ~/.bashrc\n  $ krill completion zsh > "${fpath[1]}/_krill"\n  $ krill completion fish > ~/.config/fish/completions/krill.fish\n',
       ),
+  listen: (program: Program) =>
+    program
+      .command('listen')
+      .description('receive registry notifications into the ledger: pushes, pulls, tag moves')
+      .option('--addr <host:port>', 'where to listen (default 127.0.0.1:5050)')
+      .option('--secret-file <file>', 'the shared secret the registry sends (else $KRILL_LEDGER_SECRET)')
+      .option('--registry-name <host>', "record events under this registry (default: each event's request host)")
+      .option('--count-head', 'count HEAD requests as pulls (by default only GETs of a manifest count)')
+      .option(
+        '--ignore-agent <regex>',
+        'pulls by user agents matching are not use: scanners, replication (repeatable)',
+        collect,
+      )
+      .addHelpText(
+        'after',
+        `
+The registry's config.yml (distribution 2.8 and 3.x):
+  notifications:
+    endpoints:
+      - name: krill
+        url: http://127.0.0.1:5050/events
+        headers: {Authorization: [Bearer SECRET]}
+        timeout: 2s
+        threshold: 5
+        backoff: 2s
+
+Pulls by krill itself are never counted. SIGTERM or Ctrl-C stops after the events in flight are stored.
+
+Examples:
+  $ openssl rand -hex 32 > /etc/krill/ledger.secret
+  $ krill listen --addr 0.0.0.0:5050 --secret-file /etc/krill/ledger.secret --ignore-agent '^Trivy'
+  $ krill listen --ledger postgres://krill@db/krill --secret-file ledger.secret
+`,
+      ),
+  history: (program: Program) =>
+    program
+      .command('history')
+      .description("a repository's or a tag's moves: when, from which digest to which, pushed or seen by krill")
+      .argument('<repository[:tag]>', 'REPO, REPO:TAG, HOST/REPO[:TAG]')
+      .addHelpText(
+        'after',
+        '\nMoves come from push and delete events in the ledger (krill listen) and from the listings krill\nrecorded on earlier runs.\n\nExamples:\n  $ krill history registry.example.com/apps/web:latest\n  $ krill history -r localhost:5000 apps/web --json\n',
+      ),
+  ledgerStatus: (ledger: LedgerGroup) =>
+    ledger
+      .command('status')
+      .description("the ledger's coverage, events stored and the last event per registry instance")
+      .option('--stale-after <duration>', 'warn when an instance sent nothing for this long (default 1d)')
+      .addHelpText(
+        'after',
+        '\nExamples:\n  $ krill ledger status\n  $ krill --ledger postgres://krill@db/krill ledger status --json\n',
+      ),
   policyTest: (policy: PolicyGroup) =>
     policy
       .command('test')
@@ -545,6 +613,10 @@ export function buildProgram(run: Runner, io: Io): Program {
   COMMANDS.logout(program).action(lazy(() => import('./commands/logout.js')));
   COMMANDS.config(program).action(lazy(() => import('./commands/config.js')));
   COMMANDS.completion(program).action(lazy(() => import('./commands/completion.js')));
+  COMMANDS.listen(program).action(lazy(() => import('./commands/listen.js')));
+  COMMANDS.history(program).action(lazy(() => import('./commands/history.js')));
+  const ledger = declareLedgerGroup(program);
+  COMMANDS.ledgerStatus(ledger).action(lazy(() => import('./commands/ledger-status.js')));
   // Listed for --help only: runCli answers `krill version [--json]` before commander runs.
   program.command('version').description('print the version (--json: with Node.js and platform)');
   const policy = declarePolicyGroup(program);

@@ -14,6 +14,9 @@ export function renderTagTable(
   const { wide } = options;
   const listed = options.all ? rows : rows.filter((r) => !r.attachment);
   const withReferrers = listed.some((r) => r.referrers);
+  // A ledger is configured: PUSHED and LAST PULLED; in 80 columns they take the place of CREATED
+  // and PLATFORMS (-o wide shows every column).
+  const ledger = listed.some((r) => r.lastPulled !== undefined);
   const cells = listed.map((r) => {
     const referrers = withReferrers
       ? [r.referrers ? `${r.referrers.count} (${r.referrers.types.join(', ')})` : '-']
@@ -30,16 +33,28 @@ export function renderTagTable(
         ...referrers,
       ];
     const short = options.trunc && !wide;
+    const date = short ? shortDate : formatDate;
+    const usage = ledger ? [date(r.pushed ?? null), date(r.lastPulled ?? null)] : [];
+    if (ledger && wide) usage.push(String(r.pulls ?? 0));
     return [
       short ? displayTag(r.tag) : r.tag,
       short ? shortDigest(r.digest!) : r.digest!,
-      short ? shortDate(r.created) : formatDate(r.created),
+      ...(ledger && !wide ? [] : [date(r.created)]),
+      ...usage,
       formatBytes(r.size),
-      platformsCell(r, wide),
+      ...(ledger && !wide ? [] : [platformsCell(r, wide)]),
       ...referrers,
     ];
   });
-  const headers = ['TAG', 'DIGEST', 'CREATED', 'SIZE', 'PLATFORMS', ...(withReferrers ? ['REFERRERS'] : [])];
+  const headers = [
+    'TAG',
+    'DIGEST',
+    ...(ledger && !wide ? [] : ['CREATED']),
+    ...(ledger ? ['PUSHED', 'LAST PULLED', ...(wide ? ['PULLS'] : [])] : []),
+    'SIZE',
+    ...(ledger && !wide ? [] : ['PLATFORMS']),
+    ...(withReferrers ? ['REFERRERS'] : []),
+  ];
   const table = formatTable(headers, cells, options.header ? { header: options.header } : {});
   return { table, hidden: rows.length - listed.length };
 }

@@ -44,4 +44,24 @@ export interface RepositorySnapshot {
    * when krill has no history of the repository: the reclaimable bytes are then an upper bound.
    */
   retained?: Record<string, ManifestNode>;
+  /** What the ledger knows of the tagged digests; set only when a rule judges by pulls. */
+  usage?: SnapshotUsage;
+}
+
+/** What the ledger knows of one manifest (ledger/store.ts). Times are milliseconds since the epoch. */
+export interface DigestUsage {
+  firstPush?: number;
+  lastPush?: number;
+  lastPull?: number;
+  /** The user agent of the last counted pull. */
+  lastPullAgent?: string;
+  pulls: number;
+  deleted?: number;
+}
+
+export interface SnapshotUsage {
+  /** When the ledger started hearing from the registry; undefined: it never did. */
+  since: number | undefined;
+  /** Per digest, as stored (an index's children separately: policy/usage.ts combines them). */
+  digests: Record<string, DigestUsage>;
 }

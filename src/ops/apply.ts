@@ -10,6 +10,7 @@ import type { UndoOutcome } from '../plan/undo.js';
 import { undoJournal } from '../plan/undo.js';
 import type { RegistryAddress } from '../ref/reference.js';
 import type { ProgressOptions, Session } from '../session.js';
+import { pulledSincePlan } from './ledger.js';
 import { rereadLiveSet } from './live.js';
 
 /** Apply (with every re-check) and undo, and the journal between them. */
@@ -48,6 +49,8 @@ export async function apply(
   if (plan.limits?.refused !== undefined) throw new RefusedError(planRefusal(plan.limits.refused));
   const client = await session.client(plan.registry);
   const live = await rereadLiveSet(session, plan, client, options);
+  // Rules that judged by pulls: what was pulled since the plan stays (the ledger re-read now).
+  const pulled = plan.pullsChecked !== undefined ? await pulledSincePlan(session, plan) : undefined;
   const given = options.journal;
   const journal = given instanceof Journal ? given : await openJournal(session, plan.registry, given);
   // Before the first change, not after: a run killed mid-way (SIGKILL, OOM, a cancelled CI job)
@@ -61,6 +64,7 @@ export async function apply(
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       ...(signal ? { signal } : {}),
       ...(live ? { live } : {}),
+      ...(pulled ? { pulled } : {}),
     });
     await forgetDeleted(session, plan, result);
     return { ...result, journal: given instanceof Journal || journal.kept ? journal.path : undefined };

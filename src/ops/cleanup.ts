@@ -25,6 +25,7 @@ import {
   wholePlanLimit,
   withLimits,
 } from './cleanup-targets.js';
+import { attachUsage } from './ledger.js';
 import { liveSetRecord, toLiveSource } from './live.js';
 
 /** The same plan as `krill cleanup --json --dry-run`. Validates everything before any request. */
@@ -32,6 +33,7 @@ export async function planCleanup(session: Session, request: CleanupRequest): Pr
   const { policy, ruleSetFor, ruleSetOf, compileRules, parseBudget, parseSize, evaluateRuleSet } =
     await loadRetention(request);
   const flagRules = policy ? undefined : compileRuleList(request.rules, compileRules, ruleSetOf);
+  session.ledgerSpec(); // a bad --ledger fails before any request
   const { registry, repositories } = cleanupTargets(session, request, policy);
   const whole = wholePlanLimit(request, policy, parseBudget, parseSize);
   const sources = (request.keepInUse ?? policy?.keepInUse ?? []).map((s) =>
@@ -52,6 +54,16 @@ export async function planCleanup(session: Session, request: CleanupRequest): Pr
   const snapshots = await readSnapshots(session, client, [...targets, ...others], catalog !== undefined, request);
   const history = request.history === false ? undefined : session.history();
   if (history) await readRetained(session, client, history, snapshots);
+  const byPulls = targets.filter((r) => rulesOf(r)!.rules.some((selected) => selected.rules.unpulledFor));
+  if (request.allowBeforeLedger)
+    for (const r of byPulls) for (const selected of rulesOf(r)!.rules) selected.rules.allowBeforeLedger = true;
+  const pullsChecked = byPulls.length > 0 ? new Date().toISOString() : undefined;
+  if (byPulls.length > 0)
+    await attachUsage(
+      session,
+      registry.host,
+      byPulls.map((r) => snapshots.get(r)!),
+    );
   const now = Date.now();
   const plans: RepositoryPlan[] = [];
   const changes: Record<string, ListingChanges> = {};
@@ -81,6 +93,7 @@ export async function planCleanup(session: Session, request: CleanupRequest): Pr
   const plan = makePlan(registry, plans, all, catalog !== undefined);
   if (request.diff) plan.changes = changes;
   if (live) plan.keepInUse = liveSetRecord(sources, live.digests, targets, request.rollbackDepth);
+  if (pullsChecked) plan.pullsChecked = pullsChecked;
   return withLimits(plan, all, whole, rulesOf);
 }
 

@@ -12,6 +12,7 @@ import { summarizeTags } from '../registry/tag-summaries.js';
 import type { ReferrerNode } from '../registry/referrers.js';
 import { referrerTree } from '../registry/referrers.js';
 import type { ProgressOptions, Session } from '../session.js';
+import { readUsage } from './ledger.js';
 
 /** The read verbs: catalog, tags, manifest, digest, config, inspect. */
 
@@ -37,6 +38,11 @@ export interface TagRow {
   artifactTypes?: string[];
   /** On an image's row: how many referrers its attachment tags hold, and their short types. */
   referrers?: { count: number; types: string[] };
+  /** With a ledger configured: when the digest was last pushed (the real push, not the build date). */
+  pushed?: string | null;
+  /** With a ledger configured: the last counted pull (null: none the ledger saw), and how many. */
+  lastPulled?: string | null;
+  pulls?: number;
 }
 
 export interface TagsOptions extends ProgressOptions {
@@ -125,11 +131,26 @@ export async function listTagRows(session: Session, repository: string, options:
     concurrency: session.concurrency,
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
-  if (options.limit === undefined) return rows.map(toTagRow);
-  // --limit counts images; the attachment tags of the images shown come with them.
-  const shown = rows.filter((r) => !r.attachment).slice(0, options.limit);
-  const digests = new Set(shown.map((r) => r.digest));
-  return rows.filter((r) => shown.includes(r) || (r.attachment && digests.has(r.subject!))).map(toTagRow);
+  let result: TagRow[];
+  if (options.limit === undefined) result = rows.map(toTagRow);
+  else {
+    // --limit counts images; the attachment tags of the images shown come with them.
+    const shown = rows.filter((r) => !r.attachment).slice(0, options.limit);
+    const digests = new Set(shown.map((r) => r.digest));
+    result = rows.filter((r) => shown.includes(r) || (r.attachment && digests.has(r.subject!))).map(toTagRow);
+  }
+  return session.ledgerConfigured ? withUsage(session, ref, result) : result;
+}
+
+/** The ledger's columns: push time, last pull, pulls (a manifest the ledger never saw: null, 0). */
+async function withUsage(session: Session, ref: Reference, rows: TagRow[]): Promise<TagRow[]> {
+  const digests = [...new Set(rows.flatMap((r) => (r.digest ? [r.digest] : [])))];
+  const usage = await readUsage(session, ref.registry.host, ref.repository, digests);
+  const iso = (time: number | undefined) => (time === undefined ? null : new Date(time).toISOString());
+  return rows.map((row) => {
+    const u = row.digest ? usage.get(row.digest) : undefined;
+    return { ...row, pushed: iso(u?.lastPush), lastPulled: iso(u?.lastPull), pulls: u?.pulls ?? 0 };
+  });
 }
 
 export async function readManifest(

@@ -52,6 +52,8 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** The live set as re-read right before applying: repository → digests never to delete. */
   live?: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Digests pulled since the plan was made (the ledger re-read): repository → digest → why. */
+  pulled?: ReadonlyMap<string, ReadonlyMap<string, string>>;
 }
 
 /** Errors that make every further request pointless: stop the whole apply. */
@@ -118,7 +120,12 @@ class RepositoryApply {
     await this.#client.checkDeletesEnabled(repository);
     const fresh = await readFreshState(this.#client, this.#repo);
     const live = this.#options.live?.get(repository);
-    const verdicts = judgeRepository(this.#repo, live ? { ...fresh, live } : fresh);
+    const pulled = this.#options.pulled?.get(repository);
+    const verdicts = judgeRepository(this.#repo, {
+      ...fresh,
+      ...(live ? { live } : {}),
+      ...(pulled ? { pulled } : {}),
+    });
     const steps: Executable[] = [];
     for (const verdict of verdicts) {
       if (verdict.kind === 'skip') this.#outcome('skipped', verdict.digest, verdict.tags, verdict.detail);

@@ -27,6 +27,8 @@ export interface FreshState {
   dangling?: ReadonlySet<string>;
   /** Digests workloads run, re-read right before applying (`--keep-in-use`). */
   live?: ReadonlySet<string>;
+  /** Digests pulled since the plan was made (the ledger re-read, `--unpulled-for`), with why. */
+  pulled?: ReadonlyMap<string, string>;
 }
 
 export type Verdict =
@@ -78,7 +80,7 @@ function judgeStaying(plan: RepositoryPlan, fresh: FreshState): Staying {
   const children = (d: string) => fresh.children.get(d)?.filter((c) => !unlisted.has(c));
   const edges = followAll(children, referrerIndex(plan, fresh));
   // Stryker disable next-line ArrayDeclaration: equivalent, a stray root names no digest.
-  const live = [...(fresh.live ?? [])];
+  const live = [...(fresh.live ?? []), ...heldByPulls(fresh).keys()];
   const stayingTags = () =>
     [...fresh.tags].filter(([tag, digest]) => !removable.has(tag) && !fresh.throwaways.has(digest));
   let tags = stayingTags();
@@ -98,7 +100,8 @@ function judgeStaying(plan: RepositoryPlan, fresh: FreshState): Staying {
     for (const reached of reachable(roots, edges)) users.set(reached, [...(users.get(reached) ?? []), who]);
   };
   for (const [tag, digest] of tags) use([digest], tag);
-  use(live, 'a workload');
+  use([...(fresh.live ?? [])], 'a workload');
+  use([...heldByPulls(fresh).keys()], 'a recent pull');
   return { removable, tags, users };
 }
 
@@ -115,6 +118,33 @@ function moved(fresh: FreshState, tag: string, planned: string): Verdict {
 }
 
 const IN_USE = 'kept: in use (live set re-read)';
+
+/**
+ * Digests a pull since the plan keeps: the pulled ones, and every index reaching one (a platform
+ * pulled keeps its multi-platform image, the ledger's rule: policy/usage.ts).
+ */
+function heldByPulls(fresh: FreshState): Map<string, string> {
+  const held = new Map(fresh.pulled ?? []);
+  if (held.size === 0) return held;
+  // Each round adds at least one index; an index is added once: this ends.
+  for (let added = true; added;) {
+    added = false;
+    for (const [index, kids] of fresh.children) {
+      const child = held.has(index) ? undefined : kids.find((kid) => held.has(kid));
+      if (child === undefined) continue;
+      held.set(index, held.get(child)!.replace(/^pulled/, 'a platform pulled'));
+      added = true;
+    }
+  }
+  return held;
+}
+
+/** Why a digest stays whatever the plan says (a workload runs it, someone pulled it), if it does. */
+function keptBecause(fresh: FreshState, digest: string): string | undefined {
+  if (fresh.live?.has(digest)) return IN_USE;
+  const pulled = heldByPulls(fresh).get(digest);
+  return pulled === undefined ? undefined : `kept: ${pulled}`;
+}
 
 export function judgeRepository(plan: RepositoryPlan, fresh: FreshState): Verdict[] {
   const staying = judgeStaying(plan, fresh);
@@ -135,7 +165,8 @@ export function judgeRepository(plan: RepositoryPlan, fresh: FreshState): Verdic
         if (fresh.dangling?.has(action.tag)) return [{ kind: 'remove-dangling', tag: action.tag }];
         if (at === undefined) return [{ kind: 'gone', digest: action.digest, tags: [action.tag] }];
         if (at !== action.digest) return [moved(fresh, action.tag, action.digest)];
-        if (fresh.live?.has(at)) return [{ kind: 'skip', digest: at, tags: [action.tag], detail: IN_USE }];
+        const kept = keptBecause(fresh, at);
+        if (kept !== undefined) return [{ kind: 'skip', digest: at, tags: [action.tag], detail: kept }];
         if (!staying.removable.has(action.tag))
           return [{ kind: 'skip', digest: at, tags: [action.tag], detail: 'kept: its subject stays' }];
         return [{ kind: 'untag', tag: action.tag, digest: action.digest }];
@@ -159,8 +190,9 @@ function judgeDelete(
   staying: Staying,
 ): Verdict[] {
   const { digest } = action;
-  // Deployed since the plan: its tags stay too (a pod may pull it by tag again).
-  if (fresh.live?.has(digest)) return [{ kind: 'skip', digest, tags: action.tags, detail: IN_USE }];
+  // Deployed (or pulled) since the plan: its tags stay too (a pod may pull it by tag again).
+  const kept = keptBecause(fresh, digest);
+  if (kept !== undefined) return [{ kind: 'skip', digest, tags: action.tags, detail: kept }];
   // Removable means still on the planned digest (removableTags).
   const still = action.tags.filter((t) => staying.removable.has(t));
   const elsewhere = action.tags.filter((t) => fresh.tags.has(t) && fresh.tags.get(t) !== digest);

@@ -167,6 +167,11 @@ export function parsePlanFile(text: string, path: string): Plan {
     const reclaimable = p.reclaimableBytes;
     if (typeof reclaimable !== 'number' || !Number.isSafeInteger(reclaimable) || reclaimable < 0)
       fail('$.reclaimableBytes', 'expected a whole number of bytes');
+    const isoTime = (value: unknown, at: string) => {
+      const text = string(value, at);
+      if (Number.isNaN(Date.parse(text))) fail(at, 'expected an ISO 8601 time');
+      return text;
+    };
     const assumption =
       p.assumption === null || p.assumption === undefined ? null : string(p.assumption, '$.assumption');
     return {
@@ -176,6 +181,7 @@ export function parsePlanFile(text: string, path: string): Plan {
       createdAt: string(p.createdAt, '$.createdAt'),
       ...(p.keepInUse === undefined ? {} : { keepInUse: keepInUse(p.keepInUse, '$.keepInUse') }),
       ...(p.limits === undefined ? {} : { limits: limits(p.limits, '$.limits') }),
+      ...(p.pullsChecked === undefined ? {} : { pullsChecked: isoTime(p.pullsChecked, '$.pullsChecked') }),
       reclaimableBytes: reclaimable,
       // Plans written before the field existed made no such claim.
       reclaimableExact: p.reclaimableExact === true,

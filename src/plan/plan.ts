@@ -60,6 +60,11 @@ export interface Plan {
   createdAt: string;
   /** The live set the plan kept (`--keep-in-use`): re-read by apply; `digests` per repository. */
   keepInUse?: { sources: string[]; digests: Record<string, string[]>; rollbackDepth?: number };
+  /**
+   * Set when rules judged images by pulls (`--unpulled-for`): when the ledger was read. Apply
+   * re-reads the ledger and keeps what was pulled since (ops/ledger.ts pulledSincePlan).
+   */
+  pullsChecked?: string;
   /** Deletion budgets (`--max-delete`, `--max-bytes`) and, when the plan exceeds one, why it is refused. */
   limits?: PlanLimits;
   /** Per repository, what changed since the last recorded run (`cleanup --diff`). */

@@ -4,6 +4,7 @@ import { classifyTag } from '../manifest/referrers.js';
 import type { RepositorySnapshot } from '../model/snapshot.js';
 import type { Rules } from './rules.js';
 import { tagVersion, versionInRange } from './rules.js';
+import { imageUsage } from './usage.js';
 
 /**
  * Decides, tag by tag, what a retention rule keeps and deletes, with the reason for each. Pure.
@@ -84,7 +85,9 @@ export function evaluateRules(snapshot: RepositorySnapshot, rules: Rules, now: n
   }
   images.sort(compareImages);
   images.forEach((image, index) => {
-    const { action, reason } = decideImage(images, index, rules, now);
+    const decided = decideImage(images, index, rules, now);
+    const { action, reason } =
+      decided.action === 'delete' && rules.unpulledFor ? decideByUse(snapshot, image, rules, now) : decided;
     for (const tag of image.tags) decisions.push({ tag, digest: image.digest, action, reason });
   });
   return decisions;
@@ -143,4 +146,51 @@ function decideImage(
     ? `${before ? 'created before' : 'older than'} ${rules.olderThan.text}`
     : `not among the ${newest}`;
   return { action: 'delete', reason };
+}
+
+/** Show a ledger time as the rule's scale needs: the day for days, the second for shorter rules. */
+function when(time: number, rules: Rules): string {
+  const iso = new Date(time).toISOString();
+  return rules.unpulledFor!.ms >= 86_400_000 ? iso.slice(0, 10) : `${iso.slice(0, 19)}Z`;
+}
+
+/**
+ * `--unpulled-for`, applied to an image the other rules would delete. Use is the last counted pull
+ * (policy/usage.ts: a platform's pull counts for its index) or, never pulled, the push: a fresh
+ * push is not "unpulled" (Harbor's pull time 0 deleted those, goharbor/harbor#10295). What the
+ * ledger cannot know is kept: no coverage at all, or an image pushed before coverage began and not
+ * pulled since (unless --allow-before-ledger).
+ */
+function decideByUse(
+  snapshot: RepositorySnapshot,
+  image: CandidateImage,
+  rules: Rules,
+  now: number,
+): { action: TagDecision['action']; reason: string } {
+  const keep = (reason: string) => ({ action: 'keep' as const, reason });
+  const since = snapshot.usage?.since;
+  if (since === undefined) return keep('no pull data: the ledger has no events from this registry (krill listen)');
+  const cutoff = now - rules.unpulledFor!.ms;
+  const usage = imageUsage(snapshot, image.digest);
+  const agent = agentOf(usage?.lastPullAgent);
+  if (usage?.lastPush !== undefined && usage.lastPush >= cutoff && (usage.lastPull ?? 0) < usage.lastPush)
+    return keep(
+      `${usage.lastPull === undefined ? 'never pulled; ' : ''}pushed ${when(usage.lastPush, rules)}, within ${rules.unpulledFor!.text}`,
+    );
+  if (usage?.lastPull !== undefined) {
+    if (usage.lastPull >= cutoff) return keep(`pulled ${when(usage.lastPull, rules)} by ${agent}`);
+    return { action: 'delete', reason: `last pulled ${when(usage.lastPull, rules)} by ${agent}` };
+  }
+  const created = image.created === null ? NaN : Date.parse(image.created);
+  const pushed = usage?.lastPush ?? (Number.isNaN(created) ? undefined : created);
+  if (pushed === undefined) return keep('never pulled, and its push and created dates are unknown');
+  if (pushed >= cutoff) return keep(`never pulled; pushed ${when(pushed, rules)}, within ${rules.unpulledFor!.text}`);
+  if (pushed < since && !rules.allowBeforeLedger)
+    return keep(`no pull data before ${when(since, rules)} (--allow-before-ledger)`);
+  return { action: 'delete', reason: `never pulled since ${when(Math.max(since, pushed), rules)}` };
+}
+
+/** A user agent's first product token (`containerd/1.7.2 …` → `containerd`), already printable. */
+function agentOf(userAgent: string | undefined): string {
+  return (userAgent && /^[^\s/()]+/.exec(userAgent)?.[0]) || 'an unknown client';
 }

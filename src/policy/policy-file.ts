@@ -47,6 +47,8 @@ export interface Policy {
 export const RULE_KEYS = [
   'keep',
   'older-than',
+  'unpulled-for',
+  'allow-before-ledger',
   'delete-regex',
   'keep-regex',
   'semver',
@@ -236,6 +238,15 @@ function readRuleKey(src: Source, key: string, value: Node | null, input: RuleIn
     case 'older-than':
       input.olderThan = ruleString(src, key, value);
       return true;
+    case 'unpulled-for':
+      input.unpulledFor = ruleString(src, key, value);
+      return true;
+    case 'allow-before-ledger': {
+      const v = scalarOf(value);
+      if (typeof v !== 'boolean') src.fail(value, 'allow-before-ledger must be true or false');
+      input.allowBeforeLedger = v as boolean;
+      return true;
+    }
     case 'delete-regex':
       input.deleteRegex = list();
       return true;

@@ -29,6 +29,15 @@ const rule = {
     pattern: '^(\\d+(ms|s|m|h|d|w))+$',
     description: 'only delete images older than this (30d, 12h, 2w)',
   },
+  'unpulled-for': {
+    type: 'string',
+    pattern: '^(\\d+(ms|s|m|h|d|w))+$',
+    description: 'only delete images nobody pulled for this long (needs the ledger: krill listen)',
+  },
+  'allow-before-ledger': {
+    type: 'boolean',
+    description: 'with unpulled-for: images pushed before the ledger began may go (default false: kept)',
+  },
   'delete-regex': {
     oneOf: [{ type: 'string' }, { type: 'array', items: { type: 'string' } }],
     description: 'only tags matching are candidates (RE2)',

@@ -15,6 +15,10 @@ export interface Rules {
   protectLatest: boolean;
   /** Only images created before now minus this are deleted. */
   olderThan?: { ms: number; text: string; before?: number };
+  /** Only images nobody pulled (by the ledger) for this long are deleted (policy/usage.ts). */
+  unpulledFor?: { ms: number; text: string };
+  /** With unpulledFor: images pushed before the ledger's coverage may go (default: kept). */
+  allowBeforeLedger: boolean;
   /** Only tags that are semantic versions inside this range are candidates. */
   version?: { range: semver.Range; text: string };
   /** What "newest" means for --keep: the `created` date (default) or the highest semantic version. */
@@ -41,6 +45,8 @@ export interface RuleInput {
   keepRegex?: string[] | undefined;
   protectLatest?: boolean | undefined;
   olderThan?: string | undefined;
+  unpulledFor?: string | undefined;
+  allowBeforeLedger?: boolean | undefined;
   version?: string | undefined;
   sort?: string | undefined;
   maxDelete?: string | number | undefined;
@@ -79,6 +85,7 @@ export function compileRules(input: RuleInput, where = ''): Rules {
     !input.deleteRegex?.length &&
     !input.keepRegex?.length &&
     input.olderThan === undefined &&
+    input.unpulledFor === undefined &&
     input.version === undefined;
   const keep = input.keep ?? (noRule ? DEFAULT_KEEP : 0);
   if (!Number.isInteger(keep) || keep < 0 || keep > MAX_KEEP) {
@@ -89,6 +96,7 @@ export function compileRules(input: RuleInput, where = ''): Rules {
     deleteRegex: (input.deleteRegex ?? []).map((p) => compilePattern(p, `${prefix}delete-regex`)),
     keepRegex: (input.keepRegex ?? []).map((p) => compilePattern(p, `${prefix}keep-regex`)),
     protectLatest: input.protectLatest ?? true,
+    allowBeforeLedger: input.allowBeforeLedger ?? false,
     sort: 'date',
   };
   if (input.sort !== undefined) {
@@ -101,6 +109,10 @@ export function compileRules(input: RuleInput, where = ''): Rules {
     const before = parseAbsoluteDate(text);
     rules.olderThan =
       before === undefined ? { ms: parseDuration(text, `${prefix}older-than`), text } : { ms: 0, text, before };
+  }
+  if (input.unpulledFor !== undefined) {
+    const text = input.unpulledFor.trim();
+    rules.unpulledFor = { ms: parseDuration(text, `${prefix}unpulled-for`), text };
   }
   if (input.version !== undefined) {
     const range = semver.validRange(input.version, { loose: false }) === null ? null : new semver.Range(input.version);

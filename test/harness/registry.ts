@@ -51,6 +51,10 @@ export interface RegistryOptions {
   onDisk?: boolean;
   /** Which server (default DEFAULT_IMPLEMENTATION). */
   implementation?: Implementation;
+  /** Send notifications (distribution's `notifications.endpoints`) to `url` with a bearer secret. */
+  notify?: { url: string; secret: string };
+  /** Another registry's storage directory: two processes on one storage (a replicated registry). */
+  storageDir?: string;
 }
 
 export const BASIC_USER = 'alice';
@@ -71,7 +75,8 @@ export interface TestRegistry {
   adminAuth(repository?: string): string | undefined;
   /** undici dispatcher trusting the test CA. */
   dispatcher: Agent;
-  stop(): Promise<void>;
+  /** Stops the server and removes its files (`keepStorage`: not the storage, another server takes it over). */
+  stop(options?: { keepStorage?: boolean }): Promise<void>;
   /** Stops the server, runs `docker-registry garbage-collect`, starts it again on the same port. */
   garbageCollect(): Promise<string>;
   /** Stops the server, runs `during` (e.g. to restore its storage), starts it again on the same port. */
@@ -124,7 +129,7 @@ function storageRoot(onDisk: boolean | undefined): string {
 
 export async function startRegistry(options: RegistryOptions = {}): Promise<TestRegistry> {
   const dir = mkdtempSync(join(storageRoot(options.onDisk), 'krill-registry-'));
-  const storageDir = join(dir, 'storage');
+  const storageDir = options.storageDir ?? join(dir, 'storage');
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
   const pki = options.tls ? makePki(dir) : undefined;
@@ -157,6 +162,21 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
     },
     http,
   };
+  if (options.notify) {
+    // Short timeout and backoff: a listener that is down is retried within the test's time.
+    config.notifications = {
+      endpoints: [
+        {
+          name: 'krill',
+          url: options.notify.url,
+          headers: { Authorization: [`Bearer ${options.notify.secret}`] },
+          timeout: '2s',
+          threshold: 3,
+          backoff: '200ms',
+        },
+      ],
+    };
+  }
   if (options.auth === 'basic') {
     const htpasswd = join(dir, 'htpasswd');
     const users = { [BASIC_USER]: BASIC_PASSWORD, ...options.extraUsers };
@@ -237,10 +257,11 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
       }
       return undefined;
     },
-    async stop() {
+    async stop(stopOptions = {}) {
       await halt();
       await issuer?.stop();
       await dispatcher.close();
+      if (stopOptions.keepStorage || options.storageDir) return;
       // Big benchmark registries hold tens of thousands of files: remove them in the background.
       spawn('rm', ['-rf', dir], { detached: true, stdio: 'ignore' }).unref();
     },

@@ -21,9 +21,12 @@ export async function execute(
     keepRegex: opts.keepRegex,
     protectLatest: opts.protectLatest,
     olderThan: opts.olderThan,
+    unpulledFor: opts.unpulledFor,
     version,
     sort: opts.sort,
   };
+  if (opts.allowBeforeLedger && opts.unpulledFor === undefined && !opts.rule && opts.file === undefined)
+    throw new UsageError('--allow-before-ledger works with --unpulled-for DURATION: add it, or drop the flag');
   const ruleFlags = Object.entries(rules).some(([key, value]) =>
     key === 'protectLatest' ? value === false : value !== undefined,
   );
@@ -51,6 +54,7 @@ export async function execute(
     plan = await ctx.krill.planCleanup({
       ...(opts.allRepos ? { allRepos: positional[0] ?? true } : { repositories: positional }),
       ...(policy ? { policy } : { rules: opts.rule ? opts.rule.map(parseRuleFlag) : rules }),
+      ...(opts.allowBeforeLedger ? { allowBeforeLedger: true } : {}),
       scanAll: opts.scanAll === true,
       strict: opts.strict === true,
       deleteOrphans: opts.deleteOrphans === true,
@@ -86,6 +90,7 @@ const RULE_FLAG_KEYS: Record<string, (input: RuleInput, value: string) => void> 
     input.keep = Number(value);
   },
   'older-than': (input, value) => (input.olderThan = value),
+  'unpulled-for': (input, value) => (input.unpulledFor = value),
   'delete-regex': (input, value) => (input.deleteRegex = [...(input.deleteRegex ?? []), value]),
   'keep-regex': (input, value) => (input.keepRegex = [...(input.keepRegex ?? []), value]),
   semver: (input, value) => (input.version = value),
