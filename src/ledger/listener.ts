@@ -87,13 +87,12 @@ export class LedgerListener {
     });
   }
 
-  /** Stops accepting, lets requests in flight finish their commit, then closes the store. */
+  /** Stops accepting and lets requests in flight finish their commit (the store stays open: its owner closes it). */
   async close(): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     this.#server.closeIdleConnections();
     await closed;
     while (this.#flushing) await this.#flushing;
-    await this.#options.store.close();
   }
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -81,6 +81,7 @@ const CHUNK = 500;
 
 export class LedgerStore {
   readonly #db: Database;
+  #closing: Promise<void> | undefined;
   /** Where the ledger is, for messages (a PostgreSQL URL without its password). */
   readonly location: string;
 
@@ -206,8 +207,10 @@ export class LedgerStore {
     return { registries: [...byRegistry.values()] };
   }
 
+  /** Closes the connection (again: nothing). */
   close(): Promise<void> {
-    return this.#db.close();
+    this.#closing ??= this.#db.close();
+    return this.#closing;
   }
 }
 

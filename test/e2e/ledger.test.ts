@@ -16,7 +16,7 @@ const SECRET = 'krill-ledger-e2e-secret-0123456789abcdef';
 
 interface Listener {
   url: string;
-  stop(): Promise<{ code: number; stderr: string }>;
+  stop(): Promise<{ code: number | null; stderr: string }>;
 }
 
 /** `krill listen` in process on a free port, until stop() (the CLI's SIGTERM path). */
@@ -133,7 +133,9 @@ describe('krill listen with real distribution notifications', () => {
     // Without a ledger configured, the table and JSON stay as they were (no native module loaded).
     const plainEnv = { ...env };
     delete plainEnv.KRILL_LEDGER;
-    const plain = JSON.parse((await runKrill(['tags', `${registry.host}/ledger/app`, '--json'], { env: plainEnv })).stdout);
+    const plain = JSON.parse(
+      (await runKrill(['tags', `${registry.host}/ledger/app`, '--json'], { env: plainEnv })).stdout,
+    );
     expect(plain[0]).not.toHaveProperty('lastPulled');
   });
 
@@ -249,7 +251,15 @@ describe('cleanup --unpulled-for against the ledger', () => {
   it('apply keeps an image pulled between the plan and the apply', async () => {
     const planFile = join(dir, 'plan.json');
     const made = await runKrill(
-      ['cleanup', `${registry.host}/retention/app`, '--unpulled-for', `${WINDOW_S}s`, '--dry-run', '--plan-out', planFile],
+      [
+        'cleanup',
+        `${registry.host}/retention/app`,
+        '--unpulled-for',
+        `${WINDOW_S}s`,
+        '--dry-run',
+        '--plan-out',
+        planFile,
+      ],
       { env },
     );
     expect(made.code, made.stderr).toBe(0);
@@ -257,7 +267,11 @@ describe('cleanup --unpulled-for against the ledger', () => {
     await settle(env, registry, pusher);
     const applied = await runKrill(['apply', planFile, '--yes', '--json'], { env });
     expect(applied.code, applied.stderr).toBe(0);
-    const outcomes = JSON.parse(applied.stdout).result.outcomes as Array<{ status: string; detail?: string; tags: string[] }>;
+    const outcomes = JSON.parse(applied.stdout).result.outcomes as Array<{
+      status: string;
+      detail?: string;
+      tags: string[];
+    }>;
     expect(outcomes.find((o) => o.tags.includes('stale'))).toMatchObject({
       status: 'skipped',
       detail: expect.stringMatching(/^kept: pulled \S+ since the plan was made$/),

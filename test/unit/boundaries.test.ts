@@ -24,6 +24,7 @@ const PURE = [
   /^policy\//,
   /^plan\/(plan|judge|plan-file|make-plan|types|graph|limits|listing)\.ts$/,
   /^live\/image-list\.ts$/,
+  /^ledger\/events\.ts$/,
   /^text\.ts$/,
   /^duration\.ts$/,
   /^errors\.ts$/,
@@ -31,6 +32,8 @@ const PURE = [
 ];
 const IO = [
   /(^|\/)(http|registry|auth|sync|engine|cli|state)\//,
+  /\/ledger\/(store|sqlite|postgres|listener|open)\.js$/,
+  /^(pg|better-sqlite3)$/,
   /\/krill\.js$/,
   /\/plan\/(apply|journal|undo)\.js$/,
   /\/live\/live-set\.js$/,
@@ -45,11 +48,13 @@ const IO = [
 const LAYERS: Array<[number, RegExp]> = [
   [0, /^(errors|text|duration|logger|check-options|pattern)\.ts$/],
   [1, /^(model|ref|manifest)\//],
+  [1, /^ledger\/events\.ts$/],
   [2, /^policy\//],
   [3, /^plan\/(?!apply|journal|undo)/],
   [4, /^http\//],
   [5, /^auth\//],
   [6, /^(registry|state)\//],
+  [6, /^ledger\/(?!events)/],
   [7, /^(live|engine|sync)\//],
   [7, /^plan\/(apply|journal|undo)\.ts$/],
   [8, /^session\.ts$/],
