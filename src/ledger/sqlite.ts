@@ -30,7 +30,18 @@ export function openSqlite(path: string): Database {
     );
   }
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const db = new Driver(path, { timeout: 10_000 });
+  let db: InstanceType<Sqlite>;
+  try {
+    db = new Driver(path, { timeout: 10_000 });
+  } catch (error) {
+    // Installed without its native build (npm --ignore-scripts, a container image without a compiler).
+    if (/bindings|NODE_MODULE_VERSION|\.node/.test(String(error)))
+      throw new Error(
+        'better-sqlite3 is installed but not built for this Node.js: run npm rebuild better-sqlite3, or use a postgres:// ledger',
+        { cause: error },
+      );
+    throw error;
+  }
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   let depth = 0;

@@ -80,6 +80,10 @@ describe('the npm package', () => {
     const tags = run(bin, ['tags', `${registry.host}/apps/web`, '--json'], { env: isolatedEnv() });
     expect(tags.code, tags.stderr).toBe(0);
     expect((JSON.parse(tags.stdout) as Array<{ tag: string }>).map((r) => r.tag)).toEqual(['1.0.0']);
+    // The installed package opens the default ledger: its native SQLite module was built by the install.
+    const ledger = run(bin, ['ledger', 'status'], { env: isolatedEnv() });
+    expect(ledger.code, ledger.stderr).toBe(0);
+    expect(ledger.stdout).toMatch(/^ledger: sqlite:.*ledger\.sqlite\nno events yet/);
   }, 240_000);
 
   it("the GitLab template's default install (the release tarball, KRILL_PACKAGE) puts krill on the PATH of a job without it", () => {
