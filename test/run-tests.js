@@ -15,9 +15,16 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, wri
 import { join } from 'node:path';
 
 /** The e2e files that run again against distribution 3 (the registry matrix of the peers suite). */
-const ON_DISTRIBUTION_3 = ['delete', 'safety', 'interrupted', 'copy', 'sync', 'referrers', 'read-commands'].map(
-  (name) => `test/e2e/${name}.test.ts`,
-);
+const ON_DISTRIBUTION_3 = [
+  'delete',
+  'safety',
+  'interrupted',
+  'copy',
+  'sync',
+  'referrers',
+  'read-commands',
+  'ledger',
+].map((name) => `test/e2e/${name}.test.ts`);
 const SUITES = {
   main: ['test/unit', 'test/e2e'],
   release: ['test/release'],

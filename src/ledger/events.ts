@@ -19,6 +19,7 @@ export interface LedgerEvent {
   /** Milliseconds since the epoch, from the registry's clock. */
   time: number;
   repository: string;
+  /** "" only for a tag delete (distribution 3 sends none then). */
   digest: string;
   tag?: string;
   /** The request method (a pull by HEAD only resolves a tag: not counted by default). */
@@ -80,14 +81,16 @@ function parseEvent(raw: unknown, now: number): LedgerEvent | string | undefined
   const mediaType = typeof target.mediaType === 'string' ? target.mediaType : '';
   // Blob pushes and pulls come as their own events (mediaType application/octet-stream); a
   // delete event of distribution carries no media type at all, and names a manifest.
-  if (action !== 'delete' && !isManifestType(mediaType)) return undefined;
+  if (action === 'delete' ? mediaType === 'application/octet-stream' : !isManifestType(mediaType)) return undefined;
   const repository = target.repository;
   if (typeof repository !== 'string' || !isValidRepository(repository)) return `event ${id}: invalid repository`;
-  const digest = target.digest;
-  if (typeof digest !== 'string' || !isDigest(digest)) return `event ${id}: invalid digest`;
   const tag = target.tag;
   if (tag !== undefined && tag !== '' && (typeof tag !== 'string' || !isValidTag(tag)))
     return `event ${id}: invalid tag`;
+  const digest = target.digest;
+  // distribution 3 notifies a tag delete with the tag and an empty digest.
+  const tagDelete = action === 'delete' && typeof tag === 'string' && tag !== '' && digest === '';
+  if (!tagDelete && (typeof digest !== 'string' || !isDigest(digest))) return `event ${id}: invalid digest`;
   const time = typeof event.timestamp === 'string' ? Date.parse(event.timestamp) : NaN;
   if (!Number.isFinite(time) || time < EARLIEST || time > now + MAX_SKEW_MS) return `event ${id}: invalid timestamp`;
   const method = typeof request.method === 'string' && /^[A-Z]{1,10}$/.test(request.method) ? request.method : '';
@@ -99,7 +102,7 @@ function parseEvent(raw: unknown, now: number): LedgerEvent | string | undefined
     action,
     time,
     repository,
-    digest,
+    digest: digest as string,
     ...(typeof tag === 'string' && tag !== '' ? { tag } : {}),
     method,
     userAgent: printable(agent, MAX_AGENT),

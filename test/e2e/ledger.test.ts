@@ -7,7 +7,7 @@ import { isolatedEnv } from '../harness/cli.js';
 import type { BuiltManifest } from '../harness/images.js';
 import { ACCEPT_ALL, Pusher, buildImage, buildIndex } from '../harness/images.js';
 import type { TestRegistry } from '../harness/registry.js';
-import { freePort, startRegistry } from '../harness/registry.js';
+import { DEFAULT_IMPLEMENTATION, freePort, startRegistry } from '../harness/registry.js';
 import { runKrill } from '../harness/run-cli.js';
 
 // The ledger against the real registry's notifications: distribution POSTs its events to
@@ -156,6 +156,25 @@ describe('krill listen with real distribution notifications', () => {
     expect(table.stdout).toMatch(/WHEN\s+TAG\s+FROM\s+TO\s+HOW/);
     expect(table.stdout).toContain('pushed');
   });
+
+  // distribution 3 deletes a tag with DELETE …/manifests/<tag> and notifies it with the tag; 2.8
+  // cannot delete a tag (krill's throwaway untag shows there as a push of the throwaway).
+  it.runIf(DEFAULT_IMPLEMENTATION === 'distribution-3')(
+    'a tag deleted on distribution 3 shows in history',
+    async () => {
+      const image = buildImage({ layers: ['tag delete'] });
+      await pusher.push('ledger/untag', image, 'a', 'b');
+      const rm = await runKrill(['rm', `${registry.host}/ledger/untag:a`, '--yes'], { env });
+      expect(rm.code, rm.stderr).toBe(0);
+      await settle(env, registry, pusher);
+      const res = await runKrill(['history', `${registry.host}/ledger/untag:a`, '--json'], { env });
+      const moves = JSON.parse(res.stdout) as Array<{ from: string; to: string; source: string }>;
+      expect(moves.map((m) => [m.from, m.to, m.source])).toEqual([
+        ['', image.digest, 'push'],
+        [image.digest, '', 'delete'],
+      ]);
+    },
+  );
 
   it('a listener that was down gets the events the registry retried; what it stored survives its restart', async () => {
     const before = (await tagRows(env, `${registry.host}/ledger/app`))[0]!;

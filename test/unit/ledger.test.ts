@@ -104,6 +104,15 @@ describe('parseNotification: everything from the registry is validated', () => {
     expect(parsed.events[0]!.host).toBe('');
   });
 
+  it("takes distribution 3's tag delete: the tag, no digest", () => {
+    const parsed = parseNotification(
+      { events: [event({ action: 'delete' }, { mediaType: '', digest: '', tag: 'a' })] },
+      NOW,
+    );
+    expect(parsed.events[0]).toMatchObject({ action: 'delete', digest: '', tag: 'a' });
+    expect(parseNotification({ events: [event({}, { digest: '' })] }, NOW).rejected).toHaveLength(1);
+  });
+
   it('takes a delete event without a media type (distribution sends none)', () => {
     const parsed = parseNotification(
       { events: [event({ action: 'delete' }, { mediaType: undefined, tag: undefined })] },
