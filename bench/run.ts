@@ -8,6 +8,7 @@ import { ensurePrerequisites } from '../test/harness/prereqs.js';
 import type { TestRegistry } from '../test/harness/registry.js';
 import { peer, startRegistry } from '../test/harness/registry.js';
 import { Pusher, buildImage } from '../test/harness/images.js';
+import { benchLedger } from './ledger.js';
 import { seedR1, seedR2 } from './seed.js';
 
 /**
@@ -100,6 +101,7 @@ async function main() {
   const work = mkdtempSync(join(tmpdir(), 'krill-bench-'));
   const rows: Row[] = [];
   const notes: string[] = [];
+  let ledgerSection: string[] = [];
   // On disk, as the registries krill meets are (and as bench/RESULTS.md was measured).
   const r1: TestRegistry = await startRegistry({ onDisk: true });
   const r2: TestRegistry = await startRegistry({ onDisk: true });
@@ -446,6 +448,8 @@ async function main() {
       kind: 'ratio',
       target: 2,
     });
+    // The ledger last: its registries and PostgreSQL start after the others are idle.
+    ledgerSection = await benchLedger();
   } finally {
     await Promise.all([r1.stop(), r2.stop(), r3.stop(), r4.stop()]);
     // Tens of thousands of small files: removed in the background rather than holding up the report.
@@ -472,6 +476,7 @@ async function main() {
     '',
     ...notes.map((n) => `- ${n}`),
     '',
+    ...ledgerSection,
   ];
   mkdirSync(join(ROOT, 'bench'), { recursive: true });
   const explanations = join(ROOT, 'bench/EXPLANATIONS.md');

@@ -23,7 +23,8 @@ function binDir(): string {
   return found;
 }
 
-export async function startPostgres(): Promise<TestPostgres> {
+/** `fsync: true` for figures that mean something (the benchmark); tests skip the disk syncs. */
+export async function startPostgres(options: { fsync?: boolean } = {}): Promise<TestPostgres> {
   const bin = binDir();
   const dir = mkdtempSync(join(tmpdir(), 'krill-pg-'));
   const data = join(dir, 'data');
@@ -38,6 +39,7 @@ export async function startPostgres(): Promise<TestPostgres> {
     chownSync(dir, uid, gid);
   }
   run('initdb', ['-D', data, '-A', 'trust', '-U', 'krill', '--no-sync', '-E', 'UTF8']);
+  const fsync = options.fsync ? 'on' : 'off';
   const port = await freePort();
   run('pg_ctl', [
     'start',
@@ -47,7 +49,7 @@ export async function startPostgres(): Promise<TestPostgres> {
     '-l',
     join(dir, 'log'),
     '-o',
-    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=50`,
+    `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=${fsync} -c max_connections=50`,
   ]);
   return {
     url: `postgres://krill@127.0.0.1:${port}/postgres`,
