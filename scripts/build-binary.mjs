@@ -2,7 +2,7 @@
 // applications, https://nodejs.org/api/single-executable-applications.html), for CI images without
 // Node. Steps: bundle dist/ into one CommonJS file (esbuild), turn it into a SEA blob (node
 // --experimental-sea-config), copy this node binary and inject the blob (postject).
-// The Kubernetes client library is left out (the npm package and the image have it).
+// The Kubernetes client library and the SQLite ledger are left out (the npm package has them).
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,7 +27,9 @@ await build({
   target: 'node20',
   format: 'cjs',
   outfile: bundle,
-  external: ['@kubernetes/client-node'],
+  // The SQLite ledger's native module cannot live in one file (the binary's ledger is PostgreSQL,
+  // whose pure-JS client is bundled); pg-native is pg's optional native path, never used.
+  external: ['@kubernetes/client-node', 'better-sqlite3', 'pg-native'],
   define: { __KRILL_VERSION__: JSON.stringify(version) },
   logLevel: 'warning',
   // main.ts's package.json lookup (import.meta.url) is dead code here: the version is defined above.

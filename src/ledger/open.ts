@@ -51,8 +51,8 @@ export async function openLedger(spec: LedgerSpec): Promise<LedgerStore> {
   try {
     db =
       spec.kind === 'sqlite'
-        ? (await import('./sqlite.js')).openSqlite(spec.path)
-        : (await import('./postgres.js')).openPostgres(spec.url);
+        ? await (await import('./sqlite.js')).openSqlite(spec.path)
+        : await (await import('./postgres.js')).openPostgres(spec.url);
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error);
     throw new LedgerError(`cannot open the ledger ${describeLedger(spec)}: ${redactLedger(why)}`, { cause: error });

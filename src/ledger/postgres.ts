@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import type { Database, Dialect } from './store.js';
 
 /**
@@ -14,7 +13,7 @@ const DIALECT: Dialect = {
   least: (a, b) => `LEAST(${a}, ${b})`,
 };
 
-type Pg = typeof import('pg');
+type Pg = typeof import('pg').default;
 interface Queryable {
   query(sql: string, params?: unknown[]): Promise<{ rowCount: number | null; rows: unknown[] }>;
 }
@@ -34,10 +33,10 @@ function adapterOver(client: Queryable, transaction: Database['transaction'], cl
   };
 }
 
-export function openPostgres(url: string): Database {
+export async function openPostgres(url: string): Promise<Database> {
   let pg: Pg;
   try {
-    pg = createRequire(import.meta.url)('pg') as Pg;
+    pg = (await import('pg')).default;
   } catch (error) {
     throw new Error('the PostgreSQL ledger needs the pg package (npm install pg@8)', { cause: error });
   }

@@ -1,5 +1,4 @@
 import { mkdirSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import type { Database, Dialect } from './store.js';
 
@@ -19,10 +18,10 @@ const DIALECT: Dialect = {
 
 type Sqlite = typeof import('better-sqlite3');
 
-export function openSqlite(path: string): Database {
+export async function openSqlite(path: string): Promise<Database> {
   let Driver: Sqlite;
   try {
-    Driver = createRequire(import.meta.url)('better-sqlite3') as Sqlite;
+    Driver = (await import('better-sqlite3')).default;
   } catch (error) {
     throw new Error(
       'the SQLite ledger needs the better-sqlite3 package (npm install better-sqlite3@12), or use a postgres:// ledger',

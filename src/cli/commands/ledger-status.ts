@@ -25,11 +25,19 @@ export async function execute(
     return;
   }
   const iso = (t: number) => new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  // 80 columns: minutes, and the instance's first 8 characters (a UUID on distribution; --json has it all).
+  const minute = (t: number) => `${iso(t).slice(0, 10)} ${iso(t).slice(11, 16)}`;
   const rows = status.registries.flatMap((r) =>
-    r.instances.map((i) => [r.registry, i.instance || '-', iso(r.since), iso(i.lastEvent), String(i.events)]),
+    r.instances.map((i) => [
+      r.registry,
+      i.instance.slice(0, 8) || '-',
+      minute(r.since),
+      minute(i.lastEvent),
+      String(i.events),
+    ]),
   );
   ctx.io.out(
-    formatTable(['REGISTRY', 'INSTANCE', 'SINCE', 'LAST EVENT', 'EVENTS'], rows, { header: ctx.style.header }),
+    formatTable(['REGISTRY', 'INSTANCE', 'SINCE (UTC)', 'LAST EVENT', 'EVENTS'], rows, { header: ctx.style.header }),
   );
   for (const s of stale)
     ctx.logger.warn(
