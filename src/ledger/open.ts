@@ -38,7 +38,8 @@ export function parseLedgerSpec(text: string | undefined, env: NodeJS.ProcessEnv
 
 /** The ledger as messages name it: a URL's password becomes `***`. */
 export function redactLedger(text: string): string {
-  return text.replace(/^(postgres(?:ql)?:\/\/[^:/@]*:)[^@]*@/, '$1***@');
+  // Any scheme: a mistyped one (mysql://, postgress://) carries a password just the same.
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@]*@/i, '$1***@');
 }
 
 export function describeLedger(spec: LedgerSpec): string {

@@ -236,6 +236,47 @@ const cases: Array<[string, () => string[], RegExp]> = [
     /hostile\.jsonl:1: invalid "repository"/,
   ],
   ['--sort that is not date or semver', () => ['cleanup', `${host}/web`, '--sort', 'name'], /--sort/],
+  [
+    '--unpulled-for that is not a duration',
+    () => ['cleanup', `${host}/web`, '--unpulled-for', '90 days'],
+    /invalid unpulled-for "90 days"/,
+  ],
+  [
+    '--allow-before-ledger alone',
+    () => ['cleanup', `${host}/web`, '--allow-before-ledger'],
+    /works with --unpulled-for/,
+  ],
+  [
+    'a ledger that is neither sqlite: nor postgres://',
+    () => ['--ledger', 'mysql://u:hunter2@db/x', 'cleanup', `${host}/web`, '--unpulled-for', '9d'],
+    /invalid --ledger "mysql:\/\/u:\*\*\*@db\/x": expected sqlite:PATH/,
+  ],
+  [
+    'listen without a secret',
+    () => ['listen', '--addr', '127.0.0.1:0'],
+    /needs a shared secret: --secret-file FILE or KRILL_LEDGER_SECRET/,
+  ],
+  [
+    'listen with a short secret',
+    () => ['listen', '--addr', '127.0.0.1:0', '--secret-file', file('short.secret', 'abc\n')],
+    /secret is too short/,
+  ],
+  [
+    'listen with an unreadable secret file',
+    () => ['listen', '--secret-file', join(dir, 'none')],
+    /cannot read --secret-file .*ENOENT/,
+  ],
+  [
+    'listen with a bad --addr',
+    () => ['listen', '--addr', 'localhost', '--secret-file', file('ok.secret', 'x'.repeat(32))],
+    /invalid --addr "localhost": expected HOST:PORT/,
+  ],
+  ['history of an invalid tag', () => ['history', `${host}/web:-x`], /invalid tag "-x"/],
+  [
+    'ledger status with a bad --stale-after',
+    () => ['ledger', 'status', '--stale-after', 'soon'],
+    /invalid --stale-after "soon"/,
+  ],
 ];
 
 describe('bad input: exit 2, one line, no request', () => {
