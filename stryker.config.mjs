@@ -27,6 +27,8 @@ export default {
     'src/sync/digest-check.ts', // blob digest check on copy
     'src/plan/journal.ts', // journal reading
     'src/plan/undo.ts', // undo's decisions
+    'src/ledger/events.ts', // notification validation and what counts as a pull
+    'src/policy/usage.ts', // an image's use across its platforms
   ],
   reporters: ['clear-text', 'progress', 'html', 'json'],
   htmlReporter: { fileName: '.stryker/report/index.html' },

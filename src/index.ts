@@ -13,6 +13,11 @@ export type {
   ClientRole,
   CompareOptions,
   CopyReport,
+  HistoryEntry,
+  LedgerListener,
+  LedgerStatus,
+  ListenOptions,
+  ListenerCounts,
   CopyRequest,
   DaemonOptions,
   Inspection,
@@ -80,7 +85,7 @@ export { parsePolicy, rulesFor } from './policy/policy-file.js';
 export type { Policy, PolicyRule } from './policy/policy-file.js';
 export { buildRepositoryPlan, computeReclaimable } from './plan/plan.js';
 export type { BuildOptions, Plan, PlanAction, PlannedTag, RepositoryPlan } from './plan/plan.js';
-export type { ManifestNode, RepositorySnapshot } from './model/snapshot.js';
+export type { DigestUsage, ManifestNode, RepositorySnapshot, SnapshotUsage } from './model/snapshot.js';
 export { parsePlanFile } from './plan/plan-file.js';
 export { judgeRepository } from './plan/judge.js';
 export type { FreshState, Verdict } from './plan/judge.js';

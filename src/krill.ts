@@ -25,6 +25,7 @@ import { copyImages } from './ops/copy.js';
 import type { HistoryEntry, ListenOptions } from './ops/ledger.js';
 import { ledgerStatus, listen, tagHistory } from './ops/ledger.js';
 import type { LedgerListener } from './ledger/listener.js';
+import { describeLedger } from './ledger/open.js';
 import type { LedgerStatus } from './ledger/store.js';
 import { login, logout } from './ops/login.js';
 import type { Inspection, ReadManifest, TagRow, TagsOptions } from './ops/read.js';
@@ -294,6 +295,11 @@ export class Krill {
     options: ListenOptions & CallOptions = {},
   ): Promise<{ listener: LedgerListener; address: string; ledger: string }> {
     return this.#session.call('listen', SHAPES.listen, options, () => listen(this.#session, options));
+  }
+
+  /** Where the ledger is (`sqlite:PATH` or a postgres:// URL without its password); nothing is opened. */
+  ledgerLocation(): string {
+    return describeLedger(this.#session.ledgerSpec());
   }
 
   /** Coverage, events and the last event per registry instance. */

@@ -52,6 +52,20 @@ describe('80 columns', () => {
     expect(tooLong(res.stderr), res.stderr).toEqual([]);
   });
 
+  // With a ledger configured (an empty one: the columns and messages, not the figures, matter here).
+  const ledgerEnv = { ...env, KRILL_LEDGER: `sqlite:${env.HOME}/ledger.db` };
+  it.each([
+    ['tags with the ledger columns', () => ['tags', repo()]],
+    ['history', () => ['history', `${repo()}:1.0.0`]],
+    ['ledger status', () => ['ledger', 'status']],
+    ['cleanup --unpulled-for --dry-run', () => ['cleanup', repo(), '--unpulled-for', '30d', '--dry-run']],
+  ])('%s', async (_, args) => {
+    const res = await runKrill(args(), { env: ledgerEnv });
+    expect(res.code, res.stderr).toBe(0);
+    expect(tooLong(res.stdout), res.stdout).toEqual([]);
+    expect(tooLong(res.stderr), res.stderr).toEqual([]);
+  });
+
   it('cleanup --yes, then undo', async () => {
     const cleanup = await runKrill(['cleanup', repo(), '--keep', '0', '--no-protect-latest', '--yes'], { env });
     expect(cleanup.code, cleanup.stderr).toBe(0);

@@ -11,6 +11,7 @@ export async function execute(ctx: CliContext): Promise<void> {
     concurrency: ctx.options.concurrency,
     timeoutMs: ctx.options.timeout,
     caCert: ctx.options.caCert ?? null,
+    ledger: ctx.krill.ledgerLocation(),
     dockerConfig: ctx.io.env.DOCKER_CONFIG ?? '~/.docker',
   };
   if (ctx.options.json) {
@@ -24,6 +25,7 @@ export async function execute(ctx: CliContext): Promise<void> {
       `concurrency:    ${info.concurrency}`,
       `timeout:        ${info.timeoutMs / 1000}s`,
       `ca-cert:        ${info.caCert ?? '-'}`,
+      `ledger:         ${info.ledger}`,
       `docker config:  ${info.dockerConfig}`,
     ].join('\n') + '\n',
   );

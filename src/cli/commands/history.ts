@@ -19,7 +19,7 @@ export async function execute(ctx: CliContext, [reference]: ArgsOf<'history'>): 
     return;
   }
   if (moves.length === 0) {
-    ctx.io.out(`no moves known for ${reference}: the ledger (krill listen) and krill's listings saw none\n`);
+    ctx.io.out("No moves known: the ledger (krill listen) and krill's listings saw none.\n");
     return;
   }
   const digest = (d: string) => (d === '' ? '-' : shortDigest(d));
