@@ -21,7 +21,7 @@ export async function execute(
   }
   ctx.io.out(`ledger: ${status.ledger}\n`);
   if (status.registries.length === 0) {
-    ctx.io.out("no events yet: point a registry's notifications at krill listen (see krill listen --help)\n");
+    ctx.io.out('no events yet: krill listen --help shows how to connect a registry\n');
     return;
   }
   const iso = (t: number) => new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z');
