@@ -1,5 +1,3 @@
-import { isAbortError } from '../errors.js';
-import { mapConcurrent } from '../http/limiter.js';
 import { readLiveSet } from '../live/live-set.js';
 import { makePlan } from '../plan/make-plan.js';
 import type { Plan, RepositoryPlan } from '../plan/plan.js';
@@ -9,11 +7,8 @@ import { checkListing, diffListing } from '../plan/listing.js';
 import type { TagDecision } from '../policy/evaluate.js';
 import type { RuleSet } from '../policy/rule-set.js';
 import type { RegistryAddress } from '../ref/reference.js';
-import type { RegistryClient } from '../registry/client.js';
-import { readPastManifests } from '../registry/past-manifests.js';
 import type { RepositorySnapshot } from '../registry/snapshot.js';
-import { readRepositorySnapshot } from '../registry/snapshot.js';
-import type { ProgressOptions, Session } from '../session.js';
+import type { Session } from '../session.js';
 import type { History } from '../state/history.js';
 import type { CleanupRequest } from './cleanup-targets.js';
 import {
@@ -27,6 +22,7 @@ import {
 } from './cleanup-targets.js';
 import { attachUsage } from './ledger.js';
 import { liveSetRecord, toLiveSource } from './live.js';
+import { readRetained, readSnapshots } from './snapshots.js';
 
 /** The same plan as `krill cleanup --json --dry-run`. Validates everything before any request. */
 export async function planCleanup(session: Session, request: CleanupRequest): Promise<Plan> {
@@ -95,65 +91,6 @@ export async function planCleanup(session: Session, request: CleanupRequest): Pr
   if (live) plan.keepInUse = liveSetRecord(sources, live.digests, targets, request.rollbackDepth);
   if (pullsChecked) plan.pullsChecked = pullsChecked;
   return withLimits(plan, all, whole, rulesOf);
-}
-
-/** Every repository's snapshot, a few at a time (catalog repositories without tags are empty). */
-async function readSnapshots(
-  session: Session,
-  client: RegistryClient,
-  repositories: string[],
-  fromCatalog: boolean,
-  progress: ProgressOptions,
-): Promise<Map<string, RepositorySnapshot>> {
-  let read = 0;
-  const snapshots = new Map<string, RepositorySnapshot>();
-  // One repository: count its tags instead, or a big one is seconds of silence.
-  const perTag =
-    repositories.length === 1 && progress.onProgress
-      ? { onProgress: (done: number, total: number) => progress.onProgress!(done, total, 'reading tags') }
-      : {};
-  await mapConcurrent(repositories, session.outerConcurrency, async (repository) => {
-    // A catalog repository may hold no tags at all (an interrupted push): empty, not an error.
-    const options = { concurrency: session.concurrency, emptyIfUnknown: fromCatalog, ...perTag };
-    snapshots.set(repository, await readRepositorySnapshot(client, repository, options));
-    if (!perTag.onProgress) progress.onProgress?.(++read, repositories.length);
-  });
-  return snapshots;
-}
-
-/**
- * The old manifests of re-pushed tags that the registry still holds, per snapshot, so that their
- * blobs count as staying (registry/past-manifests.ts); and what history knows, updated.
- */
-async function readRetained(
-  session: Session,
-  client: RegistryClient,
-  history: History,
-  snapshots: Map<string, RepositorySnapshot>,
-): Promise<void> {
-  await mapConcurrent([...snapshots.values()], session.outerConcurrency, async (snapshot) => {
-    const known = await history.known(client.host, snapshot.repository);
-    const unseen = (known ?? []).filter((digest) => !snapshot.manifests[digest]);
-    let gone: string[] = [];
-    try {
-      const past = await readPastManifests(client, snapshot.repository, unseen, session.concurrency);
-      if (known) snapshot.retained = past.retained;
-      gone = past.gone;
-    } catch (error) {
-      if (isAbortError(error)) throw error;
-      // Accounting only: the plan goes on and its bytes stay "at most".
-      const why = error instanceof Error ? error.message : String(error);
-      session.logger.warn(
-        `${snapshot.repository}: old manifests not read (${why}); reclaimable space is an upper bound`,
-      );
-    }
-    await history.remember(
-      client.host,
-      snapshot.repository,
-      snapshot.tags.map((t) => t.digest),
-      gone,
-    );
-  });
 }
 
 /**
