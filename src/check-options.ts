@@ -96,6 +96,7 @@ export const SHAPES = {
     ledger: 'string',
   },
   call: CALL,
+  du: { ...CALL, ...PROGRESS, registry: 'string', repositories: 'strings' },
   listen: {
     ...CALL,
     addr: 'string',

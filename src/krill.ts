@@ -22,6 +22,8 @@ import type { CleanupRequest } from './ops/cleanup-targets.js';
 import { planCleanup } from './ops/cleanup.js';
 import type { CopyReport, CopyRequest } from './ops/copy.js';
 import { copyImages } from './ops/copy.js';
+import type { DiskUsage, DiskUsageRequest } from './ops/du.js';
+import { diskUsage } from './ops/du.js';
 import type { HistoryEntry, ListenOptions } from './ops/ledger.js';
 import { ledgerStatus, listen, tagHistory } from './ops/ledger.js';
 import type { LedgerListener } from './ledger/listener.js';
@@ -53,6 +55,7 @@ export type { CaseResult } from './ops/policy-test.js';
 export type { RemovalOptions } from './ops/removal.js';
 export type { CompareOptions, DaemonOptions, PullOptions, SyncRequest } from './ops/sync.js';
 export type { HistoryEntry, ListenOptions } from './ops/ledger.js';
+export type { DiskUsage, DiskUsageRequest, RepositoryUsage } from './ops/du.js';
 export type { LedgerListener, ListenerCounts } from './ledger/listener.js';
 export type { LedgerStatus } from './ledger/store.js';
 export type { ClientRole, KrillOptions, Login, ProgressOptions } from './session.js';
@@ -187,6 +190,14 @@ export class Krill {
     return this.#session.call('inspect', SHAPES.platform, options, () =>
       inspectImage(this.#session, reference, options),
     );
+  }
+
+  /**
+   * `krill du`: per repository the bytes it references, those only it references (what deleting it
+   * frees) and the biggest images; the catalog's total counting each blob once.
+   */
+  du(request: DiskUsageRequest & CallOptions = {}): Promise<DiskUsage & { registry: string }> {
+    return this.#session.call('du', SHAPES.du, request, () => diskUsage(this.#session, request));
   }
 
   // ── deleting: plan, then apply ───────────────────────────────────────────────────────────

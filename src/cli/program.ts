@@ -477,6 +477,31 @@ Examples:
         'after',
         '\nExamples:\n  $ eval "$(krill completion bash)"              # in ~/.bashrc\n  $ krill completion zsh > "${fpath[1]}/_krill"\n  $ krill completion fish > ~/.config/fish/completions/krill.fish\n',
       ),
+  du: (program: Program) =>
+    program
+      .command('du')
+      .description('what uses the storage: per repository the bytes only it references, shared, total')
+      .argument('[registry|repository...]', 'a registry (its whole catalog; default: --registry) or repositories')
+      .addOption(
+        new Option('-o, --output <format>', 'table (fits 80 columns) or wide (manifests, biggest images)').choices([
+          'table',
+          'wide',
+        ]),
+      )
+      .addHelpText(
+        'after',
+        `
+EXCLUSIVE is what deleting the repository (then garbage collection) frees: the bytes of blobs no
+other repository references. It needs the whole catalog: with repositories named, blobs shared with
+repositories not read count as exclusive. Untagged manifests the registry still holds (those krill
+listed before, and with a ledger those pushed and never deleted) count, as garbage collection sees them.
+
+Examples:
+  $ krill du registry.example.com
+  $ krill du -r registry.example.com -o wide --json
+  $ krill du registry.example.com/apps/web registry.example.com/apps/api
+`,
+      ),
   listen: (program: Program) =>
     program
       .command('listen')
@@ -613,6 +638,7 @@ export function buildProgram(run: Runner, io: Io): Program {
   COMMANDS.logout(program).action(lazy(() => import('./commands/logout.js')));
   COMMANDS.config(program).action(lazy(() => import('./commands/config.js')));
   COMMANDS.completion(program).action(lazy(() => import('./commands/completion.js')));
+  COMMANDS.du(program).action(lazy(() => import('./commands/du.js')));
   COMMANDS.listen(program).action(lazy(() => import('./commands/listen.js')));
   COMMANDS.history(program).action(lazy(() => import('./commands/history.js')));
   const ledger = declareLedgerGroup(program);

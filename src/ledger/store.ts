@@ -149,6 +149,16 @@ export class LedgerStore {
     return out;
   }
 
+  /** Digests pushed to a repository and not deleted since: untagged ones still hold their blobs. */
+  async pushedDigests(registry: string, repository: string): Promise<string[]> {
+    const rows = await this.#db.all<{ digest: string }>(
+      `SELECT digest FROM manifests WHERE registry = ? AND repository = ? AND last_push IS NOT NULL
+       AND (deleted IS NULL OR deleted < last_push) ORDER BY digest LIMIT 200000`,
+      [registry, repository],
+    );
+    return rows.map((r) => r.digest);
+  }
+
   /** When the ledger started hearing from this registry; undefined when it never did. */
   async coverage(registry: string): Promise<number | undefined> {
     const rows = await this.#db.all<{ since: unknown }>(

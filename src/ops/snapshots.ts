@@ -42,9 +42,13 @@ export async function readRetained(
   client: RegistryClient,
   history: History,
   snapshots: Map<string, RepositorySnapshot>,
+  /** More digests the registry may hold untagged (the ledger's pushes): HEADed like history's. */
+  alsoKnown?: (repository: string) => Promise<string[]>,
 ): Promise<void> {
   await mapConcurrent([...snapshots.values()], session.outerConcurrency, async (snapshot) => {
-    const known = await history.known(client.host, snapshot.repository);
+    const fromHistory = await history.known(client.host, snapshot.repository);
+    const extra = alsoKnown ? await alsoKnown(snapshot.repository) : [];
+    const known = fromHistory || extra.length > 0 ? [...new Set([...(fromHistory ?? []), ...extra])] : undefined;
     const unseen = (known ?? []).filter((digest) => !snapshot.manifests[digest]);
     let gone: string[] = [];
     try {
@@ -67,4 +71,3 @@ export async function readRetained(
     );
   });
 }
-

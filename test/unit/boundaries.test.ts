@@ -22,7 +22,7 @@ const PURE = [
   /^ref\//,
   /^manifest\//,
   /^policy\//,
-  /^plan\/(plan|judge|plan-file|make-plan|types|graph|limits|listing)\.ts$/,
+  /^plan\/(plan|judge|plan-file|make-plan|types|graph|limits|listing|disk-usage)\.ts$/,
   /^live\/image-list\.ts$/,
   /^ledger\/events\.ts$/,
   /^text\.ts$/,
