@@ -502,6 +502,26 @@ Examples:
   $ krill du registry.example.com/apps/web registry.example.com/apps/api
 `,
       ),
+  serve: (program: Program) =>
+    program
+      .command('serve')
+      .description('a local web page: catalog and sizes, tags, images, cleanup review with apply and undo')
+      .argument('[registry]', 'registry host[:port] or URL (default: --registry)')
+      .option('--addr <host:port>', 'where to listen (default 127.0.0.1:8080)')
+      .option('--read-only', 'browse and review plans only: apply and undo are refused')
+      .option('--allow-remote', 'listen beyond loopback (every page then needs the token)')
+      .addHelpText(
+        'after',
+        `
+The URL printed at start carries a token, like Jupyter's: opening it once lets that browser apply
+plans and undo them (a cookie, with a CSRF check on every change). Without it, pages are read-only.
+Credentials stay in krill (the usual sources): never in a page, a URL or a log.
+
+Examples:
+  $ krill serve registry.example.com
+  $ krill serve -r localhost:5000 --addr 127.0.0.1:9000 --read-only
+`,
+      ),
   listen: (program: Program) =>
     program
       .command('listen')
@@ -639,6 +659,7 @@ export function buildProgram(run: Runner, io: Io): Program {
   COMMANDS.config(program).action(lazy(() => import('./commands/config.js')));
   COMMANDS.completion(program).action(lazy(() => import('./commands/completion.js')));
   COMMANDS.du(program).action(lazy(() => import('./commands/du.js')));
+  COMMANDS.serve(program).action(lazy(() => import('./commands/serve.js')));
   COMMANDS.listen(program).action(lazy(() => import('./commands/listen.js')));
   COMMANDS.history(program).action(lazy(() => import('./commands/history.js')));
   const ledger = declareLedgerGroup(program);
