@@ -7,6 +7,7 @@
 //                                     delete, copy and sync again on distribution 3, and test/peers
 //                                     (real clients, a referrers-API registry); needs
 //                                     scripts/build-peers.sh
+//   node test/run-tests.js browser    krill serve in Debian's Chromium (`npm run test:browser`)
 //   node test/run-tests.js total      prints the sum of the suites run so far (CI's last line)
 //
 // Extra arguments go to vitest (a file filter, -t NAME).
@@ -29,6 +30,7 @@ const SUITES = {
   main: ['test/unit', 'test/e2e'],
   release: ['test/release'],
   peers: ['test/peers', ...ON_DISTRIBUTION_3],
+  browser: ['test/browser'],
 };
 const outDir = '.test-output';
 mkdirSync(outDir, { recursive: true });

@@ -29,7 +29,10 @@ td.tag { word-break: break-all; }
   border-radius: 6px; background: var(--card); color: var(--fg); }
 .chart { margin: 0 0 1.4rem; }
 .chart .row { display: grid; grid-template-columns: minmax(8rem, 22rem) 1fr 7rem; gap: .6rem; align-items: center; margin: .2rem 0; }
-.chart .bar { width: 100%; height: .9rem; accent-color: var(--bar); }
+.chart .bar { width: 100%; height: .9rem; appearance: none; border: 0; border-radius: 3px; background: var(--line); }
+.chart .bar::-webkit-progress-bar { background: var(--line); border-radius: 3px; }
+.chart .bar::-webkit-progress-value { background: var(--bar); border-radius: 3px; }
+.chart .bar::-moz-progress-bar { background: var(--bar); border-radius: 3px; }
 .chart .name { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .badge { display: inline-block; padding: 0 .45rem; border-radius: 999px; font-size: .8em; border: 1px solid var(--line); }
 .delete { color: var(--danger); font-weight: 600; } .keep { color: var(--ok); }
