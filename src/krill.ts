@@ -29,6 +29,7 @@ import { ledgerStatus, listen, tagHistory } from './ops/ledger.js';
 import type { LedgerListener } from './ledger/listener.js';
 import { describeLedger } from './ledger/open.js';
 import type { LedgerStatus } from './ledger/store.js';
+import { readInUse } from './ops/live.js';
 import { login, logout } from './ops/login.js';
 import type { Inspection, ReadManifest, TagRow, TagsOptions } from './ops/read.js';
 import {
@@ -198,6 +199,15 @@ export class Krill {
    */
   du(request: DiskUsageRequest & CallOptions = {}): Promise<DiskUsage & { registry: string }> {
     return this.#session.call('du', SHAPES.du, request, () => diskUsage(this.#session, request));
+  }
+
+  /** What the live-set sources (files, `kubernetes[:CTX]`) say runs: repository → digest → why. */
+  inUse(
+    registry: string,
+    sources: Array<string | LiveSource>,
+    call: CallOptions = {},
+  ): Promise<Map<string, Map<string, string>>> {
+    return this.#session.call('inUse', SHAPES.call, call, () => readInUse(this.#session, registry, sources));
   }
 
   // ── deleting: plan, then apply ───────────────────────────────────────────────────────────

@@ -510,6 +510,11 @@ Examples:
       .option('--addr <host:port>', 'where to listen (default 127.0.0.1:8080)')
       .option('--read-only', 'browse and review plans only: apply and undo are refused')
       .option('--allow-remote', 'listen beyond loopback (every page then needs the token)')
+      .option(
+        '--keep-in-use <source>',
+        'images workloads run (a FILE of references, kubernetes[:CTX]): marked, and kept by every plan (repeatable)',
+        collect,
+      )
       .addHelpText(
         'after',
         `

@@ -23,6 +23,21 @@ export function toLiveSource(
   });
 }
 
+/** What the sources say runs, per repository of `registry`: digest → why (`krill serve`'s marks). */
+export async function readInUse(
+  session: Session,
+  registry: string,
+  sources: Array<string | LiveSource>,
+): Promise<LiveDigests> {
+  const client = await session.client(session.parseRegistry(registry));
+  const live = await readLiveSet(
+    sources.map((s) => toLiveSource(session, s, undefined)),
+    client,
+  );
+  for (const warning of live.warnings) session.logger.warn(warning);
+  return live.digests;
+}
+
 /**
  * The live set as the plan records it: source names (apply re-reads them, or the sources the
  * caller passes again) and, per target repository, the digests (for --allow-stale-live-set).

@@ -35,6 +35,7 @@ td.tag { word-break: break-all; }
 .chart .bar::-moz-progress-bar { background: var(--bar); border-radius: 3px; }
 .chart .name { overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .badge { display: inline-block; padding: 0 .45rem; border-radius: 999px; font-size: .8em; border: 1px solid var(--line); }
+.badge.in-use { border-color: var(--ok); color: var(--ok); }
 .delete { color: var(--danger); font-weight: 600; } .keep { color: var(--ok); }
 .error { border: 1px solid var(--danger); color: var(--danger); padding: .8rem 1rem; border-radius: 6px; }
 .notice { border: 1px solid var(--line); padding: .8rem 1rem; border-radius: 6px; background: var(--card); }

@@ -91,7 +91,12 @@ export function catalogPage(ctx: PageContext, usage: DiskUsage): string {
   );
 }
 
-export function repositoryPage(ctx: PageContext, repository: string, rows: TagRow[]): string {
+export function repositoryPage(
+  ctx: PageContext,
+  repository: string,
+  rows: TagRow[],
+  inUse?: ReadonlyMap<string, string>,
+): string {
   const ledger = rows.some((r) => r.lastPulled !== undefined);
   const body = rows.map(
     (r) =>
@@ -99,6 +104,7 @@ export function repositoryPage(ctx: PageContext, repository: string, rows: TagRo
         <td class="tag">
           ${r.digest ? html`<a href="/image?${query({ ref: `${repository}:${r.tag}` })}">${r.tag}</a>` : r.tag}
           ${r.attachment ? html` <span class="badge">${r.attachment === 'fallback' ? 'referrers' : 'legacy attachment'}</span>` : ''}
+          ${r.digest && inUse?.has(r.digest) ? html`<span class="badge in-use" title="${inUse.get(r.digest)!}">in use</span>` : ''}
         </td>
         <td class="mono" title="${r.digest ?? ''}">${r.digest ? r.digest.slice(7, 19) : '-'}</td>
         <td data-value="${r.created ?? ''}">${date(r.created)}</td>

@@ -35,6 +35,8 @@ export interface WebOptions {
   remote: boolean;
   /** Default: 32 random bytes. */
   token?: string;
+  /** Live-set sources (`--keep-in-use`): marked on the tags, kept by every plan, re-read by apply. */
+  keepInUse?: string[];
 }
 
 const MAX_BODY = 256 * 1024;
@@ -177,8 +179,10 @@ export class WebServer {
         );
       case '/repository': {
         const name = required(url, 'name');
-        const rows = await this.#busyWith(() => krill.tags(`${this.#options.registry}/${name}`));
-        return page(200, repositoryPage(ctx, name, rows));
+        const [rows, live] = await this.#busyWith(() =>
+          Promise.all([krill.tags(`${this.#options.registry}/${name}`), this.#inUse()]),
+        );
+        return page(200, repositoryPage(ctx, name, rows, live?.get(name)));
       }
       case '/image': {
         const ref = required(url, 'ref');
@@ -200,7 +204,10 @@ export class WebServer {
       const input = formOf(form);
       let plan: Plan;
       try {
-        plan = await this.#busyWith(() => krill.planCleanup(cleanupRequest(this.#options.registry, input)));
+        const keepInUse = this.#options.keepInUse?.length ? { keepInUse: this.#options.keepInUse } : {};
+        plan = await this.#busyWith(() =>
+          krill.planCleanup({ ...cleanupRequest(this.#options.registry, input), ...keepInUse }),
+        );
       } catch (error) {
         if ((error as { code?: string }).code !== 'USAGE') throw error;
         const repositories = await krill.repositories(this.#options.registry);
@@ -232,6 +239,11 @@ export class WebServer {
     const outcomes = await this.#busyWith(() => krill.undo(journal));
     this.#du = undefined;
     return undonePage(ctx, outcomes);
+  }
+
+  #inUse(): Promise<Map<string, Map<string, string>> | undefined> {
+    const sources = this.#options.keepInUse;
+    return sources?.length ? this.#options.krill.inUse(this.#options.registry, sources) : Promise.resolve(undefined);
   }
 
   #diskUsage(refresh: boolean): Promise<DiskUsage> {

@@ -162,7 +162,7 @@ describe('krill serve in Chromium', () => {
   it('follows the system colour scheme', async () => {
     await page.emulateMedia({ colorScheme: 'dark' });
     await page.goto(`${serve.url}/`);
-    const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const background = await page.evaluate('getComputedStyle(document.body).backgroundColor');
     expect(background).toBe('rgb(18, 21, 27)');
     await shot('catalog-dark');
   });

@@ -97,6 +97,26 @@ describe('krill serve, over HTTP', () => {
     expect(bad.text).toMatch(/role="alert">invalid older-than &quot;soon&quot;/);
   });
 
+  it('--keep-in-use marks what runs and every plan keeps it', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const file = join(mkdtempSync(join(tmpdir(), 'krill-serve-live-')), 'running.txt');
+    writeFileSync(file, `${registry.host}/apps/web:v1\n`);
+    const live = await startServe([registry.host, '--keep-in-use', file], env);
+    try {
+      const tags = await get(`${live.url}/repository?name=apps%2Fweb`);
+      expect(tags.text).toMatch(
+        new RegExp(`v1</a>\\s*<span class="badge in-use" title="in use: listed in ${file}">in use</span>`),
+      );
+      const plan = await post(`${live.url}/cleanup/plan`, 'repository=apps%2Fweb&keep=0');
+      expect(plan.text).toMatch(/<td class="keep">keep<\/td>\s*<td class="tag">v1<\/td>/);
+      expect(plan.text).toContain(`in use: listed in ${file}`);
+    } finally {
+      await live.stop();
+    }
+  });
+
   it('shows an error page while the registry is down, and recovers', async () => {
     await registry.restart(async () => {
       const down = await get(`${serve.url}/repository?name=apps%2Fweb`);

@@ -24,6 +24,7 @@ export async function execute(
     readOnly: opts.readOnly === true,
     remote: !loopback,
     logger: ctx.logger,
+    ...(opts.keepInUse ? { keepInUse: opts.keepInUse } : {}),
   });
   const bound = await server.listen(host, port).catch((error: NodeJS.ErrnoException) => {
     throw new UsageError(`cannot listen on ${host}:${port}: ${error.code ?? error.message}; pick another --addr`);
