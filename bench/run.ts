@@ -370,6 +370,25 @@ async function main() {
       extra: `peak RSS ${allRepos.rssMiB.toFixed(0)} MiB (target ≤ 300 MiB)`,
     });
 
+    // du of R2: the whole catalog read once (every manifest and config), then accounted
+    const du = await measure(
+      'krill du R2',
+      RUNS,
+      none,
+      () => ['node', KRILL, 'du', r2.host, '--json'],
+      freshCache,
+      false,
+    );
+    rows.push({
+      metric: '`krill du` on R2 (20,000 tags), empty cache',
+      krill: du,
+      reference: floorCatalog,
+      referenceName: 'floor',
+      kind: 'ratio',
+      target: 1.3,
+      extra: `peak RSS ${du.rssMiB.toFixed(0)} MiB (target ≤ 300 MiB)`,
+    });
+
     // copy of the 512 MiB image, destination emptied before each run; no warm-up (nothing to warm)
     const emptyDestination = () => r4.restart(() => rmSync(r4.storageDir, { recursive: true, force: true }));
     const regctlCopyHome = mkdtempSync(join(work, 'regctl-copy-home-'));
