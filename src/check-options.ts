@@ -96,7 +96,7 @@ export const SHAPES = {
     ledger: 'string',
   },
   call: CALL,
-  du: { ...CALL, ...PROGRESS, registry: 'string', repositories: 'strings' },
+  du: { ...CALL, ...PROGRESS, registry: 'string', repositories: 'strings', shard: 'string' },
   listen: {
     ...CALL,
     addr: 'string',
@@ -133,6 +133,7 @@ export const SHAPES = {
     strict: 'boolean',
     deleteOrphans: 'boolean',
     allowBeforeLedger: 'boolean',
+    shard: 'string',
     keepInUse: 'array',
     rollbackDepth: 'number',
     maxDelete: 'string|number',
@@ -157,7 +158,7 @@ export const SHAPES = {
     onImage: 'function',
   },
   login: { username: 'string', password: 'string' },
-  syncJobs: { ...CALL, to: 'string', prefix: 'string', destinationLogin: 'object' },
+  syncJobs: { ...CALL, to: 'string', prefix: 'string', destinationLogin: 'object', shard: 'string' },
   sync: {
     ...CALL,
     dryRun: 'boolean',

@@ -247,6 +247,10 @@ export const COMMANDS = {
         .description('delete old tags by retention rules: plan first, then apply')
         .argument('[repository...]', 'repositories to clean (with --all-repos: the registry)')
         .option('--all-repos', 'every repository of the catalog')
+        .option(
+          '--shard <i/n|auto>',
+          "only this job's share of the catalog: 2/3, or auto (GitLab parallel:, Kubernetes Indexed Job)",
+        )
         .option('-f, --file <policy.yaml>', 'rules per repository from a policy file')
         .addOption(
           new Option('--keep <n>', 'keep the N newest images (default 3 when no rule is given)').argParser(
@@ -368,6 +372,10 @@ Examples:
         'specs from a file: {version: 1, target, prefix, repositories} or a lstags YAML file',
       )
       .option('--prefix <prefix>', 'path placed before the source repository at the target; "auto" = the source host')
+      .option(
+        '--shard <i/n|auto>',
+        "only this job's share of the catalog: 2/3, or auto (GitLab parallel:, Kubernetes Indexed Job)",
+      )
       .option('--dry-run', 'report what would be copied; copy nothing')
       .option('--daemon', 'keep syncing every --interval until stopped (Ctrl-C finishes the current image)')
       .option('--interval <duration>', 'time between daemon rounds (default 5m)')
@@ -482,6 +490,10 @@ Examples:
       .command('du')
       .description('what uses the storage: per repository the bytes only it references, shared, total')
       .argument('[registry|repository...]', 'a registry (its whole catalog; default: --registry) or repositories')
+      .option(
+        '--shard <i/n|auto>',
+        "only this job's share of the catalog: 2/3, or auto (GitLab parallel:, Kubernetes Indexed Job)",
+      )
       .addOption(
         new Option('-o, --output <format>', 'table (fits 80 columns) or wide (manifests, biggest images)').choices([
           'table',

@@ -86,7 +86,7 @@ export function renderPlan(plan: Plan, view: PlanView = {}): string {
     c.platformManifests ? `${c.platformManifests} platform manifest${c.platformManifests === 1 ? '' : 's'}` : '',
     c.referrers ? `${c.referrers} referrer${c.referrers === 1 ? '' : 's'}` : '',
   ].filter(Boolean);
-  const summary = `Plan: delete ${c.deleteTags} tag${c.deleteTags === 1 ? '' : 's'} (${c.manifests} manifest${c.manifests === 1 ? '' : 's'}${extra.length ? ` and ${extra.join(' and ')}` : ''}), untag ${c.untagTags}, keep ${c.keepTags}.`;
+  const summary = `Plan${plan.shard ? ` (shard ${plan.shard} of the catalog)` : ''}: delete ${c.deleteTags} tag${c.deleteTags === 1 ? '' : 's'} (${c.manifests} manifest${c.manifests === 1 ? '' : 's'}${extra.length ? ` and ${extra.join(' and ')}` : ''}), untag ${c.untagTags}, keep ${c.keepTags}.`;
   // "At most" unless krill knows every old manifest that keeps blobs (plan.reclaimableExact).
   const bound = plan.reclaimableExact ? '' : 'at most ';
   const space = `Space the garbage collector will free: ${bound}${formatBytes(plan.reclaimableBytes)}${plan.assumption ? ` (${plan.assumption})` : ''}.`;

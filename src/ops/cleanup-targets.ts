@@ -45,6 +45,8 @@ export interface CleanupRequest extends ProgressOptions {
   keepInUse?: Array<string | LiveSource>;
   /** With a kubernetes source: previous revisions kept per workload (default: all the cluster keeps). */
   rollbackDepth?: number;
+  /** `I/N`, `auto` or `auto/N`: only this job's share of the catalog (plan/shard.ts). */
+  shard?: string;
   /** With `unpulledFor` rules: images pushed before the ledger's coverage may go (default: kept). */
   allowBeforeLedger?: boolean;
   /** Refuse a plan that removes more tags than this: `N` or `P%` (default 50% for allRepos and policies). */

@@ -1,4 +1,6 @@
+import { UsageError } from '../errors.js';
 import { readLiveSet } from '../live/live-set.js';
+import { inShard, parseShard } from '../plan/shard.js';
 import { makePlan } from '../plan/make-plan.js';
 import type { Plan, RepositoryPlan } from '../plan/plan.js';
 import { buildRepositoryPlan } from '../plan/plan.js';
@@ -31,6 +33,11 @@ export async function planCleanup(session: Session, request: CleanupRequest): Pr
   const flagRules = policy ? undefined : compileRuleList(request.rules, compileRules, ruleSetOf);
   session.ledgerSpec(); // a bad --ledger fails before any request
   const { registry, repositories } = cleanupTargets(session, request, policy);
+  const shard = request.shard !== undefined ? parseShard(request.shard, session.env) : undefined;
+  if (shard && repositories !== undefined)
+    throw new UsageError(
+      '--shard splits a catalog: use it with --all-repos or a policy file, not with named repositories',
+    );
   const whole = wholePlanLimit(request, policy, parseBudget, parseSize);
   const sources = (request.keepInUse ?? policy?.keepInUse ?? []).map((s) =>
     toLiveSource(session, s, request.rollbackDepth),
@@ -41,12 +48,16 @@ export async function planCleanup(session: Session, request: CleanupRequest): Pr
   const catalog = repositories === undefined || request.scanAll ? (await client.listRepositories()).sort() : undefined;
   const rulesOf = (repository: string): RuleSet | undefined =>
     policy ? ruleSetFor(policy, repository, Boolean(request.allRepos) || repositories !== undefined) : flagRules;
-  const targets = repositories ?? catalog!.filter((r) => rulesOf(r) !== undefined);
+  const targets = repositories ?? catalog!.filter((r) => inShard(r, shard) && rulesOf(r) !== undefined);
+  const targeted = new Set(targets);
   if (policy)
     for (const warning of checkRulesMatch(policy, repositories ?? catalog!, request.strict === true))
       session.logger.warn(warning);
-  // Repositories read only to account for blobs they share with the targets.
-  const others = catalog ? catalog.filter((r) => !targets.includes(r)) : [];
+  // Repositories read only to account for blobs they share with the targets; a shard reads its own
+  // part only (unless --scan-all), so N jobs read the catalog once between them.
+  const others = catalog
+    ? catalog.filter((r) => !targeted.has(r) && (request.scanAll === true || inShard(r, shard)))
+    : [];
   const snapshots = await readSnapshots(session, client, [...targets, ...others], catalog !== undefined, request);
   const history = request.history === false ? undefined : session.history();
   if (history) await readRetained(session, client, history, snapshots);
@@ -86,7 +97,8 @@ export async function planCleanup(session: Session, request: CleanupRequest): Pr
     await listing.record(repositoryPlan.delete.length, now);
   }
   const all = [...snapshots.values()];
-  const plan = makePlan(registry, plans, all, catalog !== undefined);
+  const plan = makePlan(registry, plans, all, catalog !== undefined && (!shard || request.scanAll === true));
+  if (shard) plan.shard = `${shard.index}/${shard.total}`;
   if (request.diff) plan.changes = changes;
   if (live) plan.keepInUse = liveSetRecord(sources, live.digests, targets, request.rollbackDepth);
   if (pullsChecked) plan.pullsChecked = pullsChecked;

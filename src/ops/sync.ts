@@ -6,6 +6,7 @@ import type { LocalImage } from '../engine/engine.js';
 import { DEFAULT_DOCKER_HOST, Engine } from '../engine/engine.js';
 import { attachmentSubject } from '../manifest/referrers.js';
 import { makePlan } from '../plan/make-plan.js';
+import { inShard, parseShard } from '../plan/shard.js';
 import type { Plan, RepositoryPlan } from '../plan/plan.js';
 import { buildRepositoryPlan } from '../plan/plan.js';
 import type { TagDecision } from '../policy/evaluate.js';
@@ -26,6 +27,8 @@ export interface SyncRequest {
   /** A path placed before the source repository at the target; 'auto' = the source host. */
   prefix?: string | undefined;
   destinationLogin?: Login;
+  /** `I/N` or `auto`: only the specs whose source repository falls in this job's share. */
+  shard?: string | undefined;
 }
 
 export interface DaemonOptions {
@@ -43,7 +46,8 @@ export async function prepareSyncJobs(session: Session, specs: string[], request
   if (specs.length === 0)
     throw new UsageError('name what to sync: krill sync SPEC… --to TARGET, or krill sync -f FILE');
   const target: SyncTarget = parseSyncTarget(request.to, { plainHttp: session.plainHttp });
-  const parsed = specs.map((s) => session.parseSpec(s));
+  const shard = request.shard !== undefined ? parseShard(request.shard, session.env) : undefined;
+  const parsed = specs.map((s) => session.parseSpec(s)).filter((spec) => inShard(spec.source.repository, shard));
   const prefixFor = (spec: SyncSpec) =>
     request.prefix === 'auto'
       ? [target.prefix, autoPrefix(spec.source.registry)].filter(Boolean).join('/')

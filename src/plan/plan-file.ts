@@ -172,6 +172,11 @@ export function parsePlanFile(text: string, path: string): Plan {
       if (Number.isNaN(Date.parse(text))) fail(at, 'expected an ISO 8601 time');
       return text;
     };
+    const shardText = (value: unknown) => {
+      const text = string(value, '$.shard');
+      if (!/^\d{1,4}\/\d{1,4}$/.test(text)) fail('$.shard', 'expected I/N');
+      return text;
+    };
     const assumption =
       p.assumption === null || p.assumption === undefined ? null : string(p.assumption, '$.assumption');
     return {
@@ -181,6 +186,7 @@ export function parsePlanFile(text: string, path: string): Plan {
       createdAt: string(p.createdAt, '$.createdAt'),
       ...(p.keepInUse === undefined ? {} : { keepInUse: keepInUse(p.keepInUse, '$.keepInUse') }),
       ...(p.limits === undefined ? {} : { limits: limits(p.limits, '$.limits') }),
+      ...(p.shard === undefined ? {} : { shard: shardText(p.shard) }),
       ...(p.pullsChecked === undefined ? {} : { pullsChecked: isoTime(p.pullsChecked, '$.pullsChecked') }),
       reclaimableBytes: reclaimable,
       // Plans written before the field existed made no such claim.

@@ -65,6 +65,8 @@ export interface Plan {
    * re-reads the ledger and keeps what was pulled since (ops/ledger.ts pulledSincePlan).
    */
   pullsChecked?: string;
+  /** `I/N` when the plan covers one shard of the catalog (`--shard`): its budgets apply to that part. */
+  shard?: string;
   /** Deletion budgets (`--max-delete`, `--max-bytes`) and, when the plan exceeds one, why it is refused. */
   limits?: PlanLimits;
   /** Per repository, what changed since the last recorded run (`cleanup --diff`). */

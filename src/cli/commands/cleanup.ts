@@ -56,6 +56,7 @@ export async function execute(
       ...(policy ? { policy } : { rules: opts.rule ? opts.rule.map(parseRuleFlag) : rules }),
       ...(opts.allowBeforeLedger ? { allowBeforeLedger: true } : {}),
       scanAll: opts.scanAll === true,
+      ...(opts.shard !== undefined ? { shard: opts.shard } : {}),
       strict: opts.strict === true,
       deleteOrphans: opts.deleteOrphans === true,
       ...(keepInUse ? { keepInUse } : {}),

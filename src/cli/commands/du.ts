@@ -11,6 +11,7 @@ export async function execute(ctx: CliContext, [targets]: ArgsOf<'du'>, opts: Op
   try {
     usage = await ctx.krill.du({
       ...(asRegistry ? { registry: targets[0]! } : targets.length > 0 ? { repositories: targets } : {}),
+      ...(opts.shard !== undefined ? { shard: opts.shard } : {}),
       onProgress: progress.update,
     });
   } finally {
@@ -40,7 +41,7 @@ export async function execute(ctx: CliContext, [targets]: ArgsOf<'du'>, opts: Op
   );
   if (!usage.complete)
     ctx.io.out(
-      `${wrapToWidth('Only these repositories were read: blobs they share with others count as exclusive here (krill du REGISTRY reads the whole catalog).', width)}\n`,
+      `${wrapToWidth(opts.shard !== undefined ? "Only this shard's repositories were read: blobs they share with other shards count as exclusive here (krill du without --shard reads the whole catalog)." : 'Only these repositories were read: blobs they share with others count as exclusive here (krill du REGISTRY reads the whole catalog).', width)}\n`,
     );
 }
 

@@ -22,7 +22,12 @@ export async function execute(ctx: CliContext, [specArgs]: ArgsOf<'sync'>, opts:
     password: opts.destPassword,
     passwordStdin: opts.destPasswordStdin,
   });
-  const jobs = await ctx.krill.syncJobs(specs, { to: targetText ?? '', prefix, destinationLogin });
+  const jobs = await ctx.krill.syncJobs(specs, {
+    to: targetText ?? '',
+    prefix,
+    destinationLogin,
+    ...(opts.shard !== undefined ? { shard: opts.shard } : {}),
+  });
 
   let stopping = false;
   const report = new SyncReporter(ctx, opts.dryRun === true);
