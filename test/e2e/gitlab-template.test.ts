@@ -75,7 +75,8 @@ describe('the GitLab CI template', () => {
     const job = await runJob('group/project', { KRILL_KEEP: '1', KRILL_DELETE_REGEX: '^mr-' });
     expect(job.code, `${job.stdout}\n${job.stderr}`).toBe(0);
     expect(await pusher.tags('group/project')).toEqual(['mr-3', 'v1', 'v2', 'v3', 'v4']);
-    for (const artifact of template['krill-cleanup'].artifacts.paths)
+    expect(template['krill-cleanup'].artifacts.paths).toEqual(['krill-plan*.json', 'krill-undo*.jsonl']);
+    for (const artifact of ['krill-plan.json', 'krill-undo.jsonl'])
       expect(existsSync(join(job.work, artifact))).toBe(true);
     expect(job.stdout + job.stderr).not.toContain(TOKEN_USERS['gitlab-ci-token']!.password);
   });
@@ -95,6 +96,46 @@ describe('the GitLab CI template', () => {
     expect(job.code, `${job.stdout}\n${job.stderr}`).toBe(0);
     expect(await pusher.tags('group/project/families')).toEqual(['mr-3', 'v3', 'v4']);
     expect(job.stdout).toMatch(/rule 1: not among the newest 2/);
+  });
+
+  it('parallel: 3 over a whole catalog: each job cleans its share, together exactly the unsharded plan', async () => {
+    const repositories = Array.from({ length: 9 }, (_, i) => `fleet/service-${i}`);
+    const pusher = new Pusher(gitlab);
+    for (const repository of repositories)
+      for (let i = 1; i <= 3; i++)
+        await pusher.push(
+          repository,
+          buildImage({ created: `2024-0${i}-01T00:00:00Z`, layers: [`${repository} ${i}`] }),
+          `v${i}`,
+        );
+    const admin = { KRILL_USERNAME: 'admin', KRILL_PASSWORD: TOKEN_USERS.admin!.password };
+    // The three jobs GitLab starts for `parallel: 3`, at once.
+    const jobs = await Promise.all(
+      [1, 2, 3].map((index) =>
+        runJob('group/project', {
+          ...admin,
+          KRILL_ALL_REPOS: gitlab.host,
+          KRILL_SHARD: 'auto',
+          KRILL_KEEP: '2',
+          CI_NODE_INDEX: String(index),
+          CI_NODE_TOTAL: '3',
+        }),
+      ),
+    );
+    for (const job of jobs) expect(job.code, `${job.stdout}\n${job.stderr}`).toBe(0);
+    const { shardOf } = await import('../../src/plan/shard.js');
+    jobs.forEach((job, i) => {
+      const plan = JSON.parse(readFileSync(join(job.work, `krill-plan-${i + 1}.json`), 'utf8')) as {
+        shard: string;
+        repositories: Array<{ repository: string }>;
+      };
+      expect(plan.shard).toBe(`${i + 1}/3`);
+      const fleet = plan.repositories.map((r) => r.repository).filter((r) => r.startsWith('fleet/'));
+      expect(fleet.sort()).toEqual(repositories.filter((r) => shardOf(r, 3) === i + 1).sort());
+      expect(existsSync(join(job.work, `krill-undo-${i + 1}.jsonl`))).toBe(true);
+      expect(job.stdout + job.stderr).not.toContain(TOKEN_USERS.admin!.password);
+    });
+    for (const repository of repositories) expect(await pusher.tags(repository)).toEqual(['v2', 'v3']);
   });
 
   it('a dry run changes nothing; another project is refused with a clear message', async () => {
