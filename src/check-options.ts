@@ -158,7 +158,15 @@ export const SHAPES = {
     onImage: 'function',
   },
   login: { username: 'string', password: 'string' },
-  syncJobs: { ...CALL, to: 'string', prefix: 'string', destinationLogin: 'object', shard: 'string' },
+  syncJobs: {
+    ...CALL,
+    to: 'string',
+    prefix: 'string',
+    destinationLogin: 'object',
+    shard: 'string',
+    immutable: 'string',
+    immutableBySpec: 'object',
+  },
   sync: {
     ...CALL,
     dryRun: 'boolean',

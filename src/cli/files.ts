@@ -33,14 +33,23 @@ export async function liveSources(ctx: CliContext, sources: string[]): Promise<A
 /** Sync specs from the command line and `-f FILE` (the flags win over the file's target and prefix). */
 export async function readSyncSpecs(
   specs: string[],
-  flags: { file?: string; to?: string; prefix?: string },
-): Promise<{ specs: string[]; targetText: string | undefined; prefix: string | undefined }> {
-  if (flags.file === undefined) return { specs, targetText: flags.to, prefix: flags.prefix };
+  flags: { file?: string; to?: string; prefix?: string; immutable?: string },
+): Promise<{
+  specs: string[];
+  targetText: string | undefined;
+  prefix: string | undefined;
+  immutable: string | undefined;
+  immutableBySpec?: Record<string, string>;
+}> {
+  if (flags.file === undefined)
+    return { specs, targetText: flags.to, prefix: flags.prefix, immutable: flags.immutable };
   const file = parseSyncFile(await readUserFile(flags.file, 'sync file'), flags.file);
   return {
     specs: [...specs, ...file.repositories],
     targetText: flags.to ?? file.target,
     prefix: flags.prefix ?? file.prefix,
+    immutable: flags.immutable ?? file.immutable,
+    ...(file.immutableBySpec ? { immutableBySpec: file.immutableBySpec } : {}),
   };
 }
 

@@ -373,6 +373,10 @@ Examples:
       )
       .option('--prefix <prefix>', 'path placed before the source repository at the target; "auto" = the source host')
       .option(
+        '--immutable <regex>',
+        'tags that never change once pushed (^v\\d): one the destination has is not re-checked',
+      )
+      .option(
         '--shard <i/n|auto>',
         "only this job's share of the catalog: 2/3, or auto (GitLab parallel:, Kubernetes Indexed Job)",
       )

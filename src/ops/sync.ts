@@ -6,6 +6,8 @@ import type { LocalImage } from '../engine/engine.js';
 import { DEFAULT_DOCKER_HOST, Engine } from '../engine/engine.js';
 import { attachmentSubject } from '../manifest/referrers.js';
 import { makePlan } from '../plan/make-plan.js';
+import type { Pattern } from '../pattern.js';
+import { compilePattern } from '../pattern.js';
 import { inShard, parseShard } from '../plan/shard.js';
 import type { Plan, RepositoryPlan } from '../plan/plan.js';
 import { buildRepositoryPlan } from '../plan/plan.js';
@@ -29,6 +31,10 @@ export interface SyncRequest {
   destinationLogin?: Login;
   /** `I/N` or `auto`: only the specs whose source repository falls in this job's share. */
   shard?: string | undefined;
+  /** Tags that never change once pushed (a regex): present at the destination means done. */
+  immutable?: string | undefined;
+  /** Per spec (its text as given), overriding `immutable`. */
+  immutableBySpec?: Record<string, string> | undefined;
 }
 
 export interface DaemonOptions {
@@ -47,6 +53,14 @@ export async function prepareSyncJobs(session: Session, specs: string[], request
     throw new UsageError('name what to sync: krill sync SPEC… --to TARGET, or krill sync -f FILE');
   const target: SyncTarget = parseSyncTarget(request.to, { plainHttp: session.plainHttp });
   const shard = request.shard !== undefined ? parseShard(request.shard, session.env) : undefined;
+  const compiled = new Map<string, Pattern>();
+  const immutableOf = (input: string): Pattern | undefined => {
+    const text = request.immutableBySpec?.[input] ?? request.immutable;
+    if (text === undefined) return undefined;
+    if (!compiled.has(text)) compiled.set(text, compilePattern(text, '--immutable'));
+    return compiled.get(text);
+  };
+  for (const spec of specs) immutableOf(spec); // every regex checked before any request
   const parsed = specs.map((s) => session.parseSpec(s)).filter((spec) => inShard(spec.source.repository, shard));
   const prefixFor = (spec: SyncSpec) =>
     request.prefix === 'auto'
@@ -61,7 +75,8 @@ export async function prepareSyncJobs(session: Session, specs: string[], request
   for (const spec of parsed) {
     const source = await session.client(spec.source.registry, { role: 'source' });
     const repository = destinationRepository(target, spec.source.repository, prefixFor(spec));
-    jobs.push({ spec, source, destination, destinationRepository: repository });
+    const immutable = immutableOf(spec.input);
+    jobs.push({ spec, source, destination, destinationRepository: repository, ...(immutable ? { immutable } : {}) });
   }
   return jobs;
 }

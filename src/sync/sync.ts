@@ -7,6 +7,7 @@ import type { RegistryApi } from '../registry/api.js';
 import { attachmentSubject } from '../manifest/referrers.js';
 import type { ReferrerCopyOptions } from './copy-referrers.js';
 import { copyReferrers, copyWithReferrers, referrerSubjects } from './copy-referrers.js';
+import type { Pattern } from '../pattern.js';
 import type { SyncSpec } from './spec.js';
 
 /**
@@ -29,6 +30,8 @@ export interface SyncOutcome {
   /** For a copied image: blobs uploaded or mounted, and bytes uploaded. */
   blobsCopied?: number;
   bytesCopied?: number;
+  /** Up to date because the tag is declared immutable and the destination lists it (no digest read). */
+  immutable?: true;
 }
 
 export interface SyncOptions {
@@ -50,6 +53,8 @@ export interface SyncJob {
   source: RegistryApi;
   destination: RegistryApi;
   destinationRepository: string;
+  /** Tags that never change once pushed (`--immutable`): one the destination lists is done. */
+  immutable?: Pattern;
 }
 
 /**
@@ -149,6 +154,9 @@ export async function syncJob(job: SyncJob, options: SyncOptions = {}): Promise<
           ...(listed.size > 0 ? { sourceTags: [...listed] } : {}),
         };
   const outcomes: SyncOutcome[] = [];
+  // Declared-immutable tags the destination already lists are done: one tag list instead of a
+  // HEAD pair per tag (a warm mirror round costs one request per repository on each side).
+  const present = job.immutable ? await destinationTags(job) : new Set<string>();
   await mapConcurrent(tags, options.concurrency ?? 2, async (tag) => {
     if (options.shouldStop?.()) return;
     const names = {
@@ -157,6 +165,12 @@ export async function syncJob(job: SyncJob, options: SyncOptions = {}): Promise<
       destination: formatReference({ registry: job.destination.address, repository: job.destinationRepository, tag }),
     };
     let outcome: SyncOutcome;
+    if (job.immutable?.test(tag) && present.has(tag)) {
+      outcome = { ...names, status: 'up-to-date', immutable: true };
+      outcomes.push(outcome);
+      options.onOutcome?.(outcome);
+      return;
+    }
     try {
       // Attachment tags are synced as tags like any other; their images carry the rest.
       outcome = await syncTag(job, names, attachmentSubject(tag) === undefined ? referrers : false, options);
@@ -168,6 +182,16 @@ export async function syncJob(job: SyncJob, options: SyncOptions = {}): Promise<
     options.onOutcome?.(outcome);
   });
   return outcomes.sort((a, b) => (a.tag < b.tag ? -1 : a.tag > b.tag ? 1 : 0));
+}
+
+/** The destination's tags (none when the repository does not exist there yet). */
+async function destinationTags(job: SyncJob): Promise<Set<string>> {
+  try {
+    return new Set(await job.destination.listTags(job.destinationRepository));
+  } catch (error) {
+    if (isNotFound(error)) return new Set();
+    throw error;
+  }
 }
 
 /** One tag: copied when the destination lacks it or has another digest; its referrers follow. */

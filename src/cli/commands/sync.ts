@@ -11,7 +11,7 @@ import { readSyncSpecs } from '../files.js';
 type Options = OptionsOf<'sync'>;
 
 export async function execute(ctx: CliContext, [specArgs]: ArgsOf<'sync'>, opts: Options): Promise<void> {
-  const { specs, targetText, prefix } = await readSyncSpecs(specArgs, opts);
+  const { specs, targetText, prefix, immutable, immutableBySpec } = await readSyncSpecs(specArgs, opts);
   if (specs.length > 0 && targetText === undefined)
     throw new UsageError('name the target registry: --to HOST[:PORT][/PREFIX] (or "target:" in the sync file)');
   if (opts.daemon && opts.prune)
@@ -27,6 +27,8 @@ export async function execute(ctx: CliContext, [specArgs]: ArgsOf<'sync'>, opts:
     prefix,
     destinationLogin,
     ...(opts.shard !== undefined ? { shard: opts.shard } : {}),
+    ...(immutable !== undefined ? { immutable } : {}),
+    ...(immutableBySpec ? { immutableBySpec } : {}),
   });
 
   let stopping = false;
