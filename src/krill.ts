@@ -2,6 +2,7 @@ import type { Credentials } from './auth/credentials.js';
 import { SHAPES } from './check-options.js';
 import type { CompareRow } from './engine/compare.js';
 import type { CallOptions } from './http/call-scope.js';
+import type { PullAllowance } from './http/pull-budget.js';
 import type { LiveSource } from './live/live-set.js';
 import type { Logger } from './logger.js';
 import type { ApplyResult } from './plan/apply.js';
@@ -62,6 +63,7 @@ export type { LedgerStatus } from './ledger/store.js';
 export type { ClientRole, KrillOptions, Login, ProgressOptions } from './session.js';
 // What the CLI renders, reached through the front door (the boundaries test allows src/cli nothing else).
 export type { TlsOptions } from './http/transport.js';
+export type { PullAllowance } from './http/pull-budget.js';
 export type { CopyProgress } from './sync/copy.js';
 export type { ListingChanges } from './plan/listing.js';
 export type { ApplyResult, CompareRow, Journal, LiveSource, Plan, SyncOutcome, UndoOutcome };
@@ -145,6 +147,11 @@ export class Krill {
   /** GitLab or Harbor behind a registry this Krill has talked to (see RegistryClient.flavor). */
   async registryFlavor(address: RegistryAddress): Promise<'gitlab' | 'harbor' | undefined> {
     return (await this.client(address)).flavor();
+  }
+
+  /** Docker Hub's pull limit as its last answers gave it, per host (none elsewhere). */
+  pullsLeft(): PullAllowance[] {
+    return this.#session.pullAllowances();
   }
 
   /** Checks credentials against the registry, then stores them as `docker login` does; returns where. */

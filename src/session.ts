@@ -15,6 +15,8 @@ import {
 import type { TlsOptions, TransportOptions } from './http/transport.js';
 import { Transport, proxyFromEnv } from './http/transport.js';
 import { DEFAULT_CONCURRENCY } from './http/limiter.js';
+import type { PullAllowance } from './http/pull-budget.js';
+import { DEFAULT_PULL_RESERVE } from './http/pull-budget.js';
 import type { Logger } from './logger.js';
 import { silentLogger } from './logger.js';
 import type { Reference, RegistryAddress } from './ref/reference.js';
@@ -108,6 +110,15 @@ function listLimitsFrom(given: Partial<ListLimits> | undefined, env: NodeJS.Proc
   };
 }
 
+/** KRILL_PULL_RESERVE: Docker Hub pulls kept back before krill paces its manifest GETs. */
+function pullReserveFrom(env: NodeJS.ProcessEnv): number {
+  const value = env.KRILL_PULL_RESERVE;
+  if (value === undefined || value === '') return DEFAULT_PULL_RESERVE;
+  if (!/^\d{1,6}$/.test(value))
+    throw new UsageError(`KRILL_PULL_RESERVE must be a whole number, not ${JSON.stringify(value.slice(0, 40))}`);
+  return Number(value);
+}
+
 export class Session {
   readonly logger: Logger;
   readonly env: NodeJS.ProcessEnv;
@@ -137,6 +148,7 @@ export class Session {
       logger: this.logger,
       userAgent: 'krill',
       proxy: proxyFromEnv(this.env),
+      pullReserve: pullReserveFrom(this.env),
     };
     if (options.tls) transport.tls = options.tls;
     if (options.signal) transport.signal = options.signal;
@@ -176,6 +188,11 @@ export class Session {
   /** The listing history and known digests of the state directory (state/history.ts). */
   history(): History {
     return new History(historyDir(this.env));
+  }
+
+  /** What the registries' pull limits (Docker Hub's headers) left, per host seen in this session. */
+  pullAllowances(): PullAllowance[] {
+    return this.#transport.pulls.allowances();
   }
 
   /** Whether the user named a ledger (option or KRILL_LEDGER): reads then show ledger columns. */

@@ -21,3 +21,8 @@ export function listNames(names: readonly string[], shown = 3): string {
 export function escapeControlKeepLines(text: string): string {
   return text.split('\n').map(escapeControl).join('\n');
 }
+
+/** A window of seconds as `6h`, `30m` or `45s`. */
+export function formatWindow(seconds: number): string {
+  return seconds % 3600 === 0 ? `${seconds / 3600}h` : seconds % 60 === 0 ? `${seconds / 60}m` : `${seconds}s`;
+}

@@ -170,6 +170,8 @@ export async function runCli(
     const execute = await load();
     context = new CliContext(options, io, signal, interruption);
     await execute(context);
+    // Docker Hub's pull limit, when a registry sent it: how many pulls the run left.
+    (await import('./pulls-left.js')).reportPullsLeft(context);
   }, io);
   // No command: the help, on stdout, and exit 2 (a script that forgot its command must fail).
   if (argv.length === 0) {

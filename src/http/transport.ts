@@ -15,6 +15,7 @@ import type { Logger } from '../logger.js';
 import { callSignal } from './call-scope.js';
 import { silentLogger } from '../logger.js';
 import { DEFAULT_CONCURRENCY, Limiter } from './limiter.js';
+import { DEFAULT_PULL_RESERVE, PullBudget } from './pull-budget.js';
 import { errorCode, isCertificateError, parseRetryAfter } from './classify.js';
 import { redactUrl } from './redact.js';
 
@@ -44,6 +45,8 @@ export interface TransportOptions {
   /** First retry delay; doubles per attempt, with jitter (default 250 ms). */
   retryDelayMs?: number;
   userAgent?: string;
+  /** Docker Hub pulls kept in reserve before krill paces its manifest GETs (default 10). */
+  pullReserve?: number;
   /**
    * Proxies, as in HTTPS_PROXY / HTTP_PROXY / NO_PROXY. Requests are tunnelled with CONNECT, so TLS
    * still runs end to end with the registry. Proxy URLs may hold credentials: never logged.
@@ -129,6 +132,8 @@ export class Transport {
   readonly #timeoutMs: number;
   /** Origins that answered at least once in this run. */
   readonly #reached = new Set<string>();
+  /** Docker Hub's pull limit, read from every answer (pull-budget.ts). */
+  readonly pulls: PullBudget;
 
   constructor(options: TransportOptions = {}) {
     const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
@@ -171,6 +176,7 @@ export class Transport {
     this.#retryDelayMs = options.retryDelayMs ?? 250;
     this.#userAgent = options.userAgent ?? 'krill';
     this.#timeoutMs = timeout;
+    this.pulls = new PullBudget(options.pullReserve ?? DEFAULT_PULL_RESERVE, this.#logger);
   }
 
   get logger(): Logger {
@@ -233,7 +239,13 @@ export class Transport {
       this.#throwIfAborted(req);
       let result: T;
       try {
-        result = await this.#limiter.run(attempt);
+        // The pull-limit check runs in the request's slot: requests queued before the limit was
+        // known must not all go at once when their turn comes.
+        result = await this.#limiter.run(async () => {
+          await this.pulls.beforeRequest(req.method, req.url, this.#activeSignal(req));
+          return attempt();
+        });
+        this.pulls.observe(req.url, result.headers);
       } catch (error) {
         if (isAbortError(error) || this.#activeSignal(req)?.aborted)
           throw new AbortedError('interrupted', { cause: error });
