@@ -9,6 +9,9 @@ import type { TestRegistry } from '../test/harness/registry.js';
 import { peer, startRegistry } from '../test/harness/registry.js';
 import { Pusher, buildImage } from '../test/harness/images.js';
 import { benchLedger } from './ledger.js';
+import { benchScale } from './scale.js';
+import type { Stats } from './timing.js';
+import { fmt, measure } from './timing.js';
 import { seedR1, seedR2 } from './seed.js';
 
 /**
@@ -21,69 +24,6 @@ const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const KRILL = join(ROOT, 'bin/krill.js');
 const FLOOR = join(ROOT, 'bench/.work/build/bench/floor.js');
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-
-interface Sample {
-  seconds: number;
-  rssMiB: number;
-}
-interface Stats {
-  median: number;
-  min: number;
-  max: number;
-  rssMiB: number;
-  runs: number;
-}
-
-/** Runs a command under /usr/bin/time; returns wall time (our clock) and max RSS. */
-function timed(cmd: string[], env: Record<string, string> = {}): Promise<Sample> {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn('/usr/bin/time', ['-f', '%M', ...cmd], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let err = '';
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      if (code !== 0) return reject(new Error(`${cmd.join(' ')} exited ${code}: ${err.slice(-2000)}`));
-      const rssKiB = Number(err.trim().split('\n').at(-1));
-      resolve({ seconds, rssMiB: rssKiB / 1024 });
-    });
-  });
-}
-
-async function measure(
-  label: string,
-  runs: number,
-  prepare: () => Promise<void> | void,
-  cmd: () => string[],
-  env: () => Record<string, string> = () => ({}),
-  warmUp = true,
-): Promise<Stats> {
-  const samples: Sample[] = [];
-  for (let i = warmUp ? 0 : 1; i <= runs; i++) {
-    await prepare();
-    const sample = await timed(cmd(), env());
-    if (i > 0) samples.push(sample); // run 0 is the warm-up
-  }
-  const times = samples.map((s) => s.seconds).sort((a, b) => a - b);
-  const stats = {
-    median: times[Math.floor(times.length / 2)]!,
-    min: times[0]!,
-    max: times.at(-1)!,
-    rssMiB: Math.max(...samples.map((s) => s.rssMiB)),
-    runs: samples.length,
-  };
-  process.stderr.write(
-    `bench: ${label}: median ${stats.median.toFixed(3)} s (min ${stats.min.toFixed(3)}, max ${stats.max.toFixed(3)}), peak RSS ${stats.rssMiB.toFixed(0)} MiB\n`,
-  );
-  return stats;
-}
-
-const fmt = (s: Stats) =>
-  `${s.median.toFixed(3)} s (${s.min.toFixed(3)}–${s.max.toFixed(3)}), ${s.rssMiB.toFixed(0)} MiB`;
 
 interface Row {
   metric: string;
@@ -102,6 +42,7 @@ async function main() {
   const rows: Row[] = [];
   const notes: string[] = [];
   let ledgerSection: string[] = [];
+  let scaleSection: string[] = [];
   // On disk, as the registries krill meets are (and as bench/RESULTS.md was measured).
   const r1: TestRegistry = await startRegistry({ onDisk: true });
   const r2: TestRegistry = await startRegistry({ onDisk: true });
@@ -469,6 +410,7 @@ async function main() {
     });
     // The ledger last: its registries and PostgreSQL start after the others are idle.
     ledgerSection = await benchLedger();
+    scaleSection = await benchScale();
   } finally {
     await Promise.all([r1.stop(), r2.stop(), r3.stop(), r4.stop()]);
     // Tens of thousands of small files: removed in the background rather than holding up the report.
@@ -496,6 +438,7 @@ async function main() {
     ...notes.map((n) => `- ${n}`),
     '',
     ...ledgerSection,
+    ...scaleSection,
   ];
   mkdirSync(join(ROOT, 'bench'), { recursive: true });
   const explanations = join(ROOT, 'bench/EXPLANATIONS.md');

@@ -137,3 +137,23 @@ export function cutLines(text: string, width: number): string {
     .map((line) => (line.length > width && !line.includes('\x1b') ? `${line.slice(0, width - 1)}…` : line))
     .join('\n');
 }
+
+/**
+ * Writes `JSON.stringify(items, null, 2)` exactly, a thousand items at a time: a 100,000-row
+ * listing never becomes one string of tens of megabytes (and its copy on the way to stdout).
+ */
+export function writeJsonArray(out: (text: string) => void, items: readonly unknown[]): void {
+  if (items.length === 0) {
+    out('[]\n');
+    return;
+  }
+  const CHUNK = 1000;
+  for (let start = 0; start < items.length; start += CHUNK) {
+    const part = items
+      .slice(start, start + CHUNK)
+      .map((item) => `  ${JSON.stringify(item, null, 2).replace(/\n/g, '\n  ')}`)
+      .join(',\n');
+    out(`${start === 0 ? '[\n' : ',\n'}${part}`);
+  }
+  out('\n]\n');
+}

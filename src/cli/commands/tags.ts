@@ -1,7 +1,7 @@
 import type { CliContext } from '../context.js';
 import type { ArgsOf, OptionsOf } from '../program.js';
 import { startProgress } from '../progress.js';
-import { cutLines } from '../render.js';
+import { cutLines, writeJsonArray } from '../render.js';
 import { renderTagTable } from '../render-tags.js';
 
 export async function execute(ctx: CliContext, [repository]: ArgsOf<'tags'>, opts: OptionsOf<'tags'>): Promise<void> {
@@ -25,7 +25,7 @@ export async function execute(ctx: CliContext, [repository]: ArgsOf<'tags'>, opt
     return;
   }
   if (ctx.options.json) {
-    ctx.io.out(`${JSON.stringify(rows, null, 2)}\n`);
+    writeJsonArray(ctx.io.out, rows);
     return;
   }
   const ref = ctx.krill.parseRepository(repository);
