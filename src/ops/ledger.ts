@@ -6,6 +6,7 @@ import type { LedgerStatus, TagMove } from '../ledger/store.js';
 import type { DigestUsage, RepositorySnapshot } from '../model/snapshot.js';
 import { compilePattern } from '../pattern.js';
 import type { Plan } from '../plan/plan.js';
+import { parseListenAddress } from '../ref/listen-address.js';
 import { validateTag } from '../ref/reference.js';
 import type { Session } from '../session.js';
 
@@ -33,7 +34,7 @@ export async function listen(
   session: Session,
   options: ListenOptions,
 ): Promise<{ listener: LedgerListener; address: string; ledger: string }> {
-  const { host, port } = parseAddr(options.addr ?? '127.0.0.1:5050');
+  const { host, port } = parseListenAddress(options.addr ?? '127.0.0.1:5050', '127.0.0.1:5050 or 0.0.0.0:5050');
   const secret = readSecret(session, options);
   const filter: PullFilter = {
     countHead: options.countHead === true,
@@ -53,14 +54,6 @@ export async function listen(
   });
   const shown = bound.host.includes(':') ? `[${bound.host}]` : bound.host;
   return { listener, address: `${shown}:${bound.port}`, ledger: store.location };
-}
-
-function parseAddr(addr: string): { host: string; port: number } {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]*)):(\d{1,5})$/.exec(addr);
-  const port = match ? Number(match[3]) : NaN;
-  if (!match || port > 65535)
-    throw new UsageError(`invalid --addr "${addr}": expected HOST:PORT, such as 127.0.0.1:5050 or 0.0.0.0:5050`);
-  return { host: match[1] ?? (match[2] || '0.0.0.0'), port };
 }
 
 function readSecret(session: Session, options: ListenOptions): string {

@@ -1,4 +1,5 @@
 import { UsageError } from '../../errors.js';
+import { parseListenAddress } from '../../ref/listen-address.js';
 import { WebServer } from '../../web/server.js';
 import type { CliContext } from '../context.js';
 import type { ArgsOf, OptionsOf } from '../program.js';
@@ -12,7 +13,7 @@ export async function execute(
   const address = registryArg !== undefined ? ctx.krill.parseRegistry(registryArg) : ctx.krill.defaultRegistry();
   if (address === undefined || address.host === 'docker.io')
     throw new UsageError('name the registry: krill serve REGISTRY (Docker Hub has no catalog API)');
-  const { host, port } = parseAddr(opts.addr ?? '127.0.0.1:8080');
+  const { host, port } = parseListenAddress(opts.addr ?? '127.0.0.1:8080', '127.0.0.1:8080');
   const loopback = host === '127.0.0.1' || host === '::1' || host === 'localhost';
   if (!loopback && !opts.allowRemote)
     throw new UsageError(
@@ -40,12 +41,4 @@ export async function execute(
     ctx.signal.addEventListener('abort', () => resolve(), { once: true });
   });
   await server.close();
-}
-
-function parseAddr(addr: string): { host: string; port: number } {
-  const match = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(addr);
-  const port = match ? Number(match[3]) : NaN;
-  if (!match || port > 65535)
-    throw new UsageError(`invalid --addr "${addr}": expected HOST:PORT, such as 127.0.0.1:8080`);
-  return { host: match[1] ?? match[2]!, port };
 }
