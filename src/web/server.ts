@@ -6,17 +6,11 @@ import { UsageError } from '../errors.js';
 import type { DiskUsage, Krill, Plan } from '../krill.js';
 import type { Logger } from '../logger.js';
 import { SCRIPT, STYLE } from './assets.js';
-import type { CleanupForm, PageContext } from './pages.js';
-import {
-  appliedPage,
-  catalogPage,
-  cleanupPage,
-  errorPage,
-  imagePage,
-  planPage,
-  repositoryPage,
-  undonePage,
-} from './pages.js';
+import type { PageContext } from './layout.js';
+import { errorPage } from './layout.js';
+import { catalogPage, imagePage, repositoryPage } from './pages-browse.js';
+import type { CleanupForm } from './pages-cleanup.js';
+import { appliedPage, cleanupPage, planPage, undonePage } from './pages-cleanup.js';
 
 /**
  * `krill serve`: a local web page over the `Krill` front door (no second engine). Reading pages
