@@ -176,6 +176,15 @@ export class Session {
     return this.#options.concurrency ?? DEFAULT_CONCURRENCY;
   }
 
+  /**
+   * Repositories read at once. Most hold a few tags, read as a few requests one after another (tag
+   * list, manifests, configs), so more repositories than connections keep the pool busy; the
+   * transport's limiter still bounds requests in flight to `concurrency`.
+   */
+  get repositoryConcurrency(): number {
+    return this.concurrency * 4;
+  }
+
   /** Half the connections: for loops whose every item already runs `concurrency` requests. */
   get outerConcurrency(): number {
     return Math.max(1, Math.ceil(this.concurrency / 2));
@@ -185,7 +194,11 @@ export class Session {
     return this.#options.plainHttp ?? false;
   }
 
-  /** The listing history and known digests of the state directory (state/history.ts). */
+  /**
+   * The listing history and known digests of the state directory (state/history.ts). A new one per
+   * call: it caches what it read for one run, and a long-lived session (serve, a daemon) must see
+   * what other runs wrote since.
+   */
   history(): History {
     return new History(historyDir(this.env));
   }

@@ -24,7 +24,7 @@ export async function readSnapshots(
     repositories.length === 1 && progress.onProgress
       ? { onProgress: (done: number, total: number) => progress.onProgress!(done, total, 'reading tags') }
       : {};
-  await mapConcurrent(repositories, session.outerConcurrency, async (repository) => {
+  await mapConcurrent(repositories, session.repositoryConcurrency, async (repository) => {
     // A catalog repository may hold no tags at all (an interrupted push): empty, not an error.
     const options = { concurrency: session.concurrency, emptyIfUnknown: fromCatalog, ...perTag };
     snapshots.set(repository, await readRepositorySnapshot(client, repository, options));
@@ -45,7 +45,7 @@ export async function readRetained(
   /** More digests the registry may hold untagged (the ledger's pushes): HEADed like history's. */
   alsoKnown?: (repository: string) => Promise<string[]>,
 ): Promise<void> {
-  await mapConcurrent([...snapshots.values()], session.outerConcurrency, async (snapshot) => {
+  await mapConcurrent([...snapshots.values()], session.repositoryConcurrency, async (snapshot) => {
     const fromHistory = await history.known(client.host, snapshot.repository);
     const extra = alsoKnown ? await alsoKnown(snapshot.repository) : [];
     const known = fromHistory || extra.length > 0 ? [...new Set([...(fromHistory ?? []), ...extra])] : undefined;

@@ -45,6 +45,13 @@ export function historyDir(env: NodeJS.ProcessEnv): string {
 
 export class History {
   readonly #dir: string;
+  /**
+   * Each repository's file as last read or written by this instance: a plan reads a repository's
+   * history several times (known digests, the listing check) and a catalog of 10,000 repositories
+   * made that tens of thousands of file operations. One instance serves one run.
+   */
+  readonly #files = new Map<string, Promise<{ runs: RepositoryRun[]; known?: string[] }>>();
+  #dirReady = false;
 
   constructor(dir: string) {
     this.#dir = dir;
@@ -61,7 +68,14 @@ export class History {
     return (await this.#read(registry, repository)).runs;
   }
 
-  async #read(registry: string, repository: string): Promise<{ runs: RepositoryRun[]; known?: string[] }> {
+  #read(registry: string, repository: string): Promise<{ runs: RepositoryRun[]; known?: string[] }> {
+    const path = this.#path(registry, repository);
+    let file = this.#files.get(path);
+    if (!file) this.#files.set(path, (file = this.#readFile(registry, repository)));
+    return file;
+  }
+
+  async #readFile(registry: string, repository: string): Promise<{ runs: RepositoryRun[]; known?: string[] }> {
     try {
       const doc = JSON.parse(await readFile(this.#path(registry, repository), 'utf8')) as Partial<HistoryFile>;
       if (doc.version !== 1 || doc.registry !== registry || doc.repository !== repository || !Array.isArray(doc.runs))
@@ -97,6 +111,8 @@ export class History {
     const { runs, known } = await this.#read(registry, repository);
     const next = new Set([...(known ?? []), ...listed]);
     for (const digest of gone) next.delete(digest);
+    // Nothing new and nothing gone: no write (a warm run over a big catalog changes few files).
+    if (known && next.size === known.length && known.every((d) => next.has(d))) return;
     // Too many to be worth a file: krill no longer claims to know (the bytes become "at most").
     await this.#write(registry, repository, runs, next.size > MAX_TAGS ? undefined : [...next].sort());
   }
@@ -130,7 +146,11 @@ export class History {
     known: string[] | undefined,
   ): Promise<void> {
     const path = this.#path(registry, repository);
-    await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+    if (!this.#dirReady) {
+      await mkdir(dirname(path), { recursive: true, mode: 0o700 });
+      this.#dirReady = true;
+    }
+    this.#files.set(path, Promise.resolve({ runs, ...(known ? { known } : {}) }));
     const file: HistoryFile = { version: 1, registry, repository, runs, ...(known ? { known } : {}) };
     // Write then rename: a crash never leaves half a file.
     const temporary = `${path}.${process.pid}.tmp`;

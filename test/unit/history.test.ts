@@ -47,6 +47,7 @@ describe('History: the digests krill has seen under a tag', () => {
     const file = join(dir, readdirSync(dir)[0]!);
     const doc = JSON.parse(readFileSync(file, 'utf8'));
     writeFileSync(file, JSON.stringify({ ...doc, known: [d(1), '../../etc/passwd'] }));
-    expect(await history.known('r.example', 'apps/web')).toBeUndefined();
+    // The next run (a History serves one run: it keeps what it read) reads the damaged file.
+    expect(await new History(dir).known('r.example', 'apps/web')).toBeUndefined();
   });
 });
