@@ -72,7 +72,7 @@ interface Staying {
   users: Map<string, string[]>;
 }
 
-function judgeStaying(plan: RepositoryPlan, fresh: FreshState): Staying {
+function judgeStaying(plan: RepositoryPlan, fresh: FreshState, held: ReadonlyMap<string, string>): Staying {
   const removable = removableTags(plan, fresh);
   // A referrer the plan takes out of a fallback index no longer counts as that index's child.
   // Stryker disable next-line ArrayDeclaration: equivalent, a stray entry names no digest.
@@ -80,7 +80,7 @@ function judgeStaying(plan: RepositoryPlan, fresh: FreshState): Staying {
   const children = (d: string) => fresh.children.get(d)?.filter((c) => !unlisted.has(c));
   const edges = followAll(children, referrerIndex(plan, fresh));
   // Stryker disable next-line ArrayDeclaration: equivalent, a stray root names no digest.
-  const live = [...(fresh.live ?? []), ...heldByPulls(fresh).keys()];
+  const live = [...(fresh.live ?? []), ...held.keys()];
   const stayingTags = () =>
     [...fresh.tags].filter(([tag, digest]) => !removable.has(tag) && !fresh.throwaways.has(digest));
   let tags = stayingTags();
@@ -101,7 +101,7 @@ function judgeStaying(plan: RepositoryPlan, fresh: FreshState): Staying {
   };
   for (const [tag, digest] of tags) use([digest], tag);
   use([...(fresh.live ?? [])], 'a workload');
-  use([...heldByPulls(fresh).keys()], 'a recent pull');
+  use([...held.keys()], 'a recent pull');
   return { removable, tags, users };
 }
 
@@ -140,14 +140,15 @@ function heldByPulls(fresh: FreshState): Map<string, string> {
 }
 
 /** Why a digest stays whatever the plan says (a workload runs it, someone pulled it), if it does. */
-function keptBecause(fresh: FreshState, digest: string): string | undefined {
+function keptBecause(fresh: FreshState, held: ReadonlyMap<string, string>, digest: string): string | undefined {
   if (fresh.live?.has(digest)) return IN_USE;
-  const pulled = heldByPulls(fresh).get(digest);
+  const pulled = held.get(digest);
   return pulled === undefined ? undefined : `kept: ${pulled}`;
 }
 
 export function judgeRepository(plan: RepositoryPlan, fresh: FreshState): Verdict[] {
-  const staying = judgeStaying(plan, fresh);
+  const held = heldByPulls(fresh);
+  const staying = judgeStaying(plan, fresh, held);
   return plan.actions.flatMap((action): Verdict[] => {
     switch (action.kind) {
       case 'remove-dangling':
@@ -165,7 +166,7 @@ export function judgeRepository(plan: RepositoryPlan, fresh: FreshState): Verdic
         if (fresh.dangling?.has(action.tag)) return [{ kind: 'remove-dangling', tag: action.tag }];
         if (at === undefined) return [{ kind: 'gone', digest: action.digest, tags: [action.tag] }];
         if (at !== action.digest) return [moved(fresh, action.tag, action.digest)];
-        const kept = keptBecause(fresh, at);
+        const kept = keptBecause(fresh, held, at);
         if (kept !== undefined) return [{ kind: 'skip', digest: at, tags: [action.tag], detail: kept }];
         if (!staying.removable.has(action.tag))
           return [{ kind: 'skip', digest: at, tags: [action.tag], detail: 'kept: its subject stays' }];
@@ -178,7 +179,7 @@ export function judgeRepository(plan: RepositoryPlan, fresh: FreshState): Verdic
           ...action.tags
             .filter((tag) => fresh.dangling?.has(tag))
             .map((tag): Verdict => ({ kind: 'remove-dangling', tag })),
-          ...judgeDelete(action, fresh, staying),
+          ...judgeDelete(action, fresh, staying, held),
         ];
     }
   });
@@ -188,10 +189,11 @@ function judgeDelete(
   action: Extract<RepositoryPlan['actions'][number], { kind: 'delete-manifest' }>,
   fresh: FreshState,
   staying: Staying,
+  held: ReadonlyMap<string, string>,
 ): Verdict[] {
   const { digest } = action;
   // Deployed (or pulled) since the plan: its tags stay too (a pod may pull it by tag again).
-  const kept = keptBecause(fresh, digest);
+  const kept = keptBecause(fresh, held, digest);
   if (kept !== undefined) return [{ kind: 'skip', digest, tags: action.tags, detail: kept }];
   // Removable means still on the planned digest (removableTags).
   const still = action.tags.filter((t) => staying.removable.has(t));

@@ -136,12 +136,8 @@ export class WebServer {
       if (req.method === 'GET') return await this.#get(url, ctx, send, page);
       if (req.method !== 'POST') throw new HttpError(405, 'method not allowed');
       const origin = req.headers.origin;
-      if (
-        origin !== undefined &&
-        origin !== 'null' &&
-        !this.#hosts.has(origin.replace(/^https?:\/\//, '')) &&
-        !this.#options.remote
-      )
+      // Browsers send Origin on every POST; an opaque one ("null": a sandboxed frame) is refused too.
+      if (origin !== undefined && !this.#hosts.has(origin.replace(/^http:\/\//, '')) && !this.#options.remote)
         throw new HttpError(403, 'cross-site request refused');
       const form = await readForm(req);
       return page(200, await this.#post(url.pathname, form, ctx, signedIn));
