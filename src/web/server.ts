@@ -107,7 +107,7 @@ export class WebServer {
         'content-type': type,
         'cache-control': 'no-store',
         'x-content-type-options': 'nosniff',
-        'referrer-policy': 'no-referrer',
+        'referrer-policy': 'same-origin', // 'no-referrer' makes Chromium send Origin: null on its own forms
         'x-frame-options': 'DENY',
         'content-security-policy':
           "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'",

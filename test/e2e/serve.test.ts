@@ -73,6 +73,7 @@ describe('krill serve, over HTTP', () => {
       [`plan=${id}&confirm=yes&csrf=${csrf}`, {}], // no cookie
       [`plan=${id}&confirm=yes&csrf=${'1'.repeat(64)}`, { cookie }], // a forged CSRF field
       [`plan=${id}&confirm=yes&csrf=${csrf}`, { cookie, origin: 'https://attacker.example' }],
+      [`plan=${id}&confirm=yes&csrf=${csrf}`, { cookie, origin: 'null' }], // an opaque origin (sandboxed frame)
     ] as const;
     for (const [body, headers] of tries)
       expect((await post(`${serve.url}/cleanup/apply`, body, headers)).status).toBe(403);
