@@ -188,6 +188,33 @@ function snapshot(
 const decide = (s: RepositorySnapshot, input: Parameters<typeof compileRules>[0]) =>
   Object.fromEntries(evaluateRules(s, compileRules(input), NOW).map((d) => [d.tag, `${d.action}: ${d.reason}`]));
 
+describe("imageUsage: an index's use is its platforms' too", () => {
+  it('sums pulls, takes the latest pull with its agent, the first and last push, and survives a cycle', async () => {
+    const { imageUsage } = await import('../../src/policy/usage.js');
+    // A hostile index listing itself through its child: the walk ends.
+    const s = snapshot([image(1, null, [dg(2), dg(3)]), image(2, null, [dg(1)]), image(3, null)], [['multi', 1]], {
+      1: {
+        pulls: 2,
+        lastPull: NOW - 5 * DAY,
+        lastPullAgent: 'docker',
+        firstPush: NOW - 9 * DAY,
+        lastPush: NOW - 9 * DAY,
+      },
+      2: { pulls: 3, lastPull: NOW - DAY, lastPullAgent: 'containerd', lastPush: NOW - 2 * DAY },
+      3: { pulls: 1, lastPull: NOW - 3 * DAY, firstPush: NOW - 20 * DAY },
+    });
+    expect(imageUsage(s, dg(1))).toEqual({
+      pulls: 6,
+      lastPull: NOW - DAY,
+      lastPullAgent: 'containerd',
+      firstPush: NOW - 20 * DAY,
+      lastPush: NOW - 2 * DAY,
+    });
+    expect(imageUsage(s, dg(3))).toEqual({ pulls: 1, lastPull: NOW - 3 * DAY, firstPush: NOW - 20 * DAY });
+    expect(imageUsage(snapshot([image(1, null)], [['a', 1]], undefined), dg(1))).toBeUndefined();
+  });
+});
+
 describe('--unpulled-for: judged by use, and what the ledger cannot know is kept', () => {
   const old = '2025-01-01T00:00:00Z';
   it('deletes only images whose last pull or push is older than the window', () => {
