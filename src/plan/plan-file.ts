@@ -105,7 +105,16 @@ function repository(value: unknown, at: string): RepositoryPlan {
     ...(r.dangling === undefined
       ? {}
       : { dangling: array(r.dangling, `${at}.dangling`).map((t, i) => tag(t, `${at}.dangling[${i}]`)) }),
+    ...(r.reclaimableBytes === undefined
+      ? {}
+      : { reclaimableBytes: bytes(r.reclaimableBytes, `${at}.reclaimableBytes`) }),
   };
+}
+
+function bytes(value: unknown, at: string): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+    fail(at, 'expected a whole number of bytes');
+  return value as number;
 }
 
 function keepInUse(value: unknown, at: string): NonNullable<Plan['keepInUse']> {

@@ -51,6 +51,8 @@ export interface RepositoryPlan {
   dangling?: string[];
   /** Why the listing check skipped this repository (every tag kept): the run must say so. */
   listingSuspect?: string;
+  /** Bytes only this repository's deletions free (make-plan.ts); the plan's total also counts shared ones. */
+  reclaimableBytes?: number;
 }
 
 export interface Plan {

@@ -63,7 +63,11 @@ export function planPage(ctx: PageContext, plan: Plan, planId: string): string {
   const sections = plan.repositories.map(
     (r) =>
       html`<h2>
-          ${repoLink(r.repository)} <span class="muted">· delete ${r.delete.length}, keep ${r.keep.length}</span>
+          ${repoLink(r.repository)}
+          <span class="muted"
+            >· delete ${r.delete.length}, keep
+            ${r.keep.length}${r.reclaimableBytes ? ` · frees ${bytes(r.reclaimableBytes)} on its own` : ''}</span
+          >
         </h2>
         ${r.listingSuspect ? html`<p class="error">${r.listingSuspect}</p>` : ''}
         <table class="plan">

@@ -85,6 +85,7 @@ describe('krill serve, over HTTP', () => {
     const cookie = `krill_token=${readOnly.token}`;
     const page = await post(`${readOnly.url}/cleanup/plan`, 'repository=apps%2Fweb&keep=1', { cookie });
     expect(page.text).toContain('Tags deleted');
+    expect(page.text).toMatch(/· frees [\d.]+ (B|KiB) on its own/); // the space per repository
     expect(page.text).not.toContain('Apply the plan');
     const res = await post(`${readOnly.url}/cleanup/apply`, `plan=${'a'.repeat(32)}&confirm=yes&csrf=x`, { cookie });
     expect(res.status).toBe(403);

@@ -37,3 +37,70 @@ describe('shards', () => {
     expect(() => parseShard(text, { JOB_COMPLETION_INDEX: '5' })).toThrow(UsageError);
   });
 });
+
+describe("a plan's space per repository", () => {
+  it('counts in each repository the blobs only its own deletions reference', async () => {
+    const { makePlan } = await import('../../src/plan/make-plan.js');
+    const dg = (n: string) => `sha256:${Buffer.from(n).toString('hex').padEnd(64, '0').slice(0, 64)}`;
+    const node = (name: string, blobs: Array<[string, number]>) => ({
+      digest: dg(name),
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      kind: 'image' as const,
+      size: 10,
+      children: [],
+      blobs: blobs.map(([b, size]) => ({ mediaType: 'layer', digest: dg(b), size })),
+      created: null,
+    });
+    // a/x and b/y are deleted; they share `both`; a keeps a/k, which shares `kept`.
+    const snapshots = [
+      {
+        registry: 'r',
+        repository: 'a',
+        tags: [],
+        manifests: Object.fromEntries(
+          [
+            node('ax', [
+              ['only-a', 100],
+              ['both', 1000],
+              ['kept', 7],
+            ]),
+            node('ak', [['kept', 7]]),
+          ].map((n) => [n.digest, n]),
+        ),
+      },
+      {
+        registry: 'r',
+        repository: 'b',
+        tags: [],
+        manifests: Object.fromEntries(
+          [
+            node('by', [
+              ['only-b', 50],
+              ['both', 1000],
+            ]),
+          ].map((n) => [n.digest, n]),
+        ),
+      },
+    ];
+    const plans = [
+      {
+        repository: 'a',
+        keep: [],
+        delete: [],
+        actions: [{ kind: 'delete-manifest' as const, digest: dg('ax'), tags: ['x'] }],
+      },
+      {
+        repository: 'b',
+        keep: [],
+        delete: [],
+        actions: [{ kind: 'delete-manifest' as const, digest: dg('by'), tags: ['y'] }],
+      },
+    ];
+    const plan = makePlan({ host: 'r', scheme: 'https' }, plans, snapshots, true);
+    expect(plan.repositories.map((r) => [r.repository, r.reclaimableBytes])).toEqual([
+      ['a', 110], // only-a and the manifest ax
+      ['b', 60], // only-b and the manifest by
+    ]);
+    expect(plan.reclaimableBytes).toBe(110 + 60 + 1000); // together they also free `both`
+  });
+});
