@@ -1,8 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOn } from '../listen-on.js';
 import type { Logger } from '../logger.js';
+import { sameSecret } from '../secret.js';
 import type { LedgerEvent, PullFilter } from './events.js';
 import { parseNotification } from './events.js';
 import type { LedgerStore } from './store.js';
@@ -53,7 +53,6 @@ interface Pending {
 export class LedgerListener {
   readonly #options: ListenerOptions;
   readonly #server: Server;
-  readonly #expected: Buffer;
   #queue: Pending[] = [];
   #queued = 0;
   #flushing: Promise<void> | undefined;
@@ -61,7 +60,6 @@ export class LedgerListener {
 
   constructor(options: ListenerOptions) {
     this.#options = options;
-    this.#expected = hash(options.secret);
     this.#server = createServer((req, res) => {
       this.#handle(req, res).catch(() => {
         // A connection reset mid-body: nothing was stored, nothing to answer.
@@ -76,15 +74,9 @@ export class LedgerListener {
   }
 
   /** Listens on host:port (port 0: any free port); resolves with the bound address. */
-  listen(host: string, port: number): Promise<{ host: string; port: number }> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(port, host, () => {
-        this.#server.off('error', reject);
-        const address = this.#server.address() as AddressInfo;
-        resolve({ host: address.address, port: address.port });
-      });
-    });
+  async listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    const address = await listenOn(this.#server, host, port);
+    return { host: address.address, port: address.port };
   }
 
   /** Stops accepting and lets requests in flight finish their commit (the store stays open: its owner closes it). */
@@ -144,8 +136,7 @@ export class LedgerListener {
   #authorized(header: string | undefined): boolean {
     if (header === undefined) return false;
     const value = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : header;
-    // Hashes of equal length: the comparison time says nothing about the secret, its length included.
-    return timingSafeEqual(hash(value), this.#expected);
+    return sameSecret(value, this.#options.secret);
   }
 
   #enqueue(events: LedgerEvent[]): Promise<void> {
@@ -178,10 +169,6 @@ export class LedgerListener {
     }
     this.#flushing = undefined;
   }
-}
-
-function hash(text: string): Buffer {
-  return createHash('sha256').update(text).digest();
 }
 
 /** The body, or undefined past `limit` bytes (the rest is not read into memory). */

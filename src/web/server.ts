@@ -1,10 +1,11 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { UsageError } from '../errors.js';
+import { listenOn } from '../listen-on.js';
 import type { DiskUsage, Krill, Plan } from '../krill.js';
 import type { Logger } from '../logger.js';
+import { sameSecret } from '../secret.js';
 import { SCRIPT, STYLE } from './assets.js';
 import type { PageContext } from './layout.js';
 import { errorPage } from './layout.js';
@@ -70,16 +71,10 @@ export class WebServer {
     this.#server.maxConnections = 64;
   }
 
-  listen(host: string, port: number): Promise<{ host: string; port: number }> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
-      this.#server.listen(port, host, () => {
-        this.#server.off('error', reject);
-        const bound = (this.#server.address() as AddressInfo).port;
-        this.#hosts = new Set([`127.0.0.1:${bound}`, `localhost:${bound}`, `[::1]:${bound}`, `${host}:${bound}`]);
-        resolve({ host, port: bound });
-      });
-    });
+  async listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    const bound = (await listenOn(this.#server, host, port)).port;
+    this.#hosts = new Set([`127.0.0.1:${bound}`, `localhost:${bound}`, `[::1]:${bound}`, `${host}:${bound}`]);
+    return { host, port: bound };
   }
 
   close(): Promise<void> {
@@ -145,7 +140,7 @@ export class WebServer {
       if (error instanceof HttpError) return page(error.status, errorPage(ctx, titleOf(error.status), error.message));
       // The registry (or the ledger) failed: say what, keep serving.
       const message = error instanceof Error ? error.message : String(error);
-      const usage = (error as { code?: string }).code === 'USAGE';
+      const usage = error instanceof UsageError;
       return page(usage ? 400 : 502, errorPage(ctx, usage ? 'Bad request' : 'The registry did not answer', message));
     }
   }
@@ -199,7 +194,7 @@ export class WebServer {
           krill.planCleanup({ ...cleanupRequest(this.#options.registry, input), ...keepInUse }),
         );
       } catch (error) {
-        if ((error as { code?: string }).code !== 'USAGE') throw error;
+        if (!(error instanceof UsageError)) throw error;
         const repositories = await krill.repositories(this.#options.registry);
         return cleanupPage(ctx, repositories, input, (error as Error).message);
       }
@@ -255,11 +250,6 @@ export class WebServer {
       this.#busy--;
     }
   }
-}
-
-function sameSecret(given: string, expected: string): boolean {
-  const hash = (text: string) => createHash('sha256').update(text).digest();
-  return timingSafeEqual(hash(given), hash(expected));
 }
 
 function titleOf(status: number): string {

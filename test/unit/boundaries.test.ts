@@ -46,7 +46,7 @@ const IO = [
  * executors (apply, journal, undo) sit in plan/ beside the pure planner but run I/O.
  */
 const LAYERS: Array<[number, RegExp]> = [
-  [0, /^(errors|text|duration|logger|check-options|pattern)\.ts$/],
+  [0, /^(errors|text|duration|logger|check-options|pattern|secret|listen-on)\.ts$/],
   [1, /^(model|ref|manifest)\//],
   [1, /^ledger\/events\.ts$/],
   [2, /^policy\//],
