@@ -94,6 +94,15 @@ export class CliContext {
     });
   }
 
+  /** Resolves at the first Ctrl-C or SIGTERM (or at once when already aborted): long-running servers stop then. */
+  untilInterrupted(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.interruption.graceful = resolve;
+      if (this.signal.aborted) resolve();
+      this.signal.addEventListener('abort', () => resolve(), { once: true });
+    });
+  }
+
   async close(): Promise<void> {
     await this.krill.close();
   }

@@ -150,7 +150,8 @@ export function validateRepository(repository: string, input = repository): stri
   return repository;
 }
 
-function looksLikeHost(component: string): boolean {
+/** docker's rule: a first path component with a `.` or `:`, `localhost` or an IPv6 literal is a host. */
+export function looksLikeHost(component: string): boolean {
   return component.includes('.') || component.includes(':') || component === 'localhost' || component.startsWith('[');
 }
 

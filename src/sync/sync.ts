@@ -165,15 +165,12 @@ export async function syncJob(job: SyncJob, options: SyncOptions = {}): Promise<
       destination: formatReference({ registry: job.destination.address, repository: job.destinationRepository, tag }),
     };
     let outcome: SyncOutcome;
-    if (job.immutable?.test(tag) && present.has(tag)) {
-      outcome = { ...names, status: 'up-to-date', immutable: true };
-      outcomes.push(outcome);
-      options.onOutcome?.(outcome);
-      return;
-    }
     try {
       // Attachment tags are synced as tags like any other; their images carry the rest.
-      outcome = await syncTag(job, names, attachmentSubject(tag) === undefined ? referrers : false, options);
+      outcome =
+        job.immutable?.test(tag) && present.has(tag)
+          ? { ...names, status: 'up-to-date', immutable: true }
+          : await syncTag(job, names, attachmentSubject(tag) === undefined ? referrers : false, options);
     } catch (error) {
       if (isAbortError(error) || !options.continueOnError) throw error;
       outcome = { ...names, status: 'failed', error: error instanceof Error ? error.message : String(error) };

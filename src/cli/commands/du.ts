@@ -1,3 +1,4 @@
+import { looksLikeHost } from '../../ref/reference.js';
 import type { CliContext } from '../context.js';
 import type { ArgsOf, OptionsOf } from '../program.js';
 import { displayTag, formatBytes, formatTable, wrapToWidth } from '../render.js';
@@ -48,6 +49,5 @@ export async function execute(ctx: CliContext, [targets]: ArgsOf<'du'>, opts: Op
 /** One argument naming a host (`registry.example.com`, `localhost:5000`, a URL), not a repository. */
 function looksLikeRegistry(arg: string): boolean {
   if (/^https?:\/\//.test(arg)) return true;
-  if (arg.includes('/')) return false;
-  return arg.includes('.') || arg.includes(':') || arg === 'localhost';
+  return !arg.includes('/') && looksLikeHost(arg);
 }

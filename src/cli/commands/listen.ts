@@ -14,11 +14,7 @@ export async function execute(ctx: CliContext, _args: ArgsOf<'listen'>, opts: Op
     ...(opts.ignoreAgent ? { ignoreAgents: opts.ignoreAgent } : {}),
   });
   ctx.io.err(`krill: listening on http://${address}/events, ledger ${ledger}\n`);
-  await new Promise<void>((resolve) => {
-    ctx.interruption.graceful = resolve;
-    if (ctx.signal.aborted) resolve();
-    ctx.signal.addEventListener('abort', () => resolve(), { once: true });
-  });
+  await ctx.untilInterrupted();
   await listener.close();
   const c = listener.counts;
   ctx.io.err(

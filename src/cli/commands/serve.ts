@@ -35,10 +35,6 @@ export async function execute(
     `krill: serving ${address.host}${opts.readOnly ? ' read-only' : ''} on http://${shown}:${bound.port}/\n` +
       `krill: open http://${shown}:${bound.port}/?token=${server.token} to be able to apply plans\n`,
   );
-  await new Promise<void>((resolve) => {
-    ctx.interruption.graceful = resolve;
-    if (ctx.signal.aborted) resolve();
-    ctx.signal.addEventListener('abort', () => resolve(), { once: true });
-  });
+  await ctx.untilInterrupted();
   await server.close();
 }
