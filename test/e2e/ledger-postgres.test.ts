@@ -6,27 +6,12 @@ import type { TestPostgres } from '../harness/postgres.js';
 import { startPostgres } from '../harness/postgres.js';
 import type { TestRegistry } from '../harness/registry.js';
 import { freePort, startRegistry } from '../harness/registry.js';
+import { startListen } from '../harness/listen.js';
 import { runKrill } from '../harness/run-cli.js';
 
 // A replicated registry: two distribution processes on one storage, each notifying its own
 // `krill listen`, both listeners writing one real PostgreSQL server (Debian's, initdb'd here).
 const SECRET = 'krill-ledger-pg-secret-0123456789abcdef';
-
-async function startListener(env: Record<string, string>, port: number) {
-  const controller = new AbortController();
-  const run = runKrill(['listen', '--addr', `127.0.0.1:${port}`, '--registry-name', 'registry.example.com'], {
-    env: { ...env, KRILL_LEDGER_SECRET: SECRET },
-    signal: controller.signal,
-  });
-  for (let i = 0; i < 400; i++) {
-    const up = await request(`http://127.0.0.1:${port}/healthz`)
-      .then(async (r) => (await r.body.dump(), r.statusCode === 200))
-      .catch(() => false);
-    if (up) return { stop: () => (controller.abort(), run) };
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`krill listen did not start: ${JSON.stringify(await Promise.race([run, 'running']))}`);
-}
 
 async function get(registry: TestRegistry, path: string, agent: string): Promise<void> {
   const res = await request(`${registry.url}${path}`, {
@@ -49,7 +34,9 @@ describe('the ledger on PostgreSQL, fed by two registry replicas', () => {
     env = isolatedEnv({ KRILL_LEDGER: postgres.url });
     ports = [await freePort(), await freePort()];
     // Both listeners migrate the empty database at once: one waits for the other's lock.
-    listeners = await Promise.all(ports.map((port) => startListener(env, port)));
+    listeners = await Promise.all(
+      ports.map((port) => startListen(env, port, SECRET, '--registry-name', 'registry.example.com')),
+    );
     const first = await startRegistry({ notify: { url: `http://127.0.0.1:${ports[0]}/events`, secret: SECRET } });
     const second = await startRegistry({
       storageDir: first.storageDir,

@@ -8,42 +8,13 @@ import type { BuiltManifest } from '../harness/images.js';
 import { ACCEPT_ALL, Pusher, buildImage, buildIndex } from '../harness/images.js';
 import type { TestRegistry } from '../harness/registry.js';
 import { DEFAULT_IMPLEMENTATION, freePort, startRegistry } from '../harness/registry.js';
+import type { Listener } from '../harness/listen.js';
+import { startListen } from '../harness/listen.js';
 import { runKrill } from '../harness/run-cli.js';
 
 // The ledger against the real registry's notifications: distribution POSTs its events to
 // `krill listen` (run in process through runCli), and cleanup, tags and history read them.
 const SECRET = 'krill-ledger-e2e-secret-0123456789abcdef';
-
-interface Listener {
-  url: string;
-  stop(): Promise<{ code: number | null; stderr: string }>;
-}
-
-/** `krill listen` in process on a free port, until stop() (the CLI's SIGTERM path). */
-async function startListener(env: Record<string, string>, port: number, ...flags: string[]): Promise<Listener> {
-  const controller = new AbortController();
-  const run = runKrill(['listen', '--addr', `127.0.0.1:${port}`, ...flags], {
-    env: { ...env, KRILL_LEDGER_SECRET: SECRET },
-    signal: controller.signal,
-  });
-  const url = `http://127.0.0.1:${port}`;
-  for (let i = 0; ; i++) {
-    const up = await request(`${url}/healthz`)
-      .then(async (r) => (await r.body.dump(), r.statusCode === 200))
-      .catch(() => false);
-    if (up) break;
-    const early = await Promise.race([run, new Promise((r) => setTimeout(r, 50))]);
-    if (early) throw new Error(`krill listen exited: ${JSON.stringify(early)}`);
-    if (i > 200) throw new Error('krill listen did not start');
-  }
-  return {
-    url,
-    async stop() {
-      controller.abort();
-      return run;
-    },
-  };
-}
 
 /** A client's manifest request with its own user agent (what containerd or docker sends). */
 async function pull(
@@ -105,7 +76,7 @@ describe('krill listen with real distribution notifications', () => {
     port = await freePort();
     ledger = `sqlite:${join(mkdtempSync(join(tmpdir(), 'krill-ledger-')), 'ledger.db')}`;
     env = isolatedEnv({ KRILL_LEDGER: ledger });
-    listener = await startListener(env, port, '--ignore-agent', '^Trivy');
+    listener = await startListen(env, port, SECRET, '--ignore-agent', '^Trivy');
     registry = await startRegistry({ notify: { url: `http://127.0.0.1:${port}/events`, secret: SECRET } });
     pusher = new Pusher(registry);
   });
@@ -185,7 +156,7 @@ describe('krill listen with real distribution notifications', () => {
     await pusher.push('ledger/down', image, 'v1');
     await pull(registry, 'ledger/down', 'v1', 'containerd/1.7.2');
     await new Promise((r) => setTimeout(r, 500)); // the registry fails, backs off, retries
-    listener = await startListener(env, port, '--ignore-agent', '^Trivy');
+    listener = await startListen(env, port, SECRET, '--ignore-agent', '^Trivy');
     await settle(env, registry, pusher);
     expect((await tagRows(env, `${registry.host}/ledger/down`))[0]).toMatchObject({ pulls: 1, digest: image.digest });
     expect((await tagRows(env, `${registry.host}/ledger/app`))[0]).toEqual(before);
@@ -211,7 +182,7 @@ describe('cleanup --unpulled-for against the ledger', () => {
     await new Pusher(before).push('retention/app', images.old, 'old');
     await before.stop({ keepStorage: true });
     const port = await freePort();
-    listener = await startListener(env, port);
+    listener = await startListen(env, port, SECRET);
     registry = await startRegistry({
       storageDir: before.storageDir,
       notify: { url: `http://127.0.0.1:${port}/events`, secret: SECRET },
