@@ -26,3 +26,17 @@ export function escapeControlKeepLines(text: string): string {
 export function formatWindow(seconds: number): string {
   return seconds % 3600 === 0 ? `${seconds / 3600}h` : seconds % 60 === 0 ? `${seconds / 60}m` : `${seconds}s`;
 }
+
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+
+/** Binary units, as Plankton shows them: `273.27 MiB` (two decimals by default), `512 B`. */
+export function formatBytes(bytes: number, decimals = 2): string {
+  if (bytes < 1024) return `${bytes} B`;
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < UNITS.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(decimals)} ${UNITS[unit]}`;
+}

@@ -2,19 +2,7 @@
 import { classifyTag } from '../manifest/referrers.js';
 import { escapeControl } from '../text.js';
 
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-
-/** Binary units with two decimals, as Plankton shows them: `273.27 MiB`, `512 B`. */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(2)} ${UNITS[unit]}`;
-}
+export { formatBytes } from '../text.js';
 
 /** ISO 8601 UTC without milliseconds (`2017-09-24T16:36:00Z`), or `-` when unknown. */
 export function formatDate(iso: string | null): string {

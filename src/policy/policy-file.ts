@@ -212,6 +212,12 @@ function ruleString(src: Source, key: string, value: Node | null): string {
   return String(v);
 }
 
+function ruleBoolean(src: Source, key: string, value: Node | null): boolean {
+  const v = scalarOf(value);
+  if (typeof v !== 'boolean') return src.fail(value, `${key} must be true or false`);
+  return v;
+}
+
 /** Sets one rule key on `input`; false for a key that is not a rule key. */
 function readRuleKey(src: Source, key: string, value: Node | null, input: RuleInput): boolean {
   const list = (): string[] => {
@@ -229,24 +235,18 @@ function readRuleKey(src: Source, key: string, value: Node | null, input: RuleIn
       input.keep = v as number;
       return true;
     }
-    case 'protect-latest': {
-      const v = scalarOf(value);
-      if (typeof v !== 'boolean') src.fail(value, 'protect-latest must be true or false');
-      input.protectLatest = v as boolean;
+    case 'protect-latest':
+      input.protectLatest = ruleBoolean(src, key, value);
       return true;
-    }
     case 'older-than':
       input.olderThan = ruleString(src, key, value);
       return true;
     case 'unpulled-for':
       input.unpulledFor = ruleString(src, key, value);
       return true;
-    case 'allow-before-ledger': {
-      const v = scalarOf(value);
-      if (typeof v !== 'boolean') src.fail(value, 'allow-before-ledger must be true or false');
-      input.allowBeforeLedger = v as boolean;
+    case 'allow-before-ledger':
+      input.allowBeforeLedger = ruleBoolean(src, key, value);
       return true;
-    }
     case 'delete-regex':
       input.deleteRegex = list();
       return true;

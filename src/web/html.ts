@@ -1,4 +1,4 @@
-import { escapeControl } from '../text.js';
+import { escapeControl, formatBytes } from '../text.js';
 
 /**
  * HTML built by one tagged template that escapes every interpolated value: a tag named
@@ -47,16 +47,9 @@ export function query(params: Record<string, string>): string {
   return new URLSearchParams(params).toString();
 }
 
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-
+/** Sizes on the pages: one decimal (`18.6 KiB`); the terminal's formatBytes with two. */
 export function bytes(n: number): string {
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${n} B` : `${value.toFixed(1)} ${UNITS[unit]}`;
+  return formatBytes(n, 1);
 }
 
 /** A date as a table shows it (the full ISO time in the cell's title, for hovering). */
