@@ -7,7 +7,6 @@ import type { DigestUsage, RepositorySnapshot } from '../model/snapshot.js';
 import { compilePattern } from '../pattern.js';
 import type { Plan } from '../plan/plan.js';
 import { parseListenAddress } from '../ref/listen-address.js';
-import { validateTag } from '../ref/reference.js';
 import type { Session } from '../session.js';
 
 /** The ledger's verbs: listen, status, a tag's history, and the usage cleanup and tags read. */
@@ -92,10 +91,9 @@ export interface HistoryEntry extends TagMove {
  * already knows every move krill has seen.
  */
 export async function tagHistory(session: Session, reference: string): Promise<HistoryEntry[]> {
-  const at = reference.lastIndexOf(':');
-  const slash = reference.lastIndexOf('/');
-  const tag = at > slash ? validateTag(reference.slice(at + 1)) : undefined;
-  const ref = session.parseRepository(tag === undefined ? reference : reference.slice(0, at));
+  const ref = session.parseReference(reference);
+  if (ref.digest !== undefined) throw new UsageError('krill history follows tags: give REPO or REPO:TAG, not a digest');
+  const { tag } = ref;
   const registry = ref.registry.host;
   const store = await session.ledger();
   const moves = await store.tagMoves(registry, ref.repository, tag);

@@ -272,6 +272,7 @@ const cases: Array<[string, () => string[], RegExp]> = [
     /invalid --addr "localhost": expected HOST:PORT/,
   ],
   ['history of an invalid tag', () => ['history', `${host}/web:-x`], /invalid tag "-x"/],
+  ['history of a digest', () => ['history', `${host}/web@${digest}`], /krill history follows tags/],
   [
     'ledger status with a bad --stale-after',
     () => ['ledger', 'status', '--stale-after', 'soon'],
