@@ -1,7 +1,7 @@
 import { shortDigest } from '../../manifest/manifest.js';
 import type { CliContext } from '../context.js';
 import type { ArgsOf } from '../program.js';
-import { displayTag, formatTable } from '../render.js';
+import { displayTag, formatDate, formatTable } from '../render.js';
 
 const SOURCE: Record<string, string> = { push: 'pushed', delete: 'deleted', krill: 'seen by krill' };
 
@@ -24,7 +24,7 @@ export async function execute(ctx: CliContext, [reference]: ArgsOf<'history'>): 
   }
   const digest = (d: string) => (d === '' ? '-' : shortDigest(d));
   const rows = moves.map((m) => [
-    m.at.replace(/\.\d{3}Z$/, 'Z'),
+    formatDate(m.at),
     displayTag(m.tag),
     digest(m.from),
     digest(m.to),

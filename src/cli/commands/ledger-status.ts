@@ -1,7 +1,7 @@
 import { parseDuration } from '../../duration.js';
 import type { CliContext } from '../context.js';
 import type { ArgsOf, OptionsOf } from '../program.js';
-import { formatTable } from '../render.js';
+import { formatDate, formatTable } from '../render.js';
 
 /** `krill ledger status`: coverage per registry, and instances that went quiet. */
 export async function execute(
@@ -24,7 +24,7 @@ export async function execute(
     ctx.io.out('no events yet: krill listen --help shows how to connect a registry\n');
     return;
   }
-  const iso = (t: number) => new Date(t).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const iso = (t: number) => formatDate(new Date(t).toISOString());
   // 80 columns: minutes, and the instance's first 8 characters (a UUID on distribution; --json has it all).
   const minute = (t: number) => `${iso(t).slice(0, 10)} ${iso(t).slice(11, 16)}`;
   const rows = status.registries.flatMap((r) =>
