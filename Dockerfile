@@ -12,6 +12,7 @@ RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 COPY bin ./bin
+COPY scripts/bundle-cli.mjs ./scripts/
 # Build, then keep only the runtime dependencies; `krill` on PATH is a link to the shim.
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund \

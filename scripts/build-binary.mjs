@@ -6,8 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import { inject } from 'postject';
+import { bundleCli } from './bundle-cli.mjs';
 
 const root = join(import.meta.dirname, '..');
 const out = join(root, 'dist-bin');
@@ -16,25 +16,9 @@ mkdirSync(work, { recursive: true });
 const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
 const bundle = join(work, 'krill.cjs');
-await build({
-  stdin: {
-    contents: "import { main } from './dist/cli/main.js';\nvoid main(process.argv.slice(2));\n",
-    resolveDir: root,
-    sourcefile: 'sea-entry.js',
-  },
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'cjs',
-  outfile: bundle,
-  // The SQLite ledger's native module cannot live in one file (the binary's ledger is PostgreSQL,
-  // whose pure-JS client is bundled); pg-native is pg's optional native path, never used.
-  external: ['@kubernetes/client-node', 'better-sqlite3', 'pg-native'],
-  define: { __KRILL_VERSION__: JSON.stringify(version) },
-  logLevel: 'warning',
-  // main.ts's package.json lookup (import.meta.url) is dead code here: the version is defined above.
-  logOverride: { 'empty-import-meta': 'silent' },
-});
+// The binary's ledger is PostgreSQL, whose pure-JS client is bundled; SQLite's native module cannot
+// live in one file.
+await bundleCli({ format: 'cjs', outfile: bundle });
 
 const config = join(work, 'sea-config.json');
 const blob = join(work, 'krill.blob');

@@ -22,6 +22,8 @@ build registry github.com/distribution/distribution/v3/cmd/registry v3.1.2
 # Clients and oracles.
 build crane github.com/google/go-containerregistry/cmd/crane v0.22.1
 build regctl github.com/regclient/regclient/cmd/regctl v0.11.7
+# regsync: the peer for a warm no-change sync (fewest requests; test/peers/sync-requests.test.ts).
+build regsync github.com/regclient/regclient/cmd/regsync v0.11.7
 build oras oras.land/oras/cmd/oras v1.3.6
 # Keyed, offline signing (no transparency log): the largest build of the set, about 2.5 minutes cold.
 build cosign github.com/sigstore/cosign/v3/cmd/cosign v3.1.3

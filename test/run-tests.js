@@ -61,8 +61,14 @@ function newest(path) {
 
 // The process-level tests run dist/ through bin/krill.js. `npm ci` (prepare) has just built it in
 // CI, so rebuild only when a source is newer than the build (tsc rewrites every output file).
-const sources = Math.max(newest('src'), newest('package.json'), newest('tsconfig.json'), newest('tsconfig.build.json'));
-if (!existsSync('dist/index.js') || sources > newest('dist')) {
+const sources = Math.max(
+  newest('src'),
+  newest('package.json'),
+  newest('tsconfig.json'),
+  newest('tsconfig.build.json'),
+  newest('scripts/bundle-cli.mjs'),
+);
+if (!existsSync('dist/index.js') || !existsSync('dist/cli.mjs') || sources > newest('dist')) {
   const build = spawnSync('npm', ['run', '--silent', 'build'], { stdio: 'inherit' });
   if (build.status !== 0) {
     console.log('0 passed, 1 failed (build failed)');

@@ -51,6 +51,11 @@ export class AuthSession {
     this.#plainHttpAllowed = plainHttpAllowed;
   }
 
+  /** Credentials were found for this registry (even unusable ones: their error must surface). */
+  get hasCredentials(): boolean {
+    return this.#credentials !== undefined;
+  }
+
   get who(): string {
     return this.#credentials && !this.#credentials.unusable
       ? `the credentials from ${this.#credentials.source}`

@@ -1,4 +1,5 @@
 import { readFileSync, writeSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
 import { AbortedError, AuthError, JournalError, KrillError, TlsError } from '../errors.js';
 import type { ErrorCode } from '../errors.js';
 import { escapeControl } from '../text.js';
@@ -257,6 +258,12 @@ export function guardUnsettledRun(): () => void {
 
 /** Process entry point: the only place krill calls process.exit. */
 export async function main(argv: string[]): Promise<void> {
+  // undici parses HTTP with llhttp compiled to WebAssembly. V8 first compiles it with its baseline
+  // compiler (Liftoff), then re-compiles it optimised on a background thread, and process exit
+  // waits for that compile: ~70 ms added to every run, more than the optimised parser ever saves
+  // a CLI (measured: bench/EXPLANATIONS.md, "start-up"). Set before the first request compiles it;
+  // the CLI only: a library must not change its host's V8 flags.
+  setFlagsFromString('--liftoff-only');
   const finished = guardUnsettledRun();
   const controller = new AbortController();
   const interruption: Interruption = {};

@@ -89,6 +89,8 @@ export class RegistryEndpoint {
   readonly #transport: Transport;
   readonly #auth: AuthSession;
   #base: Promise<URL> | undefined;
+  /** The registry answered a request (the auth challenge, if any, is known). */
+  #answered = false;
 
   constructor(
     readonly address: RegistryAddress,
@@ -189,10 +191,10 @@ export class RegistryEndpoint {
     options: RequestOptions,
     send: (req: HttpRequest) => Promise<R>,
   ): Promise<R> {
-    const base = await this.ping();
+    const replayable = !(options.body instanceof Readable);
+    const base = await this.#baseFor(replayable);
     const url = options.path instanceof URL ? options.path : new URL(options.path, base);
     let authorization = await this.#auth.authorization(options.scope);
-    const replayable = !(options.body instanceof Readable);
     for (let attempt = 0; ; attempt++) {
       const headers: Record<string, string> = { ...options.headers };
       if (authorization) headers.authorization = authorization;
@@ -204,7 +206,13 @@ export class RegistryEndpoint {
         ...(options.idempotent ? { idempotent: true } : {}),
         ...(options.uninterruptible ? { uninterruptible: true } : {}),
         maxBodyBytes: options.maxBodyBytes ?? MAX_MANIFEST_BYTES,
+      }).catch(async (error: unknown) => {
+        // Unpinged, a host that is not a registry (or speaks plain HTTP on the HTTPS port) fails
+        // here: the ping says so in words; when it passes, the failure was this request's own.
+        if (this.#base === undefined && !(error instanceof AbortedError)) await this.ping();
+        throw error;
       });
+      this.#answered = true;
       if (res.status === 401) {
         if (res.body instanceof Readable) discard(res.body);
         if (attempt > 0 || !replayable) throw this.#auth.refused(options.scope);
@@ -216,10 +224,27 @@ export class RegistryEndpoint {
         continue;
       }
       if (res.status >= 400 && !options.accept?.includes(res.status)) {
+        if (this.#base === undefined) await this.ping(); // "does not look like a registry", as above
         throw this.#errorFor(options, url, res as unknown as HttpResponse);
       }
       return res;
     }
+  }
+
+  /**
+   * The base URL of a request. An anonymous request to a registry whose scheme is known skips the
+   * `GET /v2/` ping, as regclient does: a token registry's challenge arrives with the first 401
+   * instead, and a warm sync that has nothing to do costs one request less per registry. The ping
+   * stays where it earns its round trip: the scheme must be probed ('auto': loopback), credentials
+   * must go out with the first request (a registry that answers an anonymous pull of a private
+   * repository with 404, not 401, would never ask for them), and a streamed body cannot be re-sent
+   * after a 401.
+   */
+  #baseFor(replayable: boolean): Promise<URL> {
+    const { scheme } = this.address;
+    if (this.#base !== undefined || scheme === 'auto' || this.#auth.hasCredentials || !(replayable || this.#answered))
+      return this.ping();
+    return Promise.resolve(new URL(`${scheme}://${apiHost(this.address)}/`));
   }
 
   #errorFor(options: RequestOptions, url: URL, res: HttpResponse): RegistryError {

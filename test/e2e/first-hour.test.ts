@@ -1,5 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isolatedEnv } from '../harness/cli.js';
@@ -244,6 +246,28 @@ describe('messages and conventions', () => {
     const res = await runKrill(['tags', 'apps/api', '-r', `https://${registry.host}`]);
     expect(res.code).toBe(1);
     expect(res.stderr).toMatch(/answered plain HTTP on its HTTPS port: pass --plain-http or use http:\/\//);
+  });
+
+  it('a web server that is not a registry is named as such, also when no ping went first (known scheme, anonymous)', async () => {
+    const web = createServer((_req, res) =>
+      res.writeHead(404, { 'content-type': 'text/html' }).end('<h1>Not Found</h1>'),
+    );
+    await new Promise<void>((resolve) => web.listen(0, '127.0.0.1', resolve));
+    try {
+      const host = `127.0.0.1:${(web.address() as AddressInfo).port}`;
+      for (const argv of [
+        ['tags', 'apps/api', '-r', `http://${host}`],
+        ['inspect', `${host}/apps/api:1`, '--plain-http'],
+      ]) {
+        const res = await runKrill(argv);
+        expect(res.code).toBe(1);
+        expect(res.stderr).toMatch(
+          /does not look like a registry: GET http:\/\/127\.0\.0\.1:\d+\/v2\/ answered HTTP 404/,
+        );
+      }
+    } finally {
+      web.close();
+    }
   });
 
   it('every --help fits 80 columns, lists version, names --semver, and policy has examples', async () => {

@@ -312,8 +312,9 @@ describe('artifacts never fail a listing', () => {
  * client holding another registry's password would present it there (fake.log shows it).
  */
 function serveBearerTokens(fake: FakeRegistry, body: () => string = () => '{"token":"anonymous"}'): void {
-  fake.intercept = (_req, res, url) => {
-    if (url.pathname === '/v2/')
+  // Like a real token registry: every API request without a token is challenged, not just /v2/.
+  fake.intercept = (req, res, url) => {
+    if (url.pathname.startsWith('/v2/') && !req.headers.authorization?.startsWith('Bearer '))
       res.writeHead(401, { 'www-authenticate': `Bearer realm="http://${fake.host}/token",service="fake"` }).end();
     else if (url.pathname === '/token') res.writeHead(200, { 'content-type': 'application/json' }).end(body());
     else return false;

@@ -23,6 +23,8 @@ export interface FaultMix {
 export interface FaultProxy {
   host: string;
   stats: Record<string, number>;
+  /** `METHOD path` of every request forwarded, in order (request counts of a client). */
+  forwarded: string[];
   setMix(mix: FaultMix): void;
   stop(): Promise<void>;
 }
@@ -43,6 +45,7 @@ export async function startFaultProxy(target: string, mix: FaultMix, seed = 42):
   const [targetHost, targetPort] = target.split(':');
   const next = random(seed);
   let current = mix;
+  const forwarded: string[] = [];
   const stats: Record<string, number> = { forwarded: 0, error5xx: 0, rateLimit: 0, reset: 0, delay: 0, cutBlob: 0 };
 
   const forward = (req: IncomingMessage, res: ServerResponse, cut: boolean) => {
@@ -82,6 +85,7 @@ export async function startFaultProxy(target: string, mix: FaultMix, seed = 42):
     upstream.on('error', () => res.socket?.destroy());
     req.pipe(upstream);
     stats.forwarded!++;
+    forwarded.push(`${req.method} ${req.url}`);
   };
 
   const server: Server = createServer((req, res) => {
@@ -132,6 +136,7 @@ export async function startFaultProxy(target: string, mix: FaultMix, seed = 42):
   return {
     host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
     stats,
+    forwarded,
     setMix(mix) {
       current = mix;
     },
