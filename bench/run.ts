@@ -10,9 +10,10 @@ import { peer, startRegistry } from '../test/harness/registry.js';
 import { Pusher, buildImage } from '../test/harness/images.js';
 import { benchLedger } from './ledger.js';
 import { benchScale } from './scale.js';
-import type { Stats } from './timing.js';
+import type { Row } from './timing.js';
 import { fmt, measure } from './timing.js';
 import { seedR1, seedR2 } from './seed.js';
+import { benchCopy, benchWarmSync } from './transfer.js';
 
 /**
  * `npm run bench`: real registries on loopback, whole processes timed (median of 5 after a
@@ -25,17 +26,6 @@ const KRILL = join(ROOT, 'bin/krill.js');
 const FLOOR = join(ROOT, 'bench/.work/build/bench/floor.js');
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 
-interface Row {
-  metric: string;
-  krill: Stats;
-  reference: Stats;
-  referenceName: string;
-  /** 'ratio' = krill/reference must be ≤ target; 'speedup' = reference/krill must be ≥ target. */
-  kind: 'ratio' | 'speedup';
-  target: number;
-  extra?: string;
-}
-
 async function main() {
   ensurePrerequisites([{ binary: 'skopeo', pkg: 'skopeo' }]);
   const work = mkdtempSync(join(tmpdir(), 'krill-bench-'));
@@ -43,6 +33,7 @@ async function main() {
   const notes: string[] = [];
   let ledgerSection: string[] = [];
   let scaleSection: string[] = [];
+  let syncSection: string[] = [];
   // On disk, as the registries krill meets are (and as bench/RESULTS.md was measured).
   const r1: TestRegistry = await startRegistry({ onDisk: true });
   const r2: TestRegistry = await startRegistry({ onDisk: true });
@@ -330,72 +321,11 @@ async function main() {
       extra: `peak RSS ${du.rssMiB.toFixed(0)} MiB (target ≤ 300 MiB)`,
     });
 
-    // copy of the 512 MiB image, destination emptied before each run; no warm-up (nothing to warm)
-    const emptyDestination = () => r4.restart(() => rmSync(r4.storageDir, { recursive: true, force: true }));
-    const regctlCopyHome = mkdtempSync(join(work, 'regctl-copy-home-'));
-    for (const host of [r3.host, r4.host])
-      execFileSync(peer('regctl'), ['registry', 'set', host, '--tls', 'disabled'], {
-        env: { ...process.env, HOME: regctlCopyHome },
-      });
-    const src = `${r3.host}/bench/big:v1`;
-    const dst = `${r4.host}/bench/big:v1`;
-    const skopeoCopy = await measure(
-      'skopeo copy 512 MiB',
-      RUNS,
-      emptyDestination,
-      () => [
-        'skopeo',
-        'copy',
-        '--quiet',
-        '--src-tls-verify=false',
-        '--dest-tls-verify=false',
-        `docker://${src}`,
-        `docker://${dst}`,
-      ],
-      () => ({}),
-      false,
-    );
-    const krillCopy = await measure(
-      'krill copy 512 MiB',
-      RUNS,
-      emptyDestination,
-      () => ['node', KRILL, 'copy', src, dst],
-      () => ({}),
-      false,
-    );
-    rows.push({
-      metric: '`krill copy` of a 512 MiB image (8 layers) between two registries',
-      krill: krillCopy,
-      reference: skopeoCopy,
-      referenceName: '`skopeo copy`',
-      kind: 'ratio',
-      target: 1.0,
-      extra: `peak RSS ${krillCopy.rssMiB.toFixed(0)} MiB (target ≤ 150 MiB)`,
-    });
-    notes.push(
-      `Copy throughput: krill ${(512 / krillCopy.median).toFixed(0)} MiB/s, skopeo ${(512 / skopeoCopy.median).toFixed(0)} MiB/s (median).`,
-    );
-    for (const [name, command] of [
-      ['crane copy', () => [peer('crane'), 'copy', '--insecure', src, dst]],
-      ['regctl image copy', () => [peer('regctl'), 'image', 'copy', src, dst]],
-    ] as const) {
-      const peerCopy = await measure(
-        `${name} 512 MiB`,
-        RUNS,
-        emptyDestination,
-        command,
-        () => ({ HOME: regctlCopyHome }),
-        false,
-      );
-      rows.push({
-        metric: '`krill copy` of a 512 MiB image (8 layers) between two registries',
-        krill: krillCopy,
-        reference: peerCopy,
-        referenceName: `\`${name}\``,
-        kind: 'ratio',
-        target: 1.0,
-      });
-    }
+    const copy = await benchCopy(r3, r4);
+    rows.push(...copy.rows);
+    notes.push(...copy.notes);
+    await restore(); // the cleanup rows left R1 cleaned
+    syncSection = await benchWarmSync(r1, r4, 'bench/r1');
 
     // startup
     const nodeStart = await measure('node -e 0', RUNS, none, () => ['node', '-e', '0']);
@@ -437,6 +367,7 @@ async function main() {
     '',
     ...notes.map((n) => `- ${n}`),
     '',
+    ...syncSection,
     ...ledgerSection,
     ...scaleSection,
   ];

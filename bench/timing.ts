@@ -14,6 +14,18 @@ export interface Stats {
   runs: number;
 }
 
+/** A row of bench/RESULTS.md's main table: krill against a reference in the same run. */
+export interface Row {
+  metric: string;
+  krill: Stats;
+  reference: Stats;
+  referenceName: string;
+  /** 'ratio' = krill/reference must be ≤ target; 'speedup' = reference/krill must be ≥ target. */
+  kind: 'ratio' | 'speedup';
+  target: number;
+  extra?: string;
+}
+
 /** Runs a command under /usr/bin/time; returns wall time (our clock) and max RSS. */
 export function timed(cmd: string[], env: Record<string, string> = {}): Promise<Sample> {
   return new Promise((resolve, reject) => {

@@ -91,7 +91,7 @@ export async function runSync(
   for (const job of jobs) {
     if (options.shouldStop?.()) break;
     try {
-      all.push(...(await syncJob(job, options)));
+      all.push(...(await syncJob(job, { checkConcurrency: session.concurrency, ...options })));
     } catch (error) {
       if (isAbortError(error) || !options.daemon) throw error;
       // Daemon mode: a whole spec failing (listing, auth) is logged and the loop goes on.

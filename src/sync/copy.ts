@@ -55,22 +55,47 @@ function isTransient(error: unknown): boolean {
 }
 
 /**
- * Blob transfers in flight per destination client and repository, shared by every copy: two tags
- * sharing a layer (a sync, copy --all-tags) must not upload it twice at once, which distribution
- * 2.8 now and then answers with 400 DIGEST_INVALID or a brief BLOB_UNKNOWN.
+ * Blob transfers per destination client, shared by every copy: two tags sharing a layer (a sync,
+ * copy --all-tags) must not upload it twice at once, which distribution 2.8 now and then answers
+ * with 400 DIGEST_INVALID or a brief BLOB_UNKNOWN; and a copy whose HEAD found the blob missing
+ * just before another copy finished placing it must not upload it again (nor HEAD it twice).
  */
-const inFlight = new WeakMap<RegistryApi, Map<string, Promise<void>>>();
+interface Transfers {
+  inFlight: Map<string, Promise<void>>;
+  /** Blob → the sequence number of the transfer that placed it; forgotten when no copy is active. */
+  placed: Map<string, number>;
+  sequence: number;
+  active: number;
+}
+const transfers = new WeakMap<RegistryApi, Transfers>();
 
-function sharedTransfer(destination: CopyEndpoint, digest: string, start: () => Promise<void>): Promise<void> {
-  let perClient = inFlight.get(destination.client);
-  if (!perClient) inFlight.set(destination.client, (perClient = new Map()));
-  const key = `${destination.repository}@${digest}`;
-  let pending = perClient.get(key);
-  if (!pending) {
-    pending = start().finally(() => perClient.delete(key));
-    perClient.set(key, pending);
+function transfersTo(client: RegistryApi): Transfers {
+  let state = transfers.get(client);
+  if (!state) transfers.set(client, (state = { inFlight: new Map(), placed: new Map(), sequence: 0, active: 0 }));
+  return state;
+}
+
+/**
+ * Runs `start` unless a transfer of the same blob is in flight (then waits for that one) or one
+ * finished since `since` (a sequence number taken before the caller's HEAD). True when it ran.
+ */
+async function sharedTransfer(
+  state: Transfers,
+  key: string,
+  since: number,
+  start: () => Promise<void>,
+): Promise<boolean> {
+  const pending = state.inFlight.get(key);
+  if (pending) return pending.then(() => false);
+  if ((state.placed.get(key) ?? -1) >= since) return false;
+  const transfer = start().then(() => void state.placed.set(key, state.sequence++));
+  state.inFlight.set(key, transfer);
+  try {
+    await transfer;
+  } finally {
+    state.inFlight.delete(key);
   }
-  return pending;
+  return true;
 }
 
 export async function copyImage(
@@ -182,21 +207,29 @@ class ImageCopy {
    * every copy in flight. Resolves true when the streamed bytes were already counted as progress.
    */
   async #placeBlob(blob: Descriptor): Promise<boolean> {
-    const [source, destination] = [this.#source, this.#destination];
+    const destination = this.#destination;
     const result = this.#result;
-    if ((await destination.client.blobSize(destination.repository, blob.digest)) !== undefined) {
-      result.blobsSkipped++;
-      return false;
-    }
-    let streamed = false;
-    let ran = false;
-    await sharedTransfer(destination, blob.digest, async () => {
-      ran = true;
-      // Another copy may have finished this blob while we asked.
+    const state = transfersTo(destination.client);
+    state.active++;
+    try {
+      const since = state.sequence;
       if ((await destination.client.blobSize(destination.repository, blob.digest)) !== undefined) {
         result.blobsSkipped++;
-        return;
+        return false;
       }
+      return await this.#placeMissingBlob(blob, state, since);
+    } finally {
+      // Memory: a sync daemon copies for months; a later copy compares with its own `since` anyway.
+      if (--state.active === 0) state.placed.clear();
+    }
+  }
+
+  async #placeMissingBlob(blob: Descriptor, state: Transfers, since: number): Promise<boolean> {
+    const [source, destination] = [this.#source, this.#destination];
+    const result = this.#result;
+    let streamed = false;
+    const key = `${destination.repository}@${blob.digest}`;
+    const ran = await sharedTransfer(state, key, since, async () => {
       const sameRegistry = source.client.host === destination.client.host;
       const location =
         sameRegistry && source.repository !== destination.repository
@@ -211,7 +244,7 @@ class ImageCopy {
       result.blobsCopied++;
       result.bytesCopied += blob.size;
     });
-    if (!ran) result.blobsSkipped++; // another copy transferred it
+    if (!ran) result.blobsSkipped++; // another copy of this process transferred it
     return streamed;
   }
 

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { NotFoundError, isAbortError, isNotFound } from '../errors.js';
 import type { RemoteTags } from '../model/remote-tags.js';
-import { mapConcurrent } from '../http/limiter.js';
+import { DEFAULT_CONCURRENCY, Limiter, mapConcurrent } from '../http/limiter.js';
 import { formatReference } from '../ref/reference.js';
 import type { RegistryApi } from '../registry/api.js';
 import { attachmentSubject } from '../manifest/referrers.js';
@@ -38,7 +38,13 @@ export interface SyncOptions {
   dryRun?: boolean;
   /** Go on after a failed tag (the outcome says `failed`); otherwise the first failure throws. */
   continueOnError?: boolean;
+  /** Images copied at once (default 2; each runs its own blob transfers). */
   concurrency?: number;
+  /**
+   * Tags checked at once (default 8): a check is a HEAD on each side, and a warm round is nothing
+   * but checks, so they must not queue behind the two-at-a-time copies.
+   */
+  checkConcurrency?: number;
   onOutcome?: (outcome: SyncOutcome) => void;
   /** Checked before each tag: true stops before starting another image (daemon shutdown). */
   shouldStop?: () => boolean;
@@ -157,7 +163,8 @@ export async function syncJob(job: SyncJob, options: SyncOptions = {}): Promise<
   // Declared-immutable tags the destination already lists are done: one tag list instead of a
   // HEAD pair per tag (a warm mirror round costs one request per repository on each side).
   const present = job.immutable ? await destinationTags(job) : new Set<string>();
-  await mapConcurrent(tags, options.concurrency ?? 2, async (tag) => {
+  const copies = new Limiter(options.concurrency ?? 2);
+  await mapConcurrent(tags, options.checkConcurrency ?? DEFAULT_CONCURRENCY, async (tag) => {
     if (options.shouldStop?.()) return;
     const names = {
       tag,
@@ -170,7 +177,7 @@ export async function syncJob(job: SyncJob, options: SyncOptions = {}): Promise<
       outcome =
         job.immutable?.test(tag) && present.has(tag)
           ? { ...names, status: 'up-to-date', immutable: true }
-          : await syncTag(job, names, attachmentSubject(tag) === undefined ? referrers : false, options);
+          : await syncTag(job, names, attachmentSubject(tag) === undefined ? referrers : false, options, copies);
     } catch (error) {
       if (isAbortError(error) || !options.continueOnError) throw error;
       outcome = { ...names, status: 'failed', error: error instanceof Error ? error.message : String(error) };
@@ -197,6 +204,7 @@ async function syncTag(
   names: { tag: string; source: string; destination: string },
   carry: ReferrerCopyOptions | false,
   options: SyncOptions,
+  copies: Limiter,
 ): Promise<SyncOutcome> {
   const { spec } = job;
   const { tag } = names;
@@ -221,7 +229,9 @@ async function syncTag(
     return outcome;
   }
   if (options.dryRun) return { ...names, status: 'would-copy', digest: from };
-  const result = await copyWithReferrers(sourceEnd, tag, destinationEnd, [tag], { concurrency: 4, referrers: carry });
+  const result = await copies.run(() =>
+    copyWithReferrers(sourceEnd, tag, destinationEnd, [tag], { concurrency: 4, referrers: carry }),
+  );
   return {
     ...names,
     status: 'copied',

@@ -58,7 +58,10 @@ function fakes() {
   const stored = new Map<string, Buffer>([[present.digest, present.bytes]]);
   const destination = {
     host: 'dst.example',
-    blobSize: async (_repo: string, d: string) => stored.get(d)?.length,
+    blobSize: async (_repo: string, d: string) => {
+      calls.push(`head ${d}`);
+      return stored.get(d)?.length;
+    },
     startUpload: async () => new URL('https://dst.example/upload'),
     finishUpload: async (_repo: string, _loc: URL, d: string, body: Readable) => {
       const chunks: Buffer[] = [];
@@ -87,5 +90,25 @@ describe('copyImage', () => {
     expect(calls.some((c) => c.includes(base.digest))).toBe(false);
     expect(stored.get(app.digest)).toEqual(app.bytes);
     expect(calls.at(-1)).toBe('put ltsc');
+  });
+
+  it('two copies sharing blobs upload each once and HEAD each once per copy; a later copy looks again', async () => {
+    const { source, destination, calls, stored } = fakes();
+    const copy = (tag: string) =>
+      copyImage({ client: source, repository: 'win' }, 'ltsc', { client: destination, repository: 'mirror/win' }, [
+        tag,
+      ]);
+    const [a, b] = await Promise.all([copy('a'), copy('b')]);
+    expect(a.blobsCopied + b.blobsCopied).toBe(2);
+    for (const d of [config.digest, app.digest]) {
+      expect(calls.filter((c) => c === `upload ${d}`)).toHaveLength(1);
+      expect(calls.filter((c) => c === `head ${d}`)).toHaveLength(2);
+    }
+    // Deleted at the destination since (a daemon's next round): the next copy uploads it again.
+    stored.delete(app.digest);
+    calls.length = 0;
+    const again = await copy('c');
+    expect(again.blobsCopied).toBe(1);
+    expect(calls).toContain(`upload ${app.digest}`);
   });
 });
