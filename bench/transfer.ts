@@ -19,7 +19,7 @@ const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const KRILL = join(ROOT, 'bin/krill.js');
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 
-/** A HOME where regctl and regsync reach these registries over plain HTTP. */
+/** A HOME where regctl reaches these registries over plain HTTP. */
 function regclientHome(hosts: string[]): string {
   const home = mkdtempSync(join(tmpdir(), 'krill-bench-regclient-'));
   for (const host of hosts)
@@ -170,6 +170,9 @@ export async function benchWarmSync(source: TestRegistry, target: TestRegistry, 
       const count = async (cmd: string[], extraEnv: Record<string, string>) => {
         for (const p of proxies) p.forwarded.length = 0;
         await timed(cmd, extraEnv);
+        // A warm round that writes is not the row this measures: the first sync went wrong.
+        const writes = proxies.flatMap((p) => p.forwarded.filter((r) => !/^(GET|HEAD) /.test(r)));
+        if (writes.length > 0) throw new Error(`${cmd[0]} wrote in a warm sync: ${writes.slice(0, 3).join(', ')}`);
         return proxies.map((p) => p.forwarded.length) as [number, number];
       };
       const [ks, kt] = await count(counted.krill, env());
