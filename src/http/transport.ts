@@ -130,6 +130,8 @@ export class Transport {
   readonly #retryDelayMs: number;
   readonly #userAgent: string;
   readonly #timeoutMs: number;
+  /** Keep a connection after a HEAD (see #dispatch). */
+  readonly #reuseAfterHead: boolean;
   /** Origins that answered at least once in this run. */
   readonly #reached = new Set<string>();
   /** Docker Hub's pull limit, read from every answer (pull-budget.ts). */
@@ -155,6 +157,7 @@ export class Transport {
       connect: { timeout: Math.min(timeout, 30_000), ...tls },
     };
     const proxy = options.proxy;
+    this.#reuseAfterHead = !proxy;
     this.#createAgent = async () => {
       const { Agent, EnvHttpProxyAgent } = await (undici ??= import('undici'));
       if (!proxy) return new Agent(pool);
@@ -341,6 +344,13 @@ export class Transport {
         body: req.body ?? null,
         dispatcher: await (this.#agent ??= this.#createAgent()),
         ...(signal ? { signal } : {}),
+        // undici closes the connection after every HEAD unless told otherwise (undici#258: servers
+        // that send a body anyway). Registries do not (distribution, Harbor and GitLab answer HEAD
+        // from Go's net/http, which never writes one), and a warm run is a HEAD per tag: a new TCP
+        // (and TLS) connection each cost 31 connections for 32 requests. A server that sends one
+        // anyway only garbles its own next answer on that connection (one origin per connection),
+        // except through an HTTP proxy, where connections are shared: there HEADs close as before.
+        ...(req.method === 'HEAD' && this.#reuseAfterHead ? { reset: false } : {}),
       });
       const flat = flattenHeaders(res.headers);
       if (this.#logger.debugEnabled)

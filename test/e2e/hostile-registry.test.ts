@@ -138,6 +138,38 @@ describe('no hangs', () => {
     }
   });
 
+  it('a server that writes a body after its HEAD answers (connections kept after HEAD): right digests or one line, never a hang', async () => {
+    const liar = await startFakeRegistry();
+    const images = Array.from({ length: 12 }, (_, i) => buildImage({ layers: [`head body ${i}`] }));
+    images.forEach((m, i) => liar.add('x/y', m, `t${i}`));
+    liar.intercept = (req, res, url) => {
+      const tag = /\/manifests\/(t\d+)$/.exec(url.pathname)?.[1];
+      if (req.method !== 'HEAD' || !tag) return false;
+      const m = images[Number(tag.slice(1))]!;
+      // Raw bytes: the headers, then the manifest as if this were a GET, on a kept-alive connection.
+      res.socket!.write(
+        `HTTP/1.1 200 OK\r\nContent-Type: ${m.mediaType}\r\nDocker-Content-Digest: ${m.digest}\r\nContent-Length: ${m.bytes.length}\r\n\r\n`,
+      );
+      res.socket!.write(m.bytes);
+      return true;
+    };
+    try {
+      const env = isolatedEnv();
+      const cold = await runKrill(['tags', `${liar.host}/x/y`, '--json'], { env });
+      expect(cold.code, cold.stderr).toBe(0);
+      const warm = await runKrill(['tags', `${liar.host}/x/y`, '--json', '--timeout', '5s'], { env });
+      if (warm.code === 0) {
+        const rows = JSON.parse(warm.stdout) as Array<{ tag: string; digest: string }>;
+        expect(rows.map((r) => [r.tag, r.digest]).sort()).toEqual(images.map((m, i) => [`t${i}`, m.digest]).sort());
+      } else {
+        expect(warm.code).toBe(1);
+        expect(warm.stderr.trim().split('\n')).toHaveLength(1);
+      }
+    } finally {
+      await liar.close();
+    }
+  });
+
   it('tag pages that never end, each bringing 5,000 new names, stop at the item cap and at the byte cap', async () => {
     const endless = await startFakeRegistry();
     let page = 0;

@@ -25,6 +25,8 @@ export interface FaultProxy {
   stats: Record<string, number>;
   /** `METHOD path` of every request forwarded, in order (request counts of a client). */
   forwarded: string[];
+  /** TCP connections clients opened to the proxy (connection reuse). */
+  readonly connections: number;
   setMix(mix: FaultMix): void;
   stop(): Promise<void>;
 }
@@ -132,11 +134,16 @@ export async function startFaultProxy(target: string, mix: FaultMix, seed = 42):
     }
     forward(req, res, false);
   });
+  let connections = 0;
+  server.on('connection', () => connections++);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
     stats,
     forwarded,
+    get connections() {
+      return connections;
+    },
     setMix(mix) {
       current = mix;
     },
