@@ -39,7 +39,13 @@ async function limited<T>(fn: () => Promise<T>): Promise<T> {
 
 async function get(url: string, headers: Record<string, string> = {}, method: 'GET' | 'DELETE' | 'HEAD' = 'GET') {
   return limited(async () => {
-    const res = await request(url, { method, headers, dispatcher: agent });
+    // Connections kept after HEADs too (undici closes them by default): the floor is the least cost.
+    const res = await request(url, {
+      method,
+      headers,
+      dispatcher: agent,
+      ...(method === 'HEAD' ? { reset: false } : {}),
+    });
     const body = await res.body.text();
     if (res.statusCode >= 400) throw new Error(`${method} ${url}: ${res.statusCode}`);
     return { body, link: res.headers.link as string | undefined };

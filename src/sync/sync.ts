@@ -171,7 +171,7 @@ export async function syncJob(job: SyncJob, options: SyncOptions = {}): Promise<
       source: formatReference({ ...spec.source, tag }),
       destination: formatReference({ registry: job.destination.address, repository: job.destinationRepository, tag }),
     };
-    let outcome: SyncOutcome;
+    let outcome: SyncOutcome | undefined;
     try {
       // Attachment tags are synced as tags like any other; their images carry the rest.
       outcome =
@@ -182,6 +182,7 @@ export async function syncJob(job: SyncJob, options: SyncOptions = {}): Promise<
       if (isAbortError(error) || !options.continueOnError) throw error;
       outcome = { ...names, status: 'failed', error: error instanceof Error ? error.message : String(error) };
     }
+    if (outcome === undefined) return; // stopped before copying
     outcomes.push(outcome);
     options.onOutcome?.(outcome);
   });
@@ -205,7 +206,7 @@ async function syncTag(
   carry: ReferrerCopyOptions | false,
   options: SyncOptions,
   copies: Limiter,
-): Promise<SyncOutcome> {
+): Promise<SyncOutcome | undefined> {
   const { spec } = job;
   const { tag } = names;
   const sourceEnd = { client: job.source, repository: spec.source.repository };
@@ -229,9 +230,13 @@ async function syncTag(
     return outcome;
   }
   if (options.dryRun) return { ...names, status: 'would-copy', digest: from };
-  const result = await copies.run(() =>
-    copyWithReferrers(sourceEnd, tag, destinationEnd, [tag], { concurrency: 4, referrers: carry }),
+  // A stop asked for while this image waited for a copy slot (daemon shutdown): it is not started.
+  const result = await copies.run(async () =>
+    options.shouldStop?.()
+      ? undefined
+      : copyWithReferrers(sourceEnd, tag, destinationEnd, [tag], { concurrency: 4, referrers: carry }),
   );
+  if (result === undefined) return undefined;
   return {
     ...names,
     status: 'copied',
