@@ -1,3 +1,5 @@
+import { parseManifest } from '../../src/manifest/manifest.js';
+import type { FetchedManifest } from '../../src/registry/client.js';
 import type { BuiltManifest } from './images.js';
 import { Pusher, buildImage, buildIndex } from './images.js';
 import type { TestRegistry } from './registry.js';
@@ -168,4 +170,9 @@ export async function seedNumberedImages(registry: TestRegistry, repository: str
       }),
     );
   }
+}
+
+/** What `RegistryClient.getManifest` returns, for in-memory `RegistryApi` fakes in unit tests. */
+export function fetchedManifest(bytes: Buffer, mediaType: string, digest: string): FetchedManifest {
+  return { digest, bytes, mediaType, size: bytes.length, manifest: parseManifest(bytes, mediaType, 'test') };
 }

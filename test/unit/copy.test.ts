@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { computeDigest } from '../../src/manifest/digest.js';
-import { parseManifest } from '../../src/manifest/manifest.js';
 import type { RegistryApi } from '../../src/registry/api.js';
+import { fetchedManifest } from '../harness/fixtures.js';
 import { copyImage } from '../../src/sync/copy.js';
 
 // copyImage's blob decisions against in-memory RegistryApi objects (no HTTP): skip what the
@@ -43,13 +43,7 @@ function fakes() {
   const blobs = new Map([config, app, present].map((b) => [b.digest, b.bytes]));
   const source = {
     host: 'src.example',
-    getManifest: async () => ({
-      digest,
-      bytes,
-      mediaType: doc.mediaType,
-      size: bytes.length,
-      manifest: parseManifest(bytes, doc.mediaType, 'src'),
-    }),
+    getManifest: async () => fetchedManifest(bytes, doc.mediaType, digest),
     openBlob: async (_repo: string, d: string) => {
       calls.push(`open ${d}`);
       return { body: Readable.from([blobs.get(d)!]), size: blobs.get(d)!.length };

@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { computeDigest } from '../../src/manifest/digest.js';
-import { parseManifest } from '../../src/manifest/manifest.js';
 import type { RegistryApi } from '../../src/registry/api.js';
+import { fetchedManifest } from '../harness/fixtures.js';
 import { parseRegistryAddress } from '../../src/ref/reference.js';
 import { parseSyncSpec } from '../../src/sync/spec.js';
 import { syncJob } from '../../src/sync/sync.js';
@@ -27,13 +27,7 @@ function endpoints(onPut: () => void = () => {}) {
     host: 'src.example',
     listTags: async () => TAGS,
     digestOf: async () => digest,
-    getManifest: async () => ({
-      digest,
-      bytes,
-      mediaType: doc.mediaType,
-      size: bytes.length,
-      manifest: parseManifest(bytes, doc.mediaType, 'src'),
-    }),
+    getManifest: async () => fetchedManifest(bytes, doc.mediaType, digest),
     openBlob: async () => ({ body: Readable.from([config]), size: config.length }),
   } as unknown as RegistryApi;
   const destination = {
